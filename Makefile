@@ -1,0 +1,67 @@
+# kfp-mlops — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+export MLFLOW_DISABLE_TELEMETRY := true
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Do not let uv pick another interpreter or fetch one.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install demo test test-fast lint format compile compile-check stack-up stack-down bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
+	$(BIN)/uv sync --frozen --all-extras --python $(BIN)/python
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the locked dependencies (uv.lock)
+
+demo: install ## Start the embedded stack and run the training pipeline on the German credit data
+	$(BIN)/python -m pipelines.demo
+
+test: install ## Run every test (unit, component, pipeline, guards) against the embedded stack
+	$(BIN)/pytest
+
+test-fast: install ## Unit tests and guards only (no stack)
+	$(BIN)/pytest -m "not stack"
+
+lint: install ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+compile: install ## Compile every pipeline into compiled/
+	$(BIN)/kfp-mlops compile
+
+compile-check: install ## Fail when compiled/ is stale
+	$(BIN)/kfp-mlops compile --check
+
+stack-up: install ## Start the embedded stack (SeaweedFS + MLflow) on 127.0.0.1
+	$(BIN)/kfp-mlops stack up
+
+stack-down: install ## Stop the embedded stack
+	$(BIN)/kfp-mlops stack down
+
+bench: install ## Print measured figures (benchmarks/)
+	$(BIN)/python -m benchmarks.run
+
+lock: ## Re-resolve uv.lock after changing pyproject.toml
+	$(BIN)/uv lock
+
+clean: ## Remove the virtualenv and local state (stops the stack first)
+	-$(BIN)/kfp-mlops stack down
+	rm -rf $(VENV) .kfp-mlops

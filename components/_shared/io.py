@@ -1,0 +1,148 @@
+"""Tables in and out: CSV or Parquet from a local path or an s3:// URI (minio client)."""
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from components._shared.errors import DataError, ServiceError
+from components._shared.settings import s3_settings
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table read from a URI, with the hash of the bytes it was read from."""
+
+    frame: pd.DataFrame
+    sha256: str
+    uri: str
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Split `s3://bucket/key` into bucket and key."""
+    rest = uri.removeprefix("s3://")
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        raise DataError(f"{uri!r} is not an object URI; expected s3://BUCKET/KEY")
+    return bucket, key
+
+
+def s3_client():
+    """A minio client for the configured endpoint that fails fast when it is unreachable."""
+    import urllib3
+    from minio import Minio
+
+    settings = s3_settings()
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5, read=60),
+        retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
+    )
+    return Minio(
+        settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.secure,
+        region=settings.region,
+        http_client=http,
+    )
+
+
+def _s3_error(uri: str, exc: Exception) -> Exception:
+    from minio.error import S3Error
+
+    if isinstance(exc, S3Error):
+        hints = {
+            "NoSuchKey": "no such object",
+            "NoSuchBucket": "no such bucket",
+            "AccessDenied": "access denied (check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+            "InvalidAccessKeyId": "unknown access key (check AWS_ACCESS_KEY_ID)",
+            "SignatureDoesNotMatch": "wrong secret key (check AWS_SECRET_ACCESS_KEY)",
+        }
+        return DataError(f"cannot read {uri}: {hints.get(exc.code, exc.code)}")
+    return ServiceError(
+        f"cannot read {uri}: S3 endpoint {s3_settings().url} is unreachable "
+        f"({type(exc).__name__}); is the stack up (`kfp-mlops stack status`)?"
+    )
+
+
+def read_bytes(uri: str) -> bytes:
+    """Read the raw bytes behind a local path or an s3:// URI."""
+    if uri.startswith("s3://"):
+        bucket, key = parse_s3_uri(uri)
+        client = s3_client()
+        try:
+            response = client.get_object(bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+        except Exception as exc:  # minio raises S3Error or urllib3 errors
+            raise _s3_error(uri, exc) from exc
+    path = Path(uri.removeprefix("file://"))
+    if not path.exists():
+        raise DataError(f"cannot read {uri}: no such file")
+    if path.is_dir():
+        raise DataError(f"cannot read {uri}: it is a directory; give a .csv or .parquet file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {uri}: {exc.strerror}") from exc
+
+
+def _format_of(uri: str) -> str:
+    suffix = Path(uri).suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(f"cannot read {uri}: unknown format {suffix or '(none)'!r}; expected one of {sorted(FORMATS)}")
+    return FORMATS[suffix]
+
+
+def parse_table(data: bytes, uri: str) -> pd.DataFrame:
+    """Parse CSV or Parquet bytes, with a clear error for empty or malformed content."""
+    fmt = _format_of(uri)
+    if not data.strip():
+        raise DataError(f"{uri} is empty: expected a header and at least one row")
+    try:
+        if fmt == "csv":
+            frame = pd.read_csv(io.BytesIO(data))
+        else:
+            frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pandas/pyarrow raise many types for malformed files
+        raise DataError(f"cannot parse {uri} as {fmt}: {exc}") from exc
+    if frame.empty:
+        raise DataError(f"{uri} has a header but no rows ({len(frame.columns)} columns)")
+    return frame
+
+
+def read_table(uri: str) -> Table:
+    """Read a CSV or Parquet table from a local path or an s3:// URI, hashing its bytes."""
+    _format_of(uri)  # fail on an unknown format before any network call
+    data = read_bytes(uri)
+    return Table(frame=parse_table(data, uri), sha256=hashlib.sha256(data).hexdigest(), uri=uri)
+
+
+def upload_file(path: str | Path, uri: str) -> None:
+    """Store a local file at an s3:// URI, creating the bucket if needed."""
+    bucket, key = parse_s3_uri(uri)
+    client = s3_client()
+    try:
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+        client.fput_object(bucket, key, str(path))
+    except Exception as exc:
+        raise _s3_error(uri, exc) from exc
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a DataFrame as Parquet (artifact outputs), creating parent folders."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet artifact written by write_parquet."""
+    return pd.read_parquet(path)

@@ -1,0 +1,44 @@
+"""Shared fixtures: the embedded stack (real SeaweedFS + real MLflow server) for the session."""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
+REPO = Path(__file__).resolve().parent.parent
+GERMAN_CREDIT = REPO / "data" / "german_credit.csv"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """A real embedded stack on free ports with its own state folder; its env is exported."""
+    from pipelines.stack import Stack
+
+    home = tmp_path_factory.mktemp("stack")
+    st = Stack(home=home, s3_port=free_port(), mlflow_port=free_port())
+    st.up()
+    patch = pytest.MonkeyPatch()
+    for key, value in st.env().items():
+        patch.setenv(key, value)
+    try:
+        yield st
+    finally:
+        patch.undo()
+        st.down()
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that uses the stack, so `pytest -m 'not stack'` runs the fast ones."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
