@@ -1,0 +1,1 @@
+"""Fairness gate: per-group rates and disparity differences (fairlearn)."""

@@ -1,0 +1,277 @@
+"""Fairness gate core: per-group rates and disparity differences per sensitive feature."""
+
+import itertools
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from components._shared.errors import DataError, one_of
+
+DEFAULT_MAX_DEMOGRAPHIC_PARITY_DIFFERENCE = 0.1
+DEFAULT_MIN_GROUP_SIZE = 30
+# Numeric features with more distinct values than this are split into quartile bins.
+MAX_DISTINCT_VALUES = 10
+QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+MISSING_GROUP = "(missing)"
+# Differences are compared with a little slack so a bound equal to the value passes.
+TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    """One group's share of positive predictions and its error rates for one class."""
+
+    count: int
+    selection_rate: float
+    tpr: float
+    fpr: float
+    small: bool  # fewer rows than min_group_size: reported and counted, but noisy
+
+
+@dataclass(frozen=True)
+class FeatureFairness:
+    """Disparities across the groups of one sensitive feature."""
+
+    feature: str
+    demographic_parity_difference: float
+    equalized_odds_difference: float
+    reported_class: object  # the class the group rates are for (the worst one)
+    groups: dict[str, GroupRates]
+    bins: list[str] | None = None  # quartile bins, when the feature was numeric
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)  # multiclass only
+
+
+@dataclass(frozen=True)
+class FairnessResult:
+    """The gate's verdict, its reasons and the numbers behind them."""
+
+    passed: bool
+    reasons: list[str]
+    features: dict[str, FeatureFairness]
+    positive_classes: list
+    max_demographic_parity_difference: float | None
+    max_equalized_odds_difference: float | None
+    min_group_size: int
+
+    @property
+    def demographic_parity_difference(self) -> float | None:
+        """The worst demographic parity difference over all features."""
+        values = [f.demographic_parity_difference for f in self.features.values()]
+        return max(values) if values else None
+
+    @property
+    def equalized_odds_difference(self) -> float | None:
+        """The worst equalized odds difference over all features."""
+        values = [f.equalized_odds_difference for f in self.features.values()]
+        return max(values) if values else None
+
+
+def _bound(value: float) -> float | None:
+    """A threshold below zero (or NaN) means unset."""
+    return None if value is None or math.isnan(value) or value < 0 else float(value)
+
+
+def _normalize_class(value: object) -> object:
+    # Ints in KFP metadata come back as floats; the data still holds ints.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _positive_classes(classes: list, positive_label: str) -> list:
+    if positive_label:
+        by_name = {str(c): c for c in classes}
+        if positive_label not in by_name:
+            raise one_of("positive_label", positive_label, list(by_name))
+        return [by_name[positive_label]]
+    if len(classes) < 2:
+        raise DataError(f"the predictions name {len(classes)} class(es) {classes}; need at least 2")
+    # Binary: the second class in sklearn order is the positive one; multiclass: one-vs-rest.
+    return [classes[1]] if len(classes) == 2 else list(classes)
+
+
+def _is_class(values: pd.Series, cls: object) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(values) and isinstance(cls, int | float):
+        return (values == cls).to_numpy(dtype=int)
+    return (values.astype(str) == str(cls)).to_numpy(dtype=int)
+
+
+def _label(value: float) -> str:
+    return f"{value:g}"
+
+
+def _groups(values: pd.Series) -> tuple[pd.Series, list[str] | None]:
+    """Group labels (str) per row, and the quartile bins when the feature was binned."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if not numeric or values.nunique() <= MAX_DISTINCT_VALUES:
+        return values.astype(str).where(values.notna(), MISSING_GROUP), None
+    edges = np.unique(np.quantile(values.dropna().to_numpy(dtype=float), QUANTILES))
+    # Right-closed bins like pandas.cut; the first one also holds the minimum.
+    labels = [f"({_label(lo)}, {_label(hi)}]" for lo, hi in itertools.pairwise(edges)]
+    labels[0] = "[" + labels[0][1:]
+    binned = pd.cut(values, edges, labels=labels, include_lowest=True)
+    return binned.astype(str).where(values.notna(), MISSING_GROUP), labels
+
+
+def _disparities(y_true, y_pred, groups: pd.Series) -> tuple[float, float, pd.DataFrame]:
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+
+    with warnings.catch_warnings():
+        # fairlearn 0.15 still calls pandas APIs that pandas 3 deprecates.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        frame = MetricFrame(
+            metrics={
+                "selection_rate": selection_rate,
+                "tpr": true_positive_rate,
+                "fpr": false_positive_rate,
+            },
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=groups.to_numpy(),
+        )
+        dp = demographic_parity_difference(y_true, y_pred, sensitive_features=groups.to_numpy())
+        eo = equalized_odds_difference(y_true, y_pred, sensitive_features=groups.to_numpy())
+    return float(dp), float(eo), frame.by_group
+
+
+def _feature_fairness(
+    frame: pd.DataFrame, feature: str, target: str, prediction: str, positives: list, min_size: int
+) -> FeatureFairness:
+    groups, bins = _groups(frame[feature])
+    counts = groups.value_counts()
+    if bins:
+        order = bins + ([MISSING_GROUP] if MISSING_GROUP in counts else [])
+    else:
+        order = sorted(counts.index)
+    per_class, worst = {}, None
+    for cls in positives:
+        y_true, y_pred = _is_class(frame[target], cls), _is_class(frame[prediction], cls)
+        dp, eo, by_group = _disparities(y_true, y_pred, groups)
+        per_class[str(cls)] = {"demographic_parity_difference": dp, "equalized_odds_difference": eo}
+        if worst is None or max(dp, eo) > max(worst[1], worst[2]):
+            worst = (cls, dp, eo, by_group)
+    cls, _, _, by_group = worst
+    rates = {
+        g: GroupRates(
+            count=int(counts[g]),
+            selection_rate=float(by_group.loc[g, "selection_rate"]),
+            tpr=float(by_group.loc[g, "tpr"]),
+            fpr=float(by_group.loc[g, "fpr"]),
+            small=bool(counts[g] < min_size),
+        )
+        for g in order
+        if g in counts
+    }
+    return FeatureFairness(
+        feature=feature,
+        demographic_parity_difference=max(
+            c["demographic_parity_difference"] for c in per_class.values()
+        ),
+        equalized_odds_difference=max(c["equalized_odds_difference"] for c in per_class.values()),
+        reported_class=cls,
+        groups=rates,
+        bins=bins,
+        per_class=per_class if len(positives) > 1 else {},
+    )
+
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{what} {missing} not in the predictions; available columns: {list(frame.columns)}"
+        )
+
+
+def _violations(features: dict[str, FeatureFairness], max_dp, max_eo) -> list[str]:
+    reasons = []
+    for name, f in features.items():
+        if max_dp is not None and f.demographic_parity_difference > max_dp + TOLERANCE:
+            reasons.append(
+                f"demographic parity difference by {name!r} is "
+                f"{f.demographic_parity_difference:.4f} > {max_dp:g}"
+            )
+        if max_eo is not None and f.equalized_odds_difference > max_eo + TOLERANCE:
+            reasons.append(
+                f"equalized odds difference by {name!r} is "
+                f"{f.equalized_odds_difference:.4f} > {max_eo:g}"
+            )
+    return reasons
+
+
+def check_fairness(
+    frame: pd.DataFrame,
+    *,
+    target_column: str,
+    prediction_column: str,
+    classes: list,
+    sensitive_features: list[str],
+    max_demographic_parity_difference: float = DEFAULT_MAX_DEMOGRAPHIC_PARITY_DIFFERENCE,
+    max_equalized_odds_difference: float = -1.0,
+    positive_label: str = "",
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> FairnessResult:
+    """Measure per-group rates and disparities, and bless only within every set bound.
+
+    Args:
+        frame: Held-out rows with the target, the prediction and the sensitive features.
+        target_column: Column with the true class.
+        prediction_column: Column with the predicted class.
+        classes: The model's classes in sklearn order.
+        sensitive_features: Columns to split the rows by; empty means not blessed.
+        max_demographic_parity_difference: Bound on the selection-rate gap; < 0 unsets it.
+        max_equalized_odds_difference: Bound on the worse of the TPR and FPR gaps; < 0 unsets it.
+        positive_label: The favourable class as text; empty means classes[1] when binary and
+            every class one-vs-rest (worst class counts) when multiclass.
+        min_group_size: Groups with fewer rows are flagged as small (still counted).
+
+    Returns:
+        The verdict with its reasons and the per-feature numbers.
+
+    Raises:
+        DataError: A named column is missing from the frame (the error lists the columns).
+        ConfigError: positive_label names no class.
+    """
+    classes = [_normalize_class(c) for c in classes]
+    max_dp = _bound(max_demographic_parity_difference)
+    max_eo = _bound(max_equalized_odds_difference)
+    sensitive_features = list(sensitive_features or [])
+    if frame.empty:
+        raise DataError("the predictions have no rows: nothing to assess")
+    _require_columns(frame, [target_column, prediction_column], "target/prediction column")
+    _require_columns(frame, sensitive_features, "sensitive feature")
+    positives = _positive_classes(classes, positive_label)
+    features = {
+        name: _feature_fairness(
+            frame, name, target_column, prediction_column, positives, min_group_size
+        )
+        for name in sensitive_features
+    }
+    reasons = []
+    if not sensitive_features:
+        reasons.append("no sensitive features given: cannot assess fairness (fail closed)")
+    if max_dp is None and max_eo is None:
+        reasons.append(
+            "no fairness threshold set (both bounds < 0): refusing to bless (fail closed)"
+        )
+    reasons += _violations(features, max_dp, max_eo)
+    return FairnessResult(
+        passed=not reasons,
+        reasons=reasons,
+        features=features,
+        positive_classes=positives,
+        max_demographic_parity_difference=max_dp,
+        max_equalized_odds_difference=max_eo,
+        min_group_size=min_group_size,
+    )
