@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from components._shared.errors import DataError, ServiceError
-from components._shared.settings import s3_settings
+from components._shared.settings import S3Settings, s3_settings
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -31,12 +31,12 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def s3_client():
-    """A minio client for the configured endpoint that fails fast when it is unreachable."""
+def s3_client(settings: S3Settings | None = None):
+    """A minio client for the configured endpoint (or `settings`) that fails fast when unreachable."""
     import urllib3
     from minio import Minio
 
-    settings = s3_settings()
+    settings = settings or s3_settings()
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=5, read=60),
         retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
