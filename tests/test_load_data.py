@@ -1,0 +1,175 @@
+"""load_data: snapshots of local and S3 tables, their content hash and schema, every bad input."""
+
+import hashlib
+import re
+import uuid
+
+import pandas as pd
+import pytest
+from kfp import dsl
+
+from components._shared.errors import DataError, ServiceError
+from components._shared.io import upload_file
+from components.load_data import component
+from components.load_data.core import snapshot
+from tests.conftest import GERMAN_CREDIT
+
+METADATA_KEYS = {"source_uri", "sha256", "rows", "columns", "dtypes"}
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def tiny_csv(tmp_path):
+    path = tmp_path / "tiny.csv"
+    path.write_text("age,city,score\n31,Bonn,0.5\n45,Köln,1.25\n22,Bonn,2.0\n", encoding="utf-8")
+    return path
+
+
+def test_load_data_local_csv_snapshot_known_answer(tiny_csv):
+    snap = snapshot(str(tiny_csv))
+    assert snap.rows == 3
+    assert snap.columns == ("age", "city", "score")
+    assert snap.dtypes == {"age": "int64", "city": "str", "score": "float64"}
+    assert snap.sha256 == sha256_of(tiny_csv)
+    assert snap.uri == str(tiny_csv)
+    assert snap.frame["city"].tolist() == ["Bonn", "Köln", "Bonn"]
+
+
+def test_load_data_hash_is_of_the_source_bytes_so_one_byte_changes_it(tiny_csv, tmp_path):
+    other = tmp_path / "other.csv"
+    other.write_bytes(tiny_csv.read_bytes().replace(b"0.5", b"0.6"))
+    assert snapshot(str(other)).sha256 != snapshot(str(tiny_csv)).sha256
+    assert snapshot(str(other)).sha256 == sha256_of(other)
+
+
+def test_load_data_local_parquet_snapshot_keeps_dtypes(tmp_path):
+    frame = pd.DataFrame({"n": [1, 2], "flag": [True, False], "name": ["a", "b"]})
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path, index=False)
+    snap = snapshot(str(path))
+    assert snap.dtypes == {"n": "int64", "flag": "bool", "name": "str"}
+    assert snap.sha256 == sha256_of(path)
+    pd.testing.assert_frame_equal(snap.frame, frame)
+
+
+def test_load_data_file_uri_reads_the_same_file(tiny_csv):
+    assert snapshot(f"file://{tiny_csv}").sha256 == sha256_of(tiny_csv)
+
+
+def test_load_data_german_credit_has_1000_rows_and_10_columns():
+    snap = snapshot(str(GERMAN_CREDIT))
+    assert (snap.rows, len(snap.columns)) == (1000, 10)
+    assert snap.columns[0] == "risk"
+    assert snap.dtypes["risk"] == "int64" and snap.dtypes["purpose"] == "str"
+
+
+def test_load_data_metadata_holds_exactly_the_contract_keys(tiny_csv):
+    meta = snapshot(str(tiny_csv)).metadata()
+    assert set(meta) == METADATA_KEYS
+    assert meta["columns"] == ["age", "city", "score"]
+    assert meta["rows"] == 3
+
+
+def test_load_data_missing_file_names_the_path(tmp_path):
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(DataError, match=re.escape(f"cannot read {missing}: no such file")):
+        snapshot(str(missing))
+
+
+def test_load_data_empty_file_says_it_is_empty(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(DataError, match="is empty: expected a header and at least one row"):
+        snapshot(str(path))
+
+
+def test_load_data_header_only_file_says_no_rows(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("a,b,c\n")
+    with pytest.raises(DataError, match=r"has a header but no rows \(3 columns\)"):
+        snapshot(str(path))
+
+
+def test_load_data_unknown_format_lists_the_known_suffixes(tmp_path):
+    path = tmp_path / "table.xlsx"
+    path.write_bytes(b"x")
+    with pytest.raises(DataError, match=r"unknown format '.xlsx'; expected one of \['.csv'"):
+        snapshot(str(path))
+
+
+def test_load_data_corrupt_parquet_says_it_cannot_parse(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"not a parquet file at all")
+    with pytest.raises(DataError, match=r"cannot parse .*broken\.parquet as parquet"):
+        snapshot(str(path))
+
+
+def test_load_data_directory_is_refused(tmp_path):
+    folder = tmp_path / "dir.csv"
+    folder.mkdir()
+    with pytest.raises(DataError, match="it is a directory"):
+        snapshot(str(folder))
+
+
+def test_load_data_s3_without_configuration_names_the_missing_variables(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ServiceError, match="S3 is not configured: set AWS_ENDPOINT_URL_S3"):
+        snapshot("s3://bucket/data.csv")
+
+
+def test_load_data_component_writes_parquet_and_metadata(tiny_csv, tmp_path):
+    dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
+    component.load_data.python_func(data_uri=str(tiny_csv), dataset=dataset)
+    written = pd.read_parquet(dataset.path)
+    pd.testing.assert_frame_equal(written, pd.read_csv(tiny_csv))
+    assert set(dataset.metadata) == METADATA_KEYS
+    assert dataset.metadata["source_uri"] == str(tiny_csv)
+    assert dataset.metadata["sha256"] == sha256_of(tiny_csv)
+    assert dataset.metadata["rows"] == 3
+    assert dataset.metadata["dtypes"] == {"age": "int64", "city": "str", "score": "float64"}
+
+
+def test_load_data_component_bad_input_fails_and_writes_nothing(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("a,b\n")
+    dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
+    with pytest.raises(DataError, match="header but no rows"):
+        component.load_data.python_func(data_uri=str(path), dataset=dataset)
+    assert not (tmp_path / "dataset").exists()
+    assert dataset.metadata == {}
+
+
+def test_load_data_s3_object_snapshot_equals_the_local_file(stack):
+    uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/german_credit.csv"
+    upload_file(GERMAN_CREDIT, uri)
+    snap = snapshot(uri)
+    assert snap.sha256 == sha256_of(GERMAN_CREDIT)
+    assert snap.uri == uri
+    pd.testing.assert_frame_equal(snap.frame, pd.read_csv(GERMAN_CREDIT))
+
+
+def test_load_data_s3_component_records_the_s3_uri(stack, tmp_path):
+    uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/german_credit.csv"
+    upload_file(GERMAN_CREDIT, uri)
+    dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
+    component.load_data.python_func(data_uri=uri, dataset=dataset)
+    assert dataset.metadata["source_uri"] == uri
+    assert dataset.metadata["rows"] == 1000
+    assert len(pd.read_parquet(dataset.path)) == 1000
+
+
+def test_load_data_s3_missing_key_names_the_uri(stack):
+    uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/absent.csv"
+    upload_file(GERMAN_CREDIT, f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/present.csv")
+    with pytest.raises(DataError, match=re.escape(f"cannot read {uri}: no such object")):
+        snapshot(uri)
+
+
+def test_load_data_s3_missing_bucket_names_the_uri(stack):
+    uri = f"s3://no-such-bucket-{uuid.uuid4().hex[:12]}/data.csv"
+    with pytest.raises(DataError, match=re.escape(f"cannot read {uri}: no such bucket")):
+        snapshot(uri)
