@@ -1,0 +1,1 @@
+"""Train a scikit-learn classifier and predict its held-out test rows."""
