@@ -1,0 +1,1 @@
+"""Evaluate a trained classifier against thresholds and the registered champion."""

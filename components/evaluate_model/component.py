@@ -1,0 +1,80 @@
+"""KFP wrapper of evaluate_model: score, compare with the champion, write metrics and report."""
+
+from kfp import dsl
+
+from components._shared.image import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def evaluate_model(
+    model: dsl.Input[dsl.Model],
+    predictions: dsl.Input[dsl.Dataset],
+    model_name: str,
+    primary_metric: str,
+    min_accuracy: float,
+    min_roc_auc: float,
+    max_latency_ms: float,
+    max_regression: float,
+    metrics: dsl.Output[dsl.Metrics],
+    classification_metrics: dsl.Output[dsl.ClassificationMetrics],
+    report: dsl.Output[dsl.Markdown],
+) -> bool:
+    """Gate a trained classifier on thresholds and on the registered champion.
+
+    A threshold below 0 is not set. With no threshold set (min_accuracy, min_roc_auc,
+    max_latency_ms) the model is not blessed (fail closed). The champion is the version
+    behind `models:/<model_name>@champion` in MLflow (MLFLOW_TRACKING_URI); it is scored on
+    the same test rows, and the model is rejected if its primary metric is lower by more
+    than max_regression. With no champion yet (first run), or a champion that cannot score
+    these rows, the model is judged on thresholds only and the report says so.
+
+    Args:
+        model: skops file of the fitted sklearn Pipeline (from train_model).
+        predictions: Parquet of the held-out rows with prediction and probability columns.
+        model_name: Registered model name whose @champion is the baseline.
+        primary_metric: Metric compared with the champion: accuracy, f1 or roc_auc.
+            f1 is the positive class's (the later class) for binary, macro for multiclass;
+            roc_auc is one-vs-rest macro for multiclass.
+        min_accuracy: Lowest accepted accuracy; below 0 = not set.
+        min_roc_auc: Lowest accepted ROC AUC; below 0 = not set.
+        max_latency_ms: Highest accepted p95 single-row predict latency (ms); below 0 = not set.
+        max_regression: Largest accepted drop of the primary metric vs the champion (e.g.
+            0.015); below 0 = compare and report but do not enforce.
+        metrics: Output numbers: accuracy, f1, roc_auc, latency_p50_ms, latency_p95_ms,
+            champion_version (0 if none), champion_<primary> and delta_<primary> when the
+            champion scored, blessed (1/0).
+        classification_metrics: Output confusion matrix and ROC curve (the last class vs
+            the rest), for the Kubeflow UI.
+        report: Output Markdown verdict. Metadata: passed, reasons, primary_metric,
+            primary_value, champion_version, champion_value, delta, first_run, roc_class.
+
+    Returns:
+        Whether the model is blessed.
+
+    Raises:
+        ServiceError: MLflow does not answer (never read as "no champion").
+    """
+    from components._shared.io import read_parquet
+    from components._shared.model_io import load_model
+    from components._shared.reports import write_text
+    from components.evaluate_model.champion import load_champion
+    from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
+    from components.evaluate_model.report import render_markdown
+
+    result = evaluate(
+        frame=read_parquet(predictions.path),
+        columns=PredictionColumns.from_metadata(predictions.metadata),
+        model=load_model(model.path),
+        primary_metric=primary_metric,
+        thresholds=Thresholds(min_accuracy, min_roc_auc, max_latency_ms, max_regression),
+        load_champion=lambda: load_champion(model_name),
+    )
+    for name, value in result.metrics().items():
+        metrics.log_metric(name, value)
+    classification_metrics.log_confusion_matrix(
+        list(result.categories), [list(row) for row in result.confusion]
+    )
+    classification_metrics.log_roc_curve(*(list(values) for values in result.roc))
+    write_text(report.path, render_markdown(result))
+    report.metadata.update(result.report_metadata())
+    return result.passed
