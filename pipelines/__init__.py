@@ -1,0 +1,1 @@
+"""Pipeline definitions, compilation, the CLI, local runs and the embedded stack."""

@@ -32,7 +32,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def s3_client(settings: S3Settings | None = None):
-    """A minio client for the configured endpoint (or `settings`) that fails fast when unreachable."""
+    """A minio client for the configured endpoint (or `settings`), failing fast if unreachable."""
     import urllib3
     from minio import Minio
 
@@ -97,7 +97,10 @@ def read_bytes(uri: str) -> bytes:
 def _format_of(uri: str) -> str:
     suffix = Path(uri).suffix.lower()
     if suffix not in FORMATS:
-        raise DataError(f"cannot read {uri}: unknown format {suffix or '(none)'!r}; expected one of {sorted(FORMATS)}")
+        raise DataError(
+            f"cannot read {uri}: unknown format {suffix or '(none)'!r}; "
+            f"expected one of {sorted(FORMATS)}"
+        )
     return FORMATS[suffix]
 
 
@@ -107,10 +110,7 @@ def parse_table(data: bytes, uri: str) -> pd.DataFrame:
     if not data.strip():
         raise DataError(f"{uri} is empty: expected a header and at least one row")
     try:
-        if fmt == "csv":
-            frame = pd.read_csv(io.BytesIO(data))
-        else:
-            frame = pd.read_parquet(io.BytesIO(data))
+        frame = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pandas/pyarrow raise many types for malformed files
         raise DataError(f"cannot parse {uri} as {fmt}: {exc}") from exc
     if frame.empty:

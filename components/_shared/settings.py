@@ -45,7 +45,9 @@ class S3Settings:
 def s3_settings() -> S3Settings:
     """Read the S3 endpoint and credentials from the environment, or say what is missing."""
     missing = [
-        name for name in (S3_ENDPOINT_ENV, S3_ACCESS_KEY_ENV, S3_SECRET_KEY_ENV) if not os.environ.get(name)
+        name
+        for name in (S3_ENDPOINT_ENV, S3_ACCESS_KEY_ENV, S3_SECRET_KEY_ENV)
+        if not os.environ.get(name)
     ]
     if missing:
         raise ServiceError(f"S3 is not configured: set {', '.join(missing)} ({SETUP_HINT})")

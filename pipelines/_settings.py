@@ -1,0 +1,50 @@
+"""Per-task platform settings: service env from Kubernetes, caching, retries, resources.
+
+Only names of Secrets, ConfigMaps and keys appear here (and so in compiled specs); the
+values live in the cluster (manifests/) or, locally, in the embedded stack's environment.
+kfp.local accepts and ignores the kfp-kubernetes settings.
+"""
+
+from kfp import kubernetes
+from kfp.dsl import PipelineTask
+
+S3_SECRET = "kfp-mlops-s3"
+S3_SECRET_KEYS = {
+    "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
+}
+CONFIG_MAP = "kfp-mlops-config"
+CONFIG_MAP_KEYS = {
+    "AWS_ENDPOINT_URL_S3": "AWS_ENDPOINT_URL_S3",
+    "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
+    "MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI",
+}
+
+
+def step(
+    task: PipelineTask,
+    name: str,
+    *,
+    s3: bool = False,
+    mlflow: bool = False,
+    reads_outside_state: bool = False,
+    retries: int = 0,
+    memory: str = "1Gi",
+) -> PipelineTask:
+    """Attach the settings every task gets, and those its kind of step needs."""
+    task.set_display_name(name)
+    task.set_cpu_request("250m").set_cpu_limit("2")
+    task.set_memory_request(memory).set_memory_limit(memory)
+    task.set_env_variable("MLFLOW_DISABLE_TELEMETRY", "true")
+    if reads_outside_state:
+        # The same parameters can meet different data or a different champion.
+        task.set_caching_options(enable_caching=False)
+    if retries:
+        task.set_retry(num_retries=retries, backoff_duration="15s", backoff_factor=2.0)
+    if s3 or mlflow:
+        kubernetes.use_config_map_as_env(
+            task, config_map_name=CONFIG_MAP, config_map_key_to_env=CONFIG_MAP_KEYS
+        )
+    if s3:
+        kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env=S3_SECRET_KEYS)
+    return task

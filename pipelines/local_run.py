@@ -1,0 +1,158 @@
+"""Run a compiled pipeline spec with kfp.local against the embedded stack, with progress.
+
+The spec from compiled/ runs (not the Python function), so what is committed is what runs.
+kfp.local runs in a child process whose output goes to the run's log file; this process
+follows that log and shows one line per task.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
+from pipelines.summary import summarize
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXECUTING = re.compile(r"Executing task '([^']+)'")
+_FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
+_SKIPPED = re.compile(r"Skipping (?:conditional )?task '?([\w-]+)'?")
+
+
+def display_names(spec_path: Path) -> dict[str, str]:
+    """Task key → display name, across the root DAG and every nested (condition) DAG."""
+    docs = list(yaml.safe_load_all(spec_path.read_text()))
+    spec = docs[0]
+    dags = [spec["root"]["dag"]] + [
+        c["dag"] for c in spec.get("components", {}).values() if "dag" in c
+    ]
+    return {key: task["taskInfo"]["name"] for dag in dags for key, task in dag["tasks"].items()}
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _absolute_local_uris(params: dict[str, Any]) -> dict[str, Any]:
+    """Tasks may run elsewhere: make a relative local data path absolute."""
+    fixed = dict(params)
+    for key, value in params.items():
+        if key.endswith("_uri") and isinstance(value, str) and value and "://" not in value:
+            fixed[key] = str(Path(value).resolve())
+    return fixed
+
+
+class _Progress:
+    """Turns kfp.local's log lines into one line per task event."""
+
+    def __init__(self, names: dict[str, str], out: Callable[[str], None]):
+        self.names, self.out, self.started = names, out, {}
+
+    def feed(self, line: str) -> None:
+        line = _ANSI.sub("", line)
+        if m := _EXECUTING.search(line):
+            self.started[m[1]] = time.monotonic()
+            self.out(f"  ▶ {self.names.get(m[1], m[1])} ...")
+        elif m := _FINISHED.search(line):
+            took = time.monotonic() - self.started.get(m[1], time.monotonic())
+            mark = "✓" if m[2] == "SUCCESS" else "✗"
+            self.out(f"  {mark} {self.names.get(m[1], m[1])} {m[2].lower()} ({took:.1f} s)")
+        elif (m := _SKIPPED.search(line)) and m[1].startswith("condition"):
+            self.out("  - register model skipped: a gate did not bless the model")
+
+
+def _follow(proc: subprocess.Popen, log_path: Path, progress: _Progress) -> None:
+    with log_path.open("r", errors="replace") as log:
+        while True:
+            line = log.readline()
+            if line:
+                progress.feed(line)
+                continue
+            if proc.poll() is not None:
+                for rest in log:
+                    progress.feed(rest)
+                return
+            time.sleep(0.2)
+
+
+def run_local(
+    name: str,
+    spec_path: Path,
+    params: dict[str, Any],
+    service_env: dict[str, str],
+    home: Path,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run a compiled spec with kfp.local.SubprocessRunner; return the run summary."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    run_dir = (home / "runs" / f"{name}-{stamp}").resolve()
+    (run_dir / "tmp").mkdir(parents=True)
+    params = _absolute_local_uris(params)
+    (run_dir / "params.json").write_text(json.dumps(params, indent=2))
+    env = {
+        **os.environ,
+        **service_env,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "TMPDIR": str(run_dir / "tmp"),
+        GIT_COMMIT_ENV: os.environ.get(GIT_COMMIT_ENV) or _git_commit(),
+        IMAGE_ENV: os.environ.get(IMAGE_ENV) or "none (kfp.local SubprocessRunner)",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = run_dir / "run.log"
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.local_run", str(spec_path), str(run_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        _follow(proc, log_path, _Progress(display_names(spec_path), out))
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        raise
+    summary = summarize(name, run_dir, log_path.read_text(errors="replace"), proc.returncode)
+    summary["duration_s"] = round(time.monotonic() - started, 1)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _worker(spec_path: str, run_dir: str) -> int:
+    """Child process: run the spec under kfp.local; exit 1 when the pipeline fails."""
+    from kfp import components, local
+
+    run = Path(run_dir)
+    params = json.loads((run / "params.json").read_text())
+    local.init(
+        local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(run / "outputs"),
+        workspace_root=str(run / "workspace"),
+        raise_on_error=False,
+    )
+    pipeline = components.load_component_from_file(spec_path)
+    pipeline(**params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker(*sys.argv[1:]))

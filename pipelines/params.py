@@ -1,0 +1,121 @@
+"""Pipeline parameters: read from a file and `-p key=value`, checked against the compiled spec.
+
+The compiled spec is the contract: names, types and defaults come from its root
+inputDefinitions, so a wrong parameter is caught before anything runs.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components._shared.errors import ConfigError
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "STRING": (str,),
+    "NUMBER_INTEGER": (int,),
+    "NUMBER_DOUBLE": (int, float),
+    "BOOLEAN": (bool,),
+    "LIST": (list,),
+    "STRUCT": (dict,),
+}
+
+
+class UsageError(ConfigError):
+    """The command line or a parameters file is wrong (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One pipeline input as the compiled spec declares it."""
+
+    name: str
+    type: str
+    default: Any
+    optional: bool
+
+
+def spec_parameters(spec_path: Path) -> dict[str, Parameter]:
+    """The root parameters of a compiled pipeline spec."""
+    spec = next(yaml.safe_load_all(spec_path.read_text()))
+    declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    return {
+        name: Parameter(name, d["parameterType"], d.get("defaultValue"), bool(d.get("isOptional")))
+        for name, d in declared.items()
+    }
+
+
+def _parse_cli_value(raw: str, param: Parameter, base: Path) -> Any:
+    if raw.startswith("@"):  # -p suite=@data/suites/x.json reads the value from a file
+        path = (base / raw[1:]).resolve()
+        if not path.is_file():
+            raise UsageError(f"parameter {param.name}: file {raw[1:]!r} not found")
+        raw = path.read_text()
+        return raw if param.type == "STRING" else _loads(raw, param.name)
+    if param.type == "STRING":
+        return raw
+    return _loads(raw, param.name)
+
+
+def _loads(text: str, name: str) -> Any:
+    try:
+        return yaml.safe_load(text)  # JSON is YAML; also accepts true/false and bare numbers
+    except yaml.YAMLError as exc:
+        raise UsageError(f"parameter {name}: cannot parse {text[:60]!r}: {exc}") from exc
+
+
+def _check_type(param: Parameter, value: Any) -> Any:
+    expected = _TYPES[param.type]
+    ok = False if isinstance(value, bool) and bool not in expected else isinstance(value, expected)
+    if not ok:
+        raise UsageError(
+            f"parameter {param.name} must be {param.type.lower().replace('number_', '')}, "
+            f"got {type(value).__name__} {json.dumps(value, default=str)[:60]}"
+        )
+    return float(value) if param.type == "NUMBER_DOUBLE" else value
+
+
+def resolve(
+    spec_path: Path,
+    params_file: Path | None = None,
+    overrides: list[str] = (),
+    cwd: Path | None = None,
+) -> dict[str, Any]:
+    """Merge a parameters file and `key=value` overrides, checked against the spec."""
+    declared = spec_parameters(spec_path)
+    cwd = cwd or Path.cwd()
+    given: dict[str, Any] = {}
+    if params_file is not None:
+        if not params_file.is_file():
+            raise UsageError(f"parameters file {str(params_file)!r} not found")
+        loaded = _loads(params_file.read_text(), str(params_file))
+        if not isinstance(loaded, dict):
+            raise UsageError(
+                f"parameters file {str(params_file)!r} must hold a mapping of name: value"
+            )
+        base = params_file.resolve().parent
+        for key, value in loaded.items():
+            # "@path" for a list/dict parameter: read it from a file beside the params file.
+            param = declared.get(key)
+            if (
+                param
+                and param.type != "STRING"
+                and isinstance(value, str)
+                and value.startswith("@")
+            ):
+                value = _parse_cli_value(value, param, base)
+            given[key] = value
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise UsageError(f"-p {item!r}: expected key=value")
+        if key not in declared:
+            given[key] = raw  # reported as unknown below, with the valid names
+            continue
+        given[key] = _parse_cli_value(raw, declared[key], cwd)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise UsageError(f"unknown parameter(s) {unknown}; this pipeline takes {sorted(declared)}")
+    return {name: _check_type(declared[name], value) for name, value in given.items()}

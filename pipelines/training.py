@@ -1,0 +1,135 @@
+"""The training pipeline: snapshot → validate → train → evaluate + fairness → register."""
+
+from components.register_model.component import register_model
+from kfp import dsl
+
+from components.check_fairness.component import check_fairness
+from components.evaluate_model.component import evaluate_model
+from components.load_data.component import load_data
+from components.train_model.component import train_model
+from components.validate_data.component import validate_data
+from pipelines._settings import step
+
+
+@dsl.pipeline(
+    name="training",
+    description=(
+        "Snapshot and validate a dataset, train a scikit-learn model, gate it on evaluation "
+        "(thresholds and champion/challenger) and fairness, and register it in MLflow only "
+        "when every gate blessed it."
+    ),
+)
+def training(
+    data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
+    target_column: str = "risk",
+    sensitive_features: list = ["sex"],
+    model_name: str = "german-credit",
+    estimator: str = "hist_gradient_boosting",
+    hyperparameters: dict = {},
+    test_size: float = 0.25,
+    random_seed: int = 42,
+    suite: dict = {},
+    min_rows: int = 100,
+    primary_metric: str = "roc_auc",
+    min_accuracy: float = 0.7,
+    min_roc_auc: float = -1.0,
+    max_latency_ms: float = 50.0,
+    max_regression: float = 0.015,
+    max_demographic_parity_difference: float = 0.1,
+    max_equalized_odds_difference: float = -1.0,
+    positive_label: str = "",
+    promote: bool = True,
+):
+    """Train a gated model; thresholds below 0 are unset (a gate with none set fails closed)."""
+    snapshot = step(
+        load_data(data_uri=data_uri),
+        "snapshot data",
+        s3=True,
+        reads_outside_state=True,
+        retries=3,
+    )
+    validation = step(
+        validate_data(
+            dataset=snapshot.outputs["dataset"],
+            target_column=target_column,
+            suite=suite,
+            min_rows=min_rows,
+        ),
+        "validate data",
+    )
+    training_task = step(
+        train_model(
+            dataset=snapshot.outputs["dataset"],
+            target_column=target_column,
+            estimator=estimator,
+            hyperparameters=hyperparameters,
+            test_size=test_size,
+            random_seed=random_seed,
+        ).after(validation),
+        "train model",
+        memory="2Gi",
+    )
+    evaluation = step(
+        evaluate_model(
+            model=training_task.outputs["model"],
+            predictions=training_task.outputs["predictions"],
+            model_name=model_name,
+            primary_metric=primary_metric,
+            min_accuracy=min_accuracy,
+            min_roc_auc=min_roc_auc,
+            max_latency_ms=max_latency_ms,
+            max_regression=max_regression,
+        ),
+        "evaluate model",
+        mlflow=True,
+        reads_outside_state=True,  # the champion it compares with can change between runs
+        retries=2,
+    )
+    fairness = step(
+        check_fairness(
+            predictions=training_task.outputs["predictions"],
+            sensitive_features=sensitive_features,
+            max_demographic_parity_difference=max_demographic_parity_difference,
+            max_equalized_odds_difference=max_equalized_odds_difference,
+            positive_label=positive_label,
+        ),
+        "check fairness",
+    )
+    # Gates return one bool each: kfp.local skips a dsl.If on a NamedTuple field silently.
+    with (
+        dsl.If(evaluation.outputs["Output"] == True, name="evaluation-blessed"),
+        dsl.If(fairness.outputs["Output"] == True, name="fairness-blessed"),
+    ):
+        step(
+            register_model(
+                model=training_task.outputs["model"],
+                dataset=snapshot.outputs["dataset"],
+                validation=validation.outputs["validation"],
+                evaluation_report=evaluation.outputs["report"],
+                fairness_report=fairness.outputs["report"],
+                evaluation_blessed=evaluation.outputs["Output"],
+                fairness_blessed=fairness.outputs["Output"],
+                model_name=model_name,
+                promote=promote,
+                # Scalars only: kfp.local cannot substitute lists/dicts inside a dict.
+                parameters={
+                    "data_uri": data_uri,
+                    "target_column": target_column,
+                    "estimator": estimator,
+                    "test_size": test_size,
+                    "random_seed": random_seed,
+                    "primary_metric": primary_metric,
+                    "min_accuracy": min_accuracy,
+                    "min_roc_auc": min_roc_auc,
+                    "max_latency_ms": max_latency_ms,
+                    "max_regression": max_regression,
+                    "max_demographic_parity_difference": max_demographic_parity_difference,
+                    "max_equalized_odds_difference": max_equalized_odds_difference,
+                },
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            ),
+            "register model",
+            mlflow=True,
+            reads_outside_state=True,
+            retries=2,
+        )

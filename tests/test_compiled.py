@@ -1,0 +1,90 @@
+"""compiled/ is what the code compiles to, and fit for a cluster: no secrets, right settings."""
+
+import yaml
+
+from pipelines.compile import compile_pipeline, stale
+from pipelines.registry import compiled_path, pipelines
+
+
+def _docs(path):
+    return list(yaml.safe_load_all(path.read_text()))
+
+
+def test_compiled_specs_are_current():
+    assert stale(out=lambda _: None) == [], "run `kfp-mlops compile` and commit compiled/"
+
+
+def test_every_registered_pipeline_is_compiled():
+    for name in pipelines():
+        assert compiled_path(name).exists()
+
+
+def test_training_spec_caching_retries_and_resources():
+    spec, _platform = _docs(compiled_path("training"))
+    tasks = {
+        k: t
+        for c in [spec["root"], *list(spec["components"].values())]
+        if "dag" in c
+        for k, t in c["dag"]["tasks"].items()
+    }
+    for name in ("load-data", "evaluate-model", "register-model"):
+        assert tasks[name]["cachingOptions"] == {}, (
+            f"{name} reads outside state: caching must be off"
+        )
+        assert tasks[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
+    for name in ("validate-data", "train-model", "check-fairness"):
+        assert tasks[name]["cachingOptions"] == {"enableCache": True}
+    for executor in spec["deploymentSpec"]["executors"].values():
+        resources = executor["container"]["resources"]
+        assert resources["cpuRequest"] > 0 and resources["memoryRequest"] > 0
+
+
+def test_training_spec_takes_services_from_secret_and_config_map_names_only():
+    spec, platform = _docs(compiled_path("training"))
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    load = executors["exec-load-data"]
+    assert load["secretAsEnv"][0]["secretName"] == "kfp-mlops-s3"
+    assert {m["envVar"] for m in load["secretAsEnv"][0]["keyToEnv"]} == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
+    assert load["configMapAsEnv"][0]["configMapName"] == "kfp-mlops-config"
+    for name in ("exec-evaluate-model", "exec-register-model"):
+        assert "MLFLOW_TRACKING_URI" in {
+            m["envVar"] for m in executors[name]["configMapAsEnv"][0]["keyToEnv"]
+        }
+    # Service values never appear as plain env in the spec.
+    for executor in spec["deploymentSpec"]["executors"].values():
+        names = {e["name"] for e in executor["container"].get("env", [])}
+        assert not names & {
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ENDPOINT_URL_S3",
+            "MLFLOW_TRACKING_URI",
+        }
+
+
+def test_compiling_with_credentials_in_the_environment_leaks_none(tmp_path, monkeypatch):
+    secret = "s3cr3t-value-that-must-not-leak"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-must-not-leak")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    for name in pipelines():
+        out = tmp_path / f"{name}.yaml"
+        compile_pipeline(name, out)
+        text = out.read_text()
+        assert (
+            secret not in text
+            and "AKIA-must-not-leak" not in text
+            and "tracking.example" not in text
+        )
+
+
+def test_every_component_runs_the_project_image_without_pip_install():
+    from components._shared.image import IMAGE
+
+    spec, _ = _docs(compiled_path("training"))
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        assert container["image"] == IMAGE and not IMAGE.endswith(":latest")
+        assert "pip install" not in " ".join(container["command"])
