@@ -28,12 +28,7 @@ def test_every_component_has_core_wrapper_and_readme():
             assert (folder / name).exists(), f"{folder.name} lacks {name}"
 
 
-CORE_MODULES = sorted(
-    p
-    for p in (REPO / "components").glob("*/*.py")
-    if p.name != "component.py"
-    and p.relative_to(REPO / "components").as_posix() != "_shared/image.py"
-)
+CORE_MODULES = sorted(p for p in (REPO / "components").glob("*/*.py") if p.name != "component.py")
 
 
 @pytest.mark.parametrize("core", CORE_MODULES, ids=lambda p: str(p.relative_to(REPO)))
