@@ -114,6 +114,25 @@ def test_train_model_hyperparameters_and_seed_reach_the_estimator(credit):
     assert (estimator.n_estimators, estimator.max_depth, estimator.random_state) == (7, 3, 11)
 
 
+def test_train_model_whole_floats_from_a_kfp_struct_become_ints_only_where_ints_are_required(
+    credit,
+):
+    # KFP passes dict parameters as a protobuf Struct: every number arrives as a float.
+    result = train(
+        credit, "risk", "hist_gradient_boosting", {"max_iter": 20.0, "learning_rate": 1.0}, 0.25, 1
+    )
+    estimator = result.pipeline[-1]
+    assert estimator.max_iter == 20 and isinstance(estimator.max_iter, int)
+    assert isinstance(estimator.learning_rate, float)
+    forest = train(
+        credit, "risk", "random_forest", {"n_estimators": 5.0, "max_features": 1.0}, 0.25, 1
+    )
+    assert forest.pipeline[-1].n_estimators == 5
+    assert forest.pipeline[-1].max_features == 1.0 and isinstance(
+        forest.pipeline[-1].max_features, float
+    )
+
+
 def test_train_model_unseen_category_is_ignored_at_prediction_time(credit):
     result = train(credit, "risk", "logistic_regression", {}, 0.25, 5)
     row = credit.drop(columns="risk").head(1).assign(purpose="spaceship", housing=None)

@@ -63,6 +63,27 @@ def _json_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _integer_params(estimator: ClassifierMixin, hyperparameters: dict) -> dict:
+    """Whole floats back to ints where the estimator accepts only integers.
+
+    A KFP dict parameter travels as a protobuf Struct, which turns 200 into 200.0; sklearn
+    then rejects `max_iter=200.0`. Parameters that also take a real (`max_features=1.0` is
+    a fraction) keep their float.
+    """
+    from numbers import Integral
+
+    from sklearn.utils._param_validation import Interval
+
+    constraints = getattr(type(estimator), "_parameter_constraints", {})
+    fixed = dict(hyperparameters)
+    for key, value in hyperparameters.items():
+        if isinstance(value, float) and value.is_integer():
+            kinds = {c.type for c in constraints.get(key, []) if isinstance(c, Interval)}
+            if kinds == {Integral}:
+                fixed[key] = int(value)
+    return fixed
+
+
 def _build_estimator(name: str, hyperparameters: dict, random_seed: int) -> ClassifierMixin:
     """Build a registered estimator with checked hyperparameters, without fitting anything."""
     if name not in ESTIMATORS:
@@ -77,7 +98,9 @@ def _build_estimator(name: str, hyperparameters: dict, random_seed: int) -> Clas
         )
     if "random_state" in valid:
         estimator.set_params(random_state=random_seed)
-    estimator.set_params(**hyperparameters)  # an explicit random_state wins over the seed
+    estimator.set_params(
+        **_integer_params(estimator, hyperparameters)
+    )  # an explicit random_state wins over the seed
     try:
         # sklearn checks values only inside fit(); its checker lets us fail before training.
         estimator._validate_params()
