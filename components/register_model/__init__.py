@@ -1,0 +1,1 @@
+"""Registry push: MLflow run, gated model version, lineage tags, aliases, model card."""
