@@ -16,7 +16,6 @@ def _stack_cmd(args: argparse.Namespace) -> int:
     stack = Stack.from_env()
     if args.action == "up":
         stack.up()
-        print(f"S3 (SeaweedFS)  {stack.s3_url}\nMLflow          {stack.mlflow_url}")
     elif args.action == "down":
         stack.down()
     else:

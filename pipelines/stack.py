@@ -109,6 +109,8 @@ class Stack:
         running = {name: proc.pid() for name, proc in self._procs.items()}
         for name, pid in running.items():  # every check before anything starts
             self._check_port(name, pid)
+        already = all(pid is not None for pid in running.values())
+        outer, log = log, (lambda _msg: None) if already else log  # one line when nothing to do
         for name, pid in running.items():
             title, started = SERVICES[name][0], time.monotonic()
             if pid is None:
@@ -121,7 +123,8 @@ class Stack:
             self._wait(name, pid, started, log)
             if name == "seaweedfs":
                 self._ensure_buckets(log)
-        log(f"stack up: S3 {self.s3_url}, MLflow {self.mlflow_url}, state in {self.home}")
+        state = "already up" if already else "up"
+        outer(f"stack {state}: S3 {self.s3_url}, MLflow {self.mlflow_url}, state in {self.home}")
 
     def down(self, log: Log = print) -> None:
         """Stop the processes this state folder started (MLflow first: it writes to S3)."""

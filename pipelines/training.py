@@ -33,7 +33,7 @@ def training(
     primary_metric: str = "roc_auc",
     min_accuracy: float = 0.7,
     min_roc_auc: float = -1.0,
-    max_latency_ms: float = 50.0,
+    max_latency_ms: float = 100.0,
     max_regression: float = 0.015,
     max_demographic_parity_difference: float = 0.1,
     max_equalized_odds_difference: float = -1.0,

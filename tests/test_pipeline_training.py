@@ -1,0 +1,141 @@
+"""The compiled training pipeline, run for real with kfp.local against the embedded stack.
+
+Scenarios: (a) German credit → blessed and registered as champion; (b) data that fails
+validation → the run fails naming the expectation; (c) a model that fails the fairness gate
+→ completes, exit 3, nothing registered; (d) a second run → champion/challenger compared.
+"""
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines.cli import main
+from tests.conftest import GERMAN_CREDIT, REPO
+
+PARAMS = REPO / "examples" / "training-german-credit.yaml"
+
+
+@pytest.fixture
+def cli(stack, monkeypatch, capsys):
+    """Run `kfp-mlops ...` in-process against the session stack; return (code, stdout, stderr)."""
+    monkeypatch.setenv("KFP_MLOPS_HOME", str(stack.home))
+    monkeypatch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
+    monkeypatch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
+
+    def run(*args):
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def _registered_versions(name):
+    from mlflow import MlflowClient
+
+    return MlflowClient().search_model_versions(f"name = '{name}'")
+
+
+def run_json(cli, *args):
+    code, out, err = cli(
+        "run-local", "training", "--params", str(PARAMS), "--output", "json", *args
+    )
+    return code, json.loads(out), err
+
+
+def test_training_german_credit_blessed_registered_then_compared_with_champion(cli):
+    model = "german-credit-pipeline-test"
+    code, first, err = run_json(cli, "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={model}")
+    assert code == 0, first["error"]
+    assert first["status"] == "succeeded" and first["blessed"] is True
+    assert all(first["gates"][g]["passed"] for g in ("validation", "evaluation", "fairness"))
+    assert first["model"]["name"] == model and first["model"]["version"] == 1
+    assert set(first["model"]["aliases"]) >= {"champion"}
+    assert first["gates"]["evaluation"]["report"]["first_run"] is True
+    assert "▶ train model" in err and "✓ register model" in err  # per-task progress
+
+    from mlflow import MlflowClient
+
+    version = MlflowClient().get_model_version_by_alias(model, "champion")
+    assert version.tags["dataset_sha256"] == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
+    assert version.tags["dataset_uri"] == str(GERMAN_CREDIT)
+    assert version.tags["dataset_rows"] == "1000"
+    assert version.tags["gate_evaluation"] and version.tags["gate_fairness"]
+    assert version.tags["kfp_run_id"] and version.tags["validation_suite_sha256"]
+
+    # (d) a second run on the same data: compared with the champion it just registered.
+    code, second, _ = run_json(cli, "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={model}")
+    assert code == 0, second["error"]
+    evaluation = second["gates"]["evaluation"]["report"]
+    assert evaluation["first_run"] is False and int(evaluation["champion_version"]) == 1
+    assert evaluation["delta"] == pytest.approx(0.0, abs=1e-12)  # same data, same seed: same model
+    assert second["model"]["version"] == 2
+    assert len(_registered_versions(model)) == 2
+
+
+def test_training_data_failing_validation_fails_naming_the_expectation(cli, tmp_path):
+    bad = pd.read_csv(GERMAN_CREDIT)
+    bad.loc[:9, "sex"] = "unknown"
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    code, summary, _ = run_json(
+        cli, "-p", f"data_uri={path}", "-p", "model_name=never-registered-validation"
+    )
+    assert code == 1 and summary["status"] == "failed"
+    assert summary["failed_task"] == "validate-data"
+    assert "expect_column_values_to_be_in_set" in summary["error"] and "sex" in summary["error"]
+    assert "10" in summary["error"]  # the unexpected count
+    assert summary["model"] is None and _registered_versions("never-registered-validation") == []
+
+
+def test_training_unfair_model_rejected_exit_3_nothing_registered(cli):
+    model = "never-registered-fairness"
+    code, summary, _ = run_json(
+        cli,
+        "-p",
+        f"data_uri={GERMAN_CREDIT}",
+        "-p",
+        f"model_name={model}",
+        "-p",
+        "max_demographic_parity_difference=0.0001",
+    )
+    assert code == 3, summary["error"]
+    assert summary["status"] == "succeeded" and summary["blessed"] is False
+    assert summary["gates"]["fairness"]["passed"] is False
+    assert summary["gates"]["evaluation"]["passed"] is True
+    assert summary["model"] is None and _registered_versions(model) == []
+
+
+def test_run_local_text_summary_shows_verdicts_and_where_to_look(cli, tmp_path):
+    code, out, _ = cli(
+        "run-local",
+        "training",
+        "--params",
+        str(PARAMS),
+        "-p",
+        f"data_uri={GERMAN_CREDIT}",
+        "-p",
+        "model_name=german-credit-text",
+        "-p",
+        "promote=false",
+    )
+    assert code == 0
+    assert "Pipeline training: SUCCEEDED" in out
+    for gate in ("validation", "evaluation", "fairness"):
+        assert gate in out
+    assert "german-credit-text version 1 (aliases: challenger)" in out
+    assert "MLflow UI  http://127.0.0.1:" in out
+
+
+def test_run_local_missing_data_uri_fails_naming_the_uri(cli, tmp_path):
+    missing = tmp_path / "nope.csv"
+    code, summary, _ = run_json(cli, "-p", f"data_uri={missing}")
+    assert code == 1 and summary["failed_task"] == "load-data"
+    assert str(missing) in summary["error"] and "no such file" in summary["error"]
+
+
+def test_run_local_unknown_parameter_is_a_usage_error(cli):
+    code, _out, err = cli("run-local", "training", "-p", "min_acuracy=0.9")
+    assert code == 2 and "unknown parameter(s) ['min_acuracy']" in err
