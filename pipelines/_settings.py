@@ -40,7 +40,13 @@ def step(
         # The same parameters can meet different data or a different champion.
         task.set_caching_options(enable_caching=False)
     if retries:
-        task.set_retry(num_retries=retries, backoff_duration="15s", backoff_factor=2.0)
+        # Short backoff: KFP cannot tell a network blip from bad input, and both retry.
+        task.set_retry(
+            num_retries=retries,
+            backoff_duration="5s",
+            backoff_factor=2.0,
+            backoff_max_duration="60s",
+        )
     if s3 or mlflow:
         kubernetes.use_config_map_as_env(
             task, config_map_name=CONFIG_MAP, config_map_key_to_env=CONFIG_MAP_KEYS

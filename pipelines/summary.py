@@ -20,7 +20,7 @@ _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$")
 _OWN_ERRORS = ("DataError", "ConfigError", "ServiceError")
 
 
-def _task_outputs(run_dir: Path) -> dict[str, dict[str, Any]]:
+def task_outputs(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Task key → {"parameters": {...}, "artifacts": {name: {"uri", "metadata"}}}."""
     found: dict[str, dict[str, Any]] = {}
     for output_file in sorted((run_dir / "outputs").glob("*/*/executor_output.json")):
@@ -95,7 +95,7 @@ def _validation(outputs: dict, run_dir: Path) -> dict | None:
 
 def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
     """Build the run summary (the `--output json` object) from a finished run's folder."""
-    outputs = _task_outputs(run_dir)
+    outputs = task_outputs(run_dir)
     failed_task = re.search(r"Inner task failed: '?([\w-]+)", re.sub(r"\x1b\[[0-9;]*m", "", log))
     failed = returncode != 0 or failed_task is not None
     gates = {

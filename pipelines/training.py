@@ -1,11 +1,11 @@
 """The training pipeline: snapshot → validate → train → evaluate + fairness → register."""
 
-from components.register_model.component import register_model
 from kfp import dsl
 
 from components.check_fairness.component import check_fairness
 from components.evaluate_model.component import evaluate_model
 from components.load_data.component import load_data
+from components.register_model.component import register_model
 from components.train_model.component import train_model
 from components.validate_data.component import validate_data
 from pipelines._settings import step
@@ -46,7 +46,7 @@ def training(
         "snapshot data",
         s3=True,
         reads_outside_state=True,
-        retries=3,
+        retries=2,
     )
     validation = step(
         validate_data(

@@ -7,6 +7,7 @@ validation → the run fails naming the expectation; (c) a model that fails the 
 
 import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -65,13 +66,29 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert version.tags["gate_evaluation"] and version.tags["gate_fairness"]
     assert version.tags["kfp_run_id"] and version.tags["validation_suite_sha256"]
 
-    # (d) a second run on the same data: compared with the champion it just registered.
-    code, second, _ = run_json(cli, "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={model}")
-    assert code == 0, second["error"]
+    # (d) a second run on the same data, with the human summary this time: compared with
+    # the champion the first run registered.
+    code, out, _ = cli(
+        "run-local",
+        "training",
+        "--params",
+        str(PARAMS),
+        "-p",
+        f"data_uri={GERMAN_CREDIT}",
+        "-p",
+        f"model_name={model}",
+    )
+    assert code == 0, out
+    assert "Pipeline training: SUCCEEDED" in out and "model blessed and registered" in out
+    assert "vs champion v1" in out  # the comparison, in the evaluation gate's reasons
+    assert f"{model} version 2 (aliases: challenger, champion)" in out
+    assert "MLflow UI  http://127.0.0.1:" in out
+    second = json.loads(
+        (Path(out.split("artifacts  ")[1].split("/outputs")[0]) / "summary.json").read_text()
+    )
     evaluation = second["gates"]["evaluation"]["report"]
     assert evaluation["first_run"] is False and int(evaluation["champion_version"]) == 1
     assert evaluation["delta"] == pytest.approx(0.0, abs=1e-12)  # same data, same seed: same model
-    assert second["model"]["version"] == 2
     assert len(_registered_versions(model)) == 2
 
 
@@ -106,27 +123,6 @@ def test_training_unfair_model_rejected_exit_3_nothing_registered(cli):
     assert summary["gates"]["fairness"]["passed"] is False
     assert summary["gates"]["evaluation"]["passed"] is True
     assert summary["model"] is None and _registered_versions(model) == []
-
-
-def test_run_local_text_summary_shows_verdicts_and_where_to_look(cli, tmp_path):
-    code, out, _ = cli(
-        "run-local",
-        "training",
-        "--params",
-        str(PARAMS),
-        "-p",
-        f"data_uri={GERMAN_CREDIT}",
-        "-p",
-        "model_name=german-credit-text",
-        "-p",
-        "promote=false",
-    )
-    assert code == 0
-    assert "Pipeline training: SUCCEEDED" in out
-    for gate in ("validation", "evaluation", "fairness"):
-        assert gate in out
-    assert "german-credit-text version 1 (aliases: challenger)" in out
-    assert "MLflow UI  http://127.0.0.1:" in out
 
 
 def test_run_local_missing_data_uri_fails_naming_the_uri(cli, tmp_path):

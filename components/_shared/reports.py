@@ -15,6 +15,11 @@ def fmt(value: object, digits: int = 4) -> str:
     return str(value)
 
 
+def plain(value: object) -> object:
+    """A whole float back to an int (KFP metadata turns ints into floats); else unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Render a Markdown table."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]

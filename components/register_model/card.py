@@ -1,6 +1,6 @@
 """The model card: a Markdown page a reviewer reads before trusting a registered version."""
 
-from components._shared.reports import fmt, markdown_table, verdict
+from components._shared.reports import fmt, markdown_table, plain, verdict
 
 EVALUATION_FACTS = (
     "primary_metric",
@@ -26,7 +26,7 @@ def _heading(lineage: dict) -> list[str]:
 
 def _intended_use(lineage: dict) -> list[str]:
     model = lineage["model"]
-    classes = ", ".join(f"`{c}`" for c in model.get("classes") or [])
+    classes = ", ".join(f"`{plain(c)}`" for c in model.get("classes") or [])
     features = ", ".join(f"`{c}`" for c in model.get("feature_columns") or [])
     return [
         "## Intended use",
@@ -49,7 +49,7 @@ def _data_and_training(lineage: dict) -> list[str]:
             [
                 ("source URI", data.get("uri")),
                 ("sha256", data.get("sha256")),
-                ("rows", data.get("rows")),
+                ("rows", plain(data.get("rows"))),
                 ("validation suite sha256", validation.get("suite_sha256")),
                 ("validation success", validation.get("success")),
             ],
@@ -59,7 +59,11 @@ def _data_and_training(lineage: dict) -> list[str]:
         "",
         f"Estimator `{model.get('estimator')}`; model file sha256 `{model.get('sha256')}`.",
         "",
-        markdown_table(["hyperparameter", "value"], sorted(hyper.items())) if hyper else "",
+        markdown_table(
+            ["hyperparameter", "value"], [(k, plain(v)) for k, v in sorted(hyper.items())]
+        )
+        if hyper
+        else "",
     ]
 
 
@@ -95,7 +99,7 @@ def _fairness(lineage: dict) -> list[str]:
             "",
         ]
         rows = [
-            (g, r.get("count"), r.get("selection_rate"), r.get("tpr"), r.get("fpr"))
+            (g, plain(r.get("count")), r.get("selection_rate"), r.get("tpr"), r.get("fpr"))
             for g, r in (facts.get("groups") or {}).items()
         ]
         lines.append(markdown_table(["group", "rows", "selection rate", "TPR", "FPR"], rows))
