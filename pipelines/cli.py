@@ -68,7 +68,19 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
     as_json = args.output == "json"
     say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
     stack = Stack.from_env()
-    stack.up(log=say)
+    try:
+        stack.up(log=say)
+    except KfpMlopsError as exc:
+        if not as_json:
+            raise
+        # Scripts reading --output json get the one object they expect, even now.
+        failed = {"pipeline": args.pipeline, "status": "failed", "blessed": None, "model": None}
+        failed |= {
+            "gates": dict.fromkeys(("validation", "evaluation", "fairness")),
+            "error": str(exc),
+        }
+        print(json.dumps(failed, indent=2))
+        return EXIT_FAILED
     say(f"running compiled/{spec.name} with kfp.local (SubprocessRunner)")
     summary = run_local(args.pipeline, spec, params, stack.env(), stack.home, out=say)
     if as_json:

@@ -12,7 +12,7 @@ from components._shared.errors import DataError, ServiceError
 from components._shared.io import upload_file
 from components.load_data import component
 from components.load_data.core import snapshot
-from tests.conftest import GERMAN_CREDIT
+from tests.conftest import GERMAN_CREDIT, free_port
 
 METADATA_KEYS = {"source_uri", "sha256", "rows", "columns", "dtypes"}
 
@@ -119,6 +119,18 @@ def test_load_data_s3_without_configuration_names_the_missing_variables(monkeypa
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ServiceError, match="S3 is not configured: set AWS_ENDPOINT_URL_S3"):
         snapshot("s3://bucket/data.csv")
+
+
+def test_load_data_s3_endpoint_unreachable_names_the_endpoint(monkeypatch):
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-not-shown")
+    with pytest.raises(
+        ServiceError, match=rf"S3 endpoint http://127.0.0.1:{port} is unreachable"
+    ) as info:
+        snapshot("s3://bucket/data.csv")
+    assert "secret-not-shown" not in str(info.value)
 
 
 def test_load_data_component_writes_parquet_and_metadata(tiny_csv, tmp_path):

@@ -1,0 +1,50 @@
+"""The `kfp-mlops` command line: exit codes and messages that need no running stack."""
+
+import json
+import socket
+
+from pipelines.cli import main
+from tests.conftest import free_port
+
+
+def test_cli_compile_check_passes_on_committed_specs(capsys):
+    assert main(["compile", "--check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_cli_unknown_pipeline_is_a_usage_error(capsys):
+    assert main(["run-local", "trainnig"]) == 2
+    assert "unknown pipeline 'trainnig'; expected one of ['training']" in capsys.readouterr().err
+
+
+def test_cli_bad_arguments_exit_2_and_help_exits_0(capsys):
+    assert main(["run-local"]) == 2
+    assert main(["--help"]) == 0
+    assert "run-local" in capsys.readouterr().out
+
+
+def test_cli_run_local_port_taken_prints_a_json_failure(tmp_path, monkeypatch, capsys):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        monkeypatch.setenv("KFP_MLOPS_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("KFP_MLOPS_S3_PORT", str(port))
+        monkeypatch.setenv("KFP_MLOPS_MLFLOW_PORT", str(free_port()))
+        code = main(["run-local", "training", "--output", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert out["status"] == "failed" and out["model"] is None
+    assert (
+        f"port {port} on 127.0.0.1 is in use" in out["error"]
+        and "KFP_MLOPS_S3_PORT" in out["error"]
+    )
+
+
+def test_cli_stack_status_of_a_stack_never_started_is_down(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KFP_MLOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KFP_MLOPS_S3_PORT", str(free_port()))
+    monkeypatch.setenv("KFP_MLOPS_MLFLOW_PORT", str(free_port()))
+    assert main(["stack", "status"]) == 1
+    out = capsys.readouterr().out
+    assert "seaweedfs" in out and "mlflow" in out and "down" in out
