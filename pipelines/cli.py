@@ -48,6 +48,22 @@ def _compile_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _params_cmd(args: argparse.Namespace) -> int:
+    from pipelines.params import spec_parameters
+    from pipelines.registry import compiled_path, pipelines
+
+    if args.pipeline not in pipelines():
+        print(
+            f"unknown pipeline {args.pipeline!r}; expected one of {sorted(pipelines())}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for p in spec_parameters(compiled_path(args.pipeline)).values():
+        kind = p.type.lower().replace("number_", "")
+        print(f"{p.name:<36} {kind:<8} default {json.dumps(p.default)}")
+    return 0
+
+
 def _run_local_cmd(args: argparse.Namespace) -> int:
     from pipelines.local_run import run_local
     from pipelines.params import resolve
@@ -104,6 +120,10 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile every pipeline into compiled/")
     c.add_argument("--check", action="store_true", help="fail when compiled/ differs from the code")
     c.set_defaults(func=_compile_cmd)
+
+    pp = sub.add_parser("params", help="list a pipeline's parameters, types and defaults")
+    pp.add_argument("pipeline", help="pipeline name, e.g. training")
+    pp.set_defaults(func=_params_cmd)
 
     r = sub.add_parser(
         "run-local", help="run a compiled pipeline with kfp.local against the embedded stack"

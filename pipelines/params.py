@@ -41,10 +41,13 @@ def spec_parameters(spec_path: Path) -> dict[str, Parameter]:
     """The root parameters of a compiled pipeline spec."""
     spec = next(yaml.safe_load_all(spec_path.read_text()))
     declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
-    return {
-        name: Parameter(name, d["parameterType"], d.get("defaultValue"), bool(d.get("isOptional")))
-        for name, d in declared.items()
-    }
+    found = {}
+    for name, d in declared.items():
+        default = d.get("defaultValue")
+        if d["parameterType"] == "NUMBER_INTEGER" and default is not None:
+            default = int(default)  # the spec stores every number as a double
+        found[name] = Parameter(name, d["parameterType"], default, bool(d.get("isOptional")))
+    return found
 
 
 def _parse_cli_value(raw: str, param: Parameter, base: Path) -> Any:

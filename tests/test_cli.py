@@ -12,6 +12,14 @@ def test_cli_compile_check_passes_on_committed_specs(capsys):
     assert "up to date" in capsys.readouterr().out
 
 
+def test_cli_params_lists_types_and_defaults_from_the_compiled_spec(capsys):
+    assert main(["params", "training"]) == 0
+    out = capsys.readouterr().out
+    assert "max_demographic_parity_difference" in out and "default 0.1" in out
+    assert "sensitive_features" in out and '["sex"]' in out
+    assert "random_seed                          integer  default 42\n" in out
+
+
 def test_cli_unknown_pipeline_is_a_usage_error(capsys):
     assert main(["run-local", "trainnig"]) == 2
     assert "unknown pipeline 'trainnig'; expected one of ['training']" in capsys.readouterr().err
