@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install demo test test-fast lint format compile compile-check stack-up stack-down bench clean
+.PHONY: help install demo test test-fast lint format compile compile-check stack-up stack-down bench lock clean clean-state
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ bench: install ## Print measured figures (benchmarks/)
 lock: ## Re-resolve uv.lock after changing pyproject.toml
 	$(BIN)/uv lock
 
-clean: ## Remove the virtualenv and local state (stops the stack first)
+clean: ## Stop the stack and remove the virtualenv (keeps .kfp-mlops: data, registry, runs)
 	-$(BIN)/kfp-mlops stack down
-	rm -rf $(VENV) .kfp-mlops
+	rm -rf $(VENV)
+
+clean-state: ## Stop the stack and DELETE its state: stored data, MLflow registry, run outputs
+	-$(BIN)/kfp-mlops stack down
+	rm -rf .kfp-mlops
