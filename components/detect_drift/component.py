@@ -1,0 +1,78 @@
+"""KFP wrapper of the drift gate: compare current with reference, write metrics and reports."""
+
+from kfp import dsl
+
+from components._shared.image import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def detect_drift(
+    reference: dsl.Input[dsl.Dataset],
+    current: dsl.Input[dsl.Dataset],
+    columns: list,
+    method: str,
+    drift_share: float,
+    metrics: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.HTML],
+    summary: dsl.Output[dsl.Markdown],
+    thresholds: dict = {},
+    column_methods: dict = {},
+) -> bool:
+    """Tell whether the current data has drifted from the reference data.
+
+    Per column, a distribution test: with method "auto", Evidently 0.7's default choice
+    (reference <= 1000 rows: KS for numerical columns with > 5 values, chi-square for > 2
+    categories, Z-test for 2; larger: normed Wasserstein or Jensen-Shannon distance). Column
+    types come from the current data (integers with <= 10 values are categorical). Nulls and
+    ±inf are dropped before the test and their shares reported. A column whose type changed
+    counts as drifted; an all-null column is skipped. The dataset has drifted when the share
+    of drifted columns is at least drift_share. An expected "drifted" never raises.
+
+    Args:
+        reference: Parquet (a file or a folder of files) of the reference data.
+        current: Parquet (a file or a folder of files) of the data to check.
+        columns: Columns to compare; empty means every column (they must be in both).
+        method: "auto" or one of ks, chisquare, z, wasserstein, jensenshannon, psi, kl_div,
+            hellinger.
+        drift_share: Dataset drift when drifted ÷ compared columns >= this (e.g. 0.5).
+        metrics: Output numbers: drift_share, columns_compared, columns_drifted, drifted (1/0),
+            score_<column>.
+        report: Output HTML page: per-column method, score, threshold, verdict, null shares.
+        summary: Output Markdown. Metadata: passed (no drift), drifted, drift_share,
+            drift_share_threshold, columns_drifted, columns_skipped, schema_changes, reasons.
+        thresholds: Per-column thresholds {column: value}; others use the test default.
+        column_methods: Per-column methods {column: name} overriding `method`.
+
+    Returns:
+        drifted: True when the dataset has drifted.
+
+    Raises:
+        DataError: Empty data, a column missing from one dataset, or nothing comparable.
+        ConfigError: Unknown method or a threshold out of range.
+    """
+    from components._shared.reports import write_text
+    from components.detect_drift.core import detect_drift as compare
+    from components.detect_drift.reader import read_pair
+    from components.detect_drift.report import (
+        metadata_of,
+        metrics_of,
+        render_html,
+        render_markdown,
+    )
+
+    ref, cur = read_pair(reference.path, current.path, list(columns))
+    result = compare(
+        ref,
+        cur,
+        columns=list(columns),
+        method=method,
+        thresholds=dict(thresholds),
+        per_column_methods=dict(column_methods),
+        drift_share=drift_share,
+    )
+    for name, value in metrics_of(result).items():
+        metrics.log_metric(name, value)
+    write_text(report.path, render_html(result))
+    write_text(summary.path, render_markdown(result))
+    summary.metadata.update(metadata_of(result))
+    return result.drifted

@@ -1,0 +1,96 @@
+"""Read only the compared columns: CSV, a Parquet file, or a folder/S3 prefix of Parquet files."""
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from components._shared.errors import DataError
+from components._shared.io import _s3_error, parse_s3_uri, parse_table, read_bytes, s3_client
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def _is_parquet_file(path: Path) -> bool:
+    # KFP artifact paths have no suffix: recognise Parquet by its magic bytes.
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    with path.open("rb") as handle:
+        return handle.read(4) == PARQUET_MAGIC
+
+
+def _read_parquet(source, columns: list[str] | None, uri: str) -> pa.Table:
+    try:
+        names = pq.read_schema(source).names
+        if isinstance(source, pa.BufferReader):
+            source.seek(0)
+        wanted = None if columns is None else [c for c in columns if c in names]
+        return pq.read_table(source, columns=wanted)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot parse {uri} as parquet: {exc}") from exc
+
+
+def _s3_parquet_keys(uri: str) -> tuple[str, list[str]]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    client = s3_client()
+    try:
+        keys = [
+            o.object_name
+            for o in client.list_objects(bucket, prefix=prefix, recursive=True)
+            if o.object_name.endswith((".parquet", ".pq"))
+        ]
+    except Exception as exc:  # minio raises S3Error or urllib3 errors
+        raise _s3_error(uri, exc) from exc
+    return bucket, sorted(keys)
+
+
+def _concat(tables: list[pa.Table], uri: str) -> pd.DataFrame:
+    if not tables:
+        raise DataError(f"{uri} holds no .parquet files; give a file or a prefix of Parquet files")
+    # Files written at different times may differ slightly in schema; pandas aligns them.
+    return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+
+
+def read_dataset(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a dataset, keeping only `columns` that exist (the core reports missing ones).
+
+    Args:
+        uri: A local CSV/Parquet file (Parquet recognised without suffix, as KFP artifacts
+            have none), a local folder of Parquet files, an s3:// object, or an s3:// prefix
+            ending in "/" holding many Parquet files (read one at a time, selected columns only).
+        columns: Columns to keep; None keeps all.
+
+    Returns:
+        The rows of the selected columns.
+    """
+    if uri.startswith("s3://") and uri.endswith("/"):
+        bucket, keys = _s3_parquet_keys(uri)
+        tables = [
+            _read_parquet(pa.BufferReader(read_bytes(f"s3://{bucket}/{key}")), columns, key)
+            for key in keys
+        ]
+        return _concat(tables, uri)
+    if uri.startswith("s3://"):
+        parse_s3_uri(uri)
+        if uri.lower().endswith(".csv"):
+            frame = parse_table(read_bytes(uri), uri)
+        else:
+            frame = _read_parquet(pa.BufferReader(read_bytes(uri)), columns, uri).to_pandas()
+    else:
+        path = Path(uri.removeprefix("file://"))
+        if not path.exists():
+            raise DataError(f"cannot read {uri}: no such file or folder")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
+            return _concat([_read_parquet(str(p), columns, str(p)) for p in files], uri)
+        if _is_parquet_file(path):
+            frame = _read_parquet(str(path), columns, uri).to_pandas()
+        else:
+            frame = parse_table(read_bytes(uri), uri)
+    return frame if columns is None else frame[[c for c in columns if c in frame.columns]]
+
+
+def read_pair(reference: str, current: str, columns: list[str] | None) -> tuple:
+    """Both datasets, each restricted to the requested columns it has."""
+    return read_dataset(reference, columns or None), read_dataset(current, columns or None)

@@ -1,0 +1,153 @@
+"""The drift gate's outputs: JSON object, Metrics, Markdown summary and a small HTML page."""
+
+import html
+import math
+
+from components._shared.reports import fmt, markdown_table
+from components.detect_drift.core import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
+from components.detect_drift.stattests import REGISTRY
+
+# Category labels and reasons are cut to this many characters in the HTML page.
+MAX_LABEL_CHARS = 80
+MAX_UNSEEN_SHOWN = 5
+
+
+def _number(value: float | None) -> float | None:
+    # JSON has no inf/NaN: a chi-square p-value is finite, but be safe with odd data.
+    return None if value is None or not math.isfinite(value) else value
+
+
+def column_json(c: ColumnDrift) -> dict:
+    """One column as JSON values."""
+    return {
+        "column": c.column,
+        "method": c.method,
+        "score": _number(c.score),
+        "threshold": c.threshold,
+        "drifted": c.drifted,
+        "status": c.status,
+        "column_type": c.column_type,
+        "reference_null_share": c.reference_null_share,
+        "current_null_share": c.current_null_share,
+        "reference_non_finite_share": c.reference_non_finite_share,
+        "current_non_finite_share": c.current_non_finite_share,
+        "unseen_categories": list(c.unseen_categories),
+        "unseen_count": c.unseen_count,
+        "reason": c.reason,
+    }
+
+
+def as_json(result: DriftResult) -> dict:
+    """The one object `kfp-mlops drift --format json` prints."""
+    return {
+        "dataset": {
+            "drift_share": result.drift_share,
+            "drifted": result.drifted,
+            "drift_share_threshold": result.drift_share_threshold,
+            "columns_compared": len(result.compared),
+            "columns_drifted": result.drifted_columns,
+            "columns_skipped": [c.column for c in result.columns if c.status == SKIPPED],
+            "schema_changes": [c.column for c in result.columns if c.status == SCHEMA_CHANGE],
+            "reference_rows": result.reference_rows,
+            "current_rows": result.current_rows,
+            "reasons": result.reasons,
+        },
+        "columns": [column_json(c) for c in result.columns],
+    }
+
+
+def metrics_of(result: DriftResult) -> dict[str, float]:
+    """Numbers for the Metrics artifact: the dataset share and verdict, each column's score."""
+    numbers = {
+        "drift_share": result.drift_share,
+        "columns_compared": float(len(result.compared)),
+        "columns_drifted": float(len(result.drifted_columns)),
+        "drifted": 1.0 if result.drifted else 0.0,
+    }
+    for c in result.columns:
+        if c.score is not None and math.isfinite(c.score):
+            numbers[f"score_{c.column}"] = c.score
+    return numbers
+
+
+def metadata_of(result: DriftResult) -> dict:
+    """The summary artifact's metadata (JSON values only); `passed` means no dataset drift."""
+    dataset = as_json(result)["dataset"]
+    return {"passed": not result.drifted, **dataset}
+
+
+def render_markdown(result: DriftResult) -> str:
+    """The Markdown summary a human reads in the Kubeflow UI."""
+    title = "DRIFTED" if result.drifted else "NO DRIFT"
+    lines = [f"# Drift: {title}", ""] + [f"- {r}" for r in result.reasons] + [""]
+    rows = [
+        (
+            c.column,
+            c.method or c.status,
+            c.score,
+            c.threshold,
+            "drift" if c.drifted else ("skipped" if c.status == SKIPPED else "ok"),
+            c.reference_null_share,
+            c.current_null_share,
+            c.unseen_count or "",
+        )
+        for c in result.columns
+    ]
+    headers = ["column", "method", "score", "threshold", "verdict", "null ref", "null cur", "new"]
+    lines.append(markdown_table(headers, rows))
+    return "\n".join(lines)
+
+
+def _bar(c: ColumnDrift) -> str:
+    """A tiny SVG: the score on a scale with the threshold marked (p-values: 0..1)."""
+    if c.score is None or c.threshold is None:
+        return ""
+    p_value = REGISTRY[c.method].kind == "p_value"
+    top = 1.0 if p_value else 2 * c.threshold
+    at = min(max(c.score / top, 0.0), 1.0) if math.isfinite(c.score) else 1.0
+    mark = c.threshold / top
+    colour = "#c0392b" if c.drifted else "#27ae60"
+    return (
+        f'<svg width="120" height="12" role="img"><rect width="120" height="12" fill="#eee"/>'
+        f'<rect width="{120 * at:.1f}" height="12" fill="{colour}"/>'
+        f'<line x1="{120 * mark:.1f}" x2="{120 * mark:.1f}" y1="0" y2="12" stroke="#000"/></svg>'
+    )
+
+
+def _cell(value: object) -> str:
+    return f"<td>{html.escape(fmt(value)[:MAX_LABEL_CHARS])}</td>"
+
+
+def _row(c: ColumnDrift) -> str:
+    verdict = "drift" if c.drifted else ("skipped" if c.status == SKIPPED else "ok")
+    unseen = ", ".join(c.unseen_categories[:MAX_UNSEEN_SHOWN])
+    if c.unseen_count > MAX_UNSEEN_SHOWN:
+        unseen += f" … ({c.unseen_count} in all)"
+    cells = [c.column, c.column_type, c.method or c.status, c.score, c.threshold]
+    cells += [c.reference_null_share, c.current_null_share, unseen, c.reason]
+    tds = "".join(_cell(v) for v in cells[:5]) + f'<td class="{verdict}">{verdict}</td>'
+    tds += f"<td>{_bar(c)}</td>" + "".join(_cell(v) for v in cells[5:])
+    return f"<tr>{tds}</tr>"
+
+
+STYLE = (
+    "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}.drift{color:#c0392b;"
+    "font-weight:bold}.ok{color:#27ae60}.skipped{color:#888}"
+)
+
+
+def render_html(result: DriftResult) -> str:
+    """A self-contained page (inline CSS and SVG, no scripts, no raw rows), bounded in size."""
+    title = "Dataset drift" if result.drifted else "No dataset drift"
+    reasons = "".join(f"<li>{html.escape(r[: 4 * MAX_LABEL_CHARS])}</li>" for r in result.reasons)
+    headers = ["column", "type", "method", "score", "threshold", "verdict", "score vs threshold"]
+    headers += ["null share ref", "null share cur", "new categories", "note"]
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    rows = "".join(_row(c) for c in result.columns)
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
+        f"<p>reference rows: {result.reference_rows}, current rows: {result.current_rows}</p>"
+        f"<ul>{reasons}</ul><table><tr>{head}</tr>{rows}</table></body></html>"
+    )

@@ -1,0 +1,114 @@
+"""`kfp-mlops drift REFERENCE CURRENT`: the drift gate's core from the command line."""
+
+import argparse
+import json
+import sys
+
+from components._shared.errors import ConfigError, KfpMlopsError
+from pipelines.summary import EXIT_BLESSED, EXIT_FAILED, EXIT_REJECTED, EXIT_USAGE
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"{what} {item!r} is not COLUMN=VALUE")
+        pairs[key] = value
+    return pairs
+
+
+def _columns(values: list[str] | None) -> list[str]:
+    # Accept both `--columns a b` and `--columns a,b`.
+    return [c for v in values or [] for c in v.split(",") if c]
+
+
+def _thresholds(items: list[str]) -> dict[str, float]:
+    out = {}
+    for column, value in _pairs(items, "--threshold").items():
+        try:
+            out[column] = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"--threshold {column}={value!r}: {value!r} is not a number"
+            ) from None
+    return out
+
+
+def _failed(args: argparse.Namespace, exc: Exception, code: int) -> int:
+    if args.format == "json":
+        print(json.dumps({"dataset": None, "columns": [], "error": str(exc)}, indent=2))
+    print(f"error: {exc}", file=sys.stderr)
+    return code
+
+
+def _drift_cmd(args: argparse.Namespace) -> int:
+    from components._shared.reports import write_text
+    from components.detect_drift.core import detect_drift
+    from components.detect_drift.reader import read_pair
+    from components.detect_drift.report import as_json, render_html, render_markdown
+
+    try:
+        columns = _columns(args.columns)
+        thresholds = _thresholds(args.threshold)
+        methods = _pairs(args.column_method, "--column-method")
+        reference, current = read_pair(args.reference, args.current, columns)
+        result = detect_drift(
+            reference,
+            current,
+            columns=columns,
+            method=args.method,
+            thresholds=thresholds,
+            per_column_methods=methods,
+            drift_share=args.drift_share,
+        )
+    except ConfigError as exc:
+        return _failed(args, exc, EXIT_USAGE)
+    except KfpMlopsError as exc:
+        return _failed(args, exc, EXIT_FAILED)
+    if args.report:
+        write_text(args.report, render_html(result))
+    if args.format == "json":
+        print(json.dumps(as_json(result), indent=2))
+    else:
+        print(render_markdown(result))
+    return EXIT_REJECTED if result.drifted else EXIT_BLESSED
+
+
+def add_parser(subparsers) -> None:
+    """Register the `drift` sub-command on the `kfp-mlops` sub-parsers."""
+    d = subparsers.add_parser(
+        "drift",
+        help="compare CURRENT with REFERENCE column by column (exit 3 when the dataset drifted)",
+    )
+    d.add_argument("reference", help="CSV/Parquet file, folder, s3:// object or s3://prefix/")
+    d.add_argument("current", help="CSV/Parquet file, folder, s3:// object or s3://prefix/")
+    d.add_argument(
+        "--columns", nargs="+", metavar="COL", help="columns to compare (default: all; a,b or a b)"
+    )
+    d.add_argument(
+        "--method", default="auto", help="auto (Evidently 0.7 defaults) or a test name, e.g. psi"
+    )
+    d.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="per-column threshold (repeatable)",
+    )
+    d.add_argument(
+        "--column-method",
+        action="append",
+        default=[],
+        metavar="COL=NAME",
+        help="per-column test overriding --method (repeatable)",
+    )
+    d.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        help="dataset drift when this share of columns drifted (default 0.5)",
+    )
+    d.add_argument("--format", choices=["text", "json"], default="text")
+    d.add_argument("--report", metavar="FILE.html", help="also write the HTML report here")
+    d.set_defaults(func=_drift_cmd)
