@@ -249,8 +249,10 @@ def test_detect_drift_reader_reads_folder_of_parquet_files_selected_columns(tmp_
     ref, _ = frames()
     write_parquet(ref.iloc[:200], tmp_path / "parts" / "a.parquet")
     write_parquet(ref.iloc[200:], tmp_path / "parts" / "b.parquet")
-    frame = read_dataset(str(tmp_path / "parts"), ["city", "income", "absent"])
+    frame = read_dataset(str(tmp_path / "parts"), ["city", "income"])
     assert list(frame.columns) == ["city", "income"] and len(frame) == 400
+    with pytest.raises(DataError, match=r"'absent' is missing from the current data .* has col"):
+        read_dataset(str(tmp_path / "parts"), ["city", "absent"], "current")
 
 
 def test_detect_drift_component_on_german_credit_artifacts(tmp_path):
@@ -289,3 +291,36 @@ def test_detect_drift_reads_s3_prefix_of_many_parquet_files(stack, tmp_path):
     frame = read_dataset("s3://drift-test/current/", ["income", "owner"])
     assert len(frame) == len(cur) and list(frame.columns) == ["income", "owner"]
     assert detect_drift(ref[["income", "owner"]], frame).drifted
+
+
+def test_detect_drift_component_returns_true_on_dataset_drift_without_raising(tmp_path):
+    ref, cur = frames(shift=1.0)
+    reference = dsl.Dataset(uri=str(tmp_path / "ref"))
+    current = dsl.Dataset(uri=str(tmp_path / "cur"))
+    write_parquet(ref, reference.path)
+    write_parquet(cur, current.path)
+    summary = dsl.Markdown(uri=str(tmp_path / "summary.md"))
+    drifted = component.detect_drift.python_func(
+        reference=reference,
+        current=current,
+        columns=["income", "city"],
+        method="auto",
+        drift_share=0.5,
+        metrics=dsl.Metrics(uri=str(tmp_path / "metrics")),
+        report=dsl.HTML(uri=str(tmp_path / "report.html")),
+        summary=summary,
+        thresholds={"income": 0.01},
+        column_methods={"city": "psi"},
+    )
+    assert drifted is True
+    assert summary.metadata["passed"] is False and summary.metadata["drifted"] is True
+    assert summary.metadata["columns_drifted"] == ["income", "city"]
+    assert Path(summary.path).read_text().startswith("# Drift: DRIFTED")
+
+
+def test_cli_drift_missing_column_names_dataset_and_its_columns(tmp_path, capsys):
+    ref, cur = write_pair(tmp_path, shift=0.0)
+    assert run_cli(["drift", ref, cur, "--columns", "income", "absent"]) == 1
+    err = capsys.readouterr().err
+    assert "'absent' is missing from the reference data" in err
+    assert "['income', 'children', 'city', 'owner']" in err

@@ -20,13 +20,23 @@ def _is_parquet_file(path: Path) -> bool:
         return handle.read(4) == PARQUET_MAGIC
 
 
-def _read_parquet(source, columns: list[str] | None, uri: str) -> pa.Table:
+def require_columns(names: list[str], columns: list[str] | None, label: str, uri: str) -> None:
+    """A DataError naming the first requested column the data lacks, and every column it has."""
+    for name in columns or []:
+        if name not in names:
+            raise DataError(
+                f"column {name!r} is missing from the {label} data ({uri}), which has columns "
+                f"{names}; compare a subset with columns=[...] (--columns)"
+            )
+
+
+def _read_parquet(source, columns: list[str] | None, uri: str, label: str) -> pa.Table:
     try:
         names = pq.read_schema(source).names
         if isinstance(source, pa.BufferReader):
             source.seek(0)
-        wanted = None if columns is None else [c for c in columns if c in names]
-        return pq.read_table(source, columns=wanted)
+        require_columns(names, columns, label, uri)
+        return pq.read_table(source, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"cannot parse {uri} as parquet: {exc}") from exc
 
@@ -52,22 +62,27 @@ def _concat(tables: list[pa.Table], uri: str) -> pd.DataFrame:
     return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
 
 
-def read_dataset(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a dataset, keeping only `columns` that exist (the core reports missing ones).
+def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input") -> pd.DataFrame:
+    """Read a dataset, keeping only `columns`.
 
     Args:
         uri: A local CSV/Parquet file (Parquet recognised without suffix, as KFP artifacts
             have none), a local folder of Parquet files, an s3:// object, or an s3:// prefix
             ending in "/" holding many Parquet files (read one at a time, selected columns only).
         columns: Columns to keep; None keeps all.
+        label: What the data is ("reference", "current"), for messages.
 
     Returns:
         The rows of the selected columns.
+
+    Raises:
+        DataError: Unreadable data, no Parquet file under a prefix, or a requested column
+            missing (the message lists the columns the data has).
     """
     if uri.startswith("s3://") and uri.endswith("/"):
         bucket, keys = _s3_parquet_keys(uri)
         tables = [
-            _read_parquet(pa.BufferReader(read_bytes(f"s3://{bucket}/{key}")), columns, key)
+            _read_parquet(pa.BufferReader(read_bytes(f"s3://{bucket}/{key}")), columns, key, label)
             for key in keys
         ]
         return _concat(tables, uri)
@@ -76,21 +91,25 @@ def read_dataset(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
         if uri.lower().endswith(".csv"):
             frame = parse_table(read_bytes(uri), uri)
         else:
-            frame = _read_parquet(pa.BufferReader(read_bytes(uri)), columns, uri).to_pandas()
+            frame = _read_parquet(pa.BufferReader(read_bytes(uri)), columns, uri, label).to_pandas()
     else:
         path = Path(uri.removeprefix("file://"))
         if not path.exists():
             raise DataError(f"cannot read {uri}: no such file or folder")
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
-            return _concat([_read_parquet(str(p), columns, str(p)) for p in files], uri)
+            return _concat([_read_parquet(str(p), columns, str(p), label) for p in files], uri)
         if _is_parquet_file(path):
-            frame = _read_parquet(str(path), columns, uri).to_pandas()
+            frame = _read_parquet(str(path), columns, uri, label).to_pandas()
         else:
             frame = parse_table(read_bytes(uri), uri)
-    return frame if columns is None else frame[[c for c in columns if c in frame.columns]]
+    if columns is None:
+        return frame
+    require_columns(list(frame.columns), columns, label, uri)
+    return frame[columns]
 
 
 def read_pair(reference: str, current: str, columns: list[str] | None) -> tuple:
-    """Both datasets, each restricted to the requested columns it has."""
-    return read_dataset(reference, columns or None), read_dataset(current, columns or None)
+    """Both datasets, restricted to `columns` (empty/None: all of them)."""
+    columns = columns or None
+    return read_dataset(reference, columns, "reference"), read_dataset(current, columns, "current")
