@@ -95,9 +95,12 @@ def register(run_dir: str | None, repeats: int) -> list[tuple[str, float]]:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1][:80]
         return [(f"log + register model (failed: {last})", took)]
-    return [
-        (f"log + register model, call {i + 1}", float(t)) for i, t in enumerate(proc.stdout.split())
+    times = [
+        float(line.split("=", 1)[1])
+        for line in proc.stdout.splitlines()
+        if line.startswith("seconds=")
     ]
+    return [(f"log + register model, call {i + 1}", t) for i, t in enumerate(times)]
 
 
 def demo(fresh: bool) -> list[tuple[str, float]]:
@@ -141,17 +144,23 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     args = p.parse_args()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    local_rows, run_dir = run_local(args.repeats)
-    rows = cold_imports() + local_rows + register(run_dir, args.repeats)
-    if not args.skip_demo:
-        rows += demo(fresh=False) + demo(fresh=True)
     print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
     )
-    width = max(len(r[0]) for r in rows)
-    for label, seconds in rows:
-        print(f"  {label:<{width}}  {seconds:8.2f} s")
+
+    def show(rows: list[tuple[str, float]]) -> None:  # as measured: a late failure loses nothing
+        for label, seconds in rows:
+            print(f"  {label:<72}  {seconds:8.2f} s", flush=True)
+
+    show(cold_imports())
+    local_rows, run_dir = run_local(args.repeats)
+    show(local_rows)
+    show(register(run_dir, args.repeats))
+    if not args.skip_demo:
+        show(demo(fresh=False))
+        show(demo(fresh=True))
 
 
 if __name__ == "__main__":
