@@ -135,3 +135,12 @@ def test_run_local_missing_data_uri_fails_naming_the_uri(cli, tmp_path):
 def test_run_local_unknown_parameter_is_a_usage_error(cli):
     code, _out, err = cli("run-local", "training", "-p", "min_acuracy=0.9")
     assert code == 2 and "unknown parameter(s) ['min_acuracy']" in err
+
+
+def test_no_credential_in_any_run_log_or_artifact(stack):
+    # Runs above (same session stack) wrote logs, params, artifacts and summaries.
+    secrets = [stack.env()["AWS_SECRET_ACCESS_KEY"], stack.env()["AWS_ACCESS_KEY_ID"]]
+    files = [p for p in (stack.home / "runs").rglob("*") if p.is_file()]
+    assert len(files) > 20, "the pipeline tests above should have left their runs here"
+    leaked = [str(p) for p in files for s in secrets if s.encode() in p.read_bytes()]
+    assert leaked == []
