@@ -7,6 +7,7 @@ validation → the run fails naming the expectation; (c) a model that fails the 
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +47,7 @@ def run_json(cli, *args):
     return code, json.loads(out), err
 
 
-def test_training_german_credit_blessed_registered_then_compared_with_champion(cli):
+def test_training_german_credit_blessed_registered_then_compared_with_champion(cli, stack):
     model = "german-credit-pipeline-test"
     code, first, err = run_json(cli, "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={model}")
     assert code == 0, first["error"]
@@ -90,6 +91,12 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert evaluation["first_run"] is False and int(evaluation["champion_version"]) == 1
     assert evaluation["delta"] == pytest.approx(0.0, abs=1e-12)  # same data, same seed: same model
     assert len(_registered_versions(model)) == 2
+
+    # Credentials never reach a log, the params, an artifact or a summary of these runs.
+    secrets = [os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_ACCESS_KEY_ID"]]
+    files = [p for p in (stack.home / "runs").rglob("*") if p.is_file()]
+    assert len(files) > 20
+    assert [str(p) for p in files for s in secrets if s.encode() in p.read_bytes()] == []
 
 
 def test_training_data_failing_validation_fails_naming_the_expectation(cli, tmp_path):
@@ -135,12 +142,3 @@ def test_run_local_missing_data_uri_fails_naming_the_uri(cli, tmp_path):
 def test_run_local_unknown_parameter_is_a_usage_error(cli):
     code, _out, err = cli("run-local", "training", "-p", "min_acuracy=0.9")
     assert code == 2 and "unknown parameter(s) ['min_acuracy']" in err
-
-
-def test_no_credential_in_any_run_log_or_artifact(stack):
-    # Runs above (same session stack) wrote logs, params, artifacts and summaries.
-    secrets = [stack.env()["AWS_SECRET_ACCESS_KEY"], stack.env()["AWS_ACCESS_KEY_ID"]]
-    files = [p for p in (stack.home / "runs").rglob("*") if p.is_file()]
-    assert len(files) > 20, "the pipeline tests above should have left their runs here"
-    leaked = [str(p) for p in files for s in secrets if s.encode() in p.read_bytes()]
-    assert leaked == []
