@@ -285,12 +285,16 @@ def test_detect_drift_component_on_german_credit_artifacts(tmp_path):
 
 def test_detect_drift_reads_s3_prefix_of_many_parquet_files(stack, tmp_path):
     ref, cur = frames(shift=1.0)
-    for i, part in enumerate(np.array_split(cur, 3)):
-        write_parquet(part, tmp_path / f"part{i}.parquet")
+    for i, start in enumerate(range(0, len(cur), 100)):
+        write_parquet(cur.iloc[start : start + 100], tmp_path / f"part{i}.parquet")
         upload_file(tmp_path / f"part{i}.parquet", f"s3://drift-test/current/part{i}.parquet")
     frame = read_dataset("s3://drift-test/current/", ["income", "owner"])
     assert len(frame) == len(cur) and list(frame.columns) == ["income", "owner"]
     assert detect_drift(ref[["income", "owner"]], frame).drifted
+    one = read_dataset("s3://drift-test/current/part0.parquet", ["city"])
+    assert list(one.columns) == ["city"] and len(one) == 100
+    with pytest.raises(DataError, match=r"s3://drift-test/nothing/ holds no .parquet files"):
+        read_dataset("s3://drift-test/nothing/")
 
 
 def test_detect_drift_component_returns_true_on_dataset_drift_without_raising(tmp_path):
