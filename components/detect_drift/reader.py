@@ -55,11 +55,13 @@ def _s3_parquet_keys(uri: str) -> tuple[str, list[str]]:
     return bucket, sorted(keys)
 
 
-def _concat(tables: list[pa.Table], uri: str) -> pd.DataFrame:
-    if not tables:
+def _concat(tables, uri: str) -> pd.DataFrame:
+    # Each file becomes pandas as soon as it is read, so only one Arrow table is held at once.
+    frames = [table.to_pandas() for table in tables]
+    if not frames:
         raise DataError(f"{uri} holds no .parquet files; give a file or a prefix of Parquet files")
     # Files written at different times may differ slightly in schema; pandas aligns them.
-    return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input") -> pd.DataFrame:
@@ -81,10 +83,10 @@ def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input
     """
     if uri.startswith("s3://") and uri.endswith("/"):
         bucket, keys = _s3_parquet_keys(uri)
-        tables = [
+        tables = (
             _read_parquet(pa.BufferReader(read_bytes(f"s3://{bucket}/{key}")), columns, key, label)
             for key in keys
-        ]
+        )
         return _concat(tables, uri)
     if uri.startswith("s3://"):
         parse_s3_uri(uri)
@@ -98,7 +100,7 @@ def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input
             raise DataError(f"cannot read {uri}: no such file or folder")
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
-            return _concat([_read_parquet(str(p), columns, str(p), label) for p in files], uri)
+            return _concat((_read_parquet(str(p), columns, str(p), label) for p in files), uri)
         if _is_parquet_file(path):
             frame = _read_parquet(str(path), columns, uri, label).to_pandas()
         else:
