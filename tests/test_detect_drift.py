@@ -55,6 +55,14 @@ def test_detect_drift_large_reference_uses_wasserstein_and_jensenshannon():
     assert {cols[c].method for c in ("children", "city", "owner")} == {"jensenshannon"}
 
 
+def test_detect_drift_large_reference_flags_shift_by_distance_only_where_shifted():
+    ref, cur = frames(n_ref=2000, n_cur=2000, seed=5)
+    cur["income"] += 5  # half a std: normed Wasserstein ~0.5
+    cols = by_column(detect_drift(ref, cur))
+    assert cols["income"].drifted and cols["income"].score == pytest.approx(0.5, abs=0.1)
+    assert not any(cols[c].drifted for c in ("children", "city", "owner"))
+
+
 def test_detect_drift_integer_with_many_values_is_numerical():
     ref = pd.DataFrame({"age": np.arange(20, 60)})
     cols = by_column(detect_drift(ref, ref.copy()))

@@ -115,6 +115,12 @@ def test_stattests_hellinger_on_categories_matches_hand_computation():
     assert score("hellinger", ref, ref, CATEGORICAL) == pytest.approx(0.0, abs=1e-7)
 
 
+def test_stattests_hellinger_on_numbers_is_zero_when_equal_and_one_when_disjoint():
+    low, high = np.arange(0.0, 50.0), np.arange(100.0, 150.0)
+    assert score("hellinger", low, low) == pytest.approx(0.0, abs=1e-7)
+    assert score("hellinger", low, high) == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "threshold", "drifted"),
     [

@@ -12,6 +12,11 @@ MAX_LABEL_CHARS = 80
 MAX_UNSEEN_SHOWN = 5
 
 
+def _score(value: float | None) -> str:
+    # Significant digits, so a p-value of 1e-12 does not read as 0.0000.
+    return "—" if value is None else f"{value:.4g}"
+
+
 def _number(value: float | None) -> float | None:
     # JSON has no inf/NaN: a chi-square p-value is finite, but be safe with odd data.
     return None if value is None or not math.isfinite(value) else value
@@ -84,7 +89,7 @@ def render_markdown(result: DriftResult) -> str:
         (
             c.column,
             c.method or c.status,
-            c.score,
+            _score(c.score),
             c.threshold,
             "drift" if c.drifted else ("skipped" if c.status == SKIPPED else "ok"),
             c.reference_null_share,
@@ -123,7 +128,7 @@ def _row(c: ColumnDrift) -> str:
     unseen = ", ".join(c.unseen_categories[:MAX_UNSEEN_SHOWN])
     if c.unseen_count > MAX_UNSEEN_SHOWN:
         unseen += f" … ({c.unseen_count} in all)"
-    cells = [c.column, c.column_type, c.method or c.status, c.score, c.threshold]
+    cells = [c.column, c.column_type, c.method or c.status, _score(c.score), c.threshold]
     cells += [c.reference_null_share, c.current_null_share, unseen, c.reason]
     tds = "".join(_cell(v) for v in cells[:5]) + f'<td class="{verdict}">{verdict}</td>'
     tds += f"<td>{_bar(c)}</td>" + "".join(_cell(v) for v in cells[5:])
