@@ -89,7 +89,11 @@ def _dtype_family(values: pd.Series) -> str:
 
 
 def _usable(values: pd.Series) -> tuple[np.ndarray, float, float]:
-    """Non-null finite values, the share dropped, and the share of those that were NaN/±inf."""
+    """Non-null finite values, the share dropped, and the share of those that were ±inf.
+
+    Evidently's get_one_column_drift (legacy/calculations/data_drift.py) likewise turns ±inf
+    into NaN and drops it before choosing and running the test.
+    """
     n = len(values)
     present = values.dropna()
     if pd.api.types.is_integer_dtype(values):
