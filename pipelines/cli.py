@@ -140,6 +140,10 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--output", choices=["text", "json"], default="text")
     r.set_defaults(func=_run_local_cmd)
+
+    from pipelines import cli_drift
+
+    cli_drift.add_parser(sub)
     return p
 
 

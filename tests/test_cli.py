@@ -56,3 +56,23 @@ def test_cli_stack_status_of_a_stack_never_started_is_down(tmp_path, monkeypatch
     assert main(["stack", "status"]) == 1
     out = capsys.readouterr().out
     assert "seaweedfs" in out and "mlflow" in out and "down" in out
+
+
+def test_cli_drift_shifted_columns_exit_3_with_the_json_shape(tmp_path, capsys):
+    import pandas as pd
+
+    from tests.conftest import GERMAN_CREDIT
+
+    current = pd.read_csv(GERMAN_CREDIT)
+    current["credit_amount"] *= 3
+    current["age"] += 20
+    path = tmp_path / "current.parquet"
+    current.to_parquet(path)
+    args = ["drift", str(GERMAN_CREDIT), str(path), "--columns", "credit_amount,age,sex"]
+    assert main([*args, "--format", "json"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["dataset"]["drifted"] is True
+    verdicts = {c["column"]: (c["method"], c["drifted"]) for c in out["columns"]}
+    assert verdicts == {"credit_amount": ("ks", True), "age": ("ks", True), "sex": ("z", False)}
+    assert main(["drift", str(GERMAN_CREDIT), str(GERMAN_CREDIT), "--method", "nope"]) == 2
+    assert "expected one of" in capsys.readouterr().err
