@@ -1,4 +1,4 @@
-"""The `kfp-mlops` command line: stack, compile, run-local (and, as they are built, more)."""
+"""The `kfp-mlops` command line: stack, compile, params, run-local, drift, suggest-suite."""
 
 import argparse
 import json
@@ -141,9 +141,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--output", choices=["text", "json"], default="text")
     r.set_defaults(func=_run_local_cmd)
 
-    from pipelines import cli_drift
+    from pipelines import cli_drift, cli_suggest
 
     cli_drift.add_parser(sub)
+    cli_suggest.add_parser(sub)
     return p
 
 

@@ -76,3 +76,18 @@ def test_cli_drift_shifted_columns_exit_3_with_the_json_shape(tmp_path, capsys):
     assert verdicts == {"credit_amount": ("ks", True), "age": ("ks", True), "sex": ("z", False)}
     assert main(["drift", str(GERMAN_CREDIT), str(GERMAN_CREDIT), "--method", "nope"]) == 2
     assert "expected one of" in capsys.readouterr().err
+
+
+def test_cli_suggest_suite_writes_a_suite_its_data_passes(tmp_path, capsys):
+    from components._shared.io import read_table
+    from components.validate_data.core import validate
+    from tests.conftest import GERMAN_CREDIT
+
+    out = tmp_path / "suite.json"
+    assert (
+        main(["suggest-suite", str(GERMAN_CREDIT), "--target", "risk", "--output", str(out)]) == 0
+    )
+    assert "expectations" in capsys.readouterr().err
+    suite = json.loads(out.read_text())
+    assert validate(read_table(str(GERMAN_CREDIT)).frame, "risk", suite).success
+    assert main(["suggest-suite", str(GERMAN_CREDIT), "--output", str(out)]) == 1  # no overwrite
