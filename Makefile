@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install demo test test-fast lint format compile compile-check stack-up stack-down bench lock clean clean-state
+.PHONY: help install evidently demo test test-fast lint format compile compile-check stack-up stack-down bench lock clean clean-state
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -27,13 +27,24 @@ $(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies (uv.lock)
 
+# Evidently (drift comparison only) needs pandas < 3: its own venv, from a hashed lock.
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY_LOCK := benchmarks/evidently/requirements.lock
+
+$(EVIDENTLY_VENV)/.installed: $(BIN)/uv $(EVIDENTLY_LOCK)
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(BIN)/uv pip sync --require-hashes --python $(EVIDENTLY_VENV)/bin/python $(EVIDENTLY_LOCK)
+	@touch $@
+
+evidently: $(EVIDENTLY_VENV)/.installed ## Create .venv-evidently (Evidently + pandas<3) for the drift comparison
+
 demo: install ## Start the embedded stack and run the training pipeline on the German credit data
 	$(BIN)/python -m pipelines.demo
 
-test: install ## Run every test (unit, component, pipeline, guards) against the embedded stack
+test: install evidently ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest
 
-test-fast: install ## Unit tests and guards only (no stack)
+test-fast: install evidently ## Unit tests and guards only (no stack)
 	$(BIN)/pytest -m "not stack"
 
 lint: install ## ruff lint + format check
@@ -56,8 +67,9 @@ stack-up: install ## Start the embedded stack (SeaweedFS + MLflow) on 127.0.0.1
 stack-down: install ## Stop the embedded stack
 	$(BIN)/kfp-mlops stack down
 
-bench: install ## Print measured figures (benchmarks/)
+bench: install evidently ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.drift
 
 lock: ## Re-resolve uv.lock after changing pyproject.toml
 	$(BIN)/uv lock
