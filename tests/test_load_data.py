@@ -107,11 +107,42 @@ def test_load_data_corrupt_parquet_says_it_cannot_parse(tmp_path):
         snapshot(str(path))
 
 
-def test_load_data_directory_is_refused(tmp_path):
+def test_load_data_folder_without_parquet_is_refused(tmp_path):
     folder = tmp_path / "dir.csv"
     folder.mkdir()
-    with pytest.raises(DataError, match="it is a directory"):
+    (folder / "notes.csv").write_text("a\n1\n")
+    with pytest.raises(DataError, match=r"dir\.csv holds no \.parquet files"):
         snapshot(str(folder))
+
+
+def _parts(folder, frame, sizes=(3, 2)):
+    """Write `frame` as Parquet parts of the given sizes, named so name order = row order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = 0
+    for i, size in enumerate(sizes):
+        frame.iloc[start : start + size].to_parquet(folder / f"part-{i:03d}.parquet", index=False)
+        start += size
+    return folder
+
+
+FRAME = pd.DataFrame({"age": [31, 45, 22, 60, 38], "city": ["Bonn", "Köln", "Bonn", "Ulm", "Ulm"]})
+
+
+def test_load_data_folder_of_parquet_parts_is_one_table_in_name_order(tmp_path):
+    folder = _parts(tmp_path / "parts", FRAME)
+    (folder / "_SUCCESS").write_text("")  # not Parquet: ignored
+    snap = snapshot(str(folder))
+    pd.testing.assert_frame_equal(snap.frame, FRAME)
+    assert snap.rows == 5 and snap.columns == ("age", "city") and snap.uri == str(folder)
+    assert snap.sha256 == snapshot(str(folder)).sha256  # deterministic
+
+
+def test_load_data_folder_hash_changes_with_any_part_and_not_with_the_location(tmp_path):
+    first = snapshot(str(_parts(tmp_path / "a", FRAME))).sha256
+    assert snapshot(str(_parts(tmp_path / "b" / "copy", FRAME))).sha256 == first
+    assert snapshot(str(_parts(tmp_path / "c", FRAME, sizes=(2, 3)))).sha256 != first
+    changed = FRAME.assign(age=[31, 45, 22, 60, 39])
+    assert snapshot(str(_parts(tmp_path / "d", changed))).sha256 != first
 
 
 def test_load_data_s3_without_configuration_names_the_missing_variables(monkeypatch):
@@ -185,3 +216,19 @@ def test_load_data_s3_missing_bucket_names_the_uri(stack):
     uri = f"s3://no-such-bucket-{uuid.uuid4().hex[:12]}/data.csv"
     with pytest.raises(DataError, match=re.escape(f"cannot read {uri}: no such bucket")):
         snapshot(uri)
+
+
+def test_load_data_s3_prefix_of_parquet_parts_equals_the_local_folder(stack, tmp_path):
+    folder = _parts(tmp_path / "parts", FRAME)
+    prefix = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex[:8]}/recent/"
+    for part in sorted(folder.iterdir()):
+        upload_file(part, prefix + part.name)
+    remote, local = snapshot(prefix), snapshot(str(folder))
+    pd.testing.assert_frame_equal(remote.frame, FRAME)
+    assert remote.sha256 == local.sha256 and remote.uri == prefix
+
+
+def test_load_data_s3_prefix_without_parquet_says_so(stack):
+    prefix = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex[:8]}/empty/"
+    with pytest.raises(DataError, match=r"holds no \.parquet files"):
+        snapshot(prefix)

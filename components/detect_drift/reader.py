@@ -55,6 +55,25 @@ def _s3_parquet_keys(uri: str) -> tuple[str, list[str]]:
     return bucket, sorted(keys)
 
 
+def parquet_parts(uri: str) -> list[str]:
+    """The Parquet files under a local folder or an s3:// prefix ending in "/", sorted by name.
+
+    Raises:
+        DataError: The folder is missing or nothing under it is a .parquet/.pq file.
+    """
+    if uri.startswith("s3://"):
+        bucket, keys = _s3_parquet_keys(uri)
+        parts = [f"s3://{bucket}/{key}" for key in keys]
+    else:
+        path = Path(uri.removeprefix("file://"))
+        if not path.is_dir():
+            raise DataError(f"cannot read {uri}: no such folder")
+        parts = [str(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in (".parquet", ".pq")]
+    if not parts:
+        raise DataError(f"{uri} holds no .parquet files; give a file or a prefix of Parquet files")
+    return parts
+
+
 def _concat(tables, uri: str) -> pd.DataFrame:
     # Each file becomes pandas as soon as it is read, so only one Arrow table is held at once.
     frames = [table.to_pandas() for table in tables]

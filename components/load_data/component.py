@@ -13,13 +13,16 @@ def load_data(data_uri: str, dataset: dsl.Output[dsl.Dataset]):
     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never from parameters.
 
     Args:
-        data_uri: `s3://bucket/key` or a local path of a .csv, .parquet or .pq file.
+        data_uri: `s3://bucket/key` or a local path of a .csv, .parquet or .pq file; or a
+            local folder or `s3://bucket/prefix/` (ending in "/") whose Parquet files, in name
+            order, make one table.
         dataset: Output. The table as Parquet. Metadata: `source_uri`, `sha256` (of the source
-            bytes), `rows`, `columns` (names in order), `dtypes` (column -> pandas dtype).
+            bytes; for a folder/prefix, of the parts' relative names and bytes in name order),
+            `rows`, `columns` (names in order), `dtypes` (column -> pandas dtype).
 
     Raises:
         DataError: The source is missing, empty, header-only, unparseable or of an unknown
-            format.
+            format; a folder or prefix holds no Parquet file.
         ServiceError: S3 is not configured or does not answer.
     """
     from components._shared.io import write_parquet
