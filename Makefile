@@ -44,8 +44,8 @@ demo: install ## Start the embedded stack and run the training pipeline on the G
 test: install evidently ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest
 
-test-fast: install evidently ## Unit tests and guards only (no stack)
-	$(BIN)/pytest -m "not stack"
+test-fast: install ## Unit tests and guards only (no stack, no Evidently)
+	$(BIN)/pytest -m "not stack and not evidently"
 
 lint: install ## ruff lint + format check
 	$(BIN)/ruff check .
@@ -74,9 +74,9 @@ bench: install evidently ## Print measured figures (benchmarks/)
 lock: ## Re-resolve uv.lock after changing pyproject.toml
 	$(BIN)/uv lock
 
-clean: ## Stop the stack and remove the virtualenv (keeps .kfp-mlops: data, registry, runs)
+clean: ## Stop the stack and remove the virtualenvs (keeps .kfp-mlops: data, registry, runs)
 	-$(BIN)/kfp-mlops stack down
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(EVIDENTLY_VENV)
 
 clean-state: ## Stop the stack and DELETE its state: stored data, MLflow registry, run outputs
 	-$(BIN)/kfp-mlops stack down

@@ -10,6 +10,8 @@ from benchmarks.drift_data import write_pair
 from components.detect_drift.core import TESTED, detect_drift
 from components.detect_drift.reader import read_pair
 
+pytestmark = pytest.mark.evidently
+
 # Unshifted columns that no test flags on these seeds (small-sample chi-square flags others).
 STEADY = {"num_plain", "num_uniform", "bin_plain", "cat_two"}
 
