@@ -34,7 +34,12 @@ def display_names(spec_path: Path) -> dict[str, str]:
     dags = [spec["root"]["dag"]] + [
         c["dag"] for c in spec.get("components", {}).values() if "dag" in c
     ]
-    return {key: task["taskInfo"]["name"] for dag in dags for key, task in dag["tasks"].items()}
+    names: dict[str, str] = {}
+    for dag in dags:
+        for key, task in dag["tasks"].items():
+            # Root tasks first: a sub-pipeline's task keys can repeat the parent's.
+            names.setdefault(key, task["taskInfo"]["name"])
+    return names
 
 
 def _git_commit() -> str:
@@ -76,7 +81,10 @@ class _Progress:
             mark = "✓" if m[2] == "SUCCESS" else "✗"
             self.out(f"  {mark} {self.names.get(m[1], m[1])} {m[2].lower()} ({took:.1f} s)")
         elif (m := _SKIPPED.search(line)) and m[1].startswith("condition"):
-            self.out("  - register model skipped: a gate did not bless the model")
+            if self.names.get(m[1]) == "drifted" and "train-model" not in self.started:
+                self.out("  - retrain skipped: no drift")
+            else:
+                self.out("  - register model skipped: a gate did not bless the model")
 
 
 def _follow(proc: subprocess.Popen, log_path: Path, progress: _Progress) -> None:

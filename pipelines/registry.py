@@ -8,9 +8,10 @@ COMPILED_DIR = Path(__file__).resolve().parent.parent / "compiled"
 
 def pipelines() -> dict[str, Callable]:
     """Pipeline name → pipeline function (imported lazily: kfp and the components are heavy)."""
+    from pipelines.monitoring import monitoring
     from pipelines.training import training
 
-    return {"training": training}
+    return {"training": training, "monitoring": monitoring}
 
 
 def compiled_path(name: str) -> Path:

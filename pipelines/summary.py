@@ -95,25 +95,15 @@ def _validation(outputs: dict, run_dir: Path) -> dict | None:
 
 def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
     """Build the run summary (the `--output json` object) from a finished run's folder."""
+    if name == "monitoring":
+        from pipelines.summary_monitoring import summarize_monitoring
+
+        return summarize_monitoring(run_dir, log, returncode)
     outputs = task_outputs(run_dir)
     failed_task = re.search(r"Inner task failed: '?([\w-]+)", re.sub(r"\x1b\[[0-9;]*m", "", log))
     failed = returncode != 0 or failed_task is not None
-    gates = {
-        "validation": _validation(outputs, run_dir),
-        "evaluation": _gate(outputs.get(GATE_TASKS["evaluation"])),
-        "fairness": _gate(outputs.get(GATE_TASKS["fairness"])),
-    }
-    registered = outputs.get("register-model", {}).get("artifacts", {}).get("registered_model", {})
-    reg_meta = registered.get("metadata", {})
-    model = None
-    if reg_meta.get("registered"):
-        model = {
-            "name": reg_meta.get("name"),
-            "version": _int(reg_meta.get("version")),
-            "aliases": reg_meta.get("aliases", []),
-            "promoted": reg_meta.get("promoted"),
-            "reason": reg_meta.get("reason"),
-        }
+    gates = training_gates(outputs, run_dir)
+    model = _model(outputs)
     blessed = None if failed else all(bool(g and g["passed"]) for g in gates.values())
     return {
         "pipeline": name,
@@ -129,14 +119,40 @@ def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, 
     }
 
 
+def training_gates(outputs: dict, run_dir: Path) -> dict[str, dict | None]:
+    """The training pipeline's gates (None for a gate that did not run)."""
+    return {
+        "validation": _validation(outputs, run_dir),
+        "evaluation": _gate(outputs.get(GATE_TASKS["evaluation"])),
+        "fairness": _gate(outputs.get(GATE_TASKS["fairness"])),
+    }
+
+
+def _model(outputs: dict) -> dict | None:
+    registered = outputs.get("register-model", {}).get("artifacts", {}).get("registered_model", {})
+    reg_meta = registered.get("metadata", {})
+    model = None
+    if reg_meta.get("registered"):
+        model = {
+            "name": reg_meta.get("name"),
+            "version": _int(reg_meta.get("version")),
+            "aliases": reg_meta.get("aliases", []),
+            "promoted": reg_meta.get("promoted"),
+            "reason": reg_meta.get("reason"),
+        }
+    return model
+
+
 def _int(value: Any) -> int | None:
     return int(value) if value is not None else None  # kfp.local turns ints into floats
 
 
 def exit_code(summary: dict[str, Any]) -> int:
-    """0 succeeded and blessed, 3 completed but a gate rejected, 1 failed."""
+    """0 succeeded and blessed (or no drift), 3 completed but a gate rejected, 1 failed."""
     if summary["status"] != "succeeded":
         return EXIT_FAILED
+    if summary.get("drifted") is False:
+        return EXIT_BLESSED  # monitoring: nothing to retrain
     return EXIT_BLESSED if summary["blessed"] else EXIT_REJECTED
 
 
@@ -145,6 +161,7 @@ _HEADLINE = {
     "validation": ["expectations_evaluated", "expectations_failed", "rows"],
     "evaluation": ["accuracy", "f1", "roc_auc", "latency_p95_ms"],
     "fairness": ["demographic_parity_difference", "equalized_odds_difference"],
+    "drift": ["drift_share", "columns_compared", "columns_drifted"],
 }
 
 
@@ -164,6 +181,8 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
     status = summary["status"].upper()
     if summary["status"] == "failed":
         headline = f"FAILED at {summary.get('failed_task') or 'a task'}"
+    elif summary.get("outcome"):
+        headline = summary["outcome"]
     elif summary["blessed"]:
         headline = "model blessed" + (" and registered" if summary["model"] else "")
     else:
@@ -174,13 +193,14 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         f"in {summary.get('duration_s', '?')} s — {headline}",
         "",
     ]
+    if summary.get("reference_uri"):
+        lines.append(f"  reference  {summary['reference_uri']}")
     for gate, result in summary["gates"].items():
         if result is None:
             lines.append(f"  {gate:<11} not run")
             continue
-        verdict = {True: "passed", False: "REJECTED" if gate != "validation" else "FAILED"}.get(
-            result["passed"], "?"
-        )
+        failed_as = {"validation": "FAILED", "drift": "DRIFTED"}.get(gate, "REJECTED")
+        verdict = {True: "passed", False: failed_as}.get(result["passed"], "?")
         lines.append(f"  {gate:<11} {verdict:<9} {_numbers(gate, result['metrics'])}")
         lines += [f"  {'':<11} {'':<9} · {reason}" for reason in result["reasons"][:6]]
     model = summary.get("model")

@@ -37,6 +37,23 @@ def stack(tmp_path_factory):
         st.down()
 
 
+@pytest.fixture
+def cli(stack, monkeypatch, capsys):
+    """Run `kfp-mlops ...` in-process against the session stack; return (code, stdout, stderr)."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("KFP_MLOPS_HOME", str(stack.home))
+    monkeypatch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
+    monkeypatch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
+
+    def run(*args):
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
 def pytest_collection_modifyitems(items):
     """Mark every test that uses the stack, so `pytest -m 'not stack'` runs the fast ones."""
     for item in items:

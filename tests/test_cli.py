@@ -22,7 +22,8 @@ def test_cli_params_lists_types_and_defaults_from_the_compiled_spec(capsys):
 
 def test_cli_unknown_pipeline_is_a_usage_error(capsys):
     assert main(["run-local", "trainnig"]) == 2
-    assert "unknown pipeline 'trainnig'; expected one of ['training']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown pipeline 'trainnig'; expected one of ['monitoring', 'training']" in err
 
 
 def test_cli_bad_arguments_exit_2_and_help_exits_0(capsys):

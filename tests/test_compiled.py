@@ -39,6 +39,26 @@ def test_training_spec_caching_retries_and_resources():
         assert resources["cpuRequest"] > 0 and resources["memoryRequest"] > 0
 
 
+def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
+    spec, platform = _docs(compiled_path("monitoring"))
+    root = spec["root"]["dag"]["tasks"]
+    for name in ("resolve-reference", "load-data", "load-data-2"):
+        assert root[name]["cachingOptions"] == {}, f"{name} reads outside state: caching off"
+        assert root[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
+    assert root["detect-drift"]["cachingOptions"] == {"enableCache": True}
+    drifted = root["condition-1"]
+    assert drifted["taskInfo"]["name"] == "drifted"
+    assert "detect-drift" in drifted["triggerPolicy"]["condition"]
+    retrain = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]["training"]
+    training = spec["components"][retrain["componentRef"]["name"]]["dag"]["tasks"]
+    for name in ("load-data", "evaluate-model"):
+        assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert "MLFLOW_TRACKING_URI" in {
+        m["envVar"] for m in executors["exec-resolve-reference"]["configMapAsEnv"][0]["keyToEnv"]
+    }
+
+
 def test_training_spec_takes_services_from_secret_and_config_map_names_only():
     spec, platform = _docs(compiled_path("training"))
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
@@ -83,8 +103,9 @@ def test_compiling_with_credentials_in_the_environment_leaks_none(tmp_path, monk
 def test_every_component_runs_the_project_image_without_pip_install():
     from components._shared.image import IMAGE
 
-    spec, _ = _docs(compiled_path("training"))
-    for executor in spec["deploymentSpec"]["executors"].values():
-        container = executor["container"]
-        assert container["image"] == IMAGE and not IMAGE.endswith(":latest")
-        assert "pip install" not in " ".join(container["command"])
+    for name in pipelines():
+        spec, _ = _docs(compiled_path(name))
+        for executor in spec["deploymentSpec"]["executors"].values():
+            container = executor["container"]
+            assert container["image"] == IMAGE and not IMAGE.endswith(":latest")
+            assert "pip install" not in " ".join(container["command"])

@@ -13,25 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.cli import main
 from tests.conftest import GERMAN_CREDIT, REPO
 
 PARAMS = REPO / "examples" / "training-german-credit.yaml"
-
-
-@pytest.fixture
-def cli(stack, monkeypatch, capsys):
-    """Run `kfp-mlops ...` in-process against the session stack; return (code, stdout, stderr)."""
-    monkeypatch.setenv("KFP_MLOPS_HOME", str(stack.home))
-    monkeypatch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
-    monkeypatch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
-
-    def run(*args):
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def _registered_versions(name):

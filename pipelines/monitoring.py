@@ -1,0 +1,103 @@
+"""The monitoring pipeline: reference + current snapshots → drift gate → retrain when drifted."""
+
+from kfp import dsl
+
+from components.detect_drift.component import detect_drift
+from components.load_data.component import load_data
+from components.resolve_reference.component import resolve_reference
+from pipelines._settings import step
+from pipelines.training import training
+
+
+@dsl.pipeline(
+    name="monitoring",
+    description=(
+        "Compare recent production data with the reference (the champion's training snapshot "
+        "unless reference_uri is given); when it has drifted, run the training pipeline, with "
+        "all its gates, on retrain_data_uri."
+    ),
+)
+def monitoring(
+    current_uri: str = "s3://kfp-mlops-data/production/german_credit/",
+    reference_uri: str = "",
+    retrain_data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
+    model_name: str = "german-credit",
+    drift_columns: list = [],
+    drift_method: str = "auto",
+    drift_share: float = 0.5,
+    drift_thresholds: dict = {},
+    target_column: str = "risk",
+    sensitive_features: list = ["sex"],
+    estimator: str = "hist_gradient_boosting",
+    hyperparameters: dict = {},
+    test_size: float = 0.25,
+    random_seed: int = 42,
+    suite: dict = {},
+    min_rows: int = 100,
+    primary_metric: str = "roc_auc",
+    min_accuracy: float = 0.7,
+    min_roc_auc: float = -1.0,
+    max_latency_ms: float = 100.0,
+    max_regression: float = 0.015,
+    max_demographic_parity_difference: float = 0.1,
+    max_equalized_odds_difference: float = -1.0,
+    positive_label: str = "",
+    promote: bool = True,
+):
+    """Check drift; retrain through the gated training pipeline only when drifted."""
+    reference = step(
+        resolve_reference(model_name=model_name, reference_uri=reference_uri),
+        "resolve reference",
+        mlflow=True,
+        reads_outside_state=True,  # the champion can change between runs
+        retries=2,
+    )
+    reference_data = step(
+        load_data(data_uri=reference.output),
+        "snapshot reference",
+        s3=True,
+        reads_outside_state=True,
+        retries=2,
+    )
+    current_data = step(
+        load_data(data_uri=current_uri),
+        "snapshot current",
+        s3=True,
+        reads_outside_state=True,  # a prefix of production data grows under the same URI
+        retries=2,
+    )
+    drift = step(
+        detect_drift(
+            reference=reference_data.outputs["dataset"],
+            current=current_data.outputs["dataset"],
+            columns=drift_columns,
+            method=drift_method,
+            drift_share=drift_share,
+            thresholds=drift_thresholds,
+        ),
+        "detect drift",
+        memory="2Gi",
+    )
+    # The gate returns one bool: kfp.local skips a dsl.If on a NamedTuple field silently.
+    with dsl.If(drift.outputs["Output"] == True, name="drifted"):
+        training(
+            data_uri=retrain_data_uri,
+            target_column=target_column,
+            sensitive_features=sensitive_features,
+            model_name=model_name,
+            estimator=estimator,
+            hyperparameters=hyperparameters,
+            test_size=test_size,
+            random_seed=random_seed,
+            suite=suite,
+            min_rows=min_rows,
+            primary_metric=primary_metric,
+            min_accuracy=min_accuracy,
+            min_roc_auc=min_roc_auc,
+            max_latency_ms=max_latency_ms,
+            max_regression=max_regression,
+            max_demographic_parity_difference=max_demographic_parity_difference,
+            max_equalized_odds_difference=max_equalized_odds_difference,
+            positive_label=positive_label,
+            promote=promote,
+        ).set_display_name("retrain")

@@ -1,0 +1,110 @@
+"""The compiled monitoring pipeline, run for real with kfp.local against the embedded stack.
+
+Scenarios: (1) current data like the reference → no drift, exit 0, no training task ran;
+(2) strongly shifted current data → drifted → the training sub-pipeline retrains on
+retrain_data_uri, registers a champion, exit 0; (3) no reference_uri → the reference is that
+champion's training snapshot (its dataset_uri tag). One full training run in all.
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import GERMAN_CREDIT
+
+TRAINING_TASKS = ("load-data-3", "validate-data", "train-model", "evaluate-model", "register-model")
+
+
+def run_json(cli, *params):
+    args = [arg for p in params for arg in ("-p", p)]
+    code, out, err = cli("run-local", "monitoring", "--output", "json", *args)
+    return code, json.loads(out), err
+
+
+def _ran(summary) -> set[str]:
+    outputs = Path(summary["run_dir"]) / "outputs"
+    return {p.parent.name for p in outputs.glob("*/*/executor_output.json")}
+
+
+def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli):
+    code, summary, err = run_json(
+        cli,
+        f"current_uri={GERMAN_CREDIT}",
+        f"reference_uri={GERMAN_CREDIT}",
+        "model_name=monitoring-no-drift",
+    )
+    assert code == 0, summary["error"]
+    assert summary["status"] == "succeeded" and summary["drifted"] is False
+    assert summary["outcome"] == "no drift" and summary["retrained"] is False
+    drift = summary["gates"]["drift"]
+    assert drift["passed"] is True and drift["metrics"]["drift_share"] == 0.0
+    assert drift["report"]["columns_drifted"] == []
+    assert summary["reference_uri"] == str(GERMAN_CREDIT)
+    assert all(summary["gates"][g] is None for g in ("validation", "evaluation", "fairness"))
+    assert summary["model"] is None and summary["blessed"] is None
+    assert _ran(summary) == {"resolve-reference", "load-data", "load-data-2", "detect-drift"}
+    assert "▶ detect drift" in err and "▶ train model" not in err
+
+
+def _shifted(path: Path) -> Path:
+    frame = pd.read_csv(GERMAN_CREDIT)
+    frame["credit_amount"] = frame["credit_amount"] * 3 + 5000
+    frame["duration"] = frame["duration"] + 40
+    frame["age"] = frame["age"] + 30
+    frame["housing"] = "free"
+    frame["saving_accounts"] = "rich"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_reference(cli, tmp_path):
+    model = "monitoring-retrain"
+    code, out, _ = cli(
+        "run-local",
+        "monitoring",
+        "-p",
+        f"current_uri={_shifted(tmp_path / 'shifted.csv')}",
+        "-p",
+        f"reference_uri={GERMAN_CREDIT}",
+        "-p",
+        f"retrain_data_uri={GERMAN_CREDIT}",
+        "-p",
+        f"model_name={model}",
+    )
+    assert code == 0, out
+    assert "Pipeline monitoring: SUCCEEDED" in out
+    assert "drifted → retrained: blessed (model v1)" in out
+    assert "drift       DRIFTED" in out and f"{model} version 1" in out
+    assert "▶ train model" in out and "✓ register model" in out  # text mode: progress on stdout
+    summary = json.loads(
+        (Path(out.split("artifacts  ")[1].split("/outputs")[0]) / "summary.json").read_text()
+    )
+    assert summary["drifted"] is True and summary["retrained"] is True
+    assert summary["blessed"] is True
+    drift = summary["gates"]["drift"]
+    assert drift["passed"] is False and drift["metrics"]["drift_share"] >= 0.5
+    shifted = {"credit_amount", "duration", "age", "housing"}
+    assert shifted <= set(drift["report"]["columns_drifted"])
+    assert all(summary["gates"][g]["passed"] for g in ("validation", "evaluation", "fairness"))
+    assert summary["model"]["name"] == model and "champion" in summary["model"]["aliases"]
+    assert set(TRAINING_TASKS) <= _ran(summary)
+
+    from mlflow import MlflowClient
+
+    champion = MlflowClient().get_model_version_by_alias(model, "champion")
+    assert champion.tags["dataset_uri"] == str(GERMAN_CREDIT)
+
+    # (3) No reference_uri: the champion's training snapshot is the reference.
+    code, again, _ = run_json(cli, f"current_uri={GERMAN_CREDIT}", f"model_name={model}")
+    assert code == 0, again["error"]
+    assert again["reference_uri"] == champion.tags["dataset_uri"]
+    assert again["outcome"] == "no drift" and again["model"] is None
+
+
+def test_monitoring_without_champion_or_reference_fails_saying_what_to_give(cli):
+    code, summary, _ = run_json(
+        cli, f"current_uri={GERMAN_CREDIT}", "model_name=monitoring-never-trained"
+    )
+    assert code == 1 and summary["failed_task"] == "resolve-reference"
+    assert "give reference_uri or train a champion first" in summary["error"]
