@@ -51,7 +51,7 @@ def s3_client(settings: S3Settings | None = None):
     )
 
 
-def _s3_error(uri: str, exc: Exception) -> Exception:
+def s3_read_error(uri: str, exc: Exception) -> Exception:
     from minio.error import S3Error
 
     if isinstance(exc, S3Error):
@@ -82,7 +82,7 @@ def read_bytes(uri: str) -> bytes:
                 response.close()
                 response.release_conn()
         except Exception as exc:  # minio raises S3Error or urllib3 errors
-            raise _s3_error(uri, exc) from exc
+            raise s3_read_error(uri, exc) from exc
     path = Path(uri.removeprefix("file://"))
     if not path.exists():
         raise DataError(f"cannot read {uri}: no such file")
@@ -134,7 +134,7 @@ def upload_file(path: str | Path, uri: str) -> None:
             client.make_bucket(bucket)
         client.fput_object(bucket, key, str(path))
     except Exception as exc:
-        raise _s3_error(uri, exc) from exc
+        raise s3_read_error(uri, exc) from exc
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
@@ -146,3 +146,36 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
 def read_parquet(path: str | Path) -> pd.DataFrame:
     """Read a Parquet artifact written by write_parquet."""
     return pd.read_parquet(path)
+
+
+def s3_parquet_keys(uri: str) -> tuple[str, list[str]]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    client = s3_client()
+    try:
+        keys = [
+            o.object_name
+            for o in client.list_objects(bucket, prefix=prefix, recursive=True)
+            if o.object_name.endswith((".parquet", ".pq"))
+        ]
+    except Exception as exc:  # minio raises S3Error or urllib3 errors
+        raise s3_read_error(uri, exc) from exc
+    return bucket, sorted(keys)
+
+
+def parquet_parts(uri: str) -> list[str]:
+    """The Parquet files under a local folder or an s3:// prefix ending in "/", sorted by name.
+
+    Raises:
+        DataError: The folder is missing or nothing under it is a .parquet/.pq file.
+    """
+    if uri.startswith("s3://"):
+        bucket, keys = s3_parquet_keys(uri)
+        parts = [f"s3://{bucket}/{key}" for key in keys]
+    else:
+        path = Path(uri.removeprefix("file://"))
+        if not path.is_dir():
+            raise DataError(f"cannot read {uri}: no such folder")
+        parts = [str(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in (".parquet", ".pq")]
+    if not parts:
+        raise DataError(f"{uri} holds no .parquet files; give a file or a prefix of Parquet files")
+    return parts

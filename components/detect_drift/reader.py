@@ -7,7 +7,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components._shared.errors import DataError
-from components._shared.io import _s3_error, parse_s3_uri, parse_table, read_bytes, s3_client
+from components._shared.io import (
+    parse_s3_uri,
+    parse_table,
+    read_bytes,
+    s3_parquet_keys,
+)
 
 PARQUET_MAGIC = b"PAR1"
 
@@ -41,39 +46,6 @@ def _read_parquet(source, columns: list[str] | None, uri: str, label: str) -> pa
         raise DataError(f"cannot parse {uri} as parquet: {exc}") from exc
 
 
-def _s3_parquet_keys(uri: str) -> tuple[str, list[str]]:
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    client = s3_client()
-    try:
-        keys = [
-            o.object_name
-            for o in client.list_objects(bucket, prefix=prefix, recursive=True)
-            if o.object_name.endswith((".parquet", ".pq"))
-        ]
-    except Exception as exc:  # minio raises S3Error or urllib3 errors
-        raise _s3_error(uri, exc) from exc
-    return bucket, sorted(keys)
-
-
-def parquet_parts(uri: str) -> list[str]:
-    """The Parquet files under a local folder or an s3:// prefix ending in "/", sorted by name.
-
-    Raises:
-        DataError: The folder is missing or nothing under it is a .parquet/.pq file.
-    """
-    if uri.startswith("s3://"):
-        bucket, keys = _s3_parquet_keys(uri)
-        parts = [f"s3://{bucket}/{key}" for key in keys]
-    else:
-        path = Path(uri.removeprefix("file://"))
-        if not path.is_dir():
-            raise DataError(f"cannot read {uri}: no such folder")
-        parts = [str(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in (".parquet", ".pq")]
-    if not parts:
-        raise DataError(f"{uri} holds no .parquet files; give a file or a prefix of Parquet files")
-    return parts
-
-
 def _concat(tables, uri: str) -> pd.DataFrame:
     # Each file becomes pandas as soon as it is read, so only one Arrow table is held at once.
     frames = [table.to_pandas() for table in tables]
@@ -101,7 +73,7 @@ def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input
             missing (the message lists the columns the data has).
     """
     if uri.startswith("s3://") and uri.endswith("/"):
-        bucket, keys = _s3_parquet_keys(uri)
+        bucket, keys = s3_parquet_keys(uri)
         tables = (
             _read_parquet(pa.BufferReader(read_bytes(f"s3://{bucket}/{key}")), columns, key, label)
             for key in keys

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from components._shared.io import parse_table, read_bytes, read_table
-from components.detect_drift.reader import parquet_parts
+from components._shared.io import parquet_parts, parse_table, read_bytes, read_table
 
 
 @dataclass(frozen=True)
