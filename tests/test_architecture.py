@@ -72,3 +72,17 @@ def test_no_absolute_machine_paths_in_tracked_sources():
         and p.name != "test_architecture.py"
     ]
     assert not offenders
+
+
+@pytest.mark.parametrize("module", CORE_MODULES, ids=lambda p: str(p.relative_to(REPO)))
+def test_components_depend_on_shared_helpers_only_not_on_each_other(module):
+    own = module.parent.name
+    tree = ast.parse(module.read_text())
+    imported = {
+        node.module.split(".")[1]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("components.")
+    }
+    assert imported <= {own, "_shared"}, f"{module.relative_to(REPO)} imports components {imported}"
