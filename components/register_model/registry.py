@@ -46,14 +46,14 @@ class Registry:
     """An MLflow client whose every failure is a ServiceError naming the endpoint and the step."""
 
     def __init__(self) -> None:
-        import mlflow
         from mlflow import MlflowClient
 
         for key, value in FAST_FAIL_ENV.items():
             os.environ.setdefault(key, value)  # an operator's own setting wins
         uri = mlflow_tracking_uri()
         self.uri, self.where = uri, _redacted(uri)
-        mlflow.set_tracking_uri(uri)
+        # No mlflow.set_tracking_uri: that process-wide setting would outlive this step
+        # (and leak into later callers); the fluent API reads MLFLOW_TRACKING_URI itself.
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         with self.step("connecting", NOTHING_REGISTERED):
             self.client.search_experiments(max_results=1)
