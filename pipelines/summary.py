@@ -40,6 +40,15 @@ def task_outputs(run_dir: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+def failure(log: str, returncode: int) -> dict[str, Any] | None:
+    """`error` and `failed_task` of a failed run (None when it did not fail)."""
+    failed_task = re.search(r"Inner task failed: '?([\w-]+)", re.sub(r"\x1b\[[0-9;]*m", "", log))
+    if returncode == 0 and failed_task is None:
+        return None
+    task = failed_task[1] if failed_task else None
+    return {"error": _error_from_log(log) or f"task {task or '?'} failed", "failed_task": task}
+
+
 def _error_from_log(log: str) -> str | None:
     """The most telling error line of a failed run: our own errors first, then any other."""
     lines = [m for m in (_ERROR_LINE.match(line) for line in log.splitlines()) if m]
@@ -100,8 +109,8 @@ def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, 
 
         return summarize_monitoring(run_dir, log, returncode)
     outputs = task_outputs(run_dir)
-    failed_task = re.search(r"Inner task failed: '?([\w-]+)", re.sub(r"\x1b\[[0-9;]*m", "", log))
-    failed = returncode != 0 or failed_task is not None
+    failure_fields = failure(log, returncode)
+    failed = failure_fields is not None
     gates = training_gates(outputs, run_dir)
     model = _model(outputs)
     blessed = None if failed else all(bool(g and g["passed"]) for g in gates.values())
@@ -111,10 +120,7 @@ def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, 
         "blessed": blessed,
         "gates": gates,
         "model": model,
-        "error": (_error_from_log(log) or f"task {failed_task[1] if failed_task else '?'} failed")
-        if failed
-        else None,
-        "failed_task": failed_task[1] if failed_task else None,
+        **(failure_fields or {"error": None, "failed_task": None}),
         "run_dir": str(run_dir),
     }
 

@@ -1,10 +1,9 @@
 """What a monitoring run did: the drift verdict and, when it retrained, the training outcome."""
 
-import re
 from pathlib import Path
 from typing import Any
 
-from pipelines.summary import _error_from_log, _model, task_outputs, training_gates
+from pipelines.summary import _model, failure, task_outputs, training_gates
 
 
 def _drift_gate(task: dict[str, Any] | None) -> dict | None:
@@ -34,8 +33,8 @@ def _outcome(failed: bool, drifted: bool | None, blessed: bool | None, model: di
 def summarize_monitoring(run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
     """The monitoring run summary: the training summary's keys plus drift, reference, outcome."""
     outputs = task_outputs(run_dir)
-    failed_task = re.search(r"Inner task failed: '?([\w-]+)", re.sub(r"\x1b\[[0-9;]*m", "", log))
-    failed = returncode != 0 or failed_task is not None
+    failure_fields = failure(log, returncode)
+    failed = failure_fields is not None
     drift = _drift_gate(outputs.get("detect-drift"))
     drifted = None if drift is None or drift["passed"] is None else not drift["passed"]
     retrained = "train-model" in outputs
@@ -54,9 +53,6 @@ def summarize_monitoring(run_dir: Path, log: str, returncode: int) -> dict[str, 
         "reference_uri": reference,
         "gates": gates,
         "model": model,
-        "error": (_error_from_log(log) or f"task {failed_task[1] if failed_task else '?'} failed")
-        if failed
-        else None,
-        "failed_task": failed_task[1] if failed_task else None,
+        **(failure_fields or {"error": None, "failed_task": None}),
         "run_dir": str(run_dir),
     }
