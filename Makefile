@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install evidently demo test test-fast lint format compile compile-check stack-up stack-down bench lock clean clean-state
+.PHONY: help install evidently demo test test-fast lint format compile compile-check manifests-check stack-up stack-down bench lock clean clean-state
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ evidently: $(EVIDENTLY_VENV)/.installed ## Create .venv-evidently (Evidently + p
 demo: install ## Start the embedded stack and run the training pipeline on the German credit data
 	$(BIN)/python -m pipelines.demo
 
-test: install evidently ## Run every test (unit, component, pipeline, guards) against the embedded stack
+test: install evidently manifests-check ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest
 
 test-fast: install ## Unit tests and guards only (no stack, no Evidently)
@@ -60,6 +60,9 @@ compile: install ## Compile every pipeline into compiled/
 
 compile-check: install ## Fail when compiled/ is stale
 	$(BIN)/kfp-mlops compile --check
+
+manifests-check: install ## Build every manifests/ overlay (kubectl kustomize) and validate it offline, strict
+	$(BIN)/python manifests/check.py
 
 stack-up: install ## Start the embedded stack (SeaweedFS + MLflow) on 127.0.0.1
 	$(BIN)/kfp-mlops stack up
