@@ -141,10 +141,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--output", choices=["text", "json"], default="text")
     r.set_defaults(func=_run_local_cmd)
 
-    from pipelines import cli_drift, cli_suggest
+    from pipelines import cli_drift, cli_kfp, cli_suggest
 
     cli_drift.add_parser(sub)
     cli_suggest.add_parser(sub)
+    cli_kfp.add_parser(sub)
     return p
 
 

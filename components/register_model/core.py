@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 from components._shared.errors import ConfigError
 from components.register_model.card import render_card
@@ -17,6 +18,9 @@ from components.register_model.lineage import (
 )
 
 CHALLENGER, CHAMPION = "challenger", "champion"
+# Champion history on the versions themselves, so `kfp-mlops rollback` knows where to go back.
+CHAMPION_SINCE_TAG = "kfp_mlops.champion_since"  # UTC ISO time the version became champion
+PREVIOUS_CHAMPION_TAG = "kfp_mlops.previous_champion"  # the champion it replaced
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$")
 
 
@@ -147,7 +151,11 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         promote=promote, version=version, current_champion=current, evaluation=candidate.evaluation
     )
     if promoted and current != version:
+        if current is not None:  # recorded before the move: a retry then finds it in place
+            registry.set_tags(model_name, version, {PREVIOUS_CHAMPION_TAG: str(current)}, state)
         registry.set_alias(model_name, CHAMPION, version, state)
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        registry.set_tags(model_name, version, {CHAMPION_SINCE_TAG: since}, state)
     final = registry.aliases(model_name, state)
     registration = _finish(
         lineage,

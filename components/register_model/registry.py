@@ -152,6 +152,12 @@ class Registry:
         with self.step(f"setting alias {alias!r}", state):
             self.client.set_registered_model_alias(name, alias, str(version))
 
+    def set_tags(self, name: str, version: int, tags: dict[str, str], state: str) -> None:
+        """Set tags on a model version."""
+        with self.step("tagging the model version", state):
+            for key, value in tags.items():
+                self.client.set_model_version_tag(name, str(version), key, value)
+
     def log_record(self, run_id: str, lineage: dict, card: str, state: str) -> None:
         """Attach the lineage JSON and the model card to the run (overwritten on a retry)."""
         with self.step("logging the lineage and the model card", state):
