@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from components._shared.image import DEFAULT_REGISTRY, image_reference
 from pipelines.registry import COMPILED_DIR
 from pipelines.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
 
@@ -146,6 +147,13 @@ def test_mlflow_proxies_artifacts_into_minio_with_the_pipeline_credentials(built
         backend = next(a for a in server["args"] if a.startswith("--backend-store-uri="))
         mounts = [m["mountPath"] for m in server["volumeMounts"]]
         assert any(backend.startswith(f"--backend-store-uri=sqlite:///{m}/") for m in mounts)
+
+
+def test_mlflow_image_is_the_one_the_project_builds_at_this_version(built):
+    expected = image_reference(registry=DEFAULT_REGISTRY, name="kfp-mlops-mlflow")
+    for target, docs in built.items():
+        image = _pod(_find(docs, "Deployment", "mlflow"))["containers"][0]["image"]
+        assert image == expected, f"{target}: {image}; bump the manifests with the version"
 
 
 def test_bucket_job_creates_the_buckets_the_project_uses(built):
