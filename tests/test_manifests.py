@@ -6,6 +6,7 @@ stack, no cluster.
 
 import base64
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -160,8 +161,13 @@ def test_bucket_job_creates_the_buckets_the_project_uses(built):
     for target, docs in built.items():
         job = _find(docs, "Job", "minio-buckets")
         script = "\n".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
+        buckets = {DATA_BUCKET, ARTIFACT_BUCKET}
         made = re.search(r"mc mb --ignore-existing (.+)", script).group(1).split()
-        assert sorted(made) == sorted(f"store/{b}" for b in (DATA_BUCKET, ARTIFACT_BUCKET)), target
+        assert sorted(made) == sorted(f"store/{b}" for b in buckets), target
+        # The pipelines' user may touch those two buckets and nothing else.
+        policy = json.loads(re.search(r"printf '%s\\n' '(.+?)'", script, re.DOTALL).group(1))
+        resources = {r for st in policy["Statement"] for r in st["Resource"]}
+        assert resources == {f"arn:aws:s3:::{b}{s}" for b in buckets for s in ("", "/*")}
 
 
 def _pod(doc):
