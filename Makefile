@@ -22,7 +22,7 @@ $(BIN)/uv:
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
-	$(BIN)/uv sync --frozen --all-extras --python $(BIN)/python
+	$(BIN)/uv sync --frozen --all-extras --compile-bytecode --python $(BIN)/python
 	@touch $@
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies (uv.lock)
