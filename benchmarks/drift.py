@@ -31,17 +31,22 @@ def run_ours(reference_path: str, current_path: str, out_path: str) -> None:
 
     start = time.perf_counter()
     from components.detect_drift.core import TESTED, detect_drift
-    from components.detect_drift.reader import read_pair
+    from components.detect_drift.reader import open_source
 
-    reference, current = read_pair(reference_path, current_path, None)
-    result = detect_drift(reference, current)
+    result = detect_drift(open_source(reference_path), open_source(current_path))
     columns = {
-        c.column: {"method": c.method, "score": c.score, "drifted": c.drifted}
+        c.column: {
+            "method": c.method,
+            "score": c.score,
+            "drifted": c.drifted,
+            "error_bound": c.error_bound,
+        }
         for c in result.columns
         if c.status == TESTED
     }
     out = {
         "tool": "ours",
+        "mode": result.mode,
         "columns": columns,
         "wall_s": time.perf_counter() - start,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

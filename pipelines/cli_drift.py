@@ -45,22 +45,22 @@ def _failed(args: argparse.Namespace, exc: Exception, code: int) -> int:
 def _drift_cmd(args: argparse.Namespace) -> int:
     from components._shared.reports import write_text
     from components.detect_drift.core import detect_drift
-    from components.detect_drift.reader import read_pair
+    from components.detect_drift.reader import open_source
     from components.detect_drift.report import as_json, render_html, render_markdown
 
     try:
         columns = _columns(args.columns)
         thresholds = _thresholds(args.threshold)
         methods = _pairs(args.column_method, "--column-method")
-        reference, current = read_pair(args.reference, args.current, columns)
         result = detect_drift(
-            reference,
-            current,
+            open_source(args.reference, "reference"),
+            open_source(args.current, "current"),
             columns=columns,
             method=args.method,
             thresholds=thresholds,
             per_column_methods=methods,
             drift_share=args.drift_share,
+            mode=args.mode,
         )
     except ConfigError as exc:
         return _failed(args, exc, EXIT_USAGE)
@@ -108,6 +108,13 @@ def add_parser(subparsers) -> None:
         type=float,
         default=0.5,
         help="dataset drift when this share of columns drifted (default 0.5)",
+    )
+    d.add_argument(
+        "--mode",
+        choices=["auto", "exact", "streaming"],
+        default="auto",
+        help="exact (memory grows with rows), streaming (bounded memory, KS/Wasserstein from a "
+        "fine histogram with a stated error bound) or auto: exact up to 5e7 values (default)",
     )
     d.add_argument("--format", choices=["text", "json"], default="text")
     d.add_argument("--report", metavar="FILE.html", help="also write the HTML report here")

@@ -52,7 +52,7 @@ def detect_drift(
     """
     from components._shared.reports import write_text
     from components.detect_drift.core import detect_drift as compare
-    from components.detect_drift.reader import read_pair
+    from components.detect_drift.reader import open_source
     from components.detect_drift.report import (
         metadata_of,
         metrics_of,
@@ -60,10 +60,9 @@ def detect_drift(
         render_markdown,
     )
 
-    ref, cur = read_pair(reference.path, current.path, list(columns))
     result = compare(
-        ref,
-        cur,
+        open_source(reference.path, "reference"),
+        open_source(current.path, "current"),
         columns=list(columns),
         method=method,
         thresholds=dict(thresholds),

@@ -1,15 +1,19 @@
-"""Drift core: per-column tests (Evidently 0.7 auto rules or named methods) and the verdict."""
+"""Drift core: per-column tests (Evidently 0.7 auto rules or named methods) and the verdict.
 
+Datasets are read column-wise through `scan`: exactly while they are small enough, streamed
+in bounded memory beyond (see scan.py for the modes and pairs.GridPair for the error bounds).
+"""
+
+import sys
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from components._shared.errors import ConfigError, DataError
+from components.detect_drift import scan
+from components.detect_drift.pairs import CATEGORICAL, GridPair
 from components.detect_drift.stattests import (
     AUTO,
-    CATEGORICAL,
-    NUMERICAL,
     StatTest,
     auto_test,
     ensure_applicable,
@@ -17,8 +21,6 @@ from components.detect_drift.stattests import (
 )
 
 DEFAULT_DRIFT_SHARE = 0.5
-# Evidently: integer columns with more distinct current values than this are numerical.
-MAX_CATEGORICAL_INTEGERS = 10
 # Unseen categories kept per column (the count is always exact); keeps reports bounded.
 MAX_UNSEEN_LISTED = 20
 TESTED, SKIPPED, SCHEMA_CHANGE = "tested", "skipped", "schema_change"
@@ -42,6 +44,8 @@ class ColumnDrift:
     unseen_categories: tuple[str, ...] = ()  # current values absent from the reference
     unseen_count: int = 0
     reason: str | None = None
+    # 0 for an exact score; else the largest possible |score - exact score| (None: unknown).
+    error_bound: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class DriftResult:
     drifted: bool
     reference_rows: int
     current_rows: int
+    mode: str = scan.EXACT  # how the data was read: scan.EXACT or scan.STREAMING
 
     @property
     def compared(self) -> tuple[ColumnDrift, ...]:
@@ -76,114 +81,88 @@ class DriftResult:
         return [share, *details]
 
 
-def _dtype_family(values: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(values):
-        return "bool"
-    if pd.api.types.is_numeric_dtype(values):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return "datetime"
-    if pd.api.types.is_string_dtype(values):
-        return "text"
-    return str(values.dtype)
-
-
-def _usable(values: pd.Series) -> tuple[np.ndarray, float, float]:
-    """Non-null finite values, the share dropped, and the share of those that were ±inf.
-
-    Evidently's get_one_column_drift (legacy/calculations/data_drift.py) likewise turns ±inf
-    into NaN and drops it before choosing and running the test.
-    """
-    n = len(values)
-    present = values.dropna()
-    if pd.api.types.is_integer_dtype(values):
-        # Integers are finite; keeping them integral keeps category labels like "3", not "3.0".
-        return present.to_numpy(dtype=np.int64), (n - len(present)) / n if n else 0.0, 0.0
-    if _dtype_family(values) == "numeric":
-        numbers = present.to_numpy(dtype=float)
-        finite = numbers[np.isfinite(numbers)]
-        # pandas counts NaN in a float column as null; non-finite here means ±inf only.
-        non_finite = (len(numbers) - len(finite)) / n if n else 0.0
-        return finite, (n - len(finite)) / n if n else 0.0, non_finite
-    kept = present.to_numpy()
-    if _dtype_family(values) == "text":
-        kept = kept.astype(str)
-    return kept, (n - len(kept)) / n if n else 0.0, 0.0
-
-
-def _column_type(current: pd.Series, values: np.ndarray) -> str | None:
-    family = _dtype_family(current)
-    if family in ("bool", "text"):
-        return CATEGORICAL
-    if family != "numeric":
-        return None
-    if pd.api.types.is_float_dtype(current):
-        return NUMERICAL
-    return NUMERICAL if len(np.unique(values)) > MAX_CATEGORICAL_INTEGERS else CATEGORICAL
-
-
-def _unseen(ref: np.ndarray, cur: np.ndarray) -> tuple[tuple[str, ...], int]:
-    new = np.setdiff1d(np.unique(cur), np.unique(ref))
+def _unseen(pair) -> tuple[tuple[str, ...], int]:
+    keys, ref, cur = pair.counts()
+    new = keys[(ref == 0) & (cur > 0)]
     return tuple(str(v) for v in new[:MAX_UNSEEN_LISTED]), len(new)
 
 
-def _test_for(name: str, method: str, column_type: str, ref, cur) -> StatTest:
+def _test_for(name: str, method: str, column_type: str, n_ref: int, n_values: int) -> StatTest:
     if method == AUTO:
-        return auto_test(len(ref), column_type, len(np.unique(np.concatenate([ref, cur]))))
+        return auto_test(n_ref, column_type, n_values)
     test = get_test(method)
     ensure_applicable(test, name, column_type)
     return test
 
 
-def _column_drift(name: str, reference: pd.Series, current: pd.Series, method, threshold):
-    ref, ref_null, ref_inf = _usable(reference)
-    cur, cur_null, cur_inf = _usable(current)
-    facts = {
+def _facts(name: str, ref: scan.Side, cur: scan.Side) -> dict:
+    return {
         "column": name,
-        "reference_null_share": ref_null,
-        "current_null_share": cur_null,
-        "reference_non_finite_share": ref_inf,
-        "current_non_finite_share": cur_inf,
+        "reference_null_share": ref.null_share(),
+        "current_null_share": cur.null_share(),
+        "reference_non_finite_share": ref.non_finite_share(),
+        "current_non_finite_share": cur.non_finite_share(),
     }
-    empty = [label for label, v in (("reference", ref), ("current", cur)) if len(v) == 0]
+
+
+def _untested(name: str, ref: scan.Side, cur: scan.Side) -> ColumnDrift | None:
+    """The result of a column that gets no test (skipped or a schema change), else None."""
+    facts = _facts(name, ref, cur)
+    empty = [label for label, s in (("reference", ref), ("current", cur)) if s.n_kept() == 0]
     if empty:
         why = f"no non-null finite values in the {' and '.join(empty)} data: nothing to compare"
         return ColumnDrift(**facts, status=SKIPPED, drifted=False, reason=why)
-    ref_family, cur_family = _dtype_family(reference), _dtype_family(current)
-    if ref_family != cur_family:
-        why = f"type changed: {ref_family} in the reference, {cur_family} in the current data"
+    if ref.family != cur.family:
+        why = f"type changed: {ref.family} in the reference, {cur.family} in the current data"
         return ColumnDrift(
             **facts, status=SCHEMA_CHANGE, drifted=True, method=SCHEMA_CHANGE, reason=why
         )
-    column_type = _column_type(current, cur)
-    if column_type is None:
-        why = f"unsupported type {current.dtype}: only numbers, text and booleans are tested"
+    if scan.column_type(cur) is None:
+        why = f"unsupported type {cur.family}: only numbers, text and booleans are tested"
         return ColumnDrift(**facts, status=SKIPPED, drifted=False, reason=why)
-    test = _test_for(name, method, column_type, ref, cur)
+    if (ref.overflow and not ref.numeric) or (cur.overflow and not cur.numeric):
+        why = (
+            f"more than {scan.MAX_CATEGORIES:,} distinct values: an identifier, not a "
+            "category; leave it out with columns=[...] (--columns)"
+        )
+        return ColumnDrift(**facts, status=SKIPPED, drifted=False, reason=why)
+    return None
+
+
+def _tested(name, ref, cur, pair, test: StatTest, threshold) -> ColumnDrift:
     limit = test.default_threshold if threshold is None else test.check_threshold(threshold, name)
-    score = test.score(ref, cur, column_type)
-    unseen, unseen_count = _unseen(ref, cur) if column_type == CATEGORICAL else ((), 0)
+    score, bound = test.compute(pair)
+    if isinstance(pair, GridPair) and test.name == "hellinger":
+        bound = None  # bins from the row count, not the distinct values (scan.grid_plan)
+    unseen, unseen_count = _unseen(pair) if pair.column_type == CATEGORICAL else ((), 0)
+    reason = None
+    if bound and abs(score - limit) <= bound:
+        reason = (
+            f"approximate score {score:.4g} is within its error bound {bound:.2g} of the threshold"
+        )
     return ColumnDrift(
-        **facts,
+        **_facts(name, ref, cur),
         status=TESTED,
         drifted=test.drifted(score, limit),
-        column_type=column_type,
+        column_type=pair.column_type,
         method=test.name,
         score=score,
         threshold=limit,
         unseen_categories=unseen,
         unseen_count=unseen_count,
+        reason=reason,
+        error_bound=bound,
     )
 
 
-def _selected(reference: pd.DataFrame, current: pd.DataFrame, columns) -> list[str]:
+def _selected(reference: list[str], current: list[str], columns) -> list[str]:
     wanted = list(columns) if columns else list(dict.fromkeys([*reference, *current]))
     for name in wanted:
-        for label, frame in (("reference", reference), ("current", current)):
-            if name not in frame.columns:
+        for label, names in (("reference", reference), ("current", current)):
+            if name not in names:
                 raise DataError(
                     f"column {name!r} is missing from the {label} data, which has columns "
-                    f"{list(frame.columns)}; compare a subset with columns=[...] (--columns)"
+                    f"{names}; compare a subset with columns=[...] (--columns)"
                 )
     return wanted
 
@@ -201,61 +180,116 @@ def _check_config(names: list[str], method: str, thresholds: dict, methods: dict
         raise ConfigError(f"drift_share {share!r} is out of range; expected a value in (0, 1]")
 
 
+def _arrow(frame) -> pa.Table:
+    """A DataFrame as Arrow; a column Arrow cannot type (mixed objects) becomes text."""
+    arrays = {}
+    for name in frame.columns:
+        try:
+            arrays[str(name)] = pa.Array.from_pandas(frame[name])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            arrays[str(name)] = pa.array([None] * len(frame), pa.null())
+    return pa.table(arrays) if arrays else pa.table({"": pa.array([], pa.null())}).slice(0, 0)
+
+
+def as_source(data, label: str):
+    """A source (scan.TableSource or reader's file/S3 sources) for a DataFrame, table or source."""
+    # pandas is not imported here (seconds of start-up the streaming path does not need).
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(data, pandas.DataFrame):
+        return scan.TableSource(_arrow(data), f"<{label} DataFrame>")
+    if isinstance(data, pa.Table):
+        return scan.TableSource(data, f"<{label} table>")
+    return data
+
+
 def detect_drift(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
+    reference,
+    current,
     columns: list[str] | None = None,
     method: str = AUTO,
     thresholds: dict[str, float] | None = None,
     per_column_methods: dict[str, str] | None = None,
     drift_share: float = DEFAULT_DRIFT_SHARE,
+    mode: str = scan.AUTO_MODE,
 ) -> DriftResult:
     """Compare each column's distribution in `current` with `reference`, then the dataset.
 
     Args:
-        reference: The data the model was trained or last validated on.
-        current: The data to check.
+        reference: The data the model was trained or last validated on: a DataFrame, an
+            Arrow table, or a source from `reader.open_source` (read in batches).
+        current: The data to check, in the same forms.
         columns: Columns to compare; empty/None means every column (they must be in both).
         method: "auto" (Evidently 0.7's default choice per column) or a registered test.
         thresholds: Per-column thresholds; others use their test's default.
         per_column_methods: Per-column test names overriding `method`.
         drift_share: Dataset drift when drifted ÷ compared columns is at least this.
+        mode: "exact", "streaming" (bounded memory, approximate Wasserstein/KS with a stated
+            bound) or "auto" (exact up to scan.EXACT_MAX_CELLS values, streaming beyond).
 
     Returns:
         The per-column results and the dataset verdict.
 
     Raises:
         DataError: Either dataset has no rows, a column is missing, or nothing is comparable.
-        ConfigError: Unknown method, threshold out of range, or an inapplicable method.
+        ConfigError: Unknown method or mode, threshold out of range, or an inapplicable method.
     """
     thresholds, per_column_methods = dict(thresholds or {}), dict(per_column_methods or {})
-    for label, frame in (("reference", reference), ("current", current)):
-        if frame.empty:
-            raise DataError(f"the {label} dataset has no rows: nothing to compare")
-    names = _selected(reference, current, columns)
+    if mode not in scan.MODES:
+        raise ConfigError(f"unknown drift mode {mode!r}; expected one of {list(scan.MODES)}")
+    ref_src, cur_src = as_source(reference, "reference"), as_source(current, "current")
+    for label, src in (("reference", ref_src), ("current", cur_src)):
+        if src.num_rows == 0:
+            raise DataError(f"the {label} dataset has no rows ({src.uri}): nothing to compare")
+    names = _selected(ref_src.schema.names, cur_src.schema.names, columns)
     _check_config(names, method, thresholds, per_column_methods, drift_share)
-    results = tuple(
-        _column_drift(
-            name,
-            reference[name],
-            current[name],
-            per_column_methods.get(name, method),
-            thresholds.get(name),
-        )
-        for name in names
-    )
-    compared = [r for r in results if r.status != SKIPPED]
+    chosen = scan.choose_mode(mode, (ref_src.num_rows + cur_src.num_rows) * len(names))
+    ref_sides = scan.new_sides(ref_src.schema, names)
+    cur_sides = scan.new_sides(cur_src.schema, names)
+    if chosen == scan.EXACT:
+        scan.read_exact(ref_src.table(names), ref_sides)
+        scan.read_exact(cur_src.table(names), cur_sides)
+    else:
+        scan.read_pass1(ref_src.batches(names), ref_sides)
+        scan.read_pass1(cur_src.batches(names), cur_sides)
+    results, pending = {}, {}
+    for name in names:
+        ref, cur = ref_sides[name], cur_sides[name]
+        untested = _untested(name, ref, cur)
+        if untested is not None:
+            results[name] = untested
+            continue
+        kind = scan.column_type(cur)
+        column_method = per_column_methods.get(name, method)
+        if scan.needs_grid(ref, cur):
+            many = scan.MAX_TRACKED_NUMBERS + 1
+            test = _test_for(name, column_method, kind, ref.n, many)
+            pending[name] = (kind, test, scan.grid_plan(ref, cur, test.name))
+            continue
+        pair = scan.pair_of(ref, cur, kind)
+        test = _test_for(name, column_method, kind, pair.n_ref, pair.n_values())
+        results[name] = _tested(name, ref, cur, pair, test, thresholds.get(name))
+    if pending:
+        plans = {name: plan for name, (_, _, plan) in pending.items()}
+        scan.read_pass2(ref_src.batches(list(plans)), ref_sides, plans)
+        scan.read_pass2(cur_src.batches(list(plans)), cur_sides, plans)
+        for name, (kind, test, plan) in pending.items():
+            ref, cur = ref_sides[name], cur_sides[name]
+            pair = scan.pair_of(ref, cur, kind, plan)
+            results[name] = _tested(name, ref, cur, pair, test, thresholds.get(name))
+    ordered = tuple(results[name] for name in names)
+    compared = [r for r in ordered if r.status != SKIPPED]
     if not compared:
         raise DataError(
-            f"none of the {len(results)} columns could be compared: "
-            + "; ".join(f"{r.column!r}: {r.reason}" for r in results)
+            f"none of the {len(ordered)} columns could be compared: "
+            + "; ".join(f"{r.column!r}: {r.reason}" for r in ordered)
         )
     share = sum(r.drifted for r in compared) / len(compared)
     return DriftResult(
-        columns=results,
+        columns=ordered,
         drift_share=share,
         drift_share_threshold=float(drift_share),
         drifted=share >= drift_share,
-        reference_rows=len(reference),
-        current_rows=len(current),
+        reference_rows=ref_src.num_rows,
+        current_rows=cur_src.num_rows,
+        mode=chosen,
     )

@@ -1,18 +1,23 @@
-"""Read only the compared columns: CSV, a Parquet file, or a folder/S3 prefix of Parquet files."""
+"""Read only the compared columns: CSV, a Parquet file, or a folder/S3 prefix of Parquet files.
 
+`open_source` gives what core.detect_drift reads from: Parquet (local or on S3, one file or
+many) is opened by its footers only, then read in record batches of the compared columns, so
+memory does not grow with the rows. S3 objects are read with ranged GETs (only the footers and
+the compared columns' chunks travel). CSV is read whole.
+"""
+
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components._shared.errors import DataError
-from components._shared.io import (
-    parse_s3_uri,
-    parse_table,
-    read_bytes,
-    s3_parquet_keys,
-)
+from components.detect_drift.scan import BATCH_ROWS, TableSource, family
+
+# components._shared.io (S3, CSV) is imported where used: it brings pandas, which reading
+# local Parquet does not need.
 
 PARQUET_MAGIC = b"PAR1"
 
@@ -35,74 +40,171 @@ def require_columns(names: list[str], columns: list[str] | None, label: str, uri
             )
 
 
-def _read_parquet(source, columns: list[str] | None, uri: str, label: str) -> pa.Table:
-    try:
-        names = pq.read_schema(source).names
-        if isinstance(source, pa.BufferReader):
-            source.seek(0)
-        require_columns(names, columns, label, uri)
-        return pq.read_table(source, columns=columns)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot parse {uri} as parquet: {exc}") from exc
-
-
-def _concat(tables, uri: str) -> pd.DataFrame:
-    # Each file becomes pandas as soon as it is read, so only one Arrow table is held at once.
-    frames = [table.to_pandas() for table in tables]
-    if not frames:
-        raise DataError(f"{uri} holds no .parquet files; give a file or a prefix of Parquet files")
-    # Files written at different times may differ slightly in schema; pandas aligns them.
-    return pd.concat(frames, ignore_index=True)
-
-
-def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input") -> pd.DataFrame:
-    """Read a dataset, keeping only `columns`.
-
-    Args:
-        uri: A local CSV/Parquet file (Parquet recognised without suffix, as KFP artifacts
-            have none), a local folder of Parquet files, an s3:// object, or an s3:// prefix
-            ending in "/" holding many Parquet files (read one at a time, selected columns only).
-        columns: Columns to keep; None keeps all.
-        label: What the data is ("reference", "current"), for messages.
-
-    Returns:
-        The rows of the selected columns.
+def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input"):
+    """A dataset (only `columns`, or all) as a pandas DataFrame, for callers that want one.
 
     Raises:
         DataError: Unreadable data, no Parquet file under a prefix, or a requested column
             missing (the message lists the columns the data has).
     """
-    if uri.startswith("s3://") and uri.endswith("/"):
-        bucket, keys = s3_parquet_keys(uri)
-        tables = (
-            _read_parquet(pa.BufferReader(read_bytes(f"s3://{bucket}/{key}")), columns, key, label)
-            for key in keys
-        )
-        return _concat(tables, uri)
-    if uri.startswith("s3://"):
-        parse_s3_uri(uri)
-        if uri.lower().endswith(".csv"):
-            frame = parse_table(read_bytes(uri), uri)
-        else:
-            frame = _read_parquet(pa.BufferReader(read_bytes(uri)), columns, uri, label).to_pandas()
-    else:
-        path = Path(uri.removeprefix("file://"))
-        if not path.exists():
-            raise DataError(f"cannot read {uri}: no such file or folder")
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
-            return _concat((_read_parquet(str(p), columns, str(p), label) for p in files), uri)
-        if _is_parquet_file(path):
-            frame = _read_parquet(str(path), columns, uri, label).to_pandas()
-        else:
-            frame = parse_table(read_bytes(uri), uri)
-    if columns is None:
-        return frame
-    require_columns(list(frame.columns), columns, label, uri)
-    return frame[columns]
+    source = open_source(uri, label)
+    names = list(source.schema.names)
+    require_columns(names, columns, label, uri)
+    return source.table(list(columns) if columns else names).to_pandas()
 
 
 def read_pair(reference: str, current: str, columns: list[str] | None) -> tuple:
-    """Both datasets, restricted to `columns` (empty/None: all of them)."""
+    """Both datasets as DataFrames, restricted to `columns` (empty/None: all of them)."""
     columns = columns or None
     return read_dataset(reference, columns, "reference"), read_dataset(current, columns, "current")
+
+
+class _S3RangeFile(io.RawIOBase):
+    """A read-only, seekable view of one S3 object: each read is a ranged GET."""
+
+    def __init__(self, client, bucket: str, key: str):
+        from components._shared.io import s3_read_error
+
+        self.s3_read_error = s3_read_error
+        self.client, self.bucket, self.key, self.position = client, bucket, key, 0
+        try:
+            self.size = client.stat_object(bucket, key).size
+        except Exception as exc:  # minio raises S3Error or urllib3 errors
+            raise s3_read_error(f"s3://{bucket}/{key}", exc) from exc
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = base + offset
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        length = min(len(buffer), self.size - self.position)
+        if length <= 0:
+            return 0
+        try:
+            response = self.client.get_object(
+                self.bucket, self.key, offset=self.position, length=length
+            )
+            try:
+                data = response.read()
+            finally:
+                response.close()
+                response.release_conn()
+        except Exception as exc:  # minio raises S3Error or urllib3 errors
+            raise self.s3_read_error(f"s3://{self.bucket}/{self.key}", exc) from exc
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+
+@dataclass
+class ParquetSource:
+    """One or more Parquet files (local or S3) read as one dataset, compared columns only."""
+
+    uri: str
+    label: str
+    parts: list  # (name, opener) pairs; opener() gives something pq.ParquetFile reads
+
+    def __post_init__(self):
+        if not self.parts:
+            raise DataError(
+                f"{self.uri} holds no .parquet files; give a file or a prefix of Parquet files"
+            )
+        self._files = [self._open(name, opener) for name, opener in self.parts]
+        self.schema = self._files[0].schema_arrow
+        self.num_rows = sum(f.metadata.num_rows for f in self._files)
+
+    def _open(self, name: str, opener) -> pq.ParquetFile:
+        try:
+            handle = pq.ParquetFile(opener())
+            # Text read as dictionaries: counting categories then never builds the strings.
+            text = [f.name for f in handle.schema_arrow if family(f.type) == "text"]
+            if not text:
+                return handle
+            return pq.ParquetFile(opener(), read_dictionary=text, metadata=handle.metadata)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot parse {name} as parquet: {exc}") from exc
+
+    def _checked(self, columns: list[str]):
+        for (name, _), handle in zip(self.parts, self._files, strict=True):
+            require_columns(handle.schema_arrow.names, columns, self.label, name)
+            yield name, handle
+
+    def table(self, columns: list[str]) -> pa.Table:
+        """The selected columns of every part, in memory (exact mode)."""
+        tables = [f.read(columns=columns) for _, f in self._checked(columns)]
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def batches(self, columns: list[str]):
+        """The selected columns in record batches, part after part, typed as the first part."""
+        wanted = pa.schema([self.schema.field(c) for c in columns])
+        for name, handle in self._checked(columns):
+            for batch in handle.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                if batch.schema.equals(wanted):
+                    yield batch
+                    continue
+                try:
+                    yield pa.RecordBatch.from_arrays(
+                        [batch.column(c).cast(wanted.field(c).type) for c in columns],
+                        schema=wanted,
+                    )
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DataError(
+                        f"{name} does not match the schema of the first part of {self.uri}: {exc}"
+                    ) from exc
+
+
+def open_source(uri: str, label: str = "input"):
+    """What detect_drift reads: Parquet opened by its footers, or a CSV read whole.
+
+    Args:
+        uri: A local CSV/Parquet file (Parquet recognised without suffix, as KFP artifacts
+            have none), a local folder of Parquet files, an s3:// object, or an s3:// prefix
+            ending in "/" holding many Parquet files.
+        label: What the data is ("reference", "current"), for messages.
+
+    Raises:
+        DataError: Missing or unreadable data, or no Parquet file under a folder or prefix.
+    """
+    from components._shared.io import (
+        parse_s3_uri,
+        parse_table,
+        read_bytes,
+        s3_client,
+        s3_parquet_keys,
+    )
+
+    if uri.startswith("s3://"):
+        if uri.endswith("/"):
+            bucket, keys = s3_parquet_keys(uri)
+        else:
+            bucket, key = parse_s3_uri(uri)
+            if key.lower().endswith(".csv"):
+                frame = parse_table(read_bytes(uri), uri)
+                return TableSource(pa.Table.from_pandas(frame, preserve_index=False), uri)
+            keys = [key]
+        client = s3_client()
+        parts = [
+            (f"s3://{bucket}/{k}", lambda k=k: pa.PythonFile(_S3RangeFile(client, bucket, k)))
+            for k in keys
+        ]
+        return ParquetSource(uri, label, parts)
+    path = Path(uri.removeprefix("file://"))
+    if not path.exists():
+        raise DataError(f"cannot read {uri}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
+        return ParquetSource(uri, label, [(str(p), lambda p=p: str(p)) for p in files])
+    if _is_parquet_file(path):
+        return ParquetSource(uri, label, [(uri, lambda: str(path))])
+    frame = parse_table(read_bytes(uri), uri)
+    return TableSource(pa.Table.from_pandas(frame, preserve_index=False), uri)

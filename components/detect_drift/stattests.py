@@ -10,19 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 from components._shared.errors import ConfigError, one_of
+from components.detect_drift.pairs import (
+    CATEGORICAL,
+    MIN_STD,
+    NUMERICAL,
+    pair_of_arrays,
+)
 
-NUMERICAL, CATEGORICAL = "numerical", "categorical"
 P_VALUE, DISTANCE = "p_value", "distance"
-# Evidently bins numerical columns (JS, PSI, KL) only past this many distinct reference values.
-MAX_UNBINNED_VALUES = 20
-# Wasserstein is normed by the reference std, floored so constant columns do not divide by 0.
-MIN_STD = 0.001
 
-Score = Callable[[np.ndarray, np.ndarray, str], float]
+# A score function takes a pair (pairs.CountsPair, ValuesPair or GridPair) and returns
+# (score, error bound); the bound is 0 when the score is exact.
+Score = Callable[[object], tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,12 @@ class StatTest:
     default_threshold: float
     rule: str  # "<=", "<" (p-values) or ">=" (distances): score RULE threshold means drift
     column_types: tuple[str, ...]
-    score: Score
+    compute: Score
     max_threshold: float = math.inf  # largest meaningful threshold (e.g. JS ≤ √ln 2)
+
+    def score(self, ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+        """The score of two raw samples (exact)."""
+        return self.compute(pair_of_arrays(np.asarray(ref), np.asarray(cur), column_type))[0]
 
     def drifted(self, score: float, threshold: float) -> bool:
         """Whether a score means drift under this test's rule."""
@@ -60,29 +65,18 @@ class StatTest:
         return value
 
 
-def _counts(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts of each value of the union of both samples, in sorted order."""
-    keys = np.unique(np.concatenate([ref, cur]))
-    ref_counts = np.zeros(len(keys))
-    cur_counts = np.zeros(len(keys))
-    values, counts = np.unique(ref, return_counts=True)
-    ref_counts[np.searchsorted(keys, values)] = counts
-    values, counts = np.unique(cur, return_counts=True)
-    cur_counts[np.searchsorted(keys, values)] = counts
-    return keys, ref_counts, cur_counts
-
-
 def shares(ref: np.ndarray, cur: np.ndarray, column_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Shares per bin, as Evidently's get_binned_data computes them.
+    """Shares per bin of two raw samples, as Evidently's get_binned_data computes them.
 
     Numerical data with > 20 distinct reference values: Sturges bins over both samples;
     otherwise one bin per value of the union.
     """
-    if column_type == NUMERICAL and len(np.unique(ref)) > MAX_UNBINNED_VALUES:
-        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
-        return np.histogram(ref, edges)[0] / len(ref), np.histogram(cur, edges)[0] / len(cur)
-    _, ref_counts, cur_counts = _counts(ref, cur)
-    return ref_counts / len(ref), cur_counts / len(cur)
+    return _shares(pair_of_arrays(np.asarray(ref), np.asarray(cur), column_type))
+
+
+def _shares(pair) -> tuple[np.ndarray, np.ndarray]:
+    ref, cur = pair.binned()
+    return ref / ref.sum(), cur / cur.sum()
 
 
 def _floored(percents: np.ndarray) -> np.ndarray:
@@ -92,69 +86,92 @@ def _floored(percents: np.ndarray) -> np.ndarray:
     return np.where(percents == 0, floor, percents)
 
 
-def ks(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def ks(pair) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov p-value (two-sided)."""
-    return float(stats.ks_2samp(ref, cur).pvalue)
+    return pair.ks()
 
 
-def chisquare(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def _relative_entropy(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    # scipy.special.rel_entr: p log(p/q), 0 where p is 0, inf where only q is 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, np.where(q > 0, p * np.log(p / q), np.inf), 0.0)
+
+
+def _entropy(p: np.ndarray, q: np.ndarray) -> float:
+    # scipy.stats.entropy(p, q): KL divergence of the normalized vectors (natural log).
+    return float(np.sum(_relative_entropy(p / p.sum(), q / q.sum())))
+
+
+def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    # scipy.spatial.distance.jensenshannon(p, q) with the natural log.
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2.0
+    divergence = (np.sum(_relative_entropy(p, m)) + np.sum(_relative_entropy(q, m))) / 2.0
+    return float(np.sqrt(divergence))
+
+
+def chisquare(pair) -> tuple[float, float]:
     """Chi-square p-value of current counts against reference proportions scaled to current."""
-    _, ref_counts, cur_counts = _counts(ref, cur)
-    expected = ref_counts * (len(cur) / len(ref))
+    from scipy import stats
+
+    _, ref_counts, cur_counts = pair.counts()
+    expected = ref_counts * (cur_counts.sum() / ref_counts.sum())
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         # A category unseen in the reference has expected 0: statistic inf, p-value 0.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return float(stats.chisquare(cur_counts, expected).pvalue)
+        return float(stats.chisquare(cur_counts, expected).pvalue), 0.0
 
 
-def z_test(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def z_test(pair) -> tuple[float, float]:
     """Two-proportion z-test p-value on the share of everything but the first (sorted) value."""
-    ref_values, cur_values = np.unique(ref), np.unique(cur)
-    if len(ref_values) == 1 and len(cur_values) == 1 and ref_values[0] == cur_values[0]:
-        return 1.0
-    first = np.unique(np.concatenate([ref, cur]))[0]
-    p1, p2 = float(np.mean(ref != first)), float(np.mean(cur != first))
-    pooled = (p1 * len(ref) + p2 * len(cur)) / (len(ref) + len(cur))
+    keys, ref_counts, cur_counts = pair.counts()
+    if len(keys) == 1:
+        return 1.0, 0.0
+    n_ref, n_cur = ref_counts.sum(), cur_counts.sum()
+    p1, p2 = 1 - ref_counts[0] / n_ref, 1 - cur_counts[0] / n_cur
+    pooled = (p1 * n_ref + p2 * n_cur) / (n_ref + n_cur)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1 / len(ref) + 1 / len(cur)))
-    return float(2 * (1 - stats.norm.cdf(abs(z))))
+        z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
+    # 2 (1 - Φ(|z|)) = erfc(|z| / √2); a NaN z (no variance) stays NaN, as in Evidently.
+    return float(math.erfc(abs(z) / math.sqrt(2))), 0.0
 
 
-def wasserstein(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def wasserstein(pair) -> tuple[float, float]:
     """Wasserstein distance divided by max(population std of the reference, 0.001)."""
-    return float(stats.wasserstein_distance(ref, cur) / max(float(np.std(ref)), MIN_STD))
+    std = max(pair.ref_std(), MIN_STD)
+    value, bound = pair.wasserstein()
+    return value / std, bound / std
 
 
-def jensenshannon(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def jensenshannon(pair) -> tuple[float, float]:
     """Jensen-Shannon distance (natural log) between the binned shares, no floor."""
-    return float(distance.jensenshannon(*shares(ref, cur, column_type)))
+    return _jensen_shannon(*_shares(pair)), 0.0
 
 
-def psi(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def psi(pair) -> tuple[float, float]:
     """Population stability index over the binned shares, empty bins floored."""
-    p, q = (_floored(s) for s in shares(ref, cur, column_type))
-    return float(np.sum((p - q) * np.log(p / q)))
+    p, q = (_floored(s) for s in _shares(pair))
+    return float(np.sum((p - q) * np.log(p / q))), 0.0
 
 
-def kl_div(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def kl_div(pair) -> tuple[float, float]:
     """Kullback-Leibler divergence KL(reference ‖ current) over floored, normalized shares."""
-    p, q = (_floored(s) for s in shares(ref, cur, column_type))
-    return float(stats.entropy(p, q))
+    p, q = (_floored(s) for s in _shares(pair))
+    return _entropy(p, q), 0.0
 
 
-def hellinger(ref: np.ndarray, cur: np.ndarray, column_type: str) -> float:
+def hellinger(pair) -> tuple[float, float]:
     """Hellinger distance; numerical data on Sturges bins over the distinct values of both."""
-    if column_type == CATEGORICAL:
-        _, ref_counts, cur_counts = _counts(ref, cur)
-        overlap = float(np.sum(np.sqrt(ref_counts / len(ref) * cur_counts / len(cur))))
+    if pair.column_type == CATEGORICAL:
+        _, ref_counts, cur_counts = pair.counts()
+        overlap = float(
+            np.sum(np.sqrt(ref_counts / ref_counts.sum() * cur_counts / cur_counts.sum()))
+        )
     else:
         # Evidently bins numerical data by the distinct values (not the rows) and uses densities.
-        edges = np.histogram_bin_edges(np.unique(np.concatenate([ref, cur])), bins="sturges")
-        h1 = np.histogram(ref, bins=edges, density=True)[0]
-        h2 = np.histogram(cur, bins=edges, density=True)[0]
-        width = (edges.max() - edges.min()) / (len(edges) - 1)
+        h1, h2, width = pair.hellinger_densities()
         overlap = float(np.sum(np.sqrt(h1 * h2)) * width)
-    return math.sqrt(1 - min(max(overlap, 0.0), 1.0))
+    return math.sqrt(1 - min(max(overlap, 0.0), 1.0)), 0.0
 
 
 BOTH = (NUMERICAL, CATEGORICAL)
