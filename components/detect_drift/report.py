@@ -17,6 +17,13 @@ def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
+def _scored(c: ColumnDrift) -> str:
+    # An approximate (streamed) score carries its error bound; "±?" when none is known.
+    if c.score is None or c.error_bound == 0:
+        return _score(c.score)
+    return f"{c.score:.4g} ± " + ("?" if c.error_bound is None else f"{c.error_bound:.1g}")
+
+
 def _number(value: float | None) -> float | None:
     # JSON has no inf/NaN: a chi-square p-value is finite, but be safe with odd data.
     return None if value is None or not math.isfinite(value) else value
@@ -39,6 +46,7 @@ def column_json(c: ColumnDrift) -> dict:
         "unseen_categories": list(c.unseen_categories),
         "unseen_count": c.unseen_count,
         "reason": c.reason,
+        "error_bound": _number(c.error_bound),
     }
 
 
@@ -55,6 +63,7 @@ def as_json(result: DriftResult) -> dict:
             "schema_changes": [c.column for c in result.columns if c.status == SCHEMA_CHANGE],
             "reference_rows": result.reference_rows,
             "current_rows": result.current_rows,
+            "mode": result.mode,
             "reasons": result.reasons,
         },
         "columns": [column_json(c) for c in result.columns],
@@ -84,12 +93,15 @@ def metadata_of(result: DriftResult) -> dict:
 def render_markdown(result: DriftResult) -> str:
     """The Markdown summary a human reads in the Kubeflow UI."""
     title = "DRIFTED" if result.drifted else "NO DRIFT"
-    lines = [f"# Drift: {title}", ""] + [f"- {r}" for r in result.reasons] + [""]
+    lines = [f"# Drift: {title}", ""] + [f"- {r}" for r in result.reasons]
+    if result.mode != "exact":
+        lines.append(f"- read {result.mode}: scores marked ± are approximate, with their bound")
+    lines.append("")
     rows = [
         (
             c.column,
             c.method or c.status,
-            _score(c.score),
+            _scored(c),
             c.threshold,
             "drift" if c.drifted else ("skipped" if c.status == SKIPPED else "ok"),
             c.reference_null_share,
@@ -128,7 +140,7 @@ def _row(c: ColumnDrift) -> str:
     unseen = ", ".join(c.unseen_categories[:MAX_UNSEEN_SHOWN])
     if c.unseen_count > MAX_UNSEEN_SHOWN:
         unseen += f" … ({c.unseen_count} in all)"
-    cells = [c.column, c.column_type, c.method or c.status, _score(c.score), c.threshold]
+    cells = [c.column, c.column_type, c.method or c.status, _scored(c), c.threshold]
     cells += [c.reference_null_share, c.current_null_share, unseen, c.reason]
     tds = "".join(_cell(v) for v in cells[:5]) + f'<td class="{verdict}">{verdict}</td>'
     tds += f"<td>{_bar(c)}</td>" + "".join(_cell(v) for v in cells[5:])
@@ -153,6 +165,7 @@ def render_html(result: DriftResult) -> str:
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
-        f"<p>reference rows: {result.reference_rows}, current rows: {result.current_rows}</p>"
+        f"<p>reference rows: {result.reference_rows}, current rows: {result.current_rows}; "
+        f"read {result.mode}</p>"
         f"<ul>{reasons}</ul><table><tr>{head}</tr>{rows}</table></body></html>"
     )
