@@ -54,9 +54,7 @@ def rollback(model: str, reason: str, user: str | None = None) -> dict:
             f"(tag {PREVIOUS_CHAMPION_TAG}); nothing to roll back to. To choose a version by "
             f"hand: MlflowClient().set_registered_model_alias({model!r}, 'champion', VERSION)"
         )
-    with registry.step(f"reading v{previous}", state):
-        found = registry.client.search_model_versions(f"name = '{model}' and version = {previous}")
-    if not found:
+    if not _version_exists(registry, model, previous):
         raise RollbackError(f"model {model!r}: previous champion v{previous} no longer exists")
     # Re-read right before moving: someone may have promoted meanwhile.
     if registry.aliases(model, state).get(CHAMPION) != current:
@@ -90,6 +88,19 @@ def rollback(model: str, reason: str, user: str | None = None) -> dict:
     )
     return {"model": model, "from": current, "to": int(previous), "by": user, "at": when,
             "reason": why}  # fmt: skip
+
+
+def _version_exists(registry, model: str, version: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    with registry.step(f"reading v{version}", "nothing was changed"):
+        try:
+            registry.client.get_model_version(model, version)
+            return True
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+    return False
 
 
 def _exists(registry, model: str) -> bool:
