@@ -18,10 +18,12 @@ def package_version() -> str:
         return "0.0.0+unknown"
 
 
-def image_reference(registry: str | None = None) -> str:
-    """The image every component runs in."""
+def image_reference(registry: str | None = None, name: str = "kfp-mlops") -> str:
+    """The image every component runs in (or, by `name`, another image built beside it)."""
     registry = (registry or os.environ.get("KFP_MLOPS_REGISTRY") or DEFAULT_REGISTRY).rstrip("/")
-    return f"{registry}/kfp-mlops:{package_version()}"
+    return f"{registry}/{name}:{package_version()}"
 
 
 IMAGE = image_reference()
+# The MLflow tracking server image the manifests run (Dockerfile target `mlflow-server`).
+MLFLOW_SERVER_IMAGE = image_reference(name="kfp-mlops-mlflow")
