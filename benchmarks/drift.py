@@ -3,8 +3,10 @@
 Each tool runs in its own interpreter (ours in .venv, Evidently in .venv-evidently, see
 `make evidently`) and reports its wall time (imports, reading both Parquet files, the tests)
 and peak RSS. Agreement = share of columns where both tools give the same verdict.
-Usage: python -m benchmarks.drift [--rows 10000 1000000] [--large]  (--large adds 1e7 rows;
-Evidently needs more than 16 GiB there).
+Default: 1e4, 1e6 and 1e7 rows x 20 columns for both tools, then 1e8 rows x 10 columns for
+ours alone. Evidently runs under an address-space limit (EVIDENTLY_MAX_GIB) so that running
+out of memory ends its run with an error in the table instead of starving the machine.
+Usage: python -m benchmarks.drift [--rows 10000 1000000 ...] [--huge-rows N | --no-huge]
 """
 
 import argparse
@@ -16,13 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.drift_data import SHIFTED, write_pair
+from benchmarks.drift_data import SHIFTED, TEN_COLUMNS, write_pair
 
 REPO = Path(__file__).resolve().parent.parent
 EVIDENTLY_PYTHON = REPO / ".venv-evidently" / "bin" / "python"
 EVIDENTLY_RUNNER = REPO / "benchmarks" / "evidently" / "run_evidently.py"
-DEFAULT_ROWS = (10_000, 1_000_000)
-LARGE_ROWS = 10_000_000
+DEFAULT_ROWS = (10_000, 1_000_000, 10_000_000)
+HUGE_ROWS = 100_000_000
+EVIDENTLY_MAX_GIB = 18
 
 
 def run_ours(reference_path: str, current_path: str, out_path: str) -> None:
@@ -54,17 +57,33 @@ def run_ours(reference_path: str, current_path: str, out_path: str) -> None:
     Path(out_path).write_text(json.dumps(out, indent=1))
 
 
+def _limit_memory() -> None:
+    import resource
+
+    limit = EVIDENTLY_MAX_GIB << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def run_tool(tool: str, reference: Path, current: Path, out: Path) -> dict:
-    """Run one tool in its own interpreter; its JSON result."""
+    """Run one tool in its own interpreter; its JSON result, or {"error": ...}."""
+    limit = None
     if tool == "ours":
         cmd = [sys.executable, "-m", "benchmarks.drift", "--ours", str(reference), str(current)]
     else:
         if not EVIDENTLY_PYTHON.exists():
             sys.exit(f"{EVIDENTLY_PYTHON} is missing: run `make evidently` first")
         cmd = [str(EVIDENTLY_PYTHON), str(EVIDENTLY_RUNNER), str(reference), str(current)]
-    proc = subprocess.run([*cmd, str(out)], cwd=REPO, capture_output=True, text=True)
+        limit = _limit_memory
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [*cmd, str(out)], cwd=REPO, capture_output=True, text=True, preexec_fn=limit
+    )
     if proc.returncode != 0:
-        sys.exit(f"{tool} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {
+            "error": f"exit {proc.returncode}: {last[:80]}",
+            "wall_s": time.perf_counter() - start,
+        }
     return json.loads(out.read_text())
 
 
@@ -75,43 +94,75 @@ def agreement(a: dict, b: dict) -> tuple[float, list[str]]:
     return (len(names) - len(differ)) / len(names), differ
 
 
+def _row(rows: int, columns: int, tool: str, result: dict, share: str) -> str:
+    if "error" in result:
+        return (
+            f"| {rows:>11,} | {columns:>4} | {tool:<9} | {result['wall_s']:>7.1f} | {'—':>12} | "
+            f"{'—':>9} | {share:>9} | failed: {result['error']}"
+        )
+    mode = result.get("mode", "")
+    bounds = [c.get("error_bound") for c in result["columns"].values()]
+    worst = max((b for b in bounds if b), default=0.0)
+    note = f"{mode}, max bound {worst:.1g}" if mode == "streaming" else mode
+    return (
+        f"| {rows:>11,} | {columns:>4} | {tool:<9} | {result['wall_s']:>7.1f} | "
+        f"{result['peak_rss_mib']:>12,.0f} | {len(result['columns']):>9} | {share:>9} | {note}"
+    )
+
+
 def main() -> None:
     """Generate each size, run both tools, print one table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_ROWS))
-    parser.add_argument("--large", action="store_true", help="also 1e7 rows (> 16 GiB)")
+    parser.add_argument("--huge-rows", type=int, default=HUGE_ROWS, help="ours alone, 10 columns")
+    parser.add_argument("--no-huge", action="store_true", help="skip the ours-alone run")
     parser.add_argument("--ours", nargs=3, metavar=("REF", "CUR", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ours:
         run_ours(*args.ours)
         return
-    sizes = [*args.rows, *([LARGE_ROWS] if args.large else [])]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"drift: {os.cpu_count()} cores, load average at start {load}; 20 columns, "
-        f"{len(SHIFTED)} shifted; rows = each of reference and current"
+        f"drift: {os.cpu_count()} cores, load average at start {load}; "
+        f"{len(SHIFTED)} of 20 columns shifted; rows = each of reference and current",
+        flush=True,
     )
-    header = f"| {'rows':>10} | {'tool':<9} | {'wall s':>7} | {'peak RSS MiB':>12} | agreement |"
-    lines = [header, "|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|"]
-    disagreements = []
+    header = (
+        f"| {'rows':>11} | {'cols':>4} | {'tool':<9} | {'wall s':>7} | {'peak RSS MiB':>12} | "
+        f"{'verdicts':>9} | {'agreement':>9} | notes"
+    )
+    lines = [header, "|" + "|".join("-" * len(c) for c in header.split("|")[1:]) + "|"]
+    disagreements, notes = [], []
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
-        for rows in sizes:
+        for rows in args.rows:
             folder = Path(tmp) / str(rows)
             reference, current = write_pair(folder, rows)
-            results = {
-                t: run_tool(t, reference, current, folder / f"{t}.json")
-                for t in ("ours", "evidently")
-            }
-            share, differ = agreement(results["ours"]["columns"], results["evidently"]["columns"])
-            disagreements += [f"{rows} rows: {n}" for n in differ]
-            for tool, result in results.items():
-                lines.append(
-                    f"| {rows:>10,} | {tool:<9} | {result['wall_s']:>7.1f} | "
-                    f"{result['peak_rss_mib']:>12,.0f} | {share:>8.0%} |"
+            results = {}
+            for tool in ("ours", "evidently"):
+                print(f"  {rows:,} rows: {tool} ...", flush=True)
+                results[tool] = run_tool(tool, reference, current, folder / f"{tool}.json")
+            share = "—"
+            if not any("error" in r for r in results.values()):
+                fraction, differ = agreement(
+                    results["ours"]["columns"], results["evidently"]["columns"]
                 )
+                share = f"{fraction:.0%}"
+                disagreements += [f"{rows} rows: {n}" for n in differ]
+            lines += [_row(rows, 20, tool, result, share) for tool, result in results.items()]
             for path in (reference, current):
                 path.unlink()
-    print("\n".join(lines))
+        if not args.no_huge:
+            folder = Path(tmp) / "huge"
+            print(f"  {args.huge_rows:,} rows x 10 columns: writing ...", flush=True)
+            reference, current = write_pair(folder, args.huge_rows, columns=TEN_COLUMNS)
+            print(f"  {args.huge_rows:,} rows x 10 columns: ours ...", flush=True)
+            result = run_tool("ours", reference, current, folder / "ours.json")
+            lines.append(_row(args.huge_rows, 10, "ours", result, "n/a"))
+            if "error" not in result:
+                drifted = sorted(n for n, c in result["columns"].items() if c["drifted"])
+                expected = sorted(set(TEN_COLUMNS) & SHIFTED)
+                notes.append(f"{args.huge_rows:,}-row run: drifted {drifted}; shifted {expected}")
+    print("\n".join(lines + notes))
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if disagreements:
         print("verdicts differ on: " + ", ".join(disagreements))
