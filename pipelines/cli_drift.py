@@ -35,6 +35,19 @@ def _thresholds(items: list[str]) -> dict[str, float]:
     return out
 
 
+def _model(uri: str | None):
+    if not uri:
+        return None
+    from components._shared.champion import load_model_uri
+
+    found = load_model_uri(uri)
+    if found is None:
+        raise ConfigError(f"{uri} names no model version yet: train one, or leave --model out")
+    if found.model is None:
+        raise ConfigError(f"{uri} cannot be used: {found.problem}")
+    return found.model
+
+
 def _failed(args: argparse.Namespace, exc: Exception, code: int) -> int:
     if args.format == "json":
         print(json.dumps({"dataset": None, "columns": [], "error": str(exc)}, indent=2))
@@ -52,6 +65,7 @@ def _drift_cmd(args: argparse.Namespace) -> int:
         columns = _columns(args.columns)
         thresholds = _thresholds(args.threshold)
         methods = _pairs(args.column_method, "--column-method")
+        model = _model(args.model)
         result = detect_drift(
             open_source(args.reference, "reference"),
             open_source(args.current, "current"),
@@ -61,6 +75,7 @@ def _drift_cmd(args: argparse.Namespace) -> int:
             per_column_methods=methods,
             drift_share=args.drift_share,
             mode=args.mode,
+            model=model,
         )
     except ConfigError as exc:
         return _failed(args, exc, EXIT_USAGE)
@@ -108,6 +123,12 @@ def add_parser(subparsers) -> None:
         type=float,
         default=0.5,
         help="dataset drift when this share of columns drifted (default 0.5)",
+    )
+    d.add_argument(
+        "--model",
+        metavar="URI",
+        help="also compare the model's predictions: models:/NAME@ALIAS (e.g. @champion), "
+        "models:/NAME/VERSION (MLflow at MLFLOW_TRACKING_URI) or a local .skops file",
     )
     d.add_argument(
         "--mode",

@@ -26,6 +26,7 @@ def monitoring(
     drift_method: str = "auto",
     drift_share: float = 0.5,
     drift_thresholds: dict = {},
+    prediction_drift_alias: str = "champion",
     target_column: str = "risk",
     sensitive_features: list = ["sex"],
     estimator: str = "hist_gradient_boosting",
@@ -74,8 +75,13 @@ def monitoring(
             method=drift_method,
             drift_share=drift_share,
             thresholds=drift_thresholds,
+            model_name=model_name,
+            model_alias=prediction_drift_alias,  # empty: no prediction drift
         ),
         "detect drift",
+        mlflow=True,  # loads the model whose predictions are compared
+        reads_outside_state=True,  # the champion can change between runs
+        retries=2,
         memory="2Gi",
     )
     # The gate returns one bool: kfp.local skips a dsl.If on a NamedTuple field silently.

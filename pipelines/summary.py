@@ -167,7 +167,7 @@ _HEADLINE = {
     "validation": ["expectations_evaluated", "expectations_failed", "rows"],
     "evaluation": ["accuracy", "f1", "roc_auc", "latency_p95_ms"],
     "fairness": ["demographic_parity_difference", "equalized_odds_difference"],
-    "drift": ["drift_share", "columns_compared", "columns_drifted"],
+    "drift": ["drift_share", "columns_compared", "columns_drifted", "prediction_drifted"],
 }
 
 

@@ -15,6 +15,7 @@ def _drift_gate(task: dict[str, Any] | None) -> dict | None:
     return {
         "passed": None if drifted is None else not drifted,  # passing = no drift
         "reasons": meta.get("reasons", []),
+        "prediction_drifted": meta.get("prediction_drifted"),
         "metrics": numbers,
         "report": meta,
     }

@@ -42,10 +42,10 @@ def test_training_spec_caching_retries_and_resources():
 def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
     spec, platform = _docs(compiled_path("monitoring"))
     root = spec["root"]["dag"]["tasks"]
-    for name in ("resolve-reference", "load-data", "load-data-2"):
+    # detect-drift loads the current champion for prediction drift: outside state too.
+    for name in ("resolve-reference", "load-data", "load-data-2", "detect-drift"):
         assert root[name]["cachingOptions"] == {}, f"{name} reads outside state: caching off"
         assert root[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
-    assert root["detect-drift"]["cachingOptions"] == {"enableCache": True}
     drifted = root["condition-1"]
     assert drifted["taskInfo"]["name"] == "drifted"
     assert "detect-drift" in drifted["triggerPolicy"]["condition"]
@@ -54,9 +54,10 @@ def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
     for name in ("load-data", "evaluate-model"):
         assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert "MLFLOW_TRACKING_URI" in {
-        m["envVar"] for m in executors["exec-resolve-reference"]["configMapAsEnv"][0]["keyToEnv"]
-    }
+    for executor in ("exec-resolve-reference", "exec-detect-drift"):
+        assert "MLFLOW_TRACKING_URI" in {
+            m["envVar"] for m in executors[executor]["configMapAsEnv"][0]["keyToEnv"]
+        }
 
 
 def test_training_spec_takes_services_from_secret_and_config_map_names_only():

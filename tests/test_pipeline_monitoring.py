@@ -86,6 +86,7 @@ def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_refere
     assert drift["passed"] is False and drift["metrics"]["drift_share"] >= 0.5
     shifted = {"credit_amount", "duration", "age", "housing"}
     assert shifted <= set(drift["report"]["columns_drifted"])
+    assert drift["prediction_drifted"] is None  # no champion yet: no model to compare with
     assert all(summary["gates"][g]["passed"] for g in ("validation", "evaluation", "fairness"))
     assert summary["model"]["name"] == model and "champion" in summary["model"]["aliases"]
     assert set(TRAINING_TASKS) <= _ran(summary)
@@ -100,6 +101,31 @@ def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_refere
     assert code == 0, again["error"]
     assert again["reference_uri"] == champion.tags["dataset_uri"]
     assert again["outcome"] == "no drift" and again["model"] is None
+    # Now a champion exists: its predictions on both datasets are compared too.
+    assert again["gates"]["drift"]["prediction_drifted"] is False
+    # Same data, 1000 reference rows: the KS p-value of the predictions is exactly 1.
+    assert again["gates"]["drift"]["metrics"]["prediction_score"] == 1.0
+
+
+def test_monitoring_drift_retrain_rejected_exit_3_nothing_registered(cli, tmp_path):
+    model = "monitoring-rejected"
+    code, summary, _ = run_json(
+        cli,
+        f"current_uri={_shifted(tmp_path / 'shifted.csv')}",
+        f"reference_uri={GERMAN_CREDIT}",
+        f"retrain_data_uri={GERMAN_CREDIT}",
+        f"model_name={model}",
+        "min_accuracy=0.99",  # no model of this data reaches it: the evaluation gate rejects
+    )
+    assert code == 3, summary["error"]
+    assert summary["status"] == "succeeded"
+    assert summary["outcome"] == "drifted → retrained: rejected"
+    assert summary["drifted"] is True and summary["retrained"] is True
+    assert summary["blessed"] is False and summary["model"] is None
+    assert summary["gates"]["evaluation"]["passed"] is False
+    from mlflow import MlflowClient
+
+    assert MlflowClient().search_registered_models(f"name = '{model}'") == []
 
 
 def test_monitoring_without_champion_or_reference_fails_saying_what_to_give(cli):

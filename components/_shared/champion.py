@@ -1,4 +1,4 @@
-"""The current `@champion` of a registered model, fetched from MLflow and loaded with skops."""
+"""A registered model version by alias (`@champion` by default), loaded from MLflow with skops."""
 
 import os
 import tempfile
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components._shared.errors import ServiceError
+from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.model_io import load_model
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
 
@@ -55,11 +55,11 @@ def _service_error(uri: str, exc: Exception) -> ServiceError:
     )
 
 
-def _champion_version(client: Any, uri: str, model_name: str) -> int | None:
+def _champion_version(client: Any, uri: str, model_name: str, alias: str = ALIAS) -> int | None:
     from mlflow.exceptions import MlflowException, RestException
 
     try:
-        return int(client.get_model_version_by_alias(model_name, ALIAS).version)
+        return int(client.get_model_version_by_alias(model_name, alias).version)
     except RestException as exc:
         # The server answered: a missing model or alias is the expected first run.
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
@@ -106,8 +106,8 @@ def _load_version(uri: str, model_name: str, version: int) -> Champion:
     return Champion(version, model)
 
 
-def load_champion(model_name: str) -> Champion | None:
-    """The model behind `models:/<model_name>@champion`, or None when there is none yet.
+def load_champion(model_name: str, alias: str = ALIAS) -> Champion | None:
+    """The model behind `models:/<model_name>@<alias>`, or None when there is none yet.
 
     Raises:
         ServiceError: MLflow is not configured or does not answer (never read as "no champion").
@@ -117,7 +117,42 @@ def load_champion(model_name: str) -> Champion | None:
     uri = mlflow_tracking_uri()
     with _client_env():
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        version = _champion_version(client, uri, model_name)
+        version = _champion_version(client, uri, model_name, alias)
         if version is None:
             return None
         return _load_version(uri, model_name, version)
+
+
+def load_model_uri(model_uri: str) -> Champion | None:
+    """A model by URI: `models:/NAME@ALIAS`, `models:/NAME/VERSION`, or a local .skops file.
+
+    Returns:
+        The loaded model (version 0 for a file), or None when the alias is not set yet.
+
+    Raises:
+        ConfigError: A URI in none of these forms, or a version that is not a number.
+        DataError: A local file that does not exist or cannot be loaded.
+        ServiceError: MLflow is not configured or does not answer.
+    """
+    if not model_uri.startswith("models:/"):
+        path = Path(model_uri)
+        if not path.is_file():
+            raise DataError(
+                f"model {model_uri!r} is neither models:/NAME@ALIAS, models:/NAME/VERSION "
+                "nor an existing .skops file"
+            )
+        try:
+            return Champion(0, load_model(path))
+        except Exception as exc:  # skops raises many types for foreign or corrupt files
+            raise DataError(f"cannot load the model file {model_uri}: {exc}") from exc
+    name, at, alias = model_uri.removeprefix("models:/").partition("@")
+    if at:
+        return load_champion(name, alias)
+    name, _, version = name.rpartition("/")
+    if not name or not version.isdigit():
+        raise ConfigError(
+            f"model URI {model_uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION"
+        )
+    uri = mlflow_tracking_uri()
+    with _client_env():
+        return _load_version(uri, name, int(version))

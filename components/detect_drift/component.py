@@ -17,6 +17,8 @@ def detect_drift(
     summary: dsl.Output[dsl.Markdown],
     thresholds: dict = {},
     column_methods: dict = {},
+    model_name: str = "",
+    model_alias: str = "champion",
 ) -> bool:
     """Tell whether the current data has drifted from the reference data.
 
@@ -42,6 +44,10 @@ def detect_drift(
             drift_share_threshold, columns_drifted, columns_skipped, schema_changes, reasons.
         thresholds: Per-column thresholds {column: value}; others use the test default.
         column_methods: Per-column methods {column: name} overriding `method`.
+        model_name: Registered model whose `@model_alias` version's predictions on both
+            datasets are compared too (prediction drift, reported apart, not in the share);
+            empty: no prediction drift. No such alias yet: skipped, with a log line.
+        model_alias: The alias of that model version (default champion).
 
     Returns:
         drifted: True when the dataset has drifted.
@@ -50,6 +56,7 @@ def detect_drift(
         DataError: Empty data, a column missing from one dataset, or nothing comparable.
         ConfigError: Unknown method or a threshold out of range.
     """
+    from components._shared.champion import load_champion
     from components._shared.reports import write_text
     from components.detect_drift.core import detect_drift as compare
     from components.detect_drift.reader import open_source
@@ -60,6 +67,10 @@ def detect_drift(
         render_markdown,
     )
 
+    found = load_champion(model_name, model_alias) if model_name and model_alias else None
+    if model_name and (found is None or found.model is None):
+        why = found.problem if found else "no such version yet"
+        print(f"prediction drift skipped: models:/{model_name}@{model_alias}: {why}")
     result = compare(
         open_source(reference.path, "reference"),
         open_source(current.path, "current"),
@@ -68,6 +79,7 @@ def detect_drift(
         thresholds=dict(thresholds),
         per_column_methods=dict(column_methods),
         drift_share=drift_share,
+        model=found.model if found else None,
     )
     for name, value in metrics_of(result).items():
         metrics.log_metric(name, value)

@@ -12,6 +12,7 @@ import pyarrow as pa
 from components._shared.errors import ConfigError, DataError
 from components.detect_drift import scan
 from components.detect_drift.pairs import CATEGORICAL, GridPair
+from components.detect_drift.prediction import PREDICTION, PredictedSource
 from components.detect_drift.stattests import (
     AUTO,
     StatTest,
@@ -59,6 +60,7 @@ class DriftResult:
     reference_rows: int
     current_rows: int
     mode: str = scan.EXACT  # how the data was read: scan.EXACT or scan.STREAMING
+    prediction: ColumnDrift | None = None  # the model's output, when a model was given
 
     @property
     def compared(self) -> tuple[ColumnDrift, ...]:
@@ -211,6 +213,7 @@ def detect_drift(
     per_column_methods: dict[str, str] | None = None,
     drift_share: float = DEFAULT_DRIFT_SHARE,
     mode: str = scan.AUTO_MODE,
+    model=None,
 ) -> DriftResult:
     """Compare each column's distribution in `current` with `reference`, then the dataset.
 
@@ -225,6 +228,9 @@ def detect_drift(
         drift_share: Dataset drift when drifted ÷ compared columns is at least this.
         mode: "exact", "streaming" (bounded memory, approximate Wasserstein/KS with a stated
             bound) or "auto" (exact up to scan.EXACT_MAX_CELLS values, streaming beyond).
+        model: A fitted scikit-learn model: its predictions on both datasets are compared
+            too (prediction drift, reported apart; not counted in the drift share). A
+            threshold or method for the column "prediction" applies to it.
 
     Returns:
         The per-column results and the dataset verdict.
@@ -241,6 +247,10 @@ def detect_drift(
         if src.num_rows == 0:
             raise DataError(f"the {label} dataset has no rows ({src.uri}): nothing to compare")
     names = _selected(ref_src.schema.names, cur_src.schema.names, columns)
+    if model is not None:
+        ref_src = PredictedSource(ref_src, model, "reference")
+        cur_src = PredictedSource(cur_src, model, "current")
+        names = [*names, PREDICTION]
     _check_config(names, method, thresholds, per_column_methods, drift_share)
     chosen = scan.choose_mode(mode, (ref_src.num_rows + cur_src.num_rows) * len(names))
     ref_sides = scan.new_sides(ref_src.schema, names)
@@ -276,7 +286,8 @@ def detect_drift(
             ref, cur = ref_sides[name], cur_sides[name]
             pair = scan.pair_of(ref, cur, kind, plan)
             results[name] = _tested(name, ref, cur, pair, test, thresholds.get(name))
-    ordered = tuple(results[name] for name in names)
+    prediction = results.pop(PREDICTION) if model is not None else None
+    ordered = tuple(results[name] for name in names if name != PREDICTION)
     compared = [r for r in ordered if r.status != SKIPPED]
     if not compared:
         raise DataError(
@@ -292,4 +303,5 @@ def detect_drift(
         reference_rows=ref_src.num_rows,
         current_rows=cur_src.num_rows,
         mode=chosen,
+        prediction=prediction,
     )

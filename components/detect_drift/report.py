@@ -64,9 +64,10 @@ def as_json(result: DriftResult) -> dict:
             "reference_rows": result.reference_rows,
             "current_rows": result.current_rows,
             "mode": result.mode,
-            "reasons": result.reasons,
+            "reasons": result.reasons + ([_prediction_line(result)] if result.prediction else []),
         },
         "columns": [column_json(c) for c in result.columns],
+        "prediction": None if result.prediction is None else column_json(result.prediction),
     }
 
 
@@ -81,19 +82,40 @@ def metrics_of(result: DriftResult) -> dict[str, float]:
     for c in result.columns:
         if c.score is not None and math.isfinite(c.score):
             numbers[f"score_{c.column}"] = c.score
+    p = result.prediction
+    if p is not None:
+        numbers["prediction_drifted"] = 1.0 if p.drifted else 0.0
+        if p.score is not None and math.isfinite(p.score):
+            numbers["prediction_score"] = p.score
     return numbers
+
+
+def _prediction_line(result: DriftResult) -> str | None:
+    p = result.prediction
+    if p is None:
+        return None
+    if p.status == SKIPPED:
+        return f"prediction drift: not tested ({p.reason})"
+    verdict = "DRIFTED" if p.drifted else "no drift"
+    return (
+        f"prediction drift: {verdict} ({p.method} {_scored(p)}, threshold {fmt(p.threshold)}; "
+        "not counted in the share)"
+    )
 
 
 def metadata_of(result: DriftResult) -> dict:
     """The summary artifact's metadata (JSON values only); `passed` means no dataset drift."""
     dataset = as_json(result)["dataset"]
-    return {"passed": not result.drifted, **dataset}
+    prediction = None if result.prediction is None else result.prediction.drifted
+    return {"passed": not result.drifted, **dataset, "prediction_drifted": prediction}
 
 
 def render_markdown(result: DriftResult) -> str:
     """The Markdown summary a human reads in the Kubeflow UI."""
     title = "DRIFTED" if result.drifted else "NO DRIFT"
     lines = [f"# Drift: {title}", ""] + [f"- {r}" for r in result.reasons]
+    if _prediction_line(result):
+        lines.append(f"- {_prediction_line(result)}")
     if result.mode != "exact":
         lines.append(f"- read {result.mode}: scores marked ± are approximate, with their bound")
     lines.append("")
@@ -162,6 +184,10 @@ def render_html(result: DriftResult) -> str:
     headers += ["null share ref", "null share cur", "new categories", "note"]
     head = "".join(f"<th>{h}</th>" for h in headers)
     rows = "".join(_row(c) for c in result.columns)
+    if result.prediction is not None:
+        rows += _row(result.prediction)
+    if _prediction_line(result):
+        reasons += f"<li>{html.escape(_prediction_line(result))}</li>"
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body><h1>{title}</h1>"

@@ -54,10 +54,10 @@ def evaluate_model(
     Raises:
         ServiceError: MLflow does not answer (never read as "no champion").
     """
+    from components._shared.champion import load_champion
     from components._shared.io import read_parquet
     from components._shared.model_io import load_model
     from components._shared.reports import write_text
-    from components.evaluate_model.champion import load_champion
     from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
     from components.evaluate_model.report import render_markdown
 

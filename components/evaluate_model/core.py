@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
+from components._shared.champion import Champion
 from components._shared.errors import DataError, one_of
-from components.evaluate_model.champion import Champion
 from components.evaluate_model.scoring import METRICS, Scores, roc_points
 
 LATENCY_ROWS = 100
