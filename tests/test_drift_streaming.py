@@ -177,3 +177,38 @@ def cli_drift_args(argv):
     parser = argparse.ArgumentParser()
     cli_drift.add_parser(parser.add_subparsers())
     return parser.parse_args(["drift", *argv])
+
+
+def test_large_csv_is_streamed_block_by_block_with_rows_counted(
+    monkeypatch, small_batches, tmp_path
+):
+    from components.detect_drift import reader
+
+    monkeypatch.setattr(reader, "MAX_WHOLE_CSV_BYTES", 0)  # every CSV counts as large
+    monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 1 << 16)
+    ref, cur = table(ROWS, 0.0, 17), table(ROWS, 0.5, 18)
+    paths = []
+    for name, data in (("ref.csv", ref), ("cur.csv", cur)):
+        data.to_pandas().to_csv(tmp_path / name, index=False)
+        paths.append(str(tmp_path / name))
+    source = open_source(paths[0], "reference")
+    assert isinstance(source, reader.CsvSource) and source.num_rows is None
+    streamed = detect_drift(source, open_source(paths[1], "current"))
+    exact = detect_drift(ref, cur, mode="exact")
+    assert streamed.mode == "streaming" and streamed.reference_rows == ROWS == streamed.current_rows
+    for s, e in zip(streamed.columns, exact.columns, strict=True):
+        assert (s.column, s.method, s.drifted) == (e.column, e.method, e.drifted)
+
+
+def test_large_csv_with_a_late_value_of_another_type_says_to_use_parquet(monkeypatch, tmp_path):
+    from components._shared.errors import DataError
+    from components.detect_drift import reader
+
+    monkeypatch.setattr(reader, "MAX_WHOLE_CSV_BYTES", 0)
+    monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 1 << 12)
+    lines = ["n,city"] + [f"{i},a" for i in range(5_000)] + ["oops,b"]
+    (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="write the data as Parquet"):
+        detect_drift(
+            open_source(str(tmp_path / "late.csv")), open_source(str(tmp_path / "late.csv"))
+        )

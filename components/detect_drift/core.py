@@ -252,7 +252,9 @@ def detect_drift(
         cur_src = PredictedSource(cur_src, model, "current")
         names = [*names, PREDICTION]
     _check_config(names, method, thresholds, per_column_methods, drift_share)
-    chosen = scan.choose_mode(mode, (ref_src.num_rows + cur_src.num_rows) * len(names))
+    known = ref_src.num_rows is not None and cur_src.num_rows is not None  # a large CSV: not
+    cells = (ref_src.num_rows + cur_src.num_rows) * len(names) if known else None
+    chosen = scan.choose_mode(mode, cells)
     ref_sides = scan.new_sides(ref_src.schema, names)
     cur_sides = scan.new_sides(cur_src.schema, names)
     if chosen == scan.EXACT:
@@ -261,6 +263,11 @@ def detect_drift(
     else:
         scan.read_pass1(ref_src.batches(names), ref_sides)
         scan.read_pass1(cur_src.batches(names), cur_sides)
+    rows = {}
+    for label, sides in (("reference", ref_sides), ("current", cur_sides)):
+        rows[label] = next(iter(sides.values())).rows
+        if rows[label] == 0:  # a source that could not say its row count before reading
+            raise DataError(f"the {label} dataset has no rows: nothing to compare")
     results, pending = {}, {}
     for name in names:
         ref, cur = ref_sides[name], cur_sides[name]
@@ -300,8 +307,8 @@ def detect_drift(
         drift_share=share,
         drift_share_threshold=float(drift_share),
         drifted=share >= drift_share,
-        reference_rows=ref_src.num_rows,
-        current_rows=cur_src.num_rows,
+        reference_rows=rows["reference"],
+        current_rows=rows["current"],
         mode=chosen,
         prediction=prediction,
     )

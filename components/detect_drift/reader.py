@@ -3,7 +3,8 @@
 `open_source` gives what core.detect_drift reads from: Parquet (local or on S3, one file or
 many) is opened by its footers only, then read in record batches of the compared columns, so
 memory does not grow with the rows. S3 objects are read with ranged GETs (only the footers and
-the compared columns' chunks travel). CSV is read whole.
+the compared columns' chunks travel). A CSV up to MAX_WHOLE_CSV_BYTES is read whole; a
+larger local one is parsed block by block (its row count is then known only once read).
 """
 
 import io
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from components._shared.errors import DataError
@@ -20,6 +22,10 @@ from components.detect_drift.scan import BATCH_ROWS, TableSource, family
 # local Parquet does not need.
 
 PARQUET_MAGIC = b"PAR1"
+# A local CSV up to this size is read whole (pandas, as load_data reads it); a larger one is
+# streamed in blocks, with column types inferred from its first block.
+MAX_WHOLE_CSV_BYTES = 256 << 20
+CSV_BLOCK_BYTES = 16 << 20
 
 
 def _is_parquet_file(path: Path) -> bool:
@@ -163,6 +169,48 @@ class ParquetSource:
                     ) from exc
 
 
+@dataclass
+class CsvSource:
+    """A local CSV file too large to read whole: parsed block by block, twice if need be."""
+
+    uri: str
+    label: str
+    path: Path
+
+    def __post_init__(self):
+        self.schema = self._reader(None).schema  # types inferred from the first block
+        self.num_rows = None  # known only once read: detect_drift counts while streaming
+
+    def _reader(self, columns: list[str] | None):
+        types = None if columns is None else {c: self.schema.field(c).type for c in columns}
+        try:
+            return pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=columns),
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot parse {self.uri} as CSV: {exc}") from exc
+
+    def batches(self, columns: list[str]):
+        """The selected columns, block by block, with the types of the first block."""
+        reader = self._reader(columns)
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise DataError(
+                f"{self.uri}: {exc}; a value further down does not fit the column type read "
+                f"from the first {CSV_BLOCK_BYTES >> 20} MiB; fix the value or write the data as "
+                "Parquet (types stored with it)"
+            ) from exc
+
+    def table(self, columns: list[str]) -> pa.Table:
+        """The selected columns in memory (exact mode)."""
+        return pa.Table.from_batches(
+            list(self.batches(columns)), pa.schema([self.schema.field(c) for c in columns])
+        )
+
+
 def _batches(handle: pq.ParquetFile, columns: list[str]):
     # One reader per row group: a single iter_batches over the whole file keeps Arrow memory
     # growing with each row group read (measured: +90 MB per 1e6-row group of 20 columns), so
@@ -214,5 +262,7 @@ def open_source(uri: str, label: str = "input"):
         return ParquetSource(uri, label, [(str(p), lambda p=p: str(p)) for p in files])
     if _is_parquet_file(path):
         return ParquetSource(uri, label, [(uri, lambda: str(path))])
+    if path.suffix.lower() == ".csv" and path.stat().st_size > MAX_WHOLE_CSV_BYTES:
+        return CsvSource(uri, label, path)
     frame = parse_table(read_bytes(uri), uri)
     return TableSource(pa.Table.from_pandas(frame, preserve_index=False), uri)

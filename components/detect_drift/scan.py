@@ -227,11 +227,11 @@ class GridPlan:
     hellinger: np.ndarray | None
 
 
-def choose_mode(mode: str, cells: int) -> str:
-    """EXACT or STREAMING: `mode` itself, or by the number of values compared."""
+def choose_mode(mode: str, cells: int | None) -> str:
+    """EXACT or STREAMING: `mode` itself, or by the number of values compared (None: unknown)."""
     if mode != AUTO_MODE:
         return mode
-    return EXACT if cells <= EXACT_MAX_CELLS else STREAMING
+    return EXACT if cells is not None and cells <= EXACT_MAX_CELLS else STREAMING
 
 
 def new_sides(schema: pa.Schema, names: Iterable[str]) -> dict[str, Side]:
