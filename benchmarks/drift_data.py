@@ -60,7 +60,7 @@ def _generators(rng: np.random.Generator, s: float) -> dict:
 
 
 ALL_COLUMNS = tuple(_generators(np.random.default_rng(0), 0.0))
-# The 1e8-row run: 10 of the 20, every kind represented, 4 of them shifted.
+# The 1e8-row run: 10 of the 20, every kind represented, 5 of them shifted.
 TEN_COLUMNS = (
     "num_plain", "num_skewed", "num_shift", "num_few", "int_wide",
     "int_small", "int_shift", "bin_shift", "cat_plain", "cat_shift",
