@@ -30,7 +30,8 @@ def mlflow_server(stack):
     port = free_port()
     env = stack.env()
     command = ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--backend-store-uri", "sqlite:////home/mlflow/mlflow.db"]
+    home = "/home/mlflow"  # the image user's home (inside the container, not this machine)
+    command += ["--backend-store-uri", f"sqlite:///{home}/mlflow.db"]
     command += ["--artifacts-destination", f"s3://{ARTIFACT_BUCKET}/e2e-mlflow-image/"]
     container = client.containers.run(
         MLFLOW_SERVER_IMAGE,
