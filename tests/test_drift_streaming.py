@@ -34,6 +34,8 @@ def table(rows: int, shift: float, seed: int) -> pa.Table:
             "plain": plain,
             "heavy": heavy + shift,
             "wide_int": rng.integers(0, 5_000, rows) + int(400 * shift),
+            # More than 20 distinct values but fewer than streaming counts: counted, then binned.
+            "mid_int": rng.integers(0, 300, rows) + int(30 * shift),
             "few": rng.choice([0.5, 1.5, 2.5], rows, p=[0.5, 0.3 + 0.1 * shift, 0.2 - 0.1 * shift]),
             "small_int": rng.integers(0, 6 + int(2 * shift), rows),
             "city": pa.array(rng.choice(["a", "b", "c", "d"], rows)).dictionary_encode(),
@@ -100,7 +102,7 @@ def test_streaming_ks_p_value_lies_within_its_bound(small_batches):
 @pytest.mark.parametrize("method", ["jensenshannon", "psi", "kl_div"])
 def test_streaming_binned_tests_use_exact_sturges_bins(small_batches, method):
     exact, streamed = both_modes(table(ROWS, 0.0, 7), table(ROWS, 0.2, 8), method=method)
-    for name in ("plain", "heavy", "wide_int", "few", "small_int", "city", "flag"):
+    for name in ("plain", "heavy", "wide_int", "mid_int", "few", "small_int", "city", "flag"):
         e, s = exact[name], streamed[name]
         assert s.error_bound == 0 and s.score == pytest.approx(e.score, rel=1e-9), name
 

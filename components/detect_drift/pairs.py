@@ -162,11 +162,12 @@ class CountsPair:
     def binned(self) -> tuple[np.ndarray, np.ndarray]:
         """Counts per bin as Evidently's get_binned_data makes them (see `shares`)."""
         if self.column_type == NUMERICAL and self.n_ref_values() > MAX_UNBINNED_VALUES:
-            present = self.keys[(self.ref + self.cur) > 0].astype(float)
-            edges = sturges_edges(self.n_ref + self.n_cur, present[0], present[-1])
-            ref = np.histogram(present, edges, weights=self.ref[(self.ref + self.cur) > 0])[0]
-            cur = np.histogram(present, edges, weights=self.cur[(self.ref + self.cur) > 0])[0]
-            return ref, cur
+            keys = self.keys.astype(float)  # sorted, each counted on at least one side
+            edges = sturges_edges(self.n_ref + self.n_cur, keys[0], keys[-1])
+            return (
+                np.histogram(keys, edges, weights=self.ref)[0],
+                np.histogram(keys, edges, weights=self.cur)[0],
+            )
         return self.ref, self.cur
 
     def hellinger_densities(self) -> tuple[np.ndarray, np.ndarray, float]:
