@@ -109,7 +109,6 @@ class CountsPair:
     keys: np.ndarray
     ref: np.ndarray  # float counts, aligned with keys
     cur: np.ndarray
-    exact = True
 
     @classmethod
     def of(cls, column_type: str, ref_keys, ref_counts, cur_keys, cur_counts) -> "CountsPair":
@@ -196,7 +195,6 @@ class ValuesPair:
     column_type: str
     ref_values: np.ndarray
     cur_values: np.ndarray
-    exact = True
     _runs: dict = field(default_factory=dict, repr=False)
 
     def _side_runs(self, side: str):
@@ -292,16 +290,6 @@ class GridPair:
     ref_m2: float  # sum of squared deviations from the mean (reference)
     ref_bins: tuple[np.ndarray, np.ndarray] | None = None  # exact Sturges counts, if needed
     hellinger: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # counts + edges
-    n_ref_distinct_at_least: int = 0
-    exact = False
-
-    def n_values(self) -> int:
-        """A lower bound of the distinct values over both sides (more than we track)."""
-        return self.n_ref_distinct_at_least
-
-    def n_ref_values(self) -> int:
-        """A lower bound of the distinct reference values."""
-        return self.n_ref_distinct_at_least
 
     def counts(self):
         """Not available: too many distinct values were seen to count each one."""

@@ -71,7 +71,6 @@ class _S3RangeFile(io.RawIOBase):
     def __init__(self, client, bucket: str, key: str):
         from components._shared.io import s3_read_error
 
-        self.s3_read_error = s3_read_error
         self.client, self.bucket, self.key, self.position = client, bucket, key, 0
         try:
             self.size = client.stat_object(bucket, key).size
@@ -106,7 +105,9 @@ class _S3RangeFile(io.RawIOBase):
                 response.close()
                 response.release_conn()
         except Exception as exc:  # minio raises S3Error or urllib3 errors
-            raise self.s3_read_error(f"s3://{self.bucket}/{self.key}", exc) from exc
+            from components._shared.io import s3_read_error
+
+            raise s3_read_error(f"s3://{self.bucket}/{self.key}", exc) from exc
         buffer[: len(data)] = data
         self.position += len(data)
         return len(data)

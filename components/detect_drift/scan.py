@@ -356,7 +356,6 @@ def pair_of(ref: Side, cur: Side, kind: str, plan: GridPlan | None = None):
             hellinger=None
             if plan.hellinger is None
             else (ref.hellinger, cur.hellinger, plan.hellinger),
-            n_ref_distinct_at_least=MAX_TRACKED_NUMBERS + 1,
         )
     if ref.values is not None and kind == NUMERICAL:
         return ValuesPair(kind, ref.values, cur.values)
