@@ -1,0 +1,45 @@
+"""The one redaction of credentials: every message, log line and report that names a service.
+
+Two kinds of secret reach our text: a `user:password@` part of a service URI (an MLflow
+tracking URI may carry one), and the values of the credential variables in the environment
+(S3 keys, MLflow passwords and tokens), which an error from a library may echo back.
+"""
+
+import os
+import re
+
+MASK = "***"
+# Variables whose values are credentials wherever they appear (names from boto3/minio and MLflow).
+SECRET_ENVS = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SESSION_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    "KFP_MLOPS_WEBHOOK_URL",
+)
+# Short values would mask ordinary words; real keys are long.
+MIN_SECRET_LENGTH = 8
+# scheme://userinfo@ — userinfo is everything up to the last "@" before the host.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@]+)@")
+
+
+def secret_values(environ: "os._Environ[str] | dict[str, str] | None" = None) -> list[str]:
+    """The credential values set in the environment, longest first (so none is half-masked)."""
+    env = os.environ if environ is None else environ
+    values = {env.get(name, "") for name in SECRET_ENVS}
+    return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def redact_uri(uri: str) -> str:
+    """A service URI without its `user:password@` part, safe to print."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", uri)
+
+
+def redact(text: object) -> str:
+    """Text with every URI userinfo and every credential value from the environment masked."""
+    out = redact_uri(str(text))
+    for value in secret_values():
+        out = out.replace(value, MASK)
+    return out

@@ -1,0 +1,21 @@
+from components._shared.redact import MASK, redact, redact_uri
+
+
+def test_redact_uri_drops_user_and_password():
+    assert redact_uri("http://alice:s3cr%40t@mlflow:5000/x") == f"http://{MASK}@mlflow:5000/x"
+    assert redact_uri("https://token@host/path") == f"https://{MASK}@host/path"
+    assert redact_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_redact_masks_credential_values_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "abcdefghijklmnop")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "hunter2hunter2")
+    text = "denied for abcdefghijklmnop at http://u:hunter2hunter2@h:1 (hunter2hunter2)"
+    out = redact(text)
+    assert "abcdefghijklmnop" not in out and "hunter2hunter2" not in out
+    assert out == f"denied for {MASK} at http://{MASK}@h:1 ({MASK})"
+
+
+def test_redact_leaves_short_values_alone(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "key")
+    assert redact("a key in a sentence") == "a key in a sentence"
