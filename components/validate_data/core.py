@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError
-from components._shared.reports import markdown_table
+from components._shared.reports import markdown_table, md_text
 from components.validate_data.suite import load_suite
 
 
@@ -72,12 +72,12 @@ class Validation:
         lines = [
             f"# Data validation: {'PASSED' if self.success else 'FAILED'}",
             "",
-            f"Suite `{self.suite_name}` (sha256 `{self.suite_sha256[:12]}`) on {self.rows} rows "
-            f"x {self.columns} columns: {self.evaluated - self.failed} of {self.evaluated} "
-            f"expectations passed ({self.success_percent:.1f}%).",
+            f"Suite {md_text(self.suite_name)} (sha256 `{self.suite_sha256[:12]}`) on "
+            f"{self.rows} rows x {self.columns} columns: {self.evaluated - self.failed} of "
+            f"{self.evaluated} expectations passed ({self.success_percent:.1f}%).",
         ]
         if self.reasons:
-            lines += ["", "## Failed", "", *[f"- {r}" for r in self.reasons]]
+            lines += ["", "## Failed", "", *[f"- {md_text(r)}" for r in self.reasons]]
         rows = [
             (c.expectation, c.column, c.success, c.unexpected_count, _short(c.error or c.observed))
             for c in self.checks
