@@ -1,6 +1,6 @@
 """The fairness gate's Markdown report, its metadata and its numbers."""
 
-from components._shared.reports import fmt, markdown_table, verdict
+from components._shared.reports import fmt, markdown_table, md_text, verdict
 from components.check_fairness.core import FairnessResult, FeatureFairness
 
 
@@ -55,14 +55,14 @@ def metadata_of(result: FairnessResult) -> dict:
 
 def _feature_section(f: FeatureFairness, min_group_size: int) -> list[str]:
     lines = [
-        f"## `{f.feature}`",
+        f"## Feature {md_text(f.feature)}",
         "",
         f"- demographic parity difference: **{fmt(f.demographic_parity_difference)}**",
         f"- equalized odds difference: **{fmt(f.equalized_odds_difference)}**",
-        f"- group rates for class `{f.reported_class}`",
+        f"- group rates for class {md_text(f.reported_class)}",
     ]
     if f.bins:
-        lines.append(f"- numeric feature split into quartile bins: {', '.join(f.bins)}")
+        lines.append(f"- numeric feature split into quartile bins: {md_text(', '.join(f.bins))}")
     if f.per_class:
         rows = [
             (c, v["demographic_parity_difference"], v["equalized_odds_difference"])
@@ -86,7 +86,9 @@ def _feature_section(f: FeatureFairness, min_group_size: int) -> list[str]:
 def render_report(result: FairnessResult) -> str:
     """The Markdown a human reads in the Kubeflow UI."""
     lines = [f"# Fairness gate: {verdict(result.passed)}", ""]
-    lines += [f"- {reason}" for reason in result.reasons] or ["- every disparity within its bound"]
+    # Reasons name features and groups: data, escaped like every other value.
+    reasons = [f"- {md_text(reason)}" for reason in result.reasons]
+    lines += reasons or ["- every disparity within its bound"]
     lines += [
         "",
         markdown_table(
@@ -98,7 +100,7 @@ def render_report(result: FairnessResult) -> str:
         ),
         "",
         "Unset bounds (—) are not checked. Positive class(es): "
-        + ", ".join(f"`{c}`" for c in result.positive_classes),
+        + ", ".join(md_text(c) for c in result.positive_classes),
         "",
     ]
     for f in result.features.values():

@@ -3,7 +3,7 @@
 import html
 import math
 
-from components._shared.reports import fmt, markdown_table
+from components._shared.reports import fmt, markdown_table, md_text
 from components.detect_drift.core import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
 from components.detect_drift.stattests import REGISTRY
 
@@ -113,9 +113,10 @@ def metadata_of(result: DriftResult) -> dict:
 def render_markdown(result: DriftResult) -> str:
     """The Markdown summary a human reads in the Kubeflow UI."""
     title = "DRIFTED" if result.drifted else "NO DRIFT"
-    lines = [f"# Drift: {title}", ""] + [f"- {r}" for r in result.reasons]
+    # Reasons name columns and quote categories: data, escaped like every other value.
+    lines = [f"# Drift: {title}", ""] + [f"- {md_text(r)}" for r in result.reasons]
     if _prediction_line(result):
-        lines.append(f"- {_prediction_line(result)}")
+        lines.append(f"- {md_text(_prediction_line(result))}")
     if result.mode != "exact":
         lines.append(f"- read {result.mode}: scores marked ± are approximate, with their bound")
     lines.append("")

@@ -1,6 +1,6 @@
 """The Markdown report of an evaluation: verdict first, then metrics, then the champion."""
 
-from components._shared.reports import fmt, markdown_table, verdict
+from components._shared.reports import Md, fmt, markdown_table, md_text, verdict
 from components.evaluate_model.core import Evaluation
 
 ROWS = ("accuracy", "f1", "roc_auc", "latency_p50_ms", "latency_p95_ms")
@@ -11,7 +11,7 @@ def _metric_rows(evaluation: Evaluation) -> list[list[object]]:
     rows = []
     for metric in ROWS:
         check = checks.get(metric)
-        name = f"**{metric}** (primary)" if metric == evaluation.primary_metric else metric
+        name = Md(f"**{metric}** (primary)") if metric == evaluation.primary_metric else metric
         if check is None:
             rows.append([name, evaluation.values[metric], "not set", "—"])
         else:
@@ -46,7 +46,8 @@ def _champion_section(evaluation: Evaluation) -> list[str]:
 def render_markdown(evaluation: Evaluation) -> str:
     """A short report a human reads in the Kubeflow UI."""
     lines = [f"# Evaluation: {verdict(evaluation.passed)}", ""]
-    lines += [f"- {reason}" for reason in evaluation.reasons]
+    # Reasons quote class names and champion errors: data, escaped like every other value.
+    lines += [f"- {md_text(reason)}" for reason in evaluation.reasons]
     lines += ["", "## Metrics", ""]
     lines.append(
         markdown_table(["metric", "value", "threshold", "result"], _metric_rows(evaluation))
@@ -54,7 +55,7 @@ def render_markdown(evaluation: Evaluation) -> str:
     lines += [
         "",
         "Latency: one row per `predict` call, after a warm-up; `max_latency_ms` bounds p95.",
-        f"ROC curve: class `{evaluation.roc_class}` vs the rest.",
+        f"ROC curve: class {md_text(evaluation.roc_class)} vs the rest.",
         "",
     ]
     lines += _champion_section(evaluation)
