@@ -1,4 +1,4 @@
-"""`kfp-mlops upload|run|schedule|runs|rollback`: the KFP (and registry) operations."""
+"""`kfp-mlops upload|run|schedule|runs|rollback|history`: KFP and registry operations."""
 
 import argparse
 import json
@@ -110,7 +110,7 @@ def _rollback_cmd(args: argparse.Namespace) -> int:
     from pipelines.rollback import RollbackError, rollback
 
     try:
-        done = rollback(args.model, args.reason)
+        done = rollback(args.model, args.reason, expect_from=args.expect_from)
     except RollbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -118,6 +118,22 @@ def _rollback_cmd(args: argparse.Namespace) -> int:
         f"{done['model']}: champion moved back from v{done['from']} to v{done['to']} "
         f"by {done['by']} at {done['at']} ({done['reason']})"
     )
+    return 0
+
+
+def _history_cmd(args: argparse.Namespace) -> int:
+    from pipelines.rollback import alias_history
+
+    moves = alias_history(args.model)
+    if args.output == "json":
+        print(json.dumps(moves, indent=2))
+        return 0
+    if not moves:
+        print(f"{args.model}: no recorded alias moves")
+    for m in moves:
+        start = f"v{m['from_version']}" if m["from_version"] is not None else "(unset)"
+        print(f"{m['time']}  {m['alias']:<10} {start:>7} -> v{m['version']:<5} "
+              f"by {m['who']}: {m['why']}")  # fmt: skip
     return 0
 
 
@@ -141,7 +157,7 @@ def _params_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers) -> None:
-    """Register upload, run, schedule, runs and rollback on the `kfp-mlops` sub-parsers."""
+    """Register upload, run, schedule, runs, rollback and history on the sub-parsers."""
     u = subparsers.add_parser("upload", help="upload compiled/PIPELINE.yaml to KFP (idempotent)")
     u.add_argument("pipeline", help="pipeline name, e.g. training")
     _connection_args(u)
@@ -179,5 +195,16 @@ def add_parser(subparsers) -> None:
         "rollback", help="move MLflow alias champion back to the previous champion"
     )
     rb.add_argument("model", help="registered model name")
-    rb.add_argument("--reason", default="", help="why (recorded in tags)")
+    rb.add_argument("--reason", default="", help="why (recorded in the audit trail and tags)")
+    rb.add_argument(
+        "--expect-from",
+        type=int,
+        metavar="VERSION",
+        help="refuse (exit 1, nothing changed) unless the champion is this version",
+    )
     rb.set_defaults(func=_rollback_cmd)
+
+    h = subparsers.add_parser("history", help="the recorded alias moves of a model, oldest first")
+    h.add_argument("model", help="registered model name")
+    h.add_argument("--output", choices=["text", "json"], default="text")
+    h.set_defaults(func=_history_cmd)

@@ -2,7 +2,9 @@
 
 The previous champion is the one register_model recorded on the current champion when it
 promoted it (`kfp_mlops.previous_champion`). Rolling back again goes one step further back
-along that chain. Who, when and why are recorded as tags on both versions.
+along that chain. Rollback holds the same registry lock as register_model, refuses when the
+champion is not the one it read (or the one `--expect-from` names), and records who, when and
+why in the audit trail and on both versions before it moves the alias.
 """
 
 import getpass
@@ -10,10 +12,13 @@ import os
 from datetime import UTC, datetime
 
 from components._shared.errors import KfpMlopsError
+from components._shared.failpoints import failpoint
+from components.register_model.audit import Trail
 from components.register_model.core import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 
 ROLLED_BACK = "kfp_mlops.rolled_back"  # on the demoted version: "<when> by <who> to vN"
 USER_ENV = "KFP_MLOPS_USER"
+UNCHANGED = "nothing was changed"
 
 
 class RollbackError(KfpMlopsError):
@@ -28,26 +33,59 @@ def who() -> str:
         return "unknown"
 
 
-def rollback(model: str, reason: str, user: str | None = None) -> dict:
-    """Point `champion` at the previous champion; tag both versions with who, when and why.
+def rollback(
+    model: str, reason: str, user: str | None = None, expect_from: int | None = None
+) -> dict:
+    """Point `champion` at the previous champion, under the registry lock, recorded first.
+
+    Args:
+        model: Registered model name.
+        reason: Why (recorded); empty means "no reason given".
+        user: Who (recorded); default KFP_MLOPS_USER or the login name.
+        expect_from: Refuse unless the champion is this version (for scripts).
 
     Raises:
         RollbackError: No champion, no previous champion recorded, the previous version is
-            gone, or the champion moved while rolling back. Nothing is changed then.
-        ServiceError: MLflow is not configured or does not answer.
+            gone, or the champion is not the one read (or expected). Nothing is changed then.
+        ServiceError: MLflow or S3 is not configured or does not answer; LeaseError when
+            another holder keeps the registry lock past the wait.
     """
+    from components._shared.lease import Lease
     from components.register_model.registry import Registry
 
     registry = Registry()
-    state = "nothing was changed"
     _exists(registry, model)
-    aliases = registry.aliases(model, state)
-    current = aliases.get(CHAMPION)
-    if current is None:
-        raise RollbackError(f"model {model!r} has no champion; nothing to roll back")
-    with registry.step("reading the champion's history", state):
-        tags = registry.client.get_model_version(model, str(current)).tags or {}
-    previous = tags.get(PREVIOUS_CHAMPION_TAG)
+    seen = registry.aliases(model, UNCHANGED).get(CHAMPION) if expect_from is None else expect_from
+    user = user or who()
+    with Lease(model, user) as lease:
+        live = registry.aliases(model, UNCHANGED)
+        trail = Trail(registry, model, UNCHANGED)
+        trail.reconcile(live)
+        current = live.get(CHAMPION)
+        if current is None:
+            raise RollbackError(f"model {model!r} has no champion; nothing to roll back")
+        if current != seen:
+            raise RollbackError(
+                f"model {model!r}: the champion is v{current}, not v{seen} as "
+                f"{'--expect-from says' if expect_from is not None else 'rollback read it'} "
+                f"(it moved meanwhile); {UNCHANGED}. Check `kfp-mlops history {model}` and "
+                "re-run, with --expect-from VERSION in scripts"
+            )
+        previous = _previous(registry, model, current)
+        when, why = datetime.now(UTC).isoformat(timespec="seconds"), reason or "no reason given"
+        _tag_both(registry, model, current, previous, user, when, why)
+        lease.ensure()
+        trail.record(CHAMPION, previous, current, user, f"rollback: {why}")
+        failpoint("rollback.record_written")
+        registry.set_alias(model, CHAMPION, previous, UNCHANGED)
+        failpoint("rollback.champion_moved")
+    return {"model": model, "from": current, "to": previous, "by": user, "at": when,
+            "reason": why}  # fmt: skip
+
+
+def _previous(registry, model: str, current: int) -> int:
+    """The champion `current` replaced, checked to exist (and to load, where the loader can)."""
+    previous = registry.version_tags(model, current, UNCHANGED).get(PREVIOUS_CHAMPION_TAG)
     if not previous:
         raise RollbackError(
             f"model {model!r}: champion v{current} records no previous champion "
@@ -56,13 +94,11 @@ def rollback(model: str, reason: str, user: str | None = None) -> dict:
         )
     if not _version_exists(registry, model, previous):
         raise RollbackError(f"model {model!r}: previous champion v{previous} no longer exists")
-    # Re-read right before moving: someone may have promoted meanwhile.
-    if registry.aliases(model, state).get(CHAMPION) != current:
-        raise RollbackError(f"model {model!r}: the champion moved while rolling back; re-run")
-    user, when = user or who(), datetime.now(UTC).isoformat(timespec="seconds")
-    why = reason or "no reason given"
-    registry.set_alias(model, CHAMPION, int(previous), state)
-    done = f"champion is v{previous} again; tags may be incomplete, set them by hand"
+    return int(previous)
+
+
+def _tag_both(registry, model, current, previous, user, when, why) -> None:
+    """Who, when and why on both versions, before the move (a crash leaves no silent move)."""
     registry.set_tags(
         model,
         current,
@@ -72,11 +108,11 @@ def rollback(model: str, reason: str, user: str | None = None) -> dict:
             "kfp_mlops.rolled_back_by": user,
             "kfp_mlops.rollback_reason": why,
         },
-        done,
+        UNCHANGED,
     )
     registry.set_tags(
         model,
-        int(previous),
+        previous,
         {
             CHAMPION_SINCE_TAG: when,
             "kfp_mlops.restored_at": when,
@@ -84,16 +120,14 @@ def rollback(model: str, reason: str, user: str | None = None) -> dict:
             "kfp_mlops.restored_from": str(current),
             "kfp_mlops.restore_reason": why,
         },
-        done,
+        UNCHANGED,
     )
-    return {"model": model, "from": current, "to": int(previous), "by": user, "at": when,
-            "reason": why}  # fmt: skip
 
 
 def _version_exists(registry, model: str, version: str) -> bool:
     from mlflow.exceptions import MlflowException
 
-    with registry.step(f"reading v{version}", "nothing was changed"):
+    with registry.step(f"reading v{version}", UNCHANGED):
         try:
             registry.client.get_model_version(model, version)
             return True
@@ -106,7 +140,7 @@ def _version_exists(registry, model: str, version: str) -> bool:
 def _exists(registry, model: str) -> bool:
     from mlflow.exceptions import MlflowException
 
-    with registry.step(f"reading model {model!r}", "nothing was changed"):
+    with registry.step(f"reading model {model!r}", UNCHANGED):
         try:
             registry.client.get_registered_model(model)
             return True
@@ -114,3 +148,21 @@ def _exists(registry, model: str) -> bool:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
     raise RollbackError(f"no registered model {model!r} in MLflow; check the name")
+
+
+def alias_history(model: str) -> list[dict]:
+    """The alias moves of a model, oldest first: {alias, version, from_version, time, who, why}.
+
+    Records whose move never happened (the writer died between record and move) are left out.
+
+    Raises:
+        RollbackError: No such registered model.
+        ServiceError: MLflow is not configured or does not answer.
+    """
+    from components.register_model.audit import history
+    from components.register_model.registry import Registry
+
+    registry = Registry()
+    _exists(registry, model)
+    moves = Trail(registry, model, UNCHANGED).moves()
+    return [m.public() for m in history(moves, registry.aliases(model, UNCHANGED))]

@@ -129,6 +129,7 @@ def training(
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),
             "register model",
+            s3=True,  # the registry lock is a lease object on S3
             mlflow=True,
             reads_outside_state=True,
             retries=2,

@@ -28,10 +28,13 @@ def register_model(
     numbers and the model (skops with an explicit trusted-type list, explicit pinned
     pip_requirements); creates a model version carrying the lineage tags (dataset URI, sha256
     and rows, suite hash, package version, git commit, image, KFP run id, parameters, gate
-    results); sets alias `challenger`, then `champion` when `promote` is on and the model is
-    not worse than the champion the evaluation compared with, re-reading the alias right
-    before moving it. A retried step (same kfp_run_id and model file) reuses its version.
-    MLflow's endpoint comes from MLFLOW_TRACKING_URI.
+    results). Run, logged model and version are found-or-created by the attempt's key
+    (kfp_run_id + model sha256), so a retried step or a lost reply never makes a second one.
+    Then, holding the model's lease lock on S3 (KFP_MLOPS_LOCK_URI, default
+    s3://kfp-mlops-data/locks/), sets alias `challenger`, and `champion` when `promote` is on,
+    the model is not worse than the champion the evaluation compared with, and that champion
+    is still the champion; each move is recorded (`kfp-mlops history`) before it is made.
+    MLflow's endpoint comes from MLFLOW_TRACKING_URI, S3's from AWS_ENDPOINT_URL_S3.
 
     Args:
         model: The skops model from train_model (metadata estimator, hyperparameters,
@@ -53,8 +56,9 @@ def register_model(
         model_card: Output Markdown model card (also logged on the run as model_card.md).
 
     Raises:
-        ServiceError: MLflow is not configured or does not answer; names the endpoint and
-            the step. No version is half-registered and no alias moved before its tags.
+        ServiceError: MLflow or S3 is not configured or does not answer, or another run
+            holds the registry lock too long; names the endpoint and the step. No version is
+            half-registered and no alias moves before its record and tags.
         DataError: The model file does not match the sha256 train_model recorded.
     """
     import json

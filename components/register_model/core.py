@@ -2,13 +2,12 @@
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from components._shared.errors import ConfigError
+from components._shared.failpoints import failpoint
 from components.register_model.card import render_card
 from components.register_model.lineage import (
     Candidate,
-    as_int,
     build_lineage,
     description,
     model_sha256,
@@ -16,11 +15,15 @@ from components.register_model.lineage import (
     run_params,
     version_tags,
 )
+from components.register_model.promotion import (  # noqa: F401 (their public home)
+    CHALLENGER,
+    CHAMPION,
+    CHAMPION_SINCE_TAG,
+    PREVIOUS_CHAMPION_TAG,
+    decide_promotion,
+    move_aliases,
+)
 
-CHALLENGER, CHAMPION = "challenger", "champion"
-# Champion history on the versions themselves, so `kfp-mlops rollback` knows where to go back.
-CHAMPION_SINCE_TAG = "kfp_mlops.champion_since"  # UTC ISO time the version became champion
-PREVIOUS_CHAMPION_TAG = "kfp_mlops.previous_champion"  # the champion it replaced
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$")
 
 
@@ -46,35 +49,6 @@ class Registration:
         return facts
 
 
-def decide_promotion(
-    *, promote: bool, version: int, current_champion: int | None, evaluation: dict
-) -> tuple[bool, str]:
-    """Whether to move `champion` to this version now, and why (pure; the race check lives here).
-
-    `current_champion` must be read right before the alias would move; the champion the
-    evaluation compared against must still be the champion, or someone promoted meanwhile.
-    """
-    seen = as_int(evaluation.get("champion_version"))
-    metric = evaluation.get("primary_metric") or "primary metric"
-    if current_champion == version:
-        return promote, f"v{version} already is the champion (a retried step moves nothing)"
-    if not promote:
-        return False, f"promotion is off: v{version} is the challenger only"
-    if seen is not None:
-        value, best = evaluation.get("primary_value"), evaluation.get("champion_value")
-        if value is None or best is None:
-            return False, f"not promoted: evaluation recorded no {metric} to compare with v{seen}"
-        if value < best:
-            return False, f"not promoted: {metric} {value:.4f} < champion v{seen}'s {best:.4f}"
-    if current_champion != seen:
-        return False, (
-            f"not promoted: the champion is now v{current_champion} but evaluation compared "
-            f"against {f'v{seen}' if seen else 'no champion'} (promoted meanwhile); v{version} "
-            "stays challenger; re-run the pipeline to compare against the new champion"
-        )
-    return True, f"promoted to champion (previous: {f'v{seen}' if seen else 'none'})"
-
-
 def _finish(lineage: dict, **registration) -> Registration:
     record = {**lineage, "registration": registration}
     card = render_card(record, version_tags(lineage))
@@ -84,15 +58,17 @@ def _finish(lineage: dict, **registration) -> Registration:
 def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> Registration:
     """Register the model as `challenger` (and maybe `champion`) when every gate blessed it.
 
-    Order of operations, so a failure at any step leaves nothing half-done: log the run and
-    the model; create the version with all lineage tags in one call (a retry finds it by
-    kfp_run_id + model sha256 and reuses it); then `challenger`; then `champion` after
-    re-reading it; last the lineage JSON and model card on the run.
+    Order of operations, so a failure at any step leaves nothing half-done: find-or-create
+    the run, the logged model and the version by the attempt's key (kfp_run_id + model
+    sha256; the version carries all lineage tags from its creation); then, holding the
+    model's lease on S3, `challenger` and maybe `champion`, each move recorded in the audit
+    trail before it is made; last the lineage JSON and model card on the run.
 
     Raises:
         ConfigError: The model name is not a valid registry name.
         DataError: The model file does not match the sha256 train_model recorded.
-        ServiceError: MLflow is not configured or fails; names the endpoint and the step.
+        ServiceError: MLflow or S3 is not configured or fails; names the endpoint and the
+            step. LeaseError (a ServiceError) when another run holds the lock too long.
     """
     from components._shared.model_io import load_model
     from components.register_model.registry import Registry
@@ -137,25 +113,21 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
             run_metrics(candidate, gates),
             candidate.sample,
         )
-        version = registry.create_version(
-            model_name, run_id, model_uri, model_id, version_tags(lineage), description(lineage)
-        )
+        tags, text = version_tags(lineage), description(lineage)
+        version = registry.create_version(model_name, key, run_id, model_uri, model_id, tags, text)
+    failpoint("register.version_created")
     state = (
         f"v{version} is registered with its tags; re-run the step to finish (it reuses v{version})"
     )
-    aliases = registry.aliases(model_name, state)
-    if aliases.get(CHALLENGER) is None or aliases[CHALLENGER] <= version:
-        registry.set_alias(model_name, CHALLENGER, version, state)  # never back to an older one
-    current = registry.aliases(model_name, state).get(CHAMPION)  # re-read right before moving
-    promoted, reason = decide_promotion(
-        promote=promote, version=version, current_champion=current, evaluation=candidate.evaluation
+    promoted, reason, current = move_aliases(
+        registry,
+        model_name,
+        version,
+        promote=promote,
+        evaluation=candidate.evaluation,
+        who=key["kfp_run_id"],
+        state=state,
     )
-    if promoted and current != version:
-        if current is not None:  # recorded before the move: a retry then finds it in place
-            registry.set_tags(model_name, version, {PREVIOUS_CHAMPION_TAG: str(current)}, state)
-        registry.set_alias(model_name, CHAMPION, version, state)
-        since = datetime.now(UTC).isoformat(timespec="seconds")
-        registry.set_tags(model_name, version, {CHAMPION_SINCE_TAG: since}, state)
     final = registry.aliases(model_name, state)
     registration = _finish(
         lineage,

@@ -4,18 +4,23 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version as installed
-from urllib.parse import urlparse
 
 from components._shared.errors import ServiceError
+from components._shared.failpoints import failpoint
+from components._shared.redact import redact, redact_uri
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
 
 # An unreachable server must fail in seconds, not after MLflow's default ~4 minutes of retries.
 FAST_FAIL_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
+# MLflow's HTTP session retries every method, POST included (urllib3 Retry with
+# allowed_methods=None, mlflow/utils/request_utils.py): a create whose reply was lost would be
+# sent again and make a second run or version. So no client retries at all; a failed create
+# is followed by a lookup by the attempt's key, and KFP retries the whole step.
+NO_RETRY_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
 # What a serving environment needs to load the skops file; pinned to what trained it.
 RUNTIME_PACKAGES = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
 NOTHING_REGISTERED = "nothing was registered; re-run the step once MLflow answers"
@@ -26,20 +31,14 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={installed(name)}" for name in RUNTIME_PACKAGES]
 
 
-def _redacted(uri: str) -> str:
-    """The tracking URI without any user:password part, safe for messages."""
-    parsed = urlparse(uri)
-    if parsed.password or parsed.username:
-        return parsed._replace(
-            netloc=parsed.hostname + (f":{parsed.port}" if parsed.port else "")
-        ).geturl()
-    return uri
-
-
-def _short(exc: Exception, uri: str, where: str) -> str:
-    """The first line of an error, without the credentials a tracking URI may carry."""
-    lines = str(exc).replace(uri, where).strip().splitlines()
+def _short(exc: Exception) -> str:
+    """The first line of an error, with credentials masked."""
+    lines = redact(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+
+
+def _filter(key: dict[str, str]) -> str:
+    return " and ".join(f"tags.{k} = '{v}'" for k, v in key.items())
 
 
 class Registry:
@@ -50,8 +49,9 @@ class Registry:
 
         for key, value in FAST_FAIL_ENV.items():
             os.environ.setdefault(key, value)  # an operator's own setting wins
+        os.environ.update(NO_RETRY_ENV)  # not the operator's choice: see NO_RETRY_ENV
         uri = mlflow_tracking_uri()
-        self.uri, self.where = uri, _redacted(uri)
+        self.uri, self.where = uri, redact_uri(uri)
         # No mlflow.set_tracking_uri: that process-wide setting would outlive this step
         # (and leak into later callers); the fluent API reads MLFLOW_TRACKING_URI itself.
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -68,41 +68,77 @@ class Registry:
         except Exception as exc:  # MlflowException, requests and urllib3 errors alike
             error = ServiceError(
                 f"MLflow at {self.where} ({MLFLOW_URI_ENV}) failed while {doing}: "
-                f"{_short(exc, self.uri, self.where)}; {state}"
+                f"{_short(exc)}; {state}"
             )
             # A chained traceback would print credentials embedded in the URI.
             raise error from (None if self.uri != self.where else exc)
 
     def find_version(self, name: str, key: dict[str, str]) -> tuple[int, str | None] | None:
         """The version an earlier attempt registered under this idempotency key, if any."""
-        where = " and ".join(f"tags.{k} = '{v}'" for k, v in key.items())
         with self.step("looking for an earlier registration", NOTHING_REGISTERED):
-            found = self.client.search_model_versions(f"name = '{name}' and {where}")
+            found = self.client.search_model_versions(f"name = '{name}' and {_filter(key)}")
         if not found:
             return None
         first = min(found, key=lambda v: int(v.version))
         return int(first.version), first.run_id
 
+    def find_or_create(self, find, create):
+        """`find()`, else `create()`; after a failed create, `find()` again before failing.
+
+        A create whose reply was lost may have happened: the lookup by the attempt's key
+        finds it, so one attempt never makes two objects.
+        """
+        found = find()
+        if found is not None:
+            return found
+        try:
+            return create()
+        except Exception:
+            found = find()
+            if found is None:
+                raise
+            return found
+
     def _experiment_id(self, name: str) -> str:
-        experiment = self.client.get_experiment_by_name(name)
-        return experiment.experiment_id if experiment else self.client.create_experiment(name)
+        def find():
+            experiment = self.client.get_experiment_by_name(name)
+            return experiment.experiment_id if experiment else None
+
+        return self.find_or_create(find, lambda: self.client.create_experiment(name))
+
+    def _run_id(self, experiment_id: str, key: dict[str, str]) -> str:
+        def find():
+            runs = self.client.search_runs(
+                [experiment_id], _filter(key), order_by=["attributes.start_time ASC"]
+            )
+            return runs[0].info.run_id if runs else None
+
+        return self.find_or_create(
+            find, lambda: self.client.create_run(experiment_id, tags=key).info.run_id
+        )
+
+    def _pending_model_id(self, experiment_id: str, run_id: str) -> str | None:
+        # A logged model an earlier attempt created but did not finish: filled in, not doubled.
+        found = self.client.search_logged_models(
+            [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        return min((m.model_id for m in found), default=None)
 
     def log_run(self, name: str, key: dict[str, str], model, model_types, params, metrics, sample):
-        """Log the run and the model once per key; a retry reuses a finished earlier run."""
+        """Log the run and the model once per key; a retry reuses what an earlier one made."""
         import mlflow
 
         with self.step("logging the run and the model", NOTHING_REGISTERED):
             experiment_id = self._experiment_id(name)
-            where = " and ".join(f"tags.{k} = '{v}'" for k, v in key.items())
-            for run in self.client.search_runs(
-                [experiment_id], f"{where} and attributes.status = 'FINISHED'"
-            ):
-                if run.data.tags.get("model_uri"):
-                    return run.info.run_id, run.data.tags["model_uri"], run.data.tags["model_id"]
+            run_id = self._run_id(experiment_id, key)
+            failpoint("register.run_created")
+            tags = self.client.get_run(run_id).data.tags
+            if tags.get("model_uri"):
+                return run_id, tags["model_uri"], tags["model_id"]
             signature = None
             if sample is not None and len(sample):
                 signature = mlflow.models.infer_signature(sample, model.predict(sample))
-            with mlflow.start_run(experiment_id=experiment_id, tags=key) as run:
+            with mlflow.start_run(run_id=run_id):
                 mlflow.log_params(params)
                 mlflow.log_metrics(metrics)
                 info = mlflow.sklearn.log_model(
@@ -112,16 +148,18 @@ class Registry:
                     skops_trusted_types=model_types,
                     pip_requirements=pip_requirements(),
                     signature=signature,
+                    model_id=self._pending_model_id(experiment_id, run_id),
                 )
+                failpoint("register.model_logged")
                 # Marks the run as complete for a retry (set only after the model is logged).
                 mlflow.set_tags({"model_uri": info.model_uri, "model_id": info.model_id})
-            return run.info.run_id, info.model_uri, info.model_id
+            return run_id, info.model_uri, info.model_id
 
-    def create_version(self, name, run_id, model_uri, model_id, tags, description) -> int:
+    def create_version(self, name, key, run_id, model_uri, model_id, tags, description) -> int:
         """Create the version with all its tags in one call, so it never exists without them."""
         from mlflow.exceptions import MlflowException
 
-        # If only the answer was lost, the version exists with its tags and a retry finds it.
+        # If only the answer was lost, the version exists with its tags and the lookup finds it.
         state = "no version, or a fully tagged one a retry reuses; re-run the step"
         with self.step("registering the model version", state):
             try:
@@ -131,15 +169,20 @@ class Registry:
             except MlflowException as exc:
                 if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
                     raise
-            created = self.client.create_model_version(
-                name=name,
-                source=model_uri,
-                run_id=run_id,
-                tags=tags,
-                description=description,
-                model_id=model_id,
+            found = self.find_or_create(
+                lambda: (self.find_version(name, key) or (None,))[0],
+                lambda: int(
+                    self.client.create_model_version(
+                        name=name,
+                        source=model_uri,
+                        run_id=run_id,
+                        tags=tags,
+                        description=description,
+                        model_id=model_id,
+                    ).version
+                ),
             )
-        return int(created.version)
+        return int(found)
 
     def aliases(self, name: str, state: str) -> dict[str, int]:
         """The model's aliases right now (alias -> version)."""
@@ -151,6 +194,11 @@ class Registry:
         """Point an alias at a version."""
         with self.step(f"setting alias {alias!r}", state):
             self.client.set_registered_model_alias(name, alias, str(version))
+
+    def version_tags(self, name: str, version: int, state: str) -> dict[str, str]:
+        """A version's tags right now."""
+        with self.step(f"reading v{version}", state):
+            return dict(self.client.get_model_version(name, str(version)).tags or {})
 
     def set_tags(self, name: str, version: int, tags: dict[str, str], state: str) -> None:
         """Set tags on a model version."""
