@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from components._shared.redact import redact
+
 EXIT_BLESSED, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 GATE_TASKS = {
     "validation": "validate-data",
@@ -102,27 +104,44 @@ def _validation(outputs: dict, run_dir: Path) -> dict | None:
     }
 
 
+def redacted(value: Any) -> Any:
+    """A summary with every string passed through `redact` (keys, values, nested lists)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redacted(k): redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v) for v in value]
+    return value
+
+
 def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
-    """Build the run summary (the `--output json` object) from a finished run's folder."""
+    """Build the run summary (the `--output json` object) from a finished run's folder.
+
+    Every string in it is redacted: errors are read from task logs and reasons from task
+    outputs, which may echo a service URI or a library's message.
+    """
     if name == "monitoring":
         from pipelines.summary_monitoring import summarize_monitoring
 
-        return summarize_monitoring(run_dir, log, returncode)
+        return redacted(summarize_monitoring(run_dir, log, returncode))
     outputs = task_outputs(run_dir)
     failure_fields = failure(log, returncode)
     failed = failure_fields is not None
     gates = training_gates(outputs, run_dir)
     model = _model(outputs)
     blessed = None if failed else all(bool(g and g["passed"]) for g in gates.values())
-    return {
-        "pipeline": name,
-        "status": "failed" if failed else "succeeded",
-        "blessed": blessed,
-        "gates": gates,
-        "model": model,
-        **(failure_fields or {"error": None, "failed_task": None}),
-        "run_dir": str(run_dir),
-    }
+    return redacted(
+        {
+            "pipeline": name,
+            "status": "failed" if failed else "succeeded",
+            "blessed": blessed,
+            "gates": gates,
+            "model": model,
+            **(failure_fields or {"error": None, "failed_task": None}),
+            "run_dir": str(run_dir),
+        }
+    )
 
 
 def training_gates(outputs: dict, run_dir: Path) -> dict[str, dict | None]:
@@ -183,7 +202,11 @@ def _short(value: Any) -> str:
 
 
 def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
-    """The human summary printed at the end of a run."""
+    """The human summary printed at the end of a run, redacted.
+
+    The MLflow URL may carry a user and password, and a summary not built by `summarize`
+    may hold raw messages.
+    """
     status = summary["status"].upper()
     if summary["status"] == "failed":
         headline = f"FAILED at {summary.get('failed_task') or 'a task'}"
@@ -227,4 +250,4 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         target = f"/#/models/{model['name']}" if model else ""
         lines.append(f"  MLflow UI  {mlflow_url}{target}")
     lines.append(f"  artifacts  {summary['run_dir']}/outputs  (log: {summary['run_dir']}/run.log)")
-    return "\n".join(lines)
+    return redact("\n".join(lines))
