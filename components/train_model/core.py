@@ -84,7 +84,7 @@ def _integer_params(estimator: ClassifierMixin, hyperparameters: dict) -> dict:
     return fixed
 
 
-def _build_estimator(name: str, hyperparameters: dict, random_seed: int) -> ClassifierMixin:
+def build_estimator(name: str, hyperparameters: dict, random_seed: int) -> ClassifierMixin:
     """Build a registered estimator with checked hyperparameters, without fitting anything."""
     if name not in ESTIMATORS:
         raise one_of("estimator", name, ESTIMATORS)
@@ -164,6 +164,30 @@ def _check_frame(frame: pd.DataFrame, target_column: str) -> None:
         raise DataError(
             f"target column {target_column!r} has {missing} missing values; drop or fill those rows"
         )
+    _check_values(frame, target_column)
+
+
+def _check_values(frame: pd.DataFrame, target_column: str) -> None:
+    """Refuse what scikit-learn would refuse naming no column, or would drop without a word."""
+    infinite = {
+        str(c): int(np.isinf(frame[c].to_numpy(dtype=float, na_value=np.nan)).sum())
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c].dtype)
+    }
+    infinite = {c: n for c, n in infinite.items() if n}
+    if infinite:
+        raise DataError(
+            f"columns {list(infinite)} hold infinite values (rows per column: {infinite}); "
+            "replace them with a finite value or an empty cell (imputed), or drop those rows"
+        )
+    # The imputer would drop these silently, and a model trained without them would ignore
+    # the column at serving time too: one rule with the validation baseline, which refuses them.
+    empty = [str(c) for c in frame.columns if c != target_column and frame[c].isna().all()]
+    if empty:
+        raise DataError(
+            f"feature columns {empty} are entirely null; drop them from the data "
+            "or fix their source"
+        )
 
 
 def _check_split(target: pd.Series, test_size: float) -> None:
@@ -171,7 +195,8 @@ def _check_split(target: pd.Series, test_size: float) -> None:
     if len(counts) < 2:
         raise DataError(
             f"target column {target.name!r} has a single class {counts.index.tolist()}; "
-            "a classifier needs at least two"
+            "a classifier needs at least two: add rows of the other classes or choose another "
+            "target_column"
         )
     sparse = {_json_value(k): int(v) for k, v in counts.items() if v < 2}
     if sparse:
@@ -202,7 +227,7 @@ def train(
         DataError: the target is missing, has one class, or too few rows per class.
         ConfigError: unknown estimator, bad hyperparameters or test_size (before any training).
     """
-    model = _build_estimator(estimator, hyperparameters, random_seed)
+    model = build_estimator(estimator, hyperparameters, random_seed)
     if not 0.0 < test_size < 1.0:
         raise ConfigError(f"test_size must be between 0 and 1 (exclusive); got {test_size}")
     _check_frame(frame, target_column)
