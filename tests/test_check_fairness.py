@@ -276,3 +276,20 @@ def test_check_fairness_component_missing_feature_raises(tmp_path):
             max_equalized_odds_difference=-1.0,
             positive_label="",
         )
+
+
+def test_check_fairness_a_disparity_fairlearn_cannot_compute_is_not_read_as_fair():
+    from components.check_fairness.measurable import feature_problems
+
+    assert feature_problems("sex", ["a", "b"], 0.1, 0.2) == []
+    (reason,) = feature_problems("sex", ["a", "b"], float("nan"), 0.2)
+    assert "'sex' gave a disparity that could not be computed (NaN)" in reason
+    assert "(fail closed)" in reason
+
+
+def test_check_fairness_missing_group_does_not_count_as_a_second_group():
+    frame = binary_frame().assign(sex=["a"] * 4 + [None] * 4)
+    result = assess(frame, max_demographic_parity_difference=1.0)
+    assert set(result.features["sex"].groups) == {"a", "(missing)"}
+    assert not result.passed
+    assert result.reasons[0].startswith("sensitive feature 'sex' has the single group ['a']")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import DataError, one_of
+from components.check_fairness.measurable import feature_problems, target_problems
 
 DEFAULT_MAX_DEMOGRAPHIC_PARITY_DIFFERENCE = 0.1
 DEFAULT_MIN_GROUP_SIZE = 30
@@ -224,6 +225,9 @@ def check_fairness(
 ) -> FairnessResult:
     """Measure per-group rates and disparities, and bless only within every set bound.
 
+    Fails closed when a disparity cannot be measured: a sensitive feature with fewer than two
+    groups (or missing everywhere), a target with missing values or a single class.
+
     Args:
         frame: Held-out rows with the target, the prediction and the sensitive features.
         target_column: Column with the true class.
@@ -264,6 +268,14 @@ def check_fairness(
     if max_dp is None and max_eo is None:
         reasons.append(
             "no fairness threshold set (both bounds < 0): refusing to bless (fail closed)"
+        )
+    reasons += target_problems(frame[target_column])
+    for f in features.values():
+        reasons += feature_problems(
+            f.feature,
+            [g for g in f.groups if g != MISSING_GROUP],
+            f.demographic_parity_difference,
+            f.equalized_odds_difference,
         )
     reasons += _violations(features, max_dp, max_eo)
     return FairnessResult(
