@@ -148,14 +148,15 @@ def test_validate_data_value_outside_set_reports_count_and_examples():
     ]
 
 
-def test_validate_data_user_suite_column_missing_reports_gx_error():
+def test_validate_data_user_suite_column_missing_names_it_and_the_columns_there():
     result = validate(
         tiny(), "y", one("expect_column_values_to_be_in_set", column="ghost", value_set=[1]), 1
     )
     assert not result.success
     assert result.reasons == [
-        'expect_column_values_to_be_in_set(ghost): raised: Error: The column "ghost" in '
-        "BatchData does not exist."
+        "expect_column_values_to_be_in_set(ghost): raised: column(s) ['ghost'] not in the "
+        "data, which has columns ['y', 'x', 'colour']; fix the column name in the suite, or "
+        "the data"
     ]
 
 
@@ -196,7 +197,8 @@ def test_validate_data_unknown_expectation_type_names_index_and_lists_valid_type
     with pytest.raises(
         ConfigError,
         match=r"suite expectation #1 \(expect_column_to_be_lovely\): unknown expectation type "
-        r"'expect_column_to_be_lovely'; expected one of \[.*'expect_column_to_exist'",
+        r"'expect_column_to_be_lovely'; (did you mean '[a-z_]+'\? )?expected one of "
+        r"\[.*'expect_column_to_exist'",
     ):
         validate(tiny(), "y", suite, 1)
 
@@ -314,3 +316,29 @@ def test_validate_data_component_bad_data_raises_after_writing_everything(tmp_pa
         "the target 'risk'"
     ]
     assert outputs["metrics"].metadata["expectations_failed"] == 1
+
+
+def test_validate_data_check_suite_refuses_a_bad_suite_without_any_data():
+    from components.validate_data.suite import check_suite
+
+    check_suite({})  # the baseline: checked once the data's columns are known
+    check_suite(
+        {
+            "name": "s",
+            "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "ghost"}}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"suite 5 is not a valid GX suite: name must be"):
+        check_suite(
+            {
+                "name": 5,
+                "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}],
+            }
+        )
+    with pytest.raises(ConfigError, match=r"did you mean 'expect_column_to_exist'\?"):
+        check_suite(
+            {
+                "name": "s",
+                "expectations": [{"type": "expect_colum_to_exist", "kwargs": {"column": "a"}}],
+            }
+        )

@@ -104,12 +104,25 @@ def _exception_message(info: dict[str, Any]) -> str | None:
     return None
 
 
-def _check(result: dict[str, Any]) -> Check:
+def _named_columns(kwargs: dict[str, Any]) -> list[str]:
+    """The columns an expectation reads (table-level sets like column_set are data checks)."""
+    named = [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")]
+    named += list(kwargs.get("column_list") or [])
+    return [str(c) for c in named if c is not None]
+
+
+def _check(result: dict[str, Any], columns: list[str]) -> Check:
     config = result["expectation_config"]
     kwargs = config.get("kwargs", {})
-    column = kwargs.get("column") or kwargs.get("column_list") or kwargs.get("column_A")
-    if isinstance(column, list):
-        column = ", ".join(map(str, column))
+    named = _named_columns(kwargs)
+    column = ", ".join(named) if named else None
+    error = _exception_message(result.get("exception_info") or {})
+    absent = [c for c in named if c not in columns]
+    if error and absent:  # GX's own words name no way out
+        error = (
+            f"column(s) {absent} not in the data, which has columns {columns}; fix the "
+            "column name in the suite, or the data"
+        )
     found = result.get("result") or {}
     examples: list[Any] = []  # values may be unhashable (lists), so no set
     for value in found.get("partial_unexpected_list") or []:
@@ -117,12 +130,12 @@ def _check(result: dict[str, Any]) -> Check:
             examples.append(value)
     return Check(
         expectation=config["type"],
-        column=None if column is None else str(column),
+        column=column,
         success=bool(result["success"]),
         unexpected_count=found.get("unexpected_count"),
         examples=tuple(examples[:3]),
         observed=found.get("observed_value"),
-        error=_exception_message(result.get("exception_info") or {}),
+        error=error,
         description=config.get("description"),
     )
 
@@ -186,6 +199,6 @@ def validate(
         evaluated=int(stats["evaluated_expectations"]),
         failed=int(stats["unsuccessful_expectations"]),
         success_percent=float(stats["success_percent"] or 0.0),
-        checks=tuple(_check(r) for r in result["results"]),
+        checks=tuple(_check(r, [str(c) for c in frame.columns]) for r in result["results"]),
         result=result,
     )

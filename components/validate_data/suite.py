@@ -1,5 +1,6 @@
 """The suite to validate with: a GX 1.x suite checked one expectation at a time, or a baseline."""
 
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -106,8 +107,10 @@ def _build_expectation(index: int, item: Any, valid_types: list[str]) -> Any:
     type_ = item["type"]
     where = f"{where} ({type_})"
     if type_ not in valid_types:
+        close = difflib.get_close_matches(type_, valid_types, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"{where}: unknown expectation type {type_!r}; expected one of {valid_types}"
+            f"{where}: unknown expectation type {type_!r}; {hint}expected one of {valid_types}"
         )
     extra = sorted(set(item) - set(EXPECTATION_KEYS))
     if extra or not isinstance(item.get("kwargs", {}), dict):
@@ -137,13 +140,20 @@ def _build_suite(suite: dict[str, Any]) -> Any:
 
     valid_types = sorted(list_registered_expectation_implementations())
     built = [_build_expectation(i, e, valid_types) for i, e in enumerate(suite["expectations"])]
-    return gx.ExpectationSuite(
-        name=suite["name"],
-        expectations=built,
-        meta=suite.get("meta"),
-        notes=suite.get("notes"),
-        suite_parameters=suite.get("suite_parameters"),
-    )
+    try:
+        return gx.ExpectationSuite(
+            name=suite["name"],
+            expectations=built,
+            meta=suite.get("meta"),
+            notes=suite.get("notes"),
+            suite_parameters=suite.get("suite_parameters"),
+        )
+    except Exception as exc:  # GX raises pydantic ValidationError or its own errors
+        raise ConfigError(
+            f"suite {suite['name']!r} is not a valid GX suite: {_pydantic_problems(exc)}; "
+            "name is a string, meta a dict, notes a string (export one with "
+            "suite.to_json_dict())"
+        ) from exc
 
 
 def _effective_spec(
@@ -162,6 +172,17 @@ def _effective_spec(
     if not expectations:  # an empty suite would pass anything: use the baseline instead
         return baseline_suite(columns, target, min_rows)
     return _integral({**suite, "name": suite.get("name") or DEFAULT_SUITE_NAME})
+
+
+def check_suite(suite: dict[str, Any] | None) -> None:
+    """Refuse a malformed suite before any data is read; named columns are checked later.
+
+    Raises:
+        ConfigError: As `load_suite`, for the parts that need no data.
+    """
+    spec = _effective_spec(suite, [], "", 1)
+    if suite and suite.get("expectations"):  # the baseline needs the data's columns
+        _build_suite(spec)
 
 
 def load_suite(
