@@ -1,7 +1,8 @@
 """Pipeline parameters: read from a file and `-p key=value`, checked against the compiled spec.
 
 The compiled spec is the contract: names, types and defaults come from its root
-inputDefinitions, so a wrong parameter is caught before anything runs.
+inputDefinitions; ranges and registries come from the rules in param_rules. A wrong
+parameter is caught before anything runs.
 """
 
 import json
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from components._shared.errors import ConfigError
+from pipelines.param_rules import problems
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "STRING": (str,),
@@ -75,7 +77,9 @@ def _check_type(param: Parameter, value: Any) -> Any:
     if not ok:
         raise UsageError(
             f"parameter {param.name} must be {param.type.lower().replace('number_', '')}, "
-            f"got {type(value).__name__} {json.dumps(value, default=str)[:60]}"
+            f"got {type(value).__name__} {json.dumps(value, default=str)[:60]}; the default is "
+            f"{json.dumps(param.default)}. Set it with -p {param.name}=VALUE or in the "
+            "--params file"
         )
     return float(value) if param.type == "NUMBER_DOUBLE" else value
 
@@ -121,4 +125,19 @@ def resolve(
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise UsageError(f"unknown parameter(s) {unknown}; this pipeline takes {sorted(declared)}")
-    return {name: _check_type(declared[name], value) for name, value in given.items()}
+    checked = {name: _check_type(declared[name], value) for name, value in given.items()}
+    _check_rules(declared, checked)
+    return checked
+
+
+def _check_rules(declared: dict[str, Parameter], checked: dict[str, Any]) -> None:
+    """Refuse values that break a parameter rule, every problem at once, before any task runs."""
+    defaults = {name: p.default for name, p in declared.items() if p.default is not None}
+    # Defaults too: a rule may join two parameters (hyperparameters depend on the estimator).
+    found = problems(defaults | checked, defaults)
+    if len(found) == 1:
+        raise UsageError(found[0])
+    if found:
+        raise UsageError(
+            f"{len(found)} parameters are invalid:\n" + "\n".join(f"  - {f}" for f in found)
+        )

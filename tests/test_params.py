@@ -62,3 +62,63 @@ def test_resolve_missing_params_file_and_bad_override_syntax(tmp_path):
         resolve(SPEC, tmp_path / "nope.yaml")
     with pytest.raises(UsageError, match="expected key=value"):
         resolve(SPEC, None, ["estimator"])
+
+
+def test_rules_cover_every_numeric_parameter_and_name_only_declared_ones():
+    from pipelines.param_rules import RULES
+    from pipelines.params import spec_parameters
+
+    declared = {}
+    for name in ("training", "monitoring"):
+        declared |= spec_parameters(compiled_path(name))
+    numeric = {n for n, p in declared.items() if p.type.startswith("NUMBER")}
+    assert numeric <= set(RULES)
+    assert set(RULES) <= set(declared)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "min_accuracy=-1",  # below 0 unsets a bound
+        "max_regression=0",
+        "max_equalized_odds_difference=1",
+        "test_size=0.999",
+        "min_rows=1",
+        "random_seed=0",
+        "max_latency_ms=0.5",
+        "estimator=logistic_regression",
+        'hyperparameters={"max_depth": 3}',
+        "sensitive_features=[sex, age]",
+    ],
+)
+def test_resolve_accepts_values_at_the_edges_of_their_ranges(override):
+    resolve(SPEC, None, [override])
+
+
+def test_resolve_hyperparameters_are_checked_against_the_chosen_estimator():
+    with pytest.raises(UsageError, match=r"'n_estimators'.*'hist_gradient_boosting'"):
+        resolve(SPEC, None, ['hyperparameters={"n_estimators": 10}'])
+    got = resolve(SPEC, None, ["estimator=random_forest", 'hyperparameters={"n_estimators": 10}'])
+    assert got["hyperparameters"] == {"n_estimators": 10}
+
+
+def test_resolve_range_error_names_value_range_default_and_way_out():
+    with pytest.raises(UsageError) as raised:
+        resolve(SPEC, None, ["test_size=1.5"])
+    assert str(raised.value) == (
+        "parameter test_size=1.5 is out of range: expected a finite number in (0, 1); the "
+        "default is 0.25. Set it with -p test_size=VALUE or in the --params file"
+    )
+
+
+def test_resolve_empty_suite_needs_no_great_expectations_import():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipelines.params import resolve; from pipelines.registry import "
+        "compiled_path; resolve(compiled_path('training'), None, ['suite={}']); "
+        "print('great_expectations' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
