@@ -97,7 +97,7 @@ def test_run_wait_reports_progress_and_exit_code(kfp, fake, final, tasks, code, 
     assert kfp("upload", "training")[0] == 0
     fake.script_next_run([("RUNNING", {"load-data": "RUNNING"}), (final, tasks)])
     got, out, _ = kfp("run", "training", "--params", str(PARAMS), "-p", "estimator=random_forest",
-                      "--wait", "--poll", "0.01")  # fmt: skip
+                      "-p", "hyperparameters={}", "--wait", "--poll", "0.01")  # fmt: skip
     assert got == code, out
     assert "run RUNNING" in out and "load-data                    RUNNING" in out
     assert f"run {final}" in out and says in out
