@@ -54,14 +54,18 @@ def monitoring(
         retries=2,
     )
     reference_data = step(
-        load_data(data_uri=reference.output),
+        # Pinned: the bytes must hash to the champion's dataset_sha256 ("" for a given URI).
+        load_data(
+            data_uri=reference.outputs["Output"],
+            expected_sha256=reference.outputs["expected_sha256"],
+        ),
         "snapshot reference",
         s3=True,
         reads_outside_state=True,
         retries=2,
     )
     current_data = step(
-        load_data(data_uri=current_uri),
+        load_data(data_uri=current_uri, expected_sha256=""),
         "snapshot current",
         s3=True,
         reads_outside_state=True,  # a prefix of production data grows under the same URI

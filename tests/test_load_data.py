@@ -166,7 +166,7 @@ def test_load_data_s3_endpoint_unreachable_names_the_endpoint(monkeypatch):
 
 def test_load_data_component_writes_parquet_and_metadata(tiny_csv, tmp_path):
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=str(tiny_csv), dataset=dataset)
+    component.load_data.python_func(data_uri=str(tiny_csv), expected_sha256="", dataset=dataset)
     written = pd.read_parquet(dataset.path)
     pd.testing.assert_frame_equal(written, pd.read_csv(tiny_csv))
     assert set(dataset.metadata) == METADATA_KEYS
@@ -181,7 +181,7 @@ def test_load_data_component_bad_input_fails_and_writes_nothing(tmp_path):
     path.write_text("a,b\n")
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
     with pytest.raises(DataError, match="header but no rows"):
-        component.load_data.python_func(data_uri=str(path), dataset=dataset)
+        component.load_data.python_func(data_uri=str(path), expected_sha256="", dataset=dataset)
     assert not (tmp_path / "dataset").exists()
     assert dataset.metadata == {}
 
@@ -199,7 +199,7 @@ def test_load_data_s3_component_records_the_s3_uri(stack, tmp_path):
     uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/german_credit.csv"
     upload_file(GERMAN_CREDIT, uri)
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=uri, dataset=dataset)
+    component.load_data.python_func(data_uri=uri, expected_sha256="", dataset=dataset)
     assert dataset.metadata["source_uri"] == uri
     assert dataset.metadata["rows"] == 1000
     assert len(pd.read_parquet(dataset.path)) == 1000
@@ -232,3 +232,30 @@ def test_load_data_s3_prefix_without_parquet_says_so(stack):
     prefix = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex[:8]}/empty/"
     with pytest.raises(DataError, match=r"holds no \.parquet files"):
         snapshot(prefix)
+
+
+def test_load_data_pinned_hash_matches_snapshot_proceeds(tiny_csv):
+    assert snapshot(str(tiny_csv), sha256_of(tiny_csv)).rows == 3
+
+
+def test_load_data_pinned_file_changed_names_uri_both_hashes_and_the_way_out(tiny_csv, tmp_path):
+    recorded = sha256_of(tiny_csv)
+    tiny_csv.write_bytes(tiny_csv.read_bytes().replace(b"0.5", b"0.6"))
+    dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
+    with pytest.raises(DataError) as info:
+        component.load_data.python_func(
+            data_uri=str(tiny_csv), expected_sha256=recorded, dataset=dataset
+        )
+    message = str(info.value)
+    assert f"the content of {tiny_csv} changed" in message
+    assert recorded in message and sha256_of(tiny_csv) in message
+    assert "restore the original bytes" in message and "give reference_uri" in message
+    assert not (tmp_path / "dataset").exists() and dataset.metadata == {}
+
+
+def test_load_data_pinned_folder_with_one_part_replaced_is_refused(tmp_path):
+    folder = _parts(tmp_path / "parts", FRAME)
+    recorded = snapshot(str(folder)).sha256
+    FRAME.iloc[3:].assign(age=[61, 38]).to_parquet(folder / "part-001.parquet", index=False)
+    with pytest.raises(DataError, match=rf"changed: its sha256 is \w+, but {recorded} was"):
+        snapshot(str(folder), recorded)

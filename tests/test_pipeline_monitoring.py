@@ -3,14 +3,20 @@
 Scenarios: (1) current data like the reference → no drift, exit 0, no training task ran;
 (2) strongly shifted current data → drifted → the training sub-pipeline retrains on
 retrain_data_uri, registers a champion, exit 0; (3) no reference_uri → the reference is that
-champion's training snapshot (its dataset_uri tag). One full training run in all.
+champion's training snapshot (its dataset_uri tag); (4) that snapshot overwritten in S3 → the
+run fails on its content hash (the champion's dataset_sha256 tag), nothing compared or
+registered. Two full training runs in all.
 """
 
+import hashlib
+import io
 import json
+import uuid
 from pathlib import Path
 
 import pandas as pd
 
+from components._shared.io import s3_client, upload_file
 from tests.conftest import GERMAN_CREDIT
 
 TRAINING_TASKS = ("load-data-3", "validate-data", "train-model", "evaluate-model", "register-model")
@@ -134,3 +140,37 @@ def test_monitoring_without_champion_or_reference_fails_saying_what_to_give(cli)
     )
     assert code == 1 and summary["failed_task"] == "resolve-reference"
     assert "give reference_uri or train a champion first" in summary["error"]
+
+
+def test_monitoring_champion_snapshot_overwritten_fails_naming_both_hashes(cli):
+    from mlflow import MlflowClient
+
+    model = "monitoring-pinned"
+    data_uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex[:8]}/german_credit.csv"
+    upload_file(GERMAN_CREDIT, data_uri)
+    code, out, _ = cli(
+        "run-local", "training", "-p", f"data_uri={data_uri}", "-p", f"model_name={model}"
+    )
+    assert code == 0, out
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias(model, "champion")
+    recorded = champion.tags["dataset_sha256"]
+    assert recorded == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
+
+    # Someone rewrites the champion's training data in place: one value changed.
+    changed = GERMAN_CREDIT.read_bytes().replace(b"\n1,", b"\n0,", 1)
+    bucket, _, key = data_uri.removeprefix("s3://").partition("/")
+    s3_client().put_object(bucket, key, io.BytesIO(changed), len(changed))
+    versions_before = client.search_model_versions(f"name = '{model}'")
+
+    code, summary, _ = run_json(cli, f"current_uri={GERMAN_CREDIT}", f"model_name={model}")
+    assert code == 1 and summary["status"] == "failed"
+    assert summary["failed_task"] == "load-data"  # the reference snapshot: nothing compared
+    error = summary["error"]
+    assert f"the content of {data_uri} changed" in error
+    assert hashlib.sha256(changed).hexdigest() in error and recorded in error
+    assert "restore the original bytes" in error and "give reference_uri" in error
+    assert "detect-drift" not in _ran(summary)
+    after = client.search_model_versions(f"name = '{model}'")
+    assert [v.version for v in after] == [v.version for v in versions_before] == ["1"]
+    assert client.get_model_version_by_alias(model, "champion").version == champion.version

@@ -35,9 +35,34 @@ def test_resolve_reference_champion_dataset_uri_tag(stack):
     reference = resolve_reference(name, "")
     assert reference.uri == "s3://data/train.csv" and reference.source == "champion"
     assert reference.model_version == version and reference.dataset_sha256 == "ab12"
-    assert component.resolve_reference.python_func(model_name=name, reference_uri="") == (
-        "s3://data/train.csv"
+    assert reference.expected_sha256 == "ab12"
+
+
+def test_resolve_reference_component_outputs_the_uri_and_the_pinned_hash(stack, tmp_path):
+    name = f"ref-{uuid.uuid4().hex[:8]}"
+    _register(name, {"dataset_uri": "s3://data/train.csv", "dataset_sha256": "ab12"})
+    pinned = tmp_path / "outputs" / "expected_sha256"
+    uri = component.resolve_reference.python_func(
+        model_name=name, reference_uri="", expected_sha256=str(pinned)
     )
+    assert uri == "s3://data/train.csv" and pinned.read_text() == "ab12"
+
+
+def test_resolve_reference_given_uri_pins_nothing(tmp_path):
+    pinned = tmp_path / "expected_sha256"
+    uri = component.resolve_reference.python_func(
+        model_name="any", reference_uri="s3://b/ref.csv", expected_sha256=str(pinned)
+    )
+    assert uri == "s3://b/ref.csv" and pinned.read_text() == ""
+
+
+def test_resolve_reference_champion_without_dataset_hash_is_refused(stack):
+    name = f"ref-{uuid.uuid4().hex[:8]}"
+    _register(name, {"dataset_uri": "s3://data/train.csv"})
+    with pytest.raises(
+        DataError, match=r"version 1\) has no dataset_sha256 tag; give reference_uri"
+    ):
+        resolve_reference(name, "")
 
 
 def test_resolve_reference_unknown_model_says_give_reference_uri(stack):
@@ -65,6 +90,15 @@ def test_resolve_reference_mlflow_unreachable_names_the_tracking_uri(monkeypatch
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with pytest.raises(ServiceError, match=f"MLflow at {uri} .*did not answer"):
         resolve_reference("any-model", "")
+
+
+def test_resolve_reference_mlflow_unreachable_never_shows_uri_credentials(monkeypatch):
+    uri = f"http://kfp:s3cr3t-pass@127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(ServiceError, match=r"MLflow at http://\*\*\*@127\.0\.0\.1:\d+ ") as info:
+        resolve_reference("any-model", "")
+    assert "s3cr3t-pass" not in str(info.value)
 
 
 def test_resolve_reference_mlflow_not_configured_names_the_variable(monkeypatch):

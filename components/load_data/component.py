@@ -6,28 +6,34 @@ from components._shared.image import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def load_data(data_uri: str, dataset: dsl.Output[dsl.Dataset]):
+def load_data(data_uri: str, expected_sha256: str, dataset: dsl.Output[dsl.Dataset]):
     """Read a table from S3 or a local path and write it as a Parquet Dataset snapshot.
 
     The S3 endpoint and credentials come from the environment (AWS_ENDPOINT_URL_S3,
-    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never from parameters.
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never from parameters. Inputs larger than
+    KFP_MLOPS_MAX_INPUT_BYTES (default: a quarter of the container's memory) are refused
+    before they are read.
 
     Args:
-        data_uri: `s3://bucket/key` or a local path of a .csv, .parquet or .pq file; or a
-            local folder or `s3://bucket/prefix/` (ending in "/") whose Parquet files, in name
-            order, make one table.
+        data_uri: `s3://bucket/key` or a local path of a .csv (UTF-8, comma-separated),
+            .parquet or .pq file; or a local folder or `s3://bucket/prefix/` (ending in "/")
+            whose Parquet files, all of one schema, in name order, make one table.
+        expected_sha256: The sha256 the content must have (e.g. the champion's
+            dataset_sha256, pinning a drift reference); empty means no check.
         dataset: Output. The table as Parquet. Metadata: `source_uri`, `sha256` (of the source
             bytes; for a folder/prefix, of the parts' relative names and bytes in name order),
             `rows`, `columns` (names in order), `dtypes` (column -> pandas dtype).
 
     Raises:
-        DataError: The source is missing, empty, header-only, unparseable or of an unknown
-            format; a folder or prefix holds no Parquet file.
+        DataError: The source is missing, too large, empty, header-only, not UTF-8, not
+            comma-separated, has empty or repeated column names, is unparseable or of an
+            unknown format or scheme; a folder or prefix holds no Parquet file or parts of
+            different schemas; the content's sha256 is not expected_sha256.
         ServiceError: S3 is not configured or does not answer.
     """
     from components._shared.io import write_parquet
     from components.load_data.core import snapshot
 
-    snap = snapshot(data_uri)
+    snap = snapshot(data_uri, expected_sha256)
     write_parquet(snap.frame, dataset.path)
     dataset.metadata.update(snap.metadata())

@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 
 from components._shared.errors import DataError, ServiceError
+from components._shared.redact import redact
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
 
 ALIAS = "champion"
@@ -13,12 +14,17 @@ CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEO
 
 @dataclass(frozen=True)
 class Reference:
-    """Where the reference data is and how it was found."""
+    """Where the reference data is, how it was found, and the hash its bytes must have."""
 
     uri: str
     source: str  # "given" or "champion"
     model_version: int | None = None
-    dataset_sha256: str | None = None
+    dataset_sha256: str | None = None  # None for a given URI: nothing to pin it to
+
+    @property
+    def expected_sha256(self) -> str:
+        """The hash load_data must find ("" = do not check), as a pipeline parameter."""
+        return self.dataset_sha256 or ""
 
 
 def _no_champion(model_name: str, why: str) -> DataError:
@@ -32,14 +38,17 @@ def resolve_reference(model_name: str, reference_uri: str) -> Reference:
     """The reference data: `reference_uri` when given, else the champion's training snapshot.
 
     Args:
-        model_name: Registered model whose `@champion` version's `dataset_uri` tag is used.
+        model_name: Registered model whose `@champion` version's `dataset_uri` and
+            `dataset_sha256` tags are used.
         reference_uri: Explicit reference data URI; empty means "ask the champion".
 
     Returns:
-        The URI and where it came from (with the champion's version and dataset hash).
+        The URI and where it came from; for the champion's snapshot also its version and the
+        sha256 its bytes had at training time (load_data checks it).
 
     Raises:
-        DataError: No model, no champion alias, or a champion without a `dataset_uri` tag.
+        DataError: No model, no champion alias, or a champion without a `dataset_uri` or
+            `dataset_sha256` tag.
         ServiceError: MLflow is not configured or does not answer.
     """
     if reference_uri.strip():
@@ -61,19 +70,24 @@ def resolve_reference(model_name: str, reference_uri: str) -> Reference:
     except MlflowException as exc:
         raise _service_error(uri, exc) from exc
     tags = version.tags or {}
-    if not tags.get("dataset_uri"):
-        why = f"its @{ALIAS} (version {version.version}) has no dataset_uri tag"
-        raise _no_champion(model_name, why)
+    for tag in ("dataset_uri", "dataset_sha256"):
+        # Without the hash the snapshot could have changed unseen: refuse rather than guess.
+        if not tags.get(tag):
+            raise _no_champion(
+                model_name, f"its @{ALIAS} (version {version.version}) has no {tag} tag"
+            )
     return Reference(
         uri=tags["dataset_uri"],
         source=ALIAS,
         model_version=int(version.version),
-        dataset_sha256=tags.get("dataset_sha256"),
+        dataset_sha256=tags["dataset_sha256"],
     )
 
 
 def _service_error(uri: str, exc: Exception) -> ServiceError:
     return ServiceError(
-        f"MLflow at {uri} ({MLFLOW_URI_ENV}) did not answer while looking up the champion "
-        f"({type(exc).__name__}: {str(exc)[:300]}); is the stack up (`kfp-mlops stack status`)?"
+        redact(
+            f"MLflow at {uri} ({MLFLOW_URI_ENV}) did not answer while looking up the champion "
+            f"({type(exc).__name__}: {str(exc)[:300]}); is the stack up (`kfp-mlops stack status`)?"
+        )
     )
