@@ -42,7 +42,7 @@ def training(
 ):
     """Train a gated model; thresholds below 0 are unset (a gate with none set fails closed)."""
     snapshot = step(
-        load_data(data_uri=data_uri),
+        load_data(data_uri=data_uri, expected_sha256=""),  # new data: nothing to pin
         "snapshot data",
         s3=True,
         reads_outside_state=True,
