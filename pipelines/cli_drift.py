@@ -35,12 +35,14 @@ def _thresholds(items: list[str]) -> dict[str, float]:
     return out
 
 
-def _model(uri: str | None):
+def _model(uri: str | None, sha256: str | None):
     if not uri:
+        if sha256:
+            raise ConfigError("--model-sha256 needs --model FILE.skops")
         return None
     from components._shared.champion import load_model_uri
 
-    found = load_model_uri(uri)
+    found = load_model_uri(uri, sha256=sha256)
     if found is None:
         raise ConfigError(f"{uri} names no model version yet: train one, or leave --model out")
     if found.model is None:
@@ -49,9 +51,12 @@ def _model(uri: str | None):
 
 
 def _failed(args: argparse.Namespace, exc: Exception, code: int) -> int:
+    from components._shared.redact import redact
+
+    message = redact(exc)  # a library error may echo a URI or a credential
     if args.format == "json":
-        print(json.dumps({"dataset": None, "columns": [], "error": str(exc)}, indent=2))
-    print(f"error: {exc}", file=sys.stderr)
+        print(json.dumps({"dataset": None, "columns": [], "error": message}, indent=2))
+    print(f"error: {message}", file=sys.stderr)
     return code
 
 
@@ -65,7 +70,7 @@ def _drift_cmd(args: argparse.Namespace) -> int:
         columns = _columns(args.columns)
         thresholds = _thresholds(args.threshold)
         methods = _pairs(args.column_method, "--column-method")
-        model = _model(args.model)
+        model = _model(args.model, args.model_sha256)
         result = detect_drift(
             open_source(args.reference, "reference"),
             open_source(args.current, "current"),
@@ -128,7 +133,14 @@ def add_parser(subparsers) -> None:
         "--model",
         metavar="URI",
         help="also compare the model's predictions: models:/NAME@ALIAS (e.g. @champion), "
-        "models:/NAME/VERSION (MLflow at MLFLOW_TRACKING_URI) or a local .skops file",
+        "models:/NAME/VERSION (MLflow at MLFLOW_TRACKING_URI) or a local .skops file; a "
+        "registered version loads only if its file matches its model_sha256 tag",
+    )
+    d.add_argument(
+        "--model-sha256",
+        metavar="HEX",
+        help="the sha256 a local --model file must have; without it a local file is checked "
+        "against the trusted class list only (you vouch for the file you name)",
     )
     d.add_argument(
         "--mode",

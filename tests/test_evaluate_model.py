@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from components._shared.champion import Champion, load_champion
 from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.io import write_parquet
-from components._shared.model_io import load_model, trusted_types
+from components._shared.model_io import TRUSTED_TYPES, SkopsFileFlavor, load_model
 from components.evaluate_model.component import evaluate_model
 from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
 from components.evaluate_model.report import render_markdown
@@ -341,23 +341,39 @@ def run_gate(tmp_path, model, predictions, model_name, **bounds):
     return (blessed, *outputs)
 
 
-def register_champion(model_name, pipeline) -> int:
+def register_champion(model_name: str, model: dsl.Model, alias: str = "champion") -> int:
+    """Register a train_model file as register_model stores it: its exact bytes, its sha256 tag."""
     import mlflow
-    import mlflow.sklearn
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
 
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            pipeline,
+    sha = model.metadata["sha256"]
+    with mlflow.start_run() as run:
+        info = Model.log(
+            artifact_path=None,  # deprecated but still required; `name` is what counts
             name="model",
+            flavor=SkopsFileFlavor(model.path),
+            sk_model=load_model(model.path, sha256=sha),
             serialization_format="skops",
-            skops_trusted_types=trusted_types(pipeline),
+            skops_trusted_types=sorted(TRUSTED_TYPES),
             pip_requirements=["scikit-learn==1.9.1", "skops==0.16.0"],
-            registered_model_name=model_name,
         )
-    version = int(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(model_name, "champion", version)
-    return version
+    client = MlflowClient()
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    version = client.create_model_version(
+        model_name,
+        source=info.model_uri,
+        run_id=run.info.run_id,
+        tags={"model_sha256": sha},
+        model_id=info.model_id,
+    ).version
+    client.set_registered_model_alias(model_name, alias, version)
+    return int(version)
 
 
 def unique_name() -> str:
@@ -414,7 +430,7 @@ def test_evaluate_model_component_threshold_not_met_not_blessed(stack, tmp_path,
 def test_evaluate_model_component_champion_equal_blessed(stack, tmp_path, credit, monkeypatch):
     name = unique_name()
     model, predictions = trained(tmp_path, credit, "random_forest", {"n_estimators": 30})
-    version = register_champion(name, load_model(model.path))
+    version = register_champion(name, model)
     downloads = tmp_path / "tmp"
     downloads.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(downloads))
@@ -433,7 +449,7 @@ def test_evaluate_model_component_champion_equal_blessed(stack, tmp_path, credit
 def test_evaluate_model_component_weak_challenger_rejected_by_champion(stack, tmp_path, credit):
     name = unique_name()
     strong, _ = trained(tmp_path / "strong", credit, "random_forest", {"n_estimators": 100})
-    register_champion(name, load_model(strong.path))
+    register_champion(name, strong)
     weak_hp = {"n_estimators": 1, "max_depth": 1}
     model, predictions = trained(tmp_path / "weak", credit, "random_forest", weak_hp)
 

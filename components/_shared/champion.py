@@ -1,4 +1,4 @@
-"""A registered model version by alias (`@champion` by default), loaded from MLflow with skops."""
+"""Registered model versions, by alias or number, loaded from MLflow through the checked loader."""
 
 import os
 import tempfile
@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from components._shared.errors import ConfigError, DataError, ServiceError
-from components._shared.model_io import load_model
+from components._shared.model_io import MODEL_FILE, REFUSED_HINT, ModelTrustError, load_bytes
+from components._shared.redact import redact, redact_uri
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
 
 ALIAS = "champion"
+SHA256_TAG = "model_sha256"  # the version tag register_model writes: sha256 of the stored file
 # An unreachable server should fail in seconds, not after MLflow's default minutes of retries
 # (the pipeline retries the whole step instead); no progress bars in step logs.
 # Values already in the environment win.
@@ -45,71 +47,120 @@ def _client_env() -> Iterator[None]:
                 os.environ.pop(key, None)
 
 
-def _service_error(uri: str, exc: Exception) -> ServiceError:
+def _service_error(uri: str, exc: Exception, doing: str = "looking up the champion"):
     from mlflow.exceptions import RestException
 
     what = "answered with an error" if isinstance(exc, RestException) else "did not answer"
     return ServiceError(
-        f"MLflow at {uri} ({MLFLOW_URI_ENV}) {what} while looking up the champion "
-        f"({type(exc).__name__}: {str(exc)[:300]}); is the stack up (`kfp-mlops stack status`)?"
+        f"MLflow at {redact_uri(uri)} ({MLFLOW_URI_ENV}) {what} while {doing} "
+        f"({type(exc).__name__}: {redact(str(exc))[:300]}); is the stack up "
+        "(`kfp-mlops stack status`)?"
     )
 
 
-def _champion_version(client: Any, uri: str, model_name: str, alias: str = ALIAS) -> int | None:
+def _not_found(exc: Exception, alias: bool) -> bool:
+    """Whether MLflow answered that the model, version or alias does not exist."""
+    if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return alias and exc.error_code == "INVALID_PARAMETER_VALUE" and "alias" in str(exc).lower()
+
+
+def _version_by_alias(client: Any, uri: str, model_name: str, alias: str) -> Any | None:
     from mlflow.exceptions import MlflowException, RestException
 
     try:
-        return int(client.get_model_version_by_alias(model_name, alias).version)
+        return client.get_model_version_by_alias(model_name, alias)
     except RestException as exc:
         # The server answered: a missing model or alias is the expected first run.
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        if exc.error_code == "INVALID_PARAMETER_VALUE" and "alias" in str(exc).lower():
+        if _not_found(exc, alias=True):
             return None
         raise _service_error(uri, exc) from exc
     except MlflowException as exc:
         raise _service_error(uri, exc) from exc
 
 
-def _load_version(uri: str, model_name: str, version: int) -> Champion:
-    import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
+def _skops_file(local: Path, where: str) -> Path:
     from mlflow.models import Model
 
+    flavor = Model.load(local).flavors.get("sklearn")
+    if flavor is None or flavor.get("serialization_format") != "skops":
+        saved = "no sklearn flavor" if flavor is None else repr(flavor.get("serialization_format"))
+        raise ModelTrustError(
+            f"{where} is saved as {saved}, not skops; only skops models are loaded (unpickling "
+            f"a registry file can run arbitrary code): {REFUSED_HINT}"
+        )
+    # The stored name is not read from MLmodel: a crafted MLmodel could point anywhere.
+    return local / MODEL_FILE
+
+
+def _load(uri: str, model_name: str, model_version: Any) -> Champion:
+    """Download one registered version and load it through the one loader."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    version = int(model_version.version)
+    where = f"models:/{model_name}/{version}"
+    expected = (model_version.tags or {}).get(SHA256_TAG)
+    if not expected:
+        raise ModelTrustError(
+            f"{where} has no {SHA256_TAG} tag, so its file cannot be checked; refusing to load "
+            f"it: {REFUSED_HINT}"
+        )
     # Our own temporary folder: MLflow would otherwise leave a copy of the model in /tmp.
     with tempfile.TemporaryDirectory(prefix="kfp-mlops-champion-") as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{model_name}/{version}",
-                dst_path=tmp,
-                tracking_uri=uri,
-                registry_uri=uri,
+                artifact_uri=where, dst_path=tmp, tracking_uri=uri, registry_uri=uri
             )
         except MlflowException as exc:
-            raise _service_error(uri, exc) from exc
-        flavor = Model.load(local).flavors.get("sklearn")
-        if flavor is None:
-            return Champion(version, None, f"version {version} has no sklearn flavor")
-        if flavor.get("serialization_format") != "skops":
-            return Champion(
-                version,
-                None,
-                f"version {version} is saved as {flavor.get('serialization_format')!r}; only "
-                "skops models are loaded (unpickling a registry file can run arbitrary code)",
-            )
-        try:
-            # Our allow-list, not the one stored beside the model: a crafted MLmodel file
-            # could trust any type (which is also why mlflow.sklearn.load_model is not used).
-            model = load_model(Path(local) / flavor["pickled_model"])
-        except Exception as exc:  # skops raises many types for foreign or corrupt files
-            return Champion(version, None, f"version {version} cannot be loaded: {exc}")
+            raise _service_error(uri, exc, f"downloading {where}") from exc
+        path = _skops_file(Path(local), where)
+        if not path.is_file():
+            raise ModelTrustError(f"{where} has no {MODEL_FILE}; refusing it: {REFUSED_HINT}")
+        # Our class list, not the one stored beside the model: a crafted MLmodel file could
+        # trust any type (which is also why mlflow.sklearn.load_model is not used).
+        model = load_bytes(path.read_bytes(), sha256=expected, where=where)
     return Champion(version, model)
+
+
+def load_version(model_name: str, version: int) -> Champion:
+    """One registered version, loaded only if its file matches the version's model_sha256 tag.
+
+    Every load of a registered model goes through here (evaluation, drift, the CLI, rollback,
+    serving): the file's sha256 is compared with the tag first, then the classes it names
+    with model_io.TRUSTED_TYPES, and only then is it loaded.
+
+    Raises:
+        ModelTrustError: No model_sha256 tag, another file than the recorded one, a model not
+            saved with skops, or a type or node kind outside the trusted lists.
+        ConfigError: No such version (names the model and version).
+        ServiceError: MLflow is not configured or does not answer.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException, RestException
+
+    uri = mlflow_tracking_uri()
+    with _client_env():
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            found = client.get_model_version(model_name, str(version))
+        except RestException as exc:
+            if _not_found(exc, alias=False):
+                raise ConfigError(
+                    f"models:/{model_name}/{version} does not exist; list the versions in the "
+                    "MLflow UI, or name an alias such as @champion"
+                ) from None
+            raise _service_error(uri, exc, f"looking up models:/{model_name}/{version}") from exc
+        except MlflowException as exc:
+            raise _service_error(uri, exc, f"looking up models:/{model_name}/{version}") from exc
+        return _load(uri, model_name, found)
 
 
 def load_champion(model_name: str, alias: str = ALIAS) -> Champion | None:
     """The model behind `models:/<model_name>@<alias>`, or None when there is none yet.
 
     Raises:
+        ModelTrustError: The version's file is not the recorded one or is not trusted.
         ServiceError: MLflow is not configured or does not answer (never read as "no champion").
     """
     from mlflow import MlflowClient
@@ -117,21 +168,25 @@ def load_champion(model_name: str, alias: str = ALIAS) -> Champion | None:
     uri = mlflow_tracking_uri()
     with _client_env():
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        version = _champion_version(client, uri, model_name, alias)
-        if version is None:
-            return None
-        return _load_version(uri, model_name, version)
+        found = _version_by_alias(client, uri, model_name, alias)
+        return None if found is None else _load(uri, model_name, found)
 
 
-def load_model_uri(model_uri: str) -> Champion | None:
+def load_model_uri(model_uri: str, sha256: str | None = None) -> Champion | None:
     """A model by URI: `models:/NAME@ALIAS`, `models:/NAME/VERSION`, or a local .skops file.
+
+    A registered version is checked against its own model_sha256 tag. A local file has no
+    recorded hash: it is checked against `sha256` when given, and always against the class
+    list (the user named the file and vouches for where it came from).
 
     Returns:
         The loaded model (version 0 for a file), or None when the alias is not set yet.
 
     Raises:
-        ConfigError: A URI in none of these forms, or a version that is not a number.
+        ConfigError: A URI in none of these forms, a version that is not a number, or a
+            sha256 given for a registered model (its tag is what is checked).
         DataError: A local file that does not exist or cannot be loaded.
+        ModelTrustError: A file or version that is not the recorded one or is not trusted.
         ServiceError: MLflow is not configured or does not answer.
     """
     if not model_uri.startswith("models:/"):
@@ -141,10 +196,12 @@ def load_model_uri(model_uri: str) -> Champion | None:
                 f"model {model_uri!r} is neither models:/NAME@ALIAS, models:/NAME/VERSION "
                 "nor an existing .skops file"
             )
-        try:
-            return Champion(0, load_model(path))
-        except Exception as exc:  # skops raises many types for foreign or corrupt files
-            raise DataError(f"cannot load the model file {model_uri}: {exc}") from exc
+        return Champion(0, load_bytes(path.read_bytes(), sha256=sha256, where=model_uri))
+    if sha256 is not None:
+        raise ConfigError(
+            f"a sha256 was given for {model_uri}: a registered version is checked against its "
+            f"own {SHA256_TAG} tag; give a sha256 only with a local .skops file"
+        )
     name, at, alias = model_uri.removeprefix("models:/").partition("@")
     if at:
         return load_champion(name, alias)
@@ -153,6 +210,4 @@ def load_model_uri(model_uri: str) -> Champion | None:
         raise ConfigError(
             f"model URI {model_uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION"
         )
-    uri = mlflow_tracking_uri()
-    with _client_env():
-        return _load_version(uri, name, int(version))
+    return load_version(name, int(version))
