@@ -99,7 +99,7 @@ class Names:
     @property
     def accepts(self) -> str:
         """The accepted values, as the error states them."""
-        size = "at least one" if self.required else "zero or more"
+        size = "one or more" if self.required else "zero or more"
         return f"a list of {size} distinct column names ({self.what})"
 
     def problem(self, value: Any, params: Mapping[str, Any]) -> str | None:
