@@ -293,3 +293,9 @@ def test_check_fairness_missing_group_does_not_count_as_a_second_group():
     assert set(result.features["sex"].groups) == {"a", "(missing)"}
     assert not result.passed
     assert result.reasons[0].startswith("sensitive feature 'sex' has the single group ['a']")
+
+
+@pytest.mark.parametrize("bound", [float("nan"), float("inf")])
+def test_check_fairness_nan_or_infinite_bound_is_refused_not_read_as_unset(bound):
+    with pytest.raises(ConfigError, match=r"max_equalized_odds_difference is (nan|inf); set a"):
+        assess(binary_frame(), max_equalized_odds_difference=bound)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from components._shared.errors import DataError, one_of
+from components._shared.errors import ConfigError, DataError, one_of
 from components.check_fairness.measurable import feature_problems, target_problems
 
 DEFAULT_MAX_DEMOGRAPHIC_PARITY_DIFFERENCE = 0.1
@@ -70,9 +70,13 @@ class FairnessResult:
         return max(values) if values else None
 
 
-def _bound(value: float) -> float | None:
-    """A threshold below zero (or NaN) means unset."""
-    return None if value is None or math.isnan(value) or value < 0 else float(value)
+def _bound(name: str, value: float | None) -> float | None:
+    """A threshold below zero means unset; NaN or infinity would turn the check off unseen."""
+    if value is not None and not math.isfinite(value):
+        raise ConfigError(
+            f"{name} is {value}; set a number in [0, 1], or one below 0 to unset the bound"
+        )
+    return None if value is None or value < 0 else float(value)
 
 
 def _normalize_class(value: object) -> object:
@@ -245,11 +249,11 @@ def check_fairness(
 
     Raises:
         DataError: A named column is missing from the frame (the error lists the columns).
-        ConfigError: positive_label names no class.
+        ConfigError: positive_label names no class, or a bound is NaN or infinite.
     """
     classes = [_normalize_class(c) for c in classes]
-    max_dp = _bound(max_demographic_parity_difference)
-    max_eo = _bound(max_equalized_odds_difference)
+    max_dp = _bound("max_demographic_parity_difference", max_demographic_parity_difference)
+    max_eo = _bound("max_equalized_odds_difference", max_equalized_odds_difference)
     sensitive_features = list(sensitive_features or [])
     if frame.empty:
         raise DataError("the predictions have no rows: nothing to assess")
