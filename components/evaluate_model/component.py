@@ -26,10 +26,12 @@ def evaluate_model(
     behind `models:/<model_name>@champion` in MLflow (MLFLOW_TRACKING_URI); it is scored on
     the same test rows, and the model is rejected if its primary metric is lower by more
     than max_regression. With no champion yet (first run), or a champion that cannot score
-    these rows, the model is judged on thresholds only and the report says so.
+    these rows, the model is judged on thresholds only and the report says so. A champion
+    whose stored file is not the registered one fails the step (see Raises).
 
     Args:
-        model: skops file of the fitted sklearn Pipeline (from train_model).
+        model: skops file of the fitted sklearn Pipeline (from train_model), loaded only if
+            it matches the sha256 train_model recorded in its metadata.
         predictions: Parquet of the held-out rows with prediction and probability columns.
         model_name: Registered model name whose @champion is the baseline.
         primary_metric: Metric compared with the champion: accuracy, f1 or roc_auc.
@@ -53,6 +55,8 @@ def evaluate_model(
 
     Raises:
         ServiceError: MLflow does not answer (never read as "no champion").
+        ModelTrustError: The champion's (or the model's) file is not the recorded one, or
+            names a type outside the trusted class list; nothing of it is run.
     """
     from components._shared.champion import load_champion
     from components._shared.io import read_parquet
@@ -64,7 +68,7 @@ def evaluate_model(
     result = evaluate(
         frame=read_parquet(predictions.path),
         columns=PredictionColumns.from_metadata(predictions.metadata),
-        model=load_model(model.path),
+        model=load_model(model.path, sha256=model.metadata.get("sha256")),
         primary_metric=primary_metric,
         thresholds=Thresholds(min_accuracy, min_roc_auc, max_latency_ms, max_regression),
         load_champion=lambda: load_champion(model_name),
