@@ -50,6 +50,11 @@ from tests.test_train_model import three_classes
 FAST = {"hist_gradient_boosting": {"max_iter": 10}, "random_forest": {"n_estimators": 5}}
 
 
+@pytest.fixture(scope="module")
+def credit() -> pd.DataFrame:
+    return pd.read_csv(GERMAN_CREDIT)
+
+
 # --- the class list is derived from every estimator train_model supports ---
 
 
@@ -61,6 +66,9 @@ def saved_models(tmp_path_factory) -> dict[tuple[str, str], dsl.Model]:
         "binary": (pd.read_csv(GERMAN_CREDIT), "risk"),
         "multiclass": (three_classes(), "label"),
     }
+    # Every estimator takes class_weight; a dict of them stores its key types.
+    weighted = {"class_weight": {0: 1, 1: 2}}
+    datasets["weighted"] = datasets["binary"]
     models = {}
     for kind, (frame, target) in datasets.items():
         write_parquet(frame, root / f"{kind}.parquet")
@@ -70,7 +78,7 @@ def saved_models(tmp_path_factory) -> dict[tuple[str, str], dsl.Model]:
                 dataset=dsl.Dataset(uri=str(root / f"{kind}.parquet")),
                 target_column=target,
                 estimator=estimator,
-                hyperparameters=FAST.get(estimator, {}),
+                hyperparameters=FAST.get(estimator, {}) | (weighted if kind == "weighted" else {}),
                 test_size=0.25,
                 random_seed=0,
                 model=model,
@@ -121,6 +129,16 @@ def test_a_local_model_file_with_another_sha256_is_refused_naming_both(saved_mod
         load_model(model.path, sha256=wrong)
     assert model.metadata["sha256"] in str(caught.value) and wrong in str(caught.value)
     assert "kfp-mlops rollback" in str(caught.value)
+
+
+def test_save_model_refuses_a_scorer_skops_cannot_write_naming_the_setting(tmp_path, credit):
+    from components.train_model.core import train
+
+    hyperparameters = {"early_stopping": True, "scoring": "accuracy", "max_iter": 5}
+    result = train(credit, "risk", "hist_gradient_boosting", hyperparameters, 0.25, 0)
+    with pytest.raises(ModelTrustError, match=r"skops cannot save the Pipeline model.*'loss'"):
+        save_model(result.pipeline, tmp_path / "model.skops")
+    assert not (tmp_path / "model.skops").exists()
 
 
 def test_save_model_refuses_an_estimator_outside_the_class_list(tmp_path):
@@ -298,7 +316,7 @@ def test_crafted_payload_refused_naming_its_type_and_no_code_runs(name, marker, 
 
     message = str(caught.value)
     assert all(n in message for n in named), message
-    assert "refusing to load it" in message and "re-register" in message
+    assert "refusing it (loading it could run code)" in message and "re-register" in message
     assert not marker.exists()
 
 
@@ -342,11 +360,6 @@ def test_a_sha256_for_a_registered_model_is_a_usage_error():
 
 def unique_name() -> str:
     return f"trust-test-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture(scope="module")
-def credit() -> pd.DataFrame:
-    return pd.read_csv(GERMAN_CREDIT)
 
 
 def stored_model_key(model_name: str, version: int) -> str:

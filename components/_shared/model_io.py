@@ -23,6 +23,7 @@ from components._shared.errors import DataError
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         "builtins.dict",
+        "builtins.int",  # key types of a class_weight dict
         "builtins.list",
         "builtins.slice",
         "builtins.str",
@@ -78,6 +79,10 @@ MODEL_FILE = "model.skops"  # the file name MLflow's sklearn flavor stores a sko
 REFUSED_HINT = (
     "re-register the model from a training run, or move the alias back with `kfp-mlops rollback`"
 )
+SAVE_HINT = (
+    "a hyperparameter that stores a function or an unusual object (e.g. hist_gradient_boosting "
+    "scoring other than 'loss') cannot be loaded safely later: leave it at its default"
+)
 
 
 class ModelTrustError(DataError):
@@ -120,18 +125,18 @@ def file_types(data: bytes, where: str) -> tuple[set[str], set[str]]:
     return {kind for kind, _ in nodes}, {name for _, name in nodes}
 
 
-def _refuse_foreign(where: str, types: set[str], kinds: set[str] = frozenset()) -> None:
+def _refuse_foreign(where: str, hint: str, types: set[str], kinds: set[str] = frozenset()):
     foreign_types, foreign_kinds = sorted(types - TRUSTED_TYPES), sorted(kinds - TRUSTED_NODES)
     if foreign_types or foreign_kinds:
         what = [f"types {foreign_types}"] if foreign_types else []
         what += [f"node kinds {foreign_kinds}"] if foreign_kinds else []
         raise ModelTrustError(
-            f"{where} names {' and '.join(what)} that no model of ours is made of; refusing to "
-            f"load it (loading could run code): {REFUSED_HINT}"
+            f"{where} names {' and '.join(what)} that no model of ours is made of; refusing it "
+            f"(loading it could run code): {hint}"
         )
 
 
-def check_trusted(data: bytes, where: str) -> None:
+def check_trusted(data: bytes, where: str, hint: str = REFUSED_HINT) -> None:
     """Refuse a skops file that names a node kind or a type outside the trusted lists.
 
     Our own reading of the schema decides first; skops' reading (get_untrusted_types) must
@@ -143,7 +148,7 @@ def check_trusted(data: bytes, where: str) -> None:
     import skops.io as sio
 
     kinds, types = file_types(data, where)
-    _refuse_foreign(where, types, kinds)
+    _refuse_foreign(where, hint, types, kinds)
     try:
         untrusted = set(sio.get_untrusted_types(data=data))
     except Exception as exc:  # skops raises many types for a malformed schema
@@ -151,7 +156,7 @@ def check_trusted(data: bytes, where: str) -> None:
             f"{where} cannot be read by skops ({type(exc).__name__}: {str(exc)[:200]}); "
             f"refusing to load it: {REFUSED_HINT}"
         ) from None
-    _refuse_foreign(where, untrusted)
+    _refuse_foreign(where, hint, untrusted)
 
 
 def load_bytes(data: bytes, *, sha256: str | None, where: str) -> object:
@@ -198,8 +203,14 @@ def load_model(path: str | Path, sha256: str | None = None) -> object:
 def _dumped(model: object) -> tuple[bytes, list[str]]:
     import skops.io as sio
 
-    data = sio.dumps(model)
-    check_trusted(data, f"the {type(model).__name__} model")
+    where = f"the {type(model).__name__} model"
+    try:
+        data = sio.dumps(model)
+    except (RecursionError, TypeError) as exc:  # skops cannot write some stored functions
+        raise ModelTrustError(
+            f"skops cannot save {where} ({type(exc).__name__}: {str(exc)[:200]}); {SAVE_HINT}"
+        ) from None
+    check_trusted(data, where, SAVE_HINT)
     return data, sorted(sio.get_untrusted_types(data=data))
 
 
