@@ -16,6 +16,9 @@ S3_ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 S3_SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
 S3_REGION_ENV = "AWS_DEFAULT_REGION"
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+# MLflow prints "View run ... at: <tracking URI>" when a run ends, user:password@ included
+# (mlflow/tracking/_tracking_service/client.py, _log_url); this is its own switch to stop.
+MLFLOW_QUIET_URL_ENV = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 # Lineage facts a build or a runner sets; absent ones are recorded as "unknown".
 IMAGE_ENV = "KFP_MLOPS_IMAGE"
 GIT_COMMIT_ENV = "KFP_MLOPS_GIT_COMMIT"
@@ -65,10 +68,15 @@ def s3_settings() -> S3Settings:
 
 
 def mlflow_tracking_uri() -> str:
-    """The MLflow tracking URI, or a clear error when none is configured."""
+    """The MLflow tracking URI, or a clear error when none is configured.
+
+    Whoever takes the URI talks to MLflow, so MLflow is told here not to print it: the URI
+    may carry a user and password, and a task's stdout is its log.
+    """
     uri = os.environ.get(MLFLOW_URI_ENV, "")
     if not uri:
         raise ServiceError(f"MLflow is not configured: set {MLFLOW_URI_ENV} ({SETUP_HINT})")
+    os.environ[MLFLOW_QUIET_URL_ENV] = "true"
     return uri
 
 
