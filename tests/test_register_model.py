@@ -46,12 +46,18 @@ def credit() -> pd.DataFrame:
 def train(credit: pd.DataFrame, seed: int = 0):
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
+    # Classes train_model's models are made of (model_io.TRUSTED_TYPES): remainder="passthrough"
+    # would be stored as a FunctionTransformer, which the model loader refuses.
+    numbers = [f for f in FEATURES if f not in ("sex", "housing")]
     prep = ColumnTransformer(
-        [("text", OneHotEncoder(handle_unknown="ignore"), ["sex", "housing"])],
-        remainder="passthrough",
+        [
+            ("text", OneHotEncoder(handle_unknown="ignore"), ["sex", "housing"]),
+            ("numbers", SimpleImputer(strategy="median"), numbers),
+        ]
     )
     clf = HistGradientBoostingClassifier(max_iter=10, random_state=seed)
     return Pipeline([("prep", prep), ("clf", clf)]).fit(credit[FEATURES], credit["risk"])
