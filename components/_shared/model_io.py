@@ -80,8 +80,11 @@ REFUSED_HINT = (
     "re-register the model from a training run, or move the alias back with `kfp-mlops rollback`"
 )
 SAVE_HINT = (
-    "a hyperparameter that stores a function or an unusual object (e.g. hist_gradient_boosting "
-    "scoring other than 'loss') cannot be loaded safely later: leave it at its default"
+    "only models built the way train_model builds them are saved, so that loading one can be "
+    "checked against model_io.TRUSTED_TYPES: build it with train_model's preprocessing (e.g. "
+    "impute the other columns instead of ColumnTransformer remainder='passthrough', which is "
+    "stored as a FunctionTransformer) and leave settings that store a function (e.g. "
+    "hist_gradient_boosting scoring other than 'loss') at their defaults"
 )
 
 
