@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from components._shared.errors import KfpMlopsError
+from components._shared.redact import redact
 from pipelines.summary import EXIT_FAILED, EXIT_USAGE, exit_code, render_text
 
 
@@ -93,7 +94,7 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
         failed = {"pipeline": args.pipeline, "status": "failed", "blessed": None, "model": None}
         failed |= {
             "gates": dict.fromkeys(("validation", "evaluation", "fairness")),
-            "error": str(exc),
+            "error": redact(exc),
         }
         print(json.dumps(failed, indent=2))
         return EXIT_FAILED
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     except KfpMlopsError as exc:
         from pipelines.params import UsageError
 
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(exc)}", file=sys.stderr)  # messages may name a service URI
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
