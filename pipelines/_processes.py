@@ -71,6 +71,17 @@ class OwnedProcess:
         self._popen = None
         return outcome
 
+    def kill(self) -> int | None:
+        """SIGKILL the process group at once, as a crash would; the pid, or None if not running."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        _signal_group(pid, signal.SIGKILL)
+        self._wait_gone(pid, 5.0)  # SIGKILL cannot be caught: gone as soon as it is reaped
+        self.pid_file.unlink(missing_ok=True)
+        self._popen = None
+        return pid
+
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """The embedded stack: SeaweedFS (S3) and an MLflow tracking server on 127.0.0.1 for local runs."""
 
+import io
 import json
 import os
 import secrets
@@ -9,9 +10,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from components._shared.errors import ConfigError, ServiceError
+from components._shared.errors import ConfigError, ServiceError, one_of
 from components._shared.io import s3_client
 from components._shared.settings import S3Settings
 from pipelines._processes import (
@@ -51,6 +53,7 @@ WEED_GRPC_OFFSET = 10000
 S3_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 AWS_KEY_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 UP_HINT = "run `kfp-mlops stack up`"
+READY_PROBE = ".kfp-mlops-stack/ready-"  # removed right after it is read back
 # Service name -> (title for humans, env var that moves its user-facing port), in start order.
 SERVICES = {"seaweedfs": ("SeaweedFS", S3_PORT_ENV), "mlflow": ("MLflow", MLFLOW_PORT_ENV)}
 # Requests to 127.0.0.1 never go through an HTTP proxy from the environment.
@@ -137,6 +140,21 @@ class Stack:
             outcome = self._procs[name].stop(STOP_TIMEOUT_S)
             log(f"{title} {outcome or 'stopped'}")
 
+    def kill(self, name: str, log: Log = print) -> None:
+        """SIGKILL one service's whole process group, as a crash would (fault tests).
+
+        Its data, credentials and ports stay: `up` starts it again on the same ports and state.
+
+        Args:
+            name: "seaweedfs" or "mlflow".
+            log: Where to say what happened.
+        """
+        if name not in SERVICES:
+            raise one_of("service", name, SERVICES)
+        pid = self._procs[name].kill()
+        title = SERVICES[name][0]
+        log(f"{title} killed (pid {pid})" if pid is not None else f"{title} not running")
+
     def status(self) -> dict:
         """Per service: running, pid, url, answering, log file."""
         return {
@@ -220,11 +238,7 @@ class Stack:
         credentials = [{"accessKey": access_key, "secretKey": secret_key}]
         identity = {"name": "kfp-mlops", "credentials": credentials, "actions": S3_ACTIONS}
         write_private(self.home / "s3.json", json.dumps({"identities": [identity]}))
-        taken = {self.s3_port, self.mlflow_port}
-        ports = free_ports(HOST, len(WEED_INTERNAL_PORTS), exclude=taken)
-        internal = dict(zip(WEED_INTERNAL_PORTS, ports, strict=True))
-        admin = free_port_pair(HOST, WEED_GRPC_OFFSET, exclude=taken | set(ports))
-        internal |= {"admin.port": admin, "admin.port.grpc": admin + WEED_GRPC_OFFSET}
+        internal = self._weed_ports()
         self._record_ports("seaweedfs", {"port": self.s3_port, **internal})
         (self.home / "seaweedfs").mkdir(exist_ok=True)
         (self.home / "logs" / "seaweedfs").mkdir(exist_ok=True)
@@ -261,6 +275,20 @@ class Stack:
         env.pop("MLFLOW_TRACKING_URI")
         return command, env
 
+    def _weed_ports(self) -> dict[str, int]:
+        """The last start's internal ports if all are free (a restart is as before), else new."""
+        recorded = self._recorded_ports().get("seaweedfs", {})
+        names = (*WEED_INTERNAL_PORTS, "admin.port", "admin.port.grpc")
+        again = {name: recorded[name] for name in names if name in recorded}
+        same = recorded.get("port") == self.s3_port and len(again) == len(names)
+        if same and not any(port_in_use(HOST, port) for port in again.values()):
+            return again
+        taken = {self.s3_port, self.mlflow_port}
+        ports = free_ports(HOST, len(WEED_INTERNAL_PORTS), exclude=taken)
+        internal = dict(zip(WEED_INTERNAL_PORTS, ports, strict=True))
+        admin = free_port_pair(HOST, WEED_GRPC_OFFSET, exclude=taken | set(ports))
+        return internal | {"admin.port": admin, "admin.port.grpc": admin + WEED_GRPC_OFFSET}
+
     def _answering(self, name: str) -> bool:
         url = self.s3_url + "/" if name == "seaweedfs" else self.mlflow_url + "/health"
         try:
@@ -294,20 +322,47 @@ class Stack:
         settings = S3Settings(f"{HOST}:{self.s3_port}", False, access_key, secret_key, REGION)
         client = s3_client(settings)
         deadline = time.monotonic() + S3_TIMEOUT_S
-        for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
-            while True:
-                try:
-                    if not client.bucket_exists(bucket):
-                        client.make_bucket(bucket)
-                    break
-                except Exception as exc:  # the filer can lag a moment behind the S3 port
-                    if time.monotonic() > deadline:
-                        raise ServiceError(
-                            f"cannot create bucket {bucket!r} on {self.s3_url} ({exc}); "
-                            f"see {self._log_file('seaweedfs')}"
-                        ) from exc
-                    time.sleep(0.5)
+        for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):  # the filer can lag behind the S3 port
+            self._retry(
+                partial(_ensure_bucket, client, bucket), f"cannot create {bucket!r}", deadline
+            )
+        # After a restart the volume server registers with the master a moment after S3
+        # answers; until then stored objects cannot be read (InternalError).
+        self._retry(lambda: _round_trip(client), "cannot store and read an object", deadline)
         log(f"buckets ready: {DATA_BUCKET}, {ARTIFACT_BUCKET}")
+
+    def _retry(self, action: Callable[[], object], failure: str, deadline: float) -> None:
+        while True:
+            try:
+                action()
+                return
+            except Exception as exc:  # minio raises S3Error or urllib3 errors
+                if time.monotonic() > deadline:
+                    raise ServiceError(
+                        f"{failure} on {self.s3_url} ({exc}); see {self._log_file('seaweedfs')}"
+                    ) from exc
+                time.sleep(0.5)
+
+
+def _ensure_bucket(client, bucket: str) -> None:
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+
+
+def _round_trip(client) -> None:
+    """Store, read back and delete a probe object (proves the volume server is registered)."""
+    key, payload = f"{READY_PROBE}{secrets.token_hex(4)}", b"ready"
+    client.put_object(DATA_BUCKET, key, io.BytesIO(payload), len(payload))
+    try:
+        response = client.get_object(DATA_BUCKET, key)
+        try:
+            if response.read() != payload:
+                raise OSError("the probe object read back differs")
+        finally:
+            response.close()
+            response.release_conn()
+    finally:
+        client.remove_object(DATA_BUCKET, key)
 
 
 def _port_from_env(name: str, default: int) -> int:

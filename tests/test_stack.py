@@ -197,6 +197,72 @@ def test_stack_env_points_at_this_stack(running):
     assert env["AWS_ACCESS_KEY_ID"] and len(env["AWS_SECRET_ACCESS_KEY"]) >= 32
 
 
+def _put(st: Stack, key: str, payload: bytes) -> None:
+    _own_client(st).put_object(DATA_BUCKET, key, io.BytesIO(payload), len(payload))
+
+
+def _get(st: Stack, key: str) -> bytes:
+    response = _own_client(st).get_object(DATA_BUCKET, key)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
+@pytest.mark.stack
+def test_stack_kill_seaweedfs_then_up_restarts_it_alone_on_its_ports_with_its_data(running):
+    st, _ = running
+    _put(st, "kill/kept.txt", b"written before the kill")
+    before = st.status()
+    ports = json.loads((st.home / "ports.json").read_text())
+    lines: list[str] = []
+    st.kill("seaweedfs", log=lines.append)
+    assert lines == [f"SeaweedFS killed (pid {before['seaweedfs']['pid']})"]
+    assert not _group_pids(before["seaweedfs"]["pid"]), "the whole group is gone"
+    down = st.status()
+    assert not down["seaweedfs"]["running"] and not down["seaweedfs"]["answering"]
+    assert down["mlflow"]["pid"] == before["mlflow"]["pid"] and down["mlflow"]["answering"]
+
+    st.up(log=_quiet)
+    after = st.status()
+    assert after["seaweedfs"]["answering"] and after["seaweedfs"]["url"] == st.s3_url
+    assert after["seaweedfs"]["pid"] != before["seaweedfs"]["pid"]
+    assert after["mlflow"]["pid"] == before["mlflow"]["pid"], "MLflow was not restarted"
+    assert json.loads((st.home / "ports.json").read_text()) == ports
+    assert _get(st, "kill/kept.txt") == b"written before the kill"
+
+
+@pytest.mark.stack
+def test_stack_kill_mlflow_then_up_restarts_it_alone_with_its_registry(running):
+    from mlflow import MlflowClient
+
+    st, _ = running
+    name = f"kept-{uuid.uuid4().hex[:8]}"
+    MlflowClient(tracking_uri=st.mlflow_url).create_registered_model(name)
+    before = st.status()
+    assert _group_pids(before["mlflow"]["pid"])
+    st.kill("mlflow", log=_quiet)
+    assert not _group_pids(before["mlflow"]["pid"]) and not st.status()["mlflow"]["answering"]
+    assert st.status()["seaweedfs"]["pid"] == before["seaweedfs"]["pid"]
+
+    st.up(log=_quiet)
+    after = st.status()
+    assert after["mlflow"]["answering"] and after["mlflow"]["pid"] != before["mlflow"]["pid"]
+    assert after["seaweedfs"]["pid"] == before["seaweedfs"]["pid"]
+    client = MlflowClient(tracking_uri=st.mlflow_url)
+    assert client.get_registered_model(name).name == name
+
+
+def test_stack_kill_unknown_service_lists_the_known_ones_and_idle_one_says_not_running(tmp_path):
+    st = Stack(home=tmp_path, s3_port=free_port(), mlflow_port=free_port())
+    with pytest.raises(ConfigError, match=r"unknown service 'redis'; expected one of \['mlflow'"):
+        st.kill("redis")
+    lines: list[str] = []
+    st.kill("mlflow", log=lines.append)
+    assert lines == ["MLflow not running"]
+
+
 @pytest.mark.stack
 def test_stack_down_stops_its_processes_and_second_down_is_harmless(tmp_path):
     st = Stack(home=tmp_path / "home", s3_port=free_port(), mlflow_port=free_port())
