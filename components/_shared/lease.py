@@ -164,10 +164,13 @@ class Lease:
         return json.dumps(facts, sort_keys=True).encode()
 
     def _write(self, condition: dict[str, str], released: bool = False) -> bool:
-        """One conditional PUT; True when it (or a retry of it whose reply was lost) won."""
+        """One conditional PUT of a fresh body; True when it won."""
+        return self._commit(self._body(released), condition, released)
+
+    def _commit(self, body: bytes, condition: dict[str, str], released: bool) -> bool:
+        """PUT `body` if `condition` holds; True when it (or a retry whose reply was lost) won."""
         from minio.error import S3Error
 
-        body = self._body(released)
         try:
             result = self._put(body, condition)
         except S3Error as exc:

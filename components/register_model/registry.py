@@ -82,6 +82,39 @@ class Registry:
         first = min(found, key=lambda v: int(v.version))
         return int(first.version), first.run_id
 
+    def _log_model(self, experiment_id, run_id, model, model_types, signature) -> tuple[str, str]:
+        """The run's logged model (uri, id): one an earlier attempt finished, else logged now.
+
+        Logged into the model an earlier try left pending (a create whose reply was lost, or
+        an upload cut short), so a run never gets a second logged model.
+        """
+        import mlflow
+        from mlflow.entities import LoggedModelStatus
+
+        def log(model_id: str | None):
+            return mlflow.sklearn.log_model(
+                model,
+                name="model",
+                serialization_format="skops",
+                skops_trusted_types=model_types,
+                pip_requirements=pip_requirements(),
+                signature=signature,
+                model_id=model_id,
+            )
+
+        earlier = self._logged_model(experiment_id, run_id)
+        if earlier is not None and earlier.status == LoggedModelStatus.READY:
+            return earlier.model_uri, earlier.model_id
+        pending = earlier.model_id if earlier else None
+        try:
+            info = log(pending)
+        except Exception:
+            found = self._logged_model(experiment_id, run_id)
+            if found is None or found.model_id == pending:
+                raise
+            info = log(found.model_id)  # the create happened; only its reply was lost
+        return info.model_uri, info.model_id
+
     def find_or_create(self, find, create):
         """`find()`, else `create()`; after a failed create, `find()` again before failing.
 
@@ -117,12 +150,11 @@ class Registry:
             find, lambda: self.client.create_run(experiment_id, tags=key).info.run_id
         )
 
-    def _pending_model_id(self, experiment_id: str, run_id: str) -> str | None:
-        # A logged model an earlier attempt created but did not finish: filled in, not doubled.
+    def _logged_model(self, experiment_id: str, run_id: str):
         found = self.client.search_logged_models(
             [experiment_id], filter_string=f"source_run_id = '{run_id}'"
         )
-        return min((m.model_id for m in found), default=None)
+        return min(found, key=lambda m: m.creation_timestamp, default=None)
 
     def log_run(self, name: str, key: dict[str, str], model, model_types, params, metrics, sample):
         """Log the run and the model once per key; a retry reuses what an earlier one made."""
@@ -141,19 +173,13 @@ class Registry:
             with mlflow.start_run(run_id=run_id):
                 mlflow.log_params(params)
                 mlflow.log_metrics(metrics)
-                info = mlflow.sklearn.log_model(
-                    model,
-                    name="model",
-                    serialization_format="skops",
-                    skops_trusted_types=model_types,
-                    pip_requirements=pip_requirements(),
-                    signature=signature,
-                    model_id=self._pending_model_id(experiment_id, run_id),
+                model_uri, model_id = self._log_model(
+                    experiment_id, run_id, model, model_types, signature
                 )
                 failpoint("register.model_logged")
                 # Marks the run as complete for a retry (set only after the model is logged).
-                mlflow.set_tags({"model_uri": info.model_uri, "model_id": info.model_id})
-            return run_id, info.model_uri, info.model_id
+                mlflow.set_tags({"model_uri": model_uri, "model_id": model_id})
+            return run_id, model_uri, model_id
 
     def create_version(self, name, key, run_id, model_uri, model_id, tags, description) -> int:
         """Create the version with all its tags in one call, so it never exists without them."""
