@@ -10,6 +10,7 @@ import importlib
 import inspect
 import io
 import json
+import socket
 import sys
 import uuid
 import zipfile
@@ -25,7 +26,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skops.io._protocol import PROTOCOL
 
 from components._shared.champion import load_champion, load_model_uri, load_version
-from components._shared.errors import ConfigError
+from components._shared.errors import ConfigError, ServiceError
 from components._shared.io import s3_client, write_parquet
 from components._shared.model_io import (
     MODEL_FILE,
@@ -488,3 +489,23 @@ def test_champion_overwritten_with_a_code_payload_runs_nothing_even_with_its_has
     with pytest.raises(ModelTrustError, match=r"builtins\.exec"):
         load_champion(name)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "load",
+    [lambda: load_champion("credit"), lambda: load_version("credit", 1)],
+    ids=["alias", "number"],
+)
+def test_champion_errors_never_show_the_tracking_uri_password(load, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing answers there
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://admin:Sup3rSecretPass@127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+
+    with pytest.raises(ServiceError) as caught:
+        load()
+
+    message = str(caught.value)
+    assert f"http://***@127.0.0.1:{port}" in message and "did not answer" in message
+    assert "Sup3rSecretPass" not in message and "admin:" not in message
