@@ -330,9 +330,10 @@ def test_register_model_retry_after_run_logged_reuses_the_run(stack, tmp_path, c
     inputs = artifacts(tmp_path, credit, model_name=name)
     sha = inputs["model"].metadata["sha256"]
     key = {"kfp_run_id": inputs["kfp_run_id"], "model_sha256": sha}
-    model = load_model(inputs["model"].path)
+    model = load_model(inputs["model"].path, sha256=sha)
+    types = inputs["model"].metadata["skops_trusted_types"]
     run_id, _, _ = Registry().log_run(
-        name, key, model, inputs["model"].metadata["skops_trusted_types"], {}, {}, None
+        name, key, model, types, {}, {}, None, model_path=inputs["model"].path
     )
     assert client().search_registered_models(f"name = '{name}'") == []
     meta = run(tmp_path, inputs)["meta"]

@@ -107,11 +107,12 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         run_id, model_uri, model_id = registry.log_run(
             model_name,
             key,
-            load_model(candidate.model_path),
+            load_model(candidate.model_path, sha256=sha),
             candidate.model.get("skops_trusted_types") or [],
             run_params(candidate),
             run_metrics(candidate, gates),
             candidate.sample,
+            model_path=candidate.model_path,
         )
         tags, text = version_tags(lineage), description(lineage)
         version = registry.create_version(model_name, key, run_id, model_uri, model_id, tags, text)

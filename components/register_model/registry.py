@@ -82,18 +82,26 @@ class Registry:
         first = min(found, key=lambda v: int(v.version))
         return int(first.version), first.run_id
 
-    def _log_model(self, experiment_id, run_id, model, model_types, signature) -> tuple[str, str]:
+    def _log_model(
+        self, experiment_id, run_id, model, model_path, model_types, signature
+    ) -> tuple[str, str]:
         """The run's logged model (uri, id): one an earlier attempt finished, else logged now.
 
         Logged into the model an earlier try left pending (a create whose reply was lost, or
-        an upload cut short), so a run never gets a second logged model.
+        an upload cut short), so a run never gets a second logged model. The stored model
+        file is the trained file itself (its sha256 is the version's model_sha256 tag, which
+        every load checks); mlflow.sklearn.log_model would store a re-dump with other bytes.
         """
         import mlflow
         from mlflow.entities import LoggedModelStatus
 
+        from components._shared.model_io import SkopsFileFlavor
+
         def log(model_id: str | None):
-            return mlflow.sklearn.log_model(
-                model,
+            return mlflow.models.Model.log(
+                None,  # artifact_path: deprecated, still positional
+                flavor=SkopsFileFlavor(model_path),
+                sk_model=model,
                 name="model",
                 serialization_format="skops",
                 skops_trusted_types=model_types,
@@ -156,8 +164,22 @@ class Registry:
         )
         return min(found, key=lambda m: m.creation_timestamp, default=None)
 
-    def log_run(self, name: str, key: dict[str, str], model, model_types, params, metrics, sample):
-        """Log the run and the model once per key; a retry reuses what an earlier one made."""
+    def log_run(
+        self,
+        name: str,
+        key: dict[str, str],
+        model,
+        model_types,
+        params,
+        metrics,
+        sample,
+        *,
+        model_path: str,
+    ):
+        """Log the run and the model once per key; a retry reuses what an earlier one made.
+
+        `model` is the object loaded from `model_path`, the skops file stored as is.
+        """
         import mlflow
 
         with self.step("logging the run and the model", NOTHING_REGISTERED):
@@ -174,7 +196,7 @@ class Registry:
                 mlflow.log_params(params)
                 mlflow.log_metrics(metrics)
                 model_uri, model_id = self._log_model(
-                    experiment_id, run_id, model, model_types, signature
+                    experiment_id, run_id, model, model_path, model_types, signature
                 )
                 failpoint("register.model_logged")
                 # Marks the run as complete for a retry (set only after the model is logged).
