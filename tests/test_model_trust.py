@@ -509,3 +509,16 @@ def test_champion_errors_never_show_the_tracking_uri_password(load, monkeypatch)
     message = str(caught.value)
     assert f"http://***@127.0.0.1:{port}" in message and "did not answer" in message
     assert "Sup3rSecretPass" not in message and "admin:" not in message
+
+
+def test_register_model_stores_the_trained_file_so_the_champion_loads_checked(stack, tmp_path):
+    from tests.test_register_model import artifacts, run
+
+    name = unique_name()
+    inputs = artifacts(tmp_path, pd.read_csv(GERMAN_CREDIT).head(300), model_name=name)
+    version = run(tmp_path, inputs)["meta"]["version"]
+
+    sha = inputs["model"].metadata["sha256"]
+    assert file_sha256(stored_bytes(stored_model_key(name, version))) == sha
+    champion = load_champion(name)
+    assert champion.version == version and champion.model is not None
