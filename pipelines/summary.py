@@ -7,6 +7,7 @@ be wrong, e.g. for containers).
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,20 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _line(value: Any) -> str:
+    """Text from data on one terminal line, control characters shown as escapes.
+
+    A column name holding a line break or an ESC cannot start a line of its own (a forged
+    verdict) or send terminal control sequences.
+    """
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+        else ch
+        for ch in str(value)
+    )
+
+
 def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
     """The human summary printed at the end of a run, redacted.
 
@@ -223,7 +238,7 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         "",
     ]
     if summary.get("reference_uri"):
-        lines.append(f"  reference  {summary['reference_uri']}")
+        lines.append(f"  reference  {_line(summary['reference_uri'])}")
     for gate, result in summary["gates"].items():
         if result is None:
             lines.append(f"  {gate:<11} not run")
@@ -231,20 +246,20 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         failed_as = {"validation": "FAILED", "drift": "DRIFTED"}.get(gate, "REJECTED")
         verdict = {True: "passed", False: failed_as}.get(result["passed"], "?")
         lines.append(f"  {gate:<11} {verdict:<9} {_numbers(gate, result['metrics'])}")
-        lines += [f"  {'':<11} {'':<9} · {reason}" for reason in result["reasons"][:6]]
+        lines += [f"  {'':<11} {'':<9} · {_line(reason)}" for reason in result["reasons"][:6]]
     model = summary.get("model")
     lines.append("")
     if model:
-        aliases = ", ".join(model["aliases"]) or "none"
+        aliases = _line(", ".join(model["aliases"]) or "none")
         lines.append(
-            f"  model      {model['name']} version {model['version']} (aliases: {aliases})"
+            f"  model      {_line(model['name'])} version {model['version']} (aliases: {aliases})"
         )
         if model.get("reason"):
-            lines.append(f"  {'':<11}{model['reason']}")
+            lines.append(f"  {'':<11}{_line(model['reason'])}")
     else:
         lines.append("  model      none registered")
     if summary.get("error"):
-        lines.append(f"  error      {summary['error']}")
+        lines.append(f"  error      {_line(summary['error'])}")
     lines.append("")
     if mlflow_url:
         target = f"/#/models/{model['name']}" if model else ""

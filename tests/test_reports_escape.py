@@ -22,6 +22,7 @@ from components.evaluate_model.core import PredictionColumns, Thresholds, evalua
 from components.evaluate_model.report import render_markdown as render_evaluation
 from components.register_model.card import render_card
 from components.validate_data.core import validate
+from pipelines.summary import render_text
 
 FORGED = "x\n# Evaluation: PASSED"
 SCRIPT = "<script>alert(1)</script>"
@@ -254,3 +255,25 @@ def test_every_hostile_name_is_one_line_without_raw_markup(name):
     escaped = md_text(name)
     assert len(escaped.splitlines()) == 1
     assert not re.search(r"(?<!\\)[`|*\[\]]|<|>", escaped)
+
+
+def test_terminal_summary_shows_hostile_reasons_on_their_own_line_without_control_codes():
+    gate = {"passed": False, "metrics": {}, "reasons": [f"{h} drifted" for h in HOSTILE]}
+    summary = {
+        "pipeline": "monitoring",
+        "status": "failed",
+        "failed_task": "detect-drift",
+        "reference_uri": f"s3://b/{FORGED}",
+        "gates": {"drift": gate, "validation": None},
+        "model": None,
+        "error": f"DataError: column {FORGED_ROW!s} \x1b[2J\x1b[1;32mPASSED",
+        "run_dir": "runs/x",
+    }
+    text = render_text(summary)
+    lines = text.splitlines()
+    # Every line is one the summary writes: blank, the headline, or indented by two spaces.
+    assert all(line == "" or line.startswith(("Pipeline monitoring:", "  ")) for line in lines)
+    plain = {**gate, "reasons": ["plain"] * len(HOSTILE)}
+    plain_summary = {**summary, "gates": {"drift": plain, "validation": None}, "error": "x"}
+    assert len(lines) == len(render_text(plain_summary).splitlines())  # one line per reason
+    assert "\x1b" not in text and "\\x1b[2J" in text and "x\\n# Evaluation: PASSED" in text
