@@ -522,3 +522,31 @@ def test_register_model_stores_the_trained_file_so_the_champion_loads_checked(st
     assert file_sha256(stored_bytes(stored_model_key(name, version))) == sha
     champion = load_champion(name)
     assert champion.version == version and champion.model is not None
+
+
+def test_a_pickled_version_is_refused_without_unpickling_it(stack, tmp_path):
+    import mlflow
+    from mlflow import MlflowClient
+    from sklearn.linear_model import LogisticRegression
+
+    name = unique_name()
+    x = np.arange(20, dtype=float).reshape(-1, 1)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            LogisticRegression().fit(x, np.arange(20) % 2),
+            name="model",
+            serialization_format="cloudpickle",
+            pip_requirements=["scikit-learn==1.9.1"],
+        )
+    client = MlflowClient()
+    client.create_registered_model(name)
+    version = client.create_model_version(
+        name,
+        info.model_uri,
+        run.info.run_id,
+        tags={"model_sha256": "0" * 64},
+        model_id=info.model_id,
+    ).version
+
+    with pytest.raises(ModelTrustError, match=r"serialization_format 'cloudpickle'.*unpickling"):
+        load_version(name, int(version))

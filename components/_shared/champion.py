@@ -79,18 +79,17 @@ def _version_by_alias(client: Any, uri: str, model_name: str, alias: str) -> Any
         raise _service_error(uri, exc) from exc
 
 
-def _skops_file(local: Path, where: str) -> Path:
+def _saved_as(local: Path) -> str:
+    """How MLmodel says the model was saved, for the refusal of a version without skops."""
     from mlflow.models import Model
 
-    flavor = Model.load(local).flavors.get("sklearn")
-    if flavor is None or flavor.get("serialization_format") != "skops":
-        saved = "no sklearn flavor" if flavor is None else repr(flavor.get("serialization_format"))
-        raise ModelTrustError(
-            f"{where} is saved as {saved}, not skops; only skops models are loaded (unpickling "
-            f"a registry file can run arbitrary code): {REFUSED_HINT}"
-        )
-    # The stored name is not read from MLmodel: a crafted MLmodel could point anywhere.
-    return local / MODEL_FILE
+    try:
+        flavor = Model.load(local).flavors.get("sklearn")
+    except Exception:  # a missing or damaged MLmodel: the refusal stands either way
+        return "an unreadable MLmodel"
+    if flavor is None:
+        return "no sklearn flavor"
+    return f"serialization_format {flavor.get('serialization_format')!r}"
 
 
 def _load(uri: str, model_name: str, model_version: Any) -> Champion:
@@ -114,9 +113,13 @@ def _load(uri: str, model_name: str, model_version: Any) -> Champion:
             )
         except MlflowException as exc:
             raise _service_error(uri, exc, f"downloading {where}") from exc
-        path = _skops_file(Path(local), where)
+        # The fixed name, not the one MLmodel names: a crafted MLmodel could point anywhere.
+        path = Path(local) / MODEL_FILE
         if not path.is_file():
-            raise ModelTrustError(f"{where} has no {MODEL_FILE}; refusing it: {REFUSED_HINT}")
+            raise ModelTrustError(
+                f"{where} has no {MODEL_FILE} ({_saved_as(Path(local))}); only skops models are "
+                f"loaded (unpickling a registry file can run arbitrary code): {REFUSED_HINT}"
+            )
         # Our class list, not the one stored beside the model: a crafted MLmodel file could
         # trust any type (which is also why mlflow.sklearn.load_model is not used).
         model = load_bytes(path.read_bytes(), sha256=expected, where=where)
