@@ -55,23 +55,24 @@ def rollback(
 
     registry = Registry()
     _exists(registry, model)
-    seen = registry.aliases(model, UNCHANGED).get(CHAMPION) if expect_from is None else expect_from
+    seen = registry.aliases(model, UNCHANGED).get(CHAMPION)
+    _check_champion(model, seen, expect_from, "--expect-from says")
+    # Loading takes a download: done before the lock, then the target is checked unchanged.
+    target = _previous(registry, model, seen)
+    _check_loads(model, target)
     user = user or who()
     with Lease(model, user) as lease:
         live = registry.aliases(model, UNCHANGED)
         trail = Trail(registry, model, UNCHANGED)
         trail.reconcile(live)
         current = live.get(CHAMPION)
-        if current is None:
-            raise RollbackError(f"model {model!r} has no champion; nothing to roll back")
-        if current != seen:
-            raise RollbackError(
-                f"model {model!r}: the champion is v{current}, not v{seen} as "
-                f"{'--expect-from says' if expect_from is not None else 'rollback read it'} "
-                f"(it moved meanwhile); {UNCHANGED}. Check `kfp-mlops history {model}` and "
-                "re-run, with --expect-from VERSION in scripts"
-            )
+        _check_champion(model, current, seen, "rollback read it (it moved meanwhile)")
         previous = _previous(registry, model, current)
+        if previous != target:
+            raise RollbackError(
+                f"model {model!r}: v{current}'s previous champion changed from v{target} to "
+                f"v{previous} while rolling back; {UNCHANGED}. Re-run"
+            )
         when, why = datetime.now(UTC).isoformat(timespec="seconds"), reason or "no reason given"
         _tag_both(registry, model, current, previous, user, when, why)
         lease.ensure()
@@ -83,8 +84,34 @@ def rollback(
             "reason": why}  # fmt: skip
 
 
+def _check_champion(model: str, current: int | None, expected: int | None, source: str) -> None:
+    """Refuse unless the champion is the expected one (what was read, or --expect-from)."""
+    if current is None:
+        raise RollbackError(f"model {model!r} has no champion; nothing to roll back")
+    if expected is not None and current != expected:
+        raise RollbackError(
+            f"model {model!r}: the champion is v{current}, not v{expected} as {source}; "
+            f"{UNCHANGED}. Check `kfp-mlops history {model}` and "
+            "re-run, with --expect-from VERSION in scripts"
+        )
+
+
+def _check_loads(model: str, version: int) -> None:
+    """Refuse a target whose file is not the recorded one or names an untrusted type."""
+    from components._shared.champion import load_version
+    from components._shared.errors import ConfigError, DataError
+
+    try:
+        load_version(model, version)
+    except (DataError, ConfigError) as exc:  # ModelTrustError is a DataError
+        raise RollbackError(
+            f"model {model!r}: previous champion v{version} cannot be rolled back to: {exc}; "
+            f"{UNCHANGED}"
+        ) from None
+
+
 def _previous(registry, model: str, current: int) -> int:
-    """The champion `current` replaced, checked to exist (and to load, where the loader can)."""
+    """The champion `current` replaced, checked to exist."""
     previous = registry.version_tags(model, current, UNCHANGED).get(PREVIOUS_CHAMPION_TAG)
     if not previous:
         raise RollbackError(

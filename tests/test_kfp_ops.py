@@ -388,3 +388,25 @@ def test_rollback_without_previous_champion_changes_nothing(cli, tmp_path, credi
 def test_rollback_unknown_model_says_so(cli):
     code, _, err = cli("rollback", "no-such-model-anywhere")
     assert code == 1 and "no registered model 'no-such-model-anywhere'" in err
+
+
+def test_rollback_to_a_version_whose_file_is_not_the_recorded_one_refuses(
+    cli,
+    tmp_path,
+    credit,  # noqa: F811
+    capsys,
+):
+    from mlflow import MlflowClient
+
+    name = f"tampered-{uuid.uuid4().hex[:6]}"
+    register_two_champions(tmp_path, credit, name)
+    client = MlflowClient()
+    client.set_model_version_tag(name, "1", "model_sha256", "0" * 64)  # not v1's file any more
+    before = client.get_registered_model(name).tags
+    capsys.readouterr()  # registration's own output
+    code, out, err = cli("rollback", name, "--reason", "x")
+    assert code == 1 and out == ""
+    assert "previous champion v1 cannot be rolled back to" in err and "nothing was changed" in err
+    assert "0" * 64 in err  # names the mismatch
+    assert client.get_model_version_by_alias(name, "champion").version == "2"
+    assert client.get_registered_model(name).tags == before  # no record, no move
