@@ -1,6 +1,6 @@
 """The model card: a Markdown page a reviewer reads before trusting a registered version."""
 
-from components._shared.reports import fmt, markdown_table, plain, verdict
+from components._shared.reports import fmt, markdown_table, md_text, plain, verdict
 
 EVALUATION_FACTS = (
     "primary_metric",
@@ -14,24 +14,27 @@ EVALUATION_FACTS = (
 
 def _heading(lineage: dict) -> list[str]:
     reg = lineage["registration"]
+    # Every value from data or another step goes through md_text: a class, column or group
+    # name holding a line break or markup could otherwise forge a heading or a verdict.
+    name, reason = md_text(reg["name"]), md_text(reg["reason"])
     if not reg["registered"]:
-        return [f"# Model card: {reg['name']} (not registered)", "", f"**{reg['reason']}**"]
-    aliases = ", ".join(f"`{a}`" for a in reg["aliases"]) or "none"
+        return [f"# Model card: {name} (not registered)", "", f"**{reason}**"]
+    aliases = ", ".join(md_text(a) for a in reg["aliases"]) or "none"
     return [
-        f"# Model card: {reg['name']} v{reg['version']}",
+        f"# Model card: {name} v{reg['version']}",
         "",
-        f"Registered as version {reg['version']} (aliases: {aliases}): {reg['reason']}.",
+        f"Registered as version {reg['version']} (aliases: {aliases}): {reason}.",
     ]
 
 
 def _intended_use(lineage: dict) -> list[str]:
     model = lineage["model"]
-    classes = ", ".join(f"`{plain(c)}`" for c in model.get("classes") or [])
-    features = ", ".join(f"`{c}`" for c in model.get("feature_columns") or [])
+    classes = ", ".join(md_text(plain(c)) for c in model.get("classes") or [])
+    features = ", ".join(md_text(c) for c in model.get("feature_columns") or [])
     return [
         "## Intended use",
         "",
-        f"Classifies `{model.get('target_column')}` into {classes} from {features}.",
+        f"Classifies {md_text(model.get('target_column'))} into {classes} from {features}.",
         "For decision support on data drawn like the training data below, after the gates "
         "recorded here. Not assessed for other populations or data sources; read the fairness "
         "section before using it on decisions about people.",
@@ -57,7 +60,8 @@ def _data_and_training(lineage: dict) -> list[str]:
         "",
         "## Training",
         "",
-        f"Estimator `{model.get('estimator')}`; model file sha256 `{model.get('sha256')}`.",
+        f"Estimator {md_text(model.get('estimator'))}; model file sha256 "
+        f"{md_text(model.get('sha256'))}.",
         "",
         markdown_table(
             ["hyperparameter", "value"], [(k, plain(v)) for k, v in sorted(hyper.items())]
@@ -71,7 +75,7 @@ def _evaluation(lineage: dict) -> list[str]:
     ev = lineage["evaluation"]
     rows = [(k, ev.get(k)) for k in EVALUATION_FACTS if k in ev]
     lines = ["## Evaluation", "", markdown_table(["fact", "value"], rows)]
-    reasons = [f"- {r}" for r in ev.get("reasons") or []]
+    reasons = [f"- {md_text(r)}" for r in ev.get("reasons") or []]
     lines += ["", *reasons] if reasons else []
     reg = lineage["registration"]
     if ev.get("champion_version") is None:
@@ -89,11 +93,11 @@ def _evaluation(lineage: dict) -> list[str]:
 def _fairness(lineage: dict) -> list[str]:
     fair = lineage["fairness"]
     lines = ["## Fairness"]
-    lines += ["", *(f"- {r}" for r in fair["reasons"])] if fair.get("reasons") else []
+    lines += ["", *(f"- {md_text(r)}" for r in fair["reasons"])] if fair.get("reasons") else []
     for feature, facts in (fair.get("per_feature") or {}).items():
         lines += [
             "",
-            f"### `{feature}`: demographic parity difference "
+            f"### {md_text(feature)}: demographic parity difference "
             f"{fmt(facts.get('demographic_parity_difference'))}, equalized odds difference "
             f"{fmt(facts.get('equalized_odds_difference'))}",
             "",
