@@ -239,11 +239,6 @@ def card_lineage() -> dict:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="components/register_model/card.py (the REGISTRY engineer's) still writes classes, "
-    "features, target, reasons and fairness feature names unescaped; its tables are escaped",
-)
 def test_model_card_hostile_names_are_escaped():
     text = render_card(card_lineage(), {"dataset_uri": f"s3://b/{FORGED_ROW}"})
     assert_not_spoofed(text, "# Model card: m v1")
