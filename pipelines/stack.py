@@ -1,6 +1,5 @@
 """The embedded stack: SeaweedFS (S3) and an MLflow tracking server on 127.0.0.1 for local runs."""
 
-import io
 import json
 import os
 import secrets
@@ -10,19 +9,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 from components._shared.errors import ConfigError, ServiceError, one_of
 from components._shared.io import s3_client
 from components._shared.settings import S3Settings
-from pipelines._processes import (
-    OwnedProcess,
-    free_port_pair,
-    free_ports,
-    port_in_use,
-    write_private,
-)
+from pipelines._processes import OwnedProcess, port_in_use, write_private
+from pipelines._seaweedfs import wait_ready, weed_ports
 
 DATA_BUCKET = "kfp-mlops-data"
 ARTIFACT_BUCKET = "mlflow"
@@ -37,23 +30,9 @@ S3_TIMEOUT_S = 30.0  # weed mini answers in < 1 s
 # a new sqlite db is most of it); a crash is caught at once, so a long timeout costs nothing.
 MLFLOW_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 15.0
-# weed mini opens every one of these; left unset they take fixed defaults (9333, 23646, ...) or
-# HTTP port + 10000, which collide with another stack or program, so each gets a free port.
-WEED_INTERNAL_PORTS = (
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "s3.port.grpc",
-)
-# Except the admin server's gRPC port: its maintenance worker always dials admin port + 10000.
-WEED_GRPC_OFFSET = 10000
 S3_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 AWS_KEY_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 UP_HINT = "run `kfp-mlops stack up`"
-READY_PROBE = ".kfp-mlops-stack/ready-"  # removed right after it is read back
 # Service name -> (title for humans, env var that moves its user-facing port), in start order.
 SERVICES = {"seaweedfs": ("SeaweedFS", S3_PORT_ENV), "mlflow": ("MLflow", MLFLOW_PORT_ENV)}
 # Requests to 127.0.0.1 never go through an HTTP proxy from the environment.
@@ -238,7 +217,9 @@ class Stack:
         credentials = [{"accessKey": access_key, "secretKey": secret_key}]
         identity = {"name": "kfp-mlops", "credentials": credentials, "actions": S3_ACTIONS}
         write_private(self.home / "s3.json", json.dumps({"identities": [identity]}))
-        internal = self._weed_ports()
+        taken = {self.s3_port, self.mlflow_port}
+        recorded = self._recorded_ports().get("seaweedfs", {})
+        internal = weed_ports(HOST, recorded, self.s3_port, taken)
         self._record_ports("seaweedfs", {"port": self.s3_port, **internal})
         (self.home / "seaweedfs").mkdir(exist_ok=True)
         (self.home / "logs" / "seaweedfs").mkdir(exist_ok=True)
@@ -275,20 +256,6 @@ class Stack:
         env.pop("MLFLOW_TRACKING_URI")
         return command, env
 
-    def _weed_ports(self) -> dict[str, int]:
-        """The last start's internal ports if all are free (a restart is as before), else new."""
-        recorded = self._recorded_ports().get("seaweedfs", {})
-        names = (*WEED_INTERNAL_PORTS, "admin.port", "admin.port.grpc")
-        again = {name: recorded[name] for name in names if name in recorded}
-        same = recorded.get("port") == self.s3_port and len(again) == len(names)
-        if same and not any(port_in_use(HOST, port) for port in again.values()):
-            return again
-        taken = {self.s3_port, self.mlflow_port}
-        ports = free_ports(HOST, len(WEED_INTERNAL_PORTS), exclude=taken)
-        internal = dict(zip(WEED_INTERNAL_PORTS, ports, strict=True))
-        admin = free_port_pair(HOST, WEED_GRPC_OFFSET, exclude=taken | set(ports))
-        return internal | {"admin.port": admin, "admin.port.grpc": admin + WEED_GRPC_OFFSET}
-
     def _answering(self, name: str) -> bool:
         url = self.s3_url + "/" if name == "seaweedfs" else self.mlflow_url + "/health"
         try:
@@ -320,49 +287,9 @@ class Stack:
     def _ensure_buckets(self, log: Log) -> None:
         access_key, secret_key = self._credentials(create=False)
         settings = S3Settings(f"{HOST}:{self.s3_port}", False, access_key, secret_key, REGION)
-        client = s3_client(settings)
-        deadline = time.monotonic() + S3_TIMEOUT_S
-        for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):  # the filer can lag behind the S3 port
-            self._retry(
-                partial(_ensure_bucket, client, bucket), f"cannot create {bucket!r}", deadline
-            )
-        # After a restart the volume server registers with the master a moment after S3
-        # answers; until then stored objects cannot be read (InternalError).
-        self._retry(lambda: _round_trip(client), "cannot store and read an object", deadline)
+        where = f"{self.s3_url}; see {self._log_file('seaweedfs')}"
+        wait_ready(s3_client(settings), (DATA_BUCKET, ARTIFACT_BUCKET), S3_TIMEOUT_S, where)
         log(f"buckets ready: {DATA_BUCKET}, {ARTIFACT_BUCKET}")
-
-    def _retry(self, action: Callable[[], object], failure: str, deadline: float) -> None:
-        while True:
-            try:
-                action()
-                return
-            except Exception as exc:  # minio raises S3Error or urllib3 errors
-                if time.monotonic() > deadline:
-                    raise ServiceError(
-                        f"{failure} on {self.s3_url} ({exc}); see {self._log_file('seaweedfs')}"
-                    ) from exc
-                time.sleep(0.5)
-
-
-def _ensure_bucket(client, bucket: str) -> None:
-    if not client.bucket_exists(bucket):
-        client.make_bucket(bucket)
-
-
-def _round_trip(client) -> None:
-    """Store, read back and delete a probe object (proves the volume server is registered)."""
-    key, payload = f"{READY_PROBE}{secrets.token_hex(4)}", b"ready"
-    client.put_object(DATA_BUCKET, key, io.BytesIO(payload), len(payload))
-    try:
-        response = client.get_object(DATA_BUCKET, key)
-        try:
-            if response.read() != payload:
-                raise OSError("the probe object read back differs")
-        finally:
-            response.close()
-            response.release_conn()
-    finally:
-        client.remove_object(DATA_BUCKET, key)
 
 
 def _port_from_env(name: str, default: int) -> int:
