@@ -292,3 +292,11 @@ def test_bad_file_unsupported_scheme_refused_before_any_network_call(tmp_path, m
     assert f"cannot read {uri}: unsupported scheme {scheme!r}" in message
     assert "expected s3://BUCKET/KEY" in message and "copy the data into the S3 store" in message
     assert not (tmp_path / "dataset").exists() and _listing() == before
+
+
+def test_bad_file_drift_reader_refuses_an_unsupported_scheme_too(monkeypatch):
+    from components.detect_drift.reader import open_source
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")  # any request would fail differently
+    with pytest.raises(DataError, match=r"cannot read gs://b/ref\.parquet: unsupported scheme"):
+        open_source("gs://b/ref.parquet", "reference")

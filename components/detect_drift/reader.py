@@ -230,8 +230,10 @@ def open_source(uri: str, label: str = "input"):
         label: What the data is ("reference", "current"), for messages.
 
     Raises:
-        DataError: Missing or unreadable data, or no Parquet file under a folder or prefix.
+        DataError: Missing or unreadable data, an unsupported URI scheme, or no Parquet
+            file under a folder or prefix.
     """
+    from components._shared.input_checks import check_scheme
     from components._shared.io import (
         parse_s3_uri,
         parse_table,
@@ -240,6 +242,7 @@ def open_source(uri: str, label: str = "input"):
         s3_parquet_keys,
     )
 
+    check_scheme(uri)  # gs://, http:// ... refused before any request
     if uri.startswith("s3://"):
         if uri.endswith("/"):
             bucket, keys = s3_parquet_keys(uri)
