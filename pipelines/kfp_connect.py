@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components._shared.errors import ServiceError
+from components._shared.redact import redact_uri
 from pipelines.params import UsageError
 
 ENDPOINT_ENV = "KF_PIPELINES_ENDPOINT"
@@ -44,8 +45,11 @@ class Target:
 
     @property
     def ui(self) -> str:
-        """The base URL of the KFP UI (links to runs and pipelines)."""
-        return (os.environ.get(UI_ENDPOINT_ENV) or self.host).rstrip("/")
+        """The base URL of the KFP UI (links to runs and pipelines), without user:password@.
+
+        Links are printed; a host given as http://user:password@... must not be.
+        """
+        return redact_uri((os.environ.get(UI_ENDPOINT_ENV) or self.host).rstrip("/"))
 
 
 def target(
