@@ -239,3 +239,27 @@ def test_cli_error_naming_a_host_with_credentials_prints_it_masked(capsys):
     assert "http://***@127.0.0.1:" in err
     forms = {"user": USER, "password": PASSWORD, "password (URL-encoded)": quote(PASSWORD, safe="")}
     assert leaks(err, "stderr", forms) == []
+
+
+def test_kfp_links_to_a_host_given_with_credentials_print_it_masked(capsys, monkeypatch, tmp_path):
+    from pipelines.cli import main
+    from tests.fake_kfp_server import FakeKfpServer
+
+    token = "tok-" + secrets.token_hex(16)
+    monkeypatch.setenv("KF_PIPELINES_TOKEN", token)
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(tmp_path / "no-token-here"))
+    monkeypatch.delenv("KF_PIPELINES_UI_ENDPOINT", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # kfp.Client reads ~/.config/kfp/context.json
+    fake = FakeKfpServer(token=token).start()
+    try:
+        host = fake.url.replace("http://", f"http://{USER}:{quote(PASSWORD, safe='')}@")
+        uploaded = main(["upload", "training", "--host", host])
+        started = main(["run", "training", "--host", host, "--params", str(PARAMS)])
+    finally:
+        fake.stop()
+    out = capsys.readouterr()
+    assert (uploaded, started) == (0, 0)
+    assert out.out.count("UI  http://***@127.0.0.1:") == 2  # the pipeline's and the run's links
+    forms = {"user": USER, "password": PASSWORD, "token": token}
+    forms["password (URL-encoded)"] = quote(PASSWORD, safe="")
+    assert leaks(out.out + out.err, "upload/run output", forms) == []
