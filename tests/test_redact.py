@@ -19,3 +19,10 @@ def test_redact_masks_credential_values_from_the_environment(monkeypatch):
 def test_redact_leaves_short_values_alone(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "key")
     assert redact("a key in a sentence") == "a key in a sentence"
+
+
+def test_redact_masks_the_kfp_bearer_token(monkeypatch):
+    monkeypatch.setenv("KF_PIPELINES_TOKEN", "eyJhbGciOiJSUzI1NiJ9.kfp")
+    assert (
+        redact("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.kfp") == f"Authorization: Bearer {MASK}"
+    )

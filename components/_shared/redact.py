@@ -9,7 +9,8 @@ import os
 import re
 
 MASK = "***"
-# Variables whose values are credentials wherever they appear (names from boto3/minio and MLflow).
+# Variables whose values are credentials wherever they appear (names from boto3/minio, MLflow
+# and the KFP client).
 SECRET_ENVS = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_ACCESS_KEY_ID",
@@ -17,6 +18,7 @@ SECRET_ENVS = (
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
     "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    "KF_PIPELINES_TOKEN",
     "KFP_MLOPS_WEBHOOK_URL",
 )
 # Short values would mask ordinary words; real keys are long.
