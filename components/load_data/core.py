@@ -55,7 +55,7 @@ def _read_parts(uri: str) -> tuple[list[tuple[str, bytes]], str]:
     for part in parquet_parts(uri):
         data = read_bytes(part)
         failpoint("load.part_read")
-        schema = parquet_schema_of(data, part)
+        schema = _parquet_schema_of(data, part)
         # Concatenating parts of two schemas would fill NaN columns silently: refuse instead.
         first = first or (part, schema)
         check_same_schema(first, (part, schema), uri)
@@ -68,7 +68,7 @@ def _read_parts(uri: str) -> tuple[list[tuple[str, bytes]], str]:
     return parts, digest.hexdigest()
 
 
-def parquet_schema_of(data: bytes, uri: str) -> dict[str, str]:
+def _parquet_schema_of(data: bytes, uri: str) -> dict[str, str]:
     """Column -> Arrow type of a Parquet part, or the house error for one that is not Parquet."""
     try:
         schema = parquet_schema(data)
