@@ -124,10 +124,11 @@ class Lease:
             delay = min(delay * 2, 1.0)
 
     def ensure(self) -> None:
-        """Check the lease is still ours, renewing it unless plenty of it is left.
+        """Keep the lease ours for a while yet: renew it when less than MARGIN_S is left.
 
         Call right before each alias move: a holder paused past its TTL must not move an
-        alias that a new holder now guards.
+        alias that a new holder now guards. With more than MARGIN_S left no write is needed:
+        nobody takes over a lease before it expires.
 
         Raises:
             LeaseError: The lease was lost (expired and taken by someone else).

@@ -127,11 +127,11 @@ class Trail:
         return parse_moves(tags)
 
     def reconcile(self, live: dict[str, int]) -> list[Move]:
-        """Mark the records whose move a dead holder never made; returns the records."""
-        moves = self.moves()
-        for move in unfinished(moves, live):
+        """Mark the records whose move a dead holder never made; returns those records."""
+        found = unfinished(self.moves(), live)
+        for move in found:
             self._write(replace(move, abandoned=True))
-        return self.moves() if unfinished(moves, live) else moves
+        return found
 
     def record(self, alias: str, version: int, from_version: int | None, who: str, why: str):
         """Write the record of a move about to be made (call before moving the alias)."""
