@@ -5,6 +5,7 @@ stack and compares a listing of every S3 bucket before and after: a refusal writ
 """
 
 import io
+import json
 import uuid
 
 import pandas as pd
@@ -300,3 +301,31 @@ def test_bad_file_drift_reader_refuses_an_unsupported_scheme_too(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3")  # any request would fail differently
     with pytest.raises(DataError, match=r"cannot read gs://b/ref\.parquet: unsupported scheme"):
         open_source("gs://b/ref.parquet", "reference")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(LATIN1, "re-save it as UTF-8"), (b"age;risk\n31;1\n", "semicolon-separated")],
+)
+def test_bad_file_training_run_fails_exit_1_at_load_data_registry_and_s3_unchanged(
+    cli, tmp_path, content, expected
+):
+    from mlflow import MlflowClient
+
+    path = _csv(tmp_path, content)
+    model = f"bad-file-{uuid.uuid4().hex[:6]}"
+
+    def registry():
+        return sorted((v.name, v.version) for v in MlflowClient().search_model_versions())
+
+    before, versions = _listing(), registry()
+    code, out, _ = cli(
+        "run-local", "training", "--output", "json", "-p", f"data_uri={path}",
+        "-p", f"model_name={model}",
+    )  # fmt: skip
+    summary = json.loads(out)
+    assert code == 1 and summary["status"] == "failed" and summary["failed_task"] == "load-data"
+    assert path in summary["error"] and expected in summary["error"]
+    assert summary["model"] is None
+    assert _listing() == before
+    assert registry() == versions
