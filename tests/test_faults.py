@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from kfp import dsl
+from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
 from components._shared.errors import ServiceError
 from components._shared.failpoints import POINTS, Crash, armed, crash
@@ -78,7 +79,9 @@ def fault_stack(tmp_path_factory):
     for key, value in st.env().items():
         patch.setenv(key, value)
     try:
-        yield st
+        # MLflow's fluent API prefers a URI an earlier module set with set_tracking_uri.
+        with _use_tracking_uri(st.mlflow_url):
+            yield st
     finally:
         patch.undo()
         st.down(log=_quiet)
