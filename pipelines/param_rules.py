@@ -90,6 +90,30 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Uri:
+    """A data URI load_data can read: a local path, file:// or s3://BUCKET/KEY-or-PREFIX/."""
+
+    optional: bool = False  # "" means "not given" (e.g. reference_uri: ask the champion)
+    accepts: str = "a local path, file://PATH or s3://BUCKET/KEY (a prefix ends in '/')"
+
+    def problem(self, value: Any, params: Mapping[str, Any]) -> str | None:
+        """Empty when required, an unsupported scheme, or an s3:// URI without bucket or key."""
+        from components._shared.errors import DataError
+        from components._shared.input_checks import check_scheme
+
+        if not value.strip():
+            return None if self.optional else "is empty"
+        try:
+            check_scheme(value)  # the same check load_data makes, here before any task runs
+        except DataError as exc:
+            return str(exc).removeprefix(f"cannot read {value}: ")
+        bucket, _, key = value.removeprefix("s3://").partition("/")
+        if value.startswith("s3://") and not (bucket and key):
+            return "names no bucket and key (or prefix ending in '/')"
+        return None
+
+
+@dataclass(frozen=True)
 class Names:
     """A list of distinct, non-empty column names; `required` refuses an empty list."""
 
@@ -195,9 +219,10 @@ _PROBABILITY_BOUND = Number(0.0, 1.0, unset_below_zero=True)
 
 # Keyed by name: the training and monitoring pipelines share names, and mean the same by them.
 RULES: dict[str, Rule] = {
-    "data_uri": Text("a file, folder or s3:// URI"),
-    "current_uri": Text("a file, folder or s3:// URI"),
-    "retrain_data_uri": Text("a file, folder or s3:// URI"),
+    "data_uri": Uri(),
+    "current_uri": Uri(),
+    "retrain_data_uri": Uri(),
+    "reference_uri": Uri(optional=True),
     "target_column": Text("the label column"),
     "model_name": Text("the registered model's name"),
     "sensitive_features": Names("columns the fairness gate splits rows by", required=True),

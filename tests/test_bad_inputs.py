@@ -194,6 +194,26 @@ USAGE_CASES = {
         ['drift_thresholds={"age": .inf}'],
         ["drift_thresholds=", "age=inf"],
     ),
+    "data_uri_unsupported_scheme": (
+        "training",
+        ["data_uri=gs://bucket/german_credit.csv"],
+        ['data_uri="gs://bucket/german_credit.csv"', "unsupported scheme 'gs://'", "s3://"],
+    ),
+    "data_uri_s3_without_key": (
+        "training",
+        ["data_uri=s3://kfp-mlops-data"],
+        ['data_uri="s3://kfp-mlops-data"', "no bucket and key"],
+    ),
+    "current_uri_http": (
+        "monitoring",
+        ["current_uri=http://example.com/data.csv"],
+        ["current_uri=", "unsupported scheme 'http://'"],
+    ),
+    "reference_uri_unsupported_scheme": (
+        "monitoring",
+        ["reference_uri=hdfs://nn/ref.parquet"],
+        ["reference_uri=", "unsupported scheme 'hdfs://'"],
+    ),
     "monitoring_shares_training_rules": (
         "monitoring",
         ["test_size=1.5"],
