@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
-from pipelines.summary import summarize
+from pipelines.summary import redacted, summarize
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EXECUTING = re.compile(r"Executing task '([^']+)'")
@@ -140,6 +140,8 @@ def run_local(
         proc.wait()
         raise
     summary = summarize(name, run_dir, log_path.read_text(errors="replace"), proc.returncode)
+    # The tasks held the service credentials, this process may not: mask theirs as well.
+    summary = redacted(summary, service_env)
     summary["duration_s"] = round(time.monotonic() - started, 1)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

@@ -105,14 +105,14 @@ def _validation(outputs: dict, run_dir: Path) -> dict | None:
     }
 
 
-def redacted(value: Any) -> Any:
+def redacted(value: Any, environ: dict[str, str] | None = None) -> Any:
     """A summary with every string passed through `redact` (keys, values, nested lists)."""
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, environ)
     if isinstance(value, dict):
-        return {redacted(k): redacted(v) for k, v in value.items()}
+        return {redacted(k, environ): redacted(v, environ) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redacted(v) for v in value]
+        return [redacted(v, environ) for v in value]
     return value
 
 

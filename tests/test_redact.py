@@ -26,3 +26,22 @@ def test_redact_masks_the_kfp_bearer_token(monkeypatch):
     assert (
         redact("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.kfp") == f"Authorization: Bearer {MASK}"
     )
+
+
+def test_redact_masks_credentials_of_another_environment(monkeypatch):
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    tasks_env = {"AWS_SECRET_ACCESS_KEY": "only-the-tasks-hold-this"}
+    assert redact("echoed only-the-tasks-hold-this") == "echoed only-the-tasks-hold-this"
+    assert redact("echoed only-the-tasks-hold-this", tasks_env) == f"echoed {MASK}"
+
+
+def test_run_summary_masks_the_task_environment_credentials(monkeypatch):
+    from pipelines.summary import redacted
+
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    summary = {"error": "S3 said no to only-the-tasks-hold-this", "gates": [{"x": "ok"}]}
+    tasks_env = {"AWS_SECRET_ACCESS_KEY": "only-the-tasks-hold-this"}
+    assert redacted(summary, tasks_env) == {
+        "error": f"S3 said no to {MASK}",
+        "gates": [{"x": "ok"}],
+    }

@@ -39,9 +39,16 @@ def redact_uri(uri: str) -> str:
     return _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", uri)
 
 
-def redact(text: object) -> str:
-    """Text with every URI userinfo and every credential value from the environment masked."""
+def redact(text: object, environ: "dict[str, str] | None" = None) -> str:
+    """Text with every URI userinfo and every credential value masked.
+
+    Args:
+        text: What is about to be printed, logged or stored.
+        environ: Another environment whose credentials are masked too (e.g. the service
+            settings a runner hands its tasks but does not hold itself).
+    """
     out = redact_uri(str(text))
-    for value in secret_values():
+    values = secret_values() + (secret_values(environ) if environ else [])
+    for value in sorted(set(values), key=len, reverse=True):
         out = out.replace(value, MASK)
     return out
