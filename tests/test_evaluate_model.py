@@ -487,3 +487,10 @@ def test_evaluate_model_unconfigured_mlflow_is_a_service_error(monkeypatch):
 
     with pytest.raises(ServiceError, match="MLFLOW_TRACKING_URI"):
         load_champion("anything")
+
+
+@pytest.mark.parametrize("bound", ["max_regression", "min_accuracy", "max_latency_ms"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_thresholds_refuse_a_non_finite_bound_instead_of_reading_it_as_unset(bound, value):
+    with pytest.raises(ConfigError, match=rf"{bound}=(nan|inf) is not a finite number.*below 0"):
+        Thresholds(**{bound: value})

@@ -1,8 +1,9 @@
 """Score a classifier's held-out predictions against thresholds and the current champion."""
 
+import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from components._shared.champion import Champion
-from components._shared.errors import DataError, one_of
+from components._shared.errors import ConfigError, DataError, one_of
 from components.evaluate_model.scoring import METRICS, Scores, roc_points
 
 LATENCY_ROWS = 100
@@ -26,6 +27,17 @@ class Thresholds:
     min_roc_auc: float = -1.0
     max_latency_ms: float = -1.0
     max_regression: float = 0.015
+
+    def __post_init__(self) -> None:
+        # NaN compares false with everything: `nan >= 0` would read as "not set" and turn a
+        # gate (the champion comparison, say) off without a word.
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not math.isfinite(value):
+                raise ConfigError(
+                    f"{field.name}={value} is not a finite number; give a bound, or a value "
+                    "below 0 to leave it unset"
+                )
 
     def is_set(self, name: str) -> bool:
         """Whether a bound is configured."""
