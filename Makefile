@@ -39,7 +39,7 @@ $(EVIDENTLY_VENV)/.installed: $(BIN)/uv $(EVIDENTLY_LOCK)
 evidently: $(EVIDENTLY_VENV)/.installed ## Create .venv-evidently (Evidently + pandas<3) for the drift comparison
 
 demo: install ## Start the embedded stack and run the training pipeline on the German credit data
-	$(BIN)/python -m pipelines.demo
+	$(BIN)/python -m kfp_mlops.demo
 
 test: install evidently manifests-check ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest -m "not e2e"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from components._shared.io import read_parquet
 from components.register_model.core import Candidate, register_model
-from pipelines.summary import task_outputs
+from kfp_mlops.runs.outputs import task_outputs
 
 
 def main(run_dir: str, repeats: str) -> None:

@@ -83,7 +83,7 @@ def cold_imports(repeats: int = 3) -> list[tuple[str, float]]:
 
 
 def _stack_env() -> dict:
-    from pipelines.stack import Stack
+    from kfp_mlops.stack import Stack
 
     stack = Stack.from_env()
     stack.up(log=lambda _: None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kfp import compiler
 
-from pipelines.registry import COMPILED_DIR, compiled_path, pipelines
+from pipelines.descriptors import COMPILED_DIR, compiled_path, pipelines
 
 
 def compile_pipeline(name: str, path: Path) -> None:

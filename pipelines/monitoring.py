@@ -5,7 +5,7 @@ from kfp import dsl
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
 from components.resolve_reference.component import resolve_reference
-from pipelines._settings import step
+from pipelines.task_settings import step
 from pipelines.training import training
 
 
@@ -79,6 +79,7 @@ def monitoring(
             method=drift_method,
             drift_share=drift_share,
             thresholds=drift_thresholds,
+            column_methods={},  # per-column methods: the CLI's --column-method, not a parameter
             model_name=model_name,
             model_alias=prediction_drift_alias,  # empty: no prediction drift
         ),

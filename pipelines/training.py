@@ -8,7 +8,8 @@ from components.load_data.component import load_data
 from components.register_model.component import register_model
 from components.train_model.component import train_model
 from components.validate_data.component import validate_data
-from pipelines._settings import step
+from pipelines.lineage import scalar_parameters
+from pipelines.task_settings import step
 
 
 @dsl.pipeline(
@@ -41,6 +42,8 @@ def training(
     promote: bool = True,
 ):
     """Train a gated model; thresholds below 0 are unset (a gate with none set fails closed)."""
+    # First statement: locals() holds exactly the parameters (the lineage's source).
+    lineage = scalar_parameters(locals())
     snapshot = step(
         load_data(data_uri=data_uri, expected_sha256=""),  # new data: nothing to pin
         "snapshot data",
@@ -111,21 +114,7 @@ def training(
                 fairness_blessed=fairness.outputs["Output"],
                 model_name=model_name,
                 promote=promote,
-                # Scalars only: kfp.local cannot substitute lists/dicts inside a dict.
-                parameters={
-                    "data_uri": data_uri,
-                    "target_column": target_column,
-                    "estimator": estimator,
-                    "test_size": test_size,
-                    "random_seed": random_seed,
-                    "primary_metric": primary_metric,
-                    "min_accuracy": min_accuracy,
-                    "min_roc_auc": min_roc_auc,
-                    "max_latency_ms": max_latency_ms,
-                    "max_regression": max_regression,
-                    "max_demographic_parity_difference": max_demographic_parity_difference,
-                    "max_equalized_odds_difference": max_equalized_odds_difference,
-                },
+                parameters=lineage,  # every scalar parameter, from the signature
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ),
             "register model",

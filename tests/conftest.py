@@ -22,7 +22,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """A real embedded stack on free ports with its own state folder; its env is exported."""
-    from pipelines.stack import Stack
+    from kfp_mlops.stack import Stack
 
     home = tmp_path_factory.mktemp("stack")
     st = Stack(home=home, s3_port=free_port(), mlflow_port=free_port())
@@ -40,7 +40,7 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def cli(stack, monkeypatch, capsys):
     """Run `kfp-mlops ...` in-process against the session stack; return (code, stdout, stderr)."""
-    from pipelines.cli import main
+    from kfp_mlops.cli.main import main
 
     monkeypatch.setenv("KFP_MLOPS_HOME", str(stack.home))
     monkeypatch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))

@@ -232,6 +232,7 @@ def _runs(fake, method, parts, query, raw, record):
             "state_history": [{"state": "PENDING", "update_time": fake.now()}],
         }
         fake.runs[run["run_id"]] = run
+        fake.run_specs[run["run_id"]] = _version_of(fake, body, "Run")["pipeline_spec"]
         if fake._next_script is not None:
             fake._scripts[run["run_id"]], fake._next_script = fake._next_script, None
         return 200, run

@@ -39,6 +39,8 @@ from urllib.parse import parse_qs, urlparse
 import kfp_server_api
 import yaml
 
+from pipelines.descriptors import spec_task_names
+
 # int64 proto fields: the generated models call them 'str', protojson takes a number or a string.
 INT64_FIELDS = {"max_concurrency", "interval_second", "long_value", "execution_id"}
 INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED = 3, 5, 6, 16
@@ -232,6 +234,7 @@ class FakeKfpServer:
         self.recurring_runs: dict[str, dict] = {}
         self.requests: list[dict] = []
         self._scripts: dict[str, list] = {}
+        self.run_specs: dict[str, dict] = {}  # run id -> the pipeline spec it runs
         self._next_script: list | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -254,12 +257,23 @@ class FakeKfpServer:
 
     # ---- test controls ------------------------------------------------------------------
     def script_next_run(self, steps: list[tuple[str, dict[str, str]]]) -> None:
-        """The next created run walks through these (state, {task: state}) steps, one per GET."""
+        """The next created run walks through these (state, {task key: state}) steps, one per GET.
+
+        Task keys are the spec's DAG task keys (`register-model`); the run's task details
+        name each task by its `taskInfo.name` (`register model`), as the KFP backend does.
+        """
         self._next_script = list(steps)
 
     def set_run(self, run_id: str, state: str, tasks: dict[str, str] | None = None) -> None:
-        """Set a run's state and its task details, as the backend would while it runs."""
+        """Set a run's state and its task details, as the backend would while it runs.
+
+        `tasks` is keyed by task key; each detail carries the task's display name from the
+        run's spec (an unknown key is a mistake in the test, refused).
+        """
         check_model(state, "V2beta1RuntimeState")
+        names = spec_task_names(self.run_specs[run_id]) if run_id in self.run_specs else {}
+        if tasks is not None and names and not set(tasks) <= set(names):
+            raise ValueError(f"tasks {sorted(set(tasks) - set(names))} are not in the spec")
         run = self.runs[run_id]
         run["state"] = state
         run["state_history"] = [
@@ -272,7 +286,7 @@ class FakeKfpServer:
                     {
                         "run_id": run_id,
                         "task_id": f"{run_id}-{name}",
-                        "display_name": name,
+                        "display_name": names.get(name, name),
                         "state": task_state,
                         "create_time": run["created_at"],
                     }

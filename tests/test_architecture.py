@@ -64,7 +64,7 @@ def test_no_absolute_machine_paths_in_tracked_sources():
     pattern = re.compile(r"/(?:work|root|home)/[\w.-]+/")
     offenders = [
         str(p.relative_to(REPO))
-        for folder in ("components", "pipelines", "tests", "compiled", "data")
+        for folder in ("components", "pipelines", "kfp_mlops", "tests", "compiled", "data")
         for p in (REPO / folder).rglob("*")
         if p.is_file()
         and p.suffix in {".py", ".yaml", ".json", ".md"}
@@ -86,3 +86,42 @@ def test_components_depend_on_shared_helpers_only_not_on_each_other(module):
         and node.module.startswith("components.")
     }
     assert imported <= {own, "_shared"}, f"{module.relative_to(REPO)} imports components {imported}"
+
+
+# pipelines/ holds pipeline definitions and their compilation; the tool lives in kfp_mlops/.
+PIPELINE_HELPERS = {"__init__", "compile", "descriptors", "lineage", "task_settings"}
+
+
+@pytest.mark.parametrize("module", sorted((REPO / "pipelines").glob("*.py")), ids=lambda p: p.name)
+def test_pipelines_folder_holds_only_pipeline_definitions_and_compilation(module):
+    source = module.read_text()
+    defines_pipeline = "@dsl.pipeline(" in source
+    assert defines_pipeline or module.stem in PIPELINE_HELPERS, (
+        f"pipelines/{module.name} is neither a pipeline definition nor compilation; "
+        "tool code (CLI, runner, stack, KFP client) belongs in kfp_mlops/"
+    )
+    allowed = {"kfp", "components", "pipelines", "yaml"} | set(
+        __import__("sys").stdlib_module_names
+    )
+    assert _imports(module) <= allowed, (
+        f"pipelines/{module.name} imports {_imports(module) - allowed}"
+    )
+
+
+def test_tool_package_has_a_folder_per_role_and_one_error_module():
+    package = REPO / "kfp_mlops"
+    roles = {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert {"cli", "stack", "runs", "kfp"} <= roles
+    # Exit codes are decided in kfp_mlops/errors.py only.
+    for path in package.rglob("*.py"):
+        if path.name != "errors.py":
+            assert not re.search(r"^EXIT_\w+ *=", path.read_text(), re.M), path
+            assert "class UsageError" not in path.read_text(), path
+
+
+def test_no_file_in_the_tool_package_or_pipelines_is_over_300_lines():
+    files = [*(REPO / "kfp_mlops").rglob("*.py"), *(REPO / "pipelines").glob("*.py")]
+    long = {
+        str(p.relative_to(REPO)): n for p in files if (n := len(p.read_text().splitlines())) > 300
+    }
+    assert not long

@@ -3,7 +3,7 @@
 import json
 import socket
 
-from pipelines.cli import main
+from kfp_mlops.cli.main import main
 from tests.conftest import free_port
 
 

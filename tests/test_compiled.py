@@ -3,7 +3,7 @@
 import yaml
 
 from pipelines.compile import compile_pipeline, stale
-from pipelines.registry import compiled_path, pipelines
+from pipelines.descriptors import compiled_path, pipelines
 
 
 def _docs(path):

@@ -16,7 +16,7 @@ from components.detect_drift import component
 from components.detect_drift.core import SCHEMA_CHANGE, SKIPPED, detect_drift
 from components.detect_drift.reader import read_dataset
 from components.detect_drift.report import as_json, metrics_of, render_html, render_markdown
-from pipelines import cli_drift
+from kfp_mlops.cli import drift as cli_drift
 from tests.conftest import GERMAN_CREDIT
 
 
@@ -311,7 +311,7 @@ def test_detect_drift_component_returns_true_on_dataset_drift_without_raising(tm
     current = dsl.Dataset(uri=str(tmp_path / "cur"))
     write_parquet(ref, reference.path)
     write_parquet(cur, current.path)
-    summary = dsl.Markdown(uri=str(tmp_path / "summary.md"))
+    summary = dsl.Markdown(uri=str(tmp_path / "report.md"))
     drifted = component.detect_drift.python_func(
         reference=reference,
         current=current,
@@ -319,10 +319,12 @@ def test_detect_drift_component_returns_true_on_dataset_drift_without_raising(tm
         method="auto",
         drift_share=0.5,
         metrics=dsl.Metrics(uri=str(tmp_path / "metrics")),
-        report=dsl.HTML(uri=str(tmp_path / "report.html")),
-        summary=summary,
+        report=summary,
+        report_html=dsl.HTML(uri=str(tmp_path / "report.html")),
         thresholds={"income": 0.01},
         column_methods={"city": "psi"},
+        model_name="",
+        model_alias="",
     )
     assert drifted is True
     assert summary.metadata["passed"] is False and summary.metadata["drifted"] is True

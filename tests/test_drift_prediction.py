@@ -12,7 +12,7 @@ from components._shared.errors import ConfigError, DataError
 from components._shared.model_io import save_model
 from components.detect_drift.core import detect_drift
 from components.detect_drift.report import as_json, metrics_of, render_html, render_markdown
-from pipelines.cli import main as cli_main
+from kfp_mlops.cli.main import main as cli_main
 
 
 def frame(n: int, shift: float, seed: int) -> pd.DataFrame:

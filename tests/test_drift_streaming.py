@@ -13,7 +13,7 @@ from components.detect_drift import scan
 from components.detect_drift.core import TESTED, detect_drift
 from components.detect_drift.pairs import GRID_BINS, MIN_STD
 from components.detect_drift.reader import open_source
-from pipelines import cli_drift
+from kfp_mlops.cli import drift as cli_drift
 
 ROWS = 60_000
 

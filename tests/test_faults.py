@@ -30,7 +30,7 @@ from components._shared.model_io import save_model
 from components.load_data import component as load_component
 from components.load_data.core import snapshot
 from components.register_model import component as register_component
-from pipelines.stack import Stack
+from kfp_mlops.stack import Stack
 from tests.conftest import GERMAN_CREDIT, free_port
 
 pytestmark = [
@@ -229,7 +229,7 @@ def _register(inputs: dict, out: Path) -> dict:
 
 
 def _history(model: str, capsys) -> list[dict]:
-    from pipelines.cli import main
+    from kfp_mlops.cli.main import main
 
     capsys.readouterr()
     assert main(["history", model, "--output", "json"]) == 0

@@ -9,18 +9,20 @@ import uuid
 import pytest
 
 from components._shared.image import package_version
-from pipelines.cli import main
-from pipelines.cron import validate_cron
-from pipelines.params import UsageError
-from pipelines.registry import compiled_path
+from kfp_mlops.cli.main import main
+from kfp_mlops.errors import UsageError
+from kfp_mlops.kfp.cron import validate_cron
+from pipelines.descriptors import PIPELINES, compiled_path
 from tests.conftest import REPO, free_port
 from tests.fake_kfp_server import FakeKfpServer
 from tests.test_register_model import artifacts, credit, evaluation, run  # noqa: F401
 
 TOKEN = "tok-3f9a1c77e2"
 PARAMS = REPO / "examples" / "training-german-credit.yaml"
-BLESSED = {"load-data": "SUCCEEDED", "evaluate-model": "SUCCEEDED",
-           "check-fairness": "SUCCEEDED", "register-model": "SUCCEEDED"}  # fmt: skip
+TRAINING = PIPELINES["training"]
+# Keyed by task key; the fake reports each task by its display name, as the KFP backend does.
+BLESSED = {"load-data": "SUCCEEDED", **dict.fromkeys(TRAINING.gates.values(), "SUCCEEDED"),
+           TRAINING.train_task: "SUCCEEDED", TRAINING.register_task: "SUCCEEDED"}  # fmt: skip
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def test_upload_changed_spec_creates_version_named_by_package_version_and_hash(
     assert kfp("upload", "training")[0] == 0
     changed = tmp_path / "training.yaml"
     changed.write_text(compiled_path("training").read_text() + "# recompiled\n")
-    monkeypatch.setattr("pipelines.kfp_ops.compiled_path", lambda name: changed)
+    monkeypatch.setattr("pipelines.descriptors.COMPILED_DIR", tmp_path)
     code, out, _ = kfp("upload", "training")
     sha = hashlib.sha256(changed.read_bytes()).hexdigest()
     name = f"{package_version()}-{sha[:12]}"
@@ -87,24 +89,29 @@ def test_upload_changed_spec_creates_version_named_by_package_version_and_hash(
 @pytest.mark.parametrize(
     ("final", "tasks", "code", "says"),
     [
-        ("SUCCEEDED", BLESSED, 0, "every gate blessed the model"),
+        ("SUCCEEDED", BLESSED, 0, "every gate blessed the model; register model ran"),
         ("SUCCEEDED", BLESSED | {"register-model": "SKIPPED"}, 3, "a gate rejected the model"),
         ("SUCCEEDED", {"load-data": "SUCCEEDED", "evaluate-model": "SUCCEEDED"}, 3, "not run"),
-        ("FAILED", {"load-data": "SUCCEEDED", "validate-data": "FAILED"}, 1, "at validate-data"),
+        ("FAILED", {"load-data": "SUCCEEDED", "validate-data": "FAILED"}, 1, "at validate data"),
     ],
 )
-def test_run_wait_reports_progress_and_exit_code(kfp, fake, final, tasks, code, says):
+def test_run_wait_judges_the_run_by_the_display_names_the_server_reports(
+    kfp, fake, final, tasks, code, says
+):
     assert kfp("upload", "training")[0] == 0
     fake.script_next_run([("RUNNING", {"load-data": "RUNNING"}), (final, tasks)])
     got, out, _ = kfp("run", "training", "--params", str(PARAMS), "-p", "estimator=random_forest",
                       "-p", "hyperparameters={}", "--wait", "--poll", "0.01")  # fmt: skip
     assert got == code, out
-    assert "run RUNNING" in out and "load-data                    RUNNING" in out
+    assert "run RUNNING" in out and "snapshot data                RUNNING" in out
+    assert "register-model" not in out  # a real server never reports task keys
     assert f"run {final}" in out and says in out
     assert f"{fake.url}/#/runs/details/" in out
     (body,) = bodies(fake, "/apis/v2beta1/runs")
     assert body["runtime_config"]["parameters"]["estimator"] == "random_forest"
-    assert body["runtime_config"]["parameters"]["min_accuracy"] == 0.7
+    # What the params file does not set takes the spec's default on the server: not sent.
+    assert body["runtime_config"]["parameters"]["hyperparameters"] == {}
+    assert "min_accuracy" not in body["runtime_config"]["parameters"]
     (pipeline,) = fake.pipelines.values()
     assert body["pipeline_version_reference"]["pipeline_id"] == pipeline["pipeline_id"]
 
@@ -144,6 +151,30 @@ def test_run_wait_timeout_says_the_run_goes_on(kfp, fake):
     fake.script_next_run([("RUNNING", {})] * 1000)
     code, _, err = kfp("run", "training", "--wait", "--poll", "0.01", "--timeout", "0.05")
     assert code == 1 and "still RUNNING after 0.05 s; it goes on" in err
+
+
+@pytest.mark.parametrize(
+    ("tasks", "code", "says"),
+    [
+        ({"resolve-reference": "SUCCEEDED", "detect-drift": "SUCCEEDED"}, 0, "no model to gate"),
+        (BLESSED, 0, "every gate blessed the model"),
+        (BLESSED | {"register-model": "SKIPPED"}, 3, "a gate rejected the model"),
+    ],
+    ids=["no-drift", "drifted-retrained-blessed", "drifted-retrained-rejected"],
+)
+def test_run_wait_monitoring_verdict_depends_on_whether_it_retrained(kfp, fake, tasks, code, says):
+    assert kfp("upload", "monitoring")[0] == 0
+    fake.script_next_run([("SUCCEEDED", tasks)])
+    got, out, _ = kfp("run", "monitoring", "--wait", "--poll", "0.01")
+    assert got == code and says in out, out
+
+
+def test_fake_server_refuses_a_task_the_spec_does_not_have(kfp, fake):
+    assert kfp("upload", "training")[0] == 0
+    assert kfp("run", "training")[0] == 0
+    (run_id,) = fake.runs
+    with pytest.raises(ValueError, match="not in the spec"):
+        fake.set_run(run_id, "SUCCEEDED", {"no-such-task": "SUCCEEDED"})
 
 
 # -- schedule ----------------------------------------------------------------------------------

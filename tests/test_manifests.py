@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from components._shared.image import DEFAULT_REGISTRY, image_reference
-from pipelines.registry import COMPILED_DIR
-from pipelines.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
+from kfp_mlops.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
+from pipelines.descriptors import COMPILED_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFESTS = REPO / "manifests"
@@ -383,7 +383,7 @@ def test_compiled_specs_carry_no_credential_even_when_compiled_inside_the_stack_
     code = (
         "import sys; from pathlib import Path\n"
         "from pipelines.compile import compile_pipeline\n"
-        "from pipelines.registry import pipelines\n"
+        "from pipelines.descriptors import pipelines\n"
         "for name in pipelines(): compile_pipeline(name, Path(sys.argv[1]) / f'{name}.yaml')\n"
     )
     done = subprocess.run(

@@ -41,8 +41,8 @@ from components._shared.model_io import (
 from components.detect_drift.component import detect_drift
 from components.train_model.component import train_model
 from components.train_model.core import ESTIMATORS
-from pipelines.cli import main as cli_main
-from pipelines.stack import ARTIFACT_BUCKET
+from kfp_mlops.cli.main import main as cli_main
+from kfp_mlops.stack import ARTIFACT_BUCKET
 from tests.conftest import GERMAN_CREDIT
 from tests.test_evaluate_model import register_champion, run_gate, trained
 from tests.test_train_model import three_classes
@@ -454,9 +454,12 @@ def test_champion_overwritten_in_s3_refused_by_evaluation_drift_and_cli_naming_b
             method="auto",
             drift_share=0.5,
             metrics=dsl.Metrics(uri=str(tmp_path / "drift-metrics")),
-            report=dsl.HTML(uri=str(tmp_path / "drift-report.html")),
-            summary=dsl.Markdown(uri=str(tmp_path / "drift-summary.md")),
+            report=dsl.Markdown(uri=str(tmp_path / "drift-summary.md")),
+            report_html=dsl.HTML(uri=str(tmp_path / "drift-report.html")),
+            thresholds={},
+            column_methods={},
             model_name=name,
+            model_alias="champion",
         )
     assert not (tmp_path / "drift-report.html").exists()
 

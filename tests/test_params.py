@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from pipelines.params import UsageError, resolve
-from pipelines.registry import compiled_path
+from kfp_mlops.errors import UsageError
+from kfp_mlops.params.parse import resolve
+from pipelines.descriptors import compiled_path
 
 SPEC = compiled_path("training")
 
@@ -65,8 +66,8 @@ def test_resolve_missing_params_file_and_bad_override_syntax(tmp_path):
 
 
 def test_rules_cover_every_numeric_parameter_and_name_only_declared_ones():
-    from pipelines.param_rules import RULES
-    from pipelines.params import spec_parameters
+    from kfp_mlops.params.parse import spec_parameters
+    from kfp_mlops.params.rules import RULES
 
     declared = {}
     for name in ("training", "monitoring"):
@@ -116,7 +117,7 @@ def test_resolve_empty_suite_needs_no_great_expectations_import():
     import sys
 
     code = (
-        "import sys; from pipelines.params import resolve; from pipelines.registry import "
+        "import sys; from kfp_mlops.params.parse import resolve; from pipelines.descriptors import "
         "compiled_path; resolve(compiled_path('training'), None, ['suite={}']); "
         "print('great_expectations' in sys.modules)"
     )

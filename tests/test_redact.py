@@ -36,7 +36,7 @@ def test_redact_masks_credentials_of_another_environment(monkeypatch):
 
 
 def test_run_summary_masks_the_task_environment_credentials(monkeypatch):
-    from pipelines.summary import redacted
+    from kfp_mlops.runs.outputs import redacted
 
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     summary = {"error": "S3 said no to only-the-tasks-hold-this", "gates": [{"x": "ok"}]}

@@ -12,7 +12,8 @@ import pytest
 from components._shared.io import s3_client
 from components._shared.lease import Lease, LeaseError, lock_uri
 from components.register_model.audit import parse_moves
-from pipelines.rollback import RollbackError, alias_history, rollback
+from kfp_mlops.errors import RollbackError
+from kfp_mlops.model_registry.rollback import alias_history, rollback
 from tests import test_register_model as registering
 from tests.test_register_model import artifacts, client, evaluation, run, unique
 

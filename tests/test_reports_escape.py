@@ -22,7 +22,7 @@ from components.evaluate_model.core import PredictionColumns, Thresholds, evalua
 from components.evaluate_model.report import render_markdown as render_evaluation
 from components.register_model.card import render_card
 from components.validate_data.core import validate
-from pipelines.summary import render_text
+from kfp_mlops.runs.render import render_text
 
 FORGED = "x\n# Evaluation: PASSED"
 SCRIPT = "<script>alert(1)</script>"
@@ -123,6 +123,8 @@ def test_fairness_report_hostile_feature_and_group_names_are_escaped():
         classes=[CODE, FORGED],
         sensitive_features=[FORGED, SCRIPT],
         max_demographic_parity_difference=0.1,
+        max_equalized_odds_difference=-1.0,
+        positive_label="",
     )
     assert not result.passed and any("Evaluation" in r for r in result.reasons)
     text = render_report(result)

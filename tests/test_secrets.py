@@ -22,7 +22,8 @@ from urllib.parse import quote
 import pandas as pd
 import pytest
 
-from pipelines.summary import render_text, summarize
+from kfp_mlops.runs.render import render_text
+from kfp_mlops.runs.summaries import summarize
 from tests.conftest import GERMAN_CREDIT, REPO
 
 PARAMS = REPO / "examples" / "training-german-credit.yaml"
@@ -72,8 +73,8 @@ def run_cli(main, *args: str) -> tuple[int, str, str]:
 def runs(stack, tmp_path_factory):
     """The four runs, through `kfp-mlops run-local`, with credentials in the tracking URI."""
     from components._shared.io import upload_file
-    from pipelines.cli import main
-    from pipelines.stack import Stack
+    from kfp_mlops.cli.main import main
+    from kfp_mlops.stack import Stack
 
     folder = tmp_path_factory.mktemp("secrets")
     bad = pd.read_csv(GERMAN_CREDIT)
@@ -229,7 +230,7 @@ def test_summary_redacts_errors_and_reasons_that_echo_credentials(tmp_path, monk
 
 
 def test_cli_error_naming_a_host_with_credentials_prints_it_masked(capsys):
-    from pipelines.cli import main
+    from kfp_mlops.cli.main import main
     from tests.conftest import free_port
 
     host = f"http://{USER}:{quote(PASSWORD, safe='')}@127.0.0.1:{free_port()}"  # nothing listens
@@ -242,7 +243,7 @@ def test_cli_error_naming_a_host_with_credentials_prints_it_masked(capsys):
 
 
 def test_kfp_links_to_a_host_given_with_credentials_print_it_masked(capsys, monkeypatch, tmp_path):
-    from pipelines.cli import main
+    from kfp_mlops.cli.main import main
     from tests.fake_kfp_server import FakeKfpServer
 
     token = "tok-" + secrets.token_hex(16)

@@ -18,7 +18,7 @@ from minio.error import S3Error
 from components._shared.errors import ConfigError, ServiceError
 from components._shared.io import s3_client
 from components._shared.settings import S3Settings
-from pipelines.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
+from kfp_mlops.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
 
 
 def _quiet(_line: str) -> None:

@@ -11,7 +11,7 @@ from components._shared.errors import ConfigError, DataError
 from components._shared.io import read_parquet, read_table, write_parquet
 from components.validate_data.core import validate
 from components.validate_data.suggest import suggest_suite
-from pipelines import cli_suggest
+from kfp_mlops.cli import suggest as cli_suggest
 from tests.conftest import GERMAN_CREDIT
 
 

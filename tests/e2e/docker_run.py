@@ -24,8 +24,9 @@ from components._shared.settings import (
     S3_REGION_ENV,
     S3_SECRET_KEY_ENV,
 )
-from pipelines.local_run import _follow, _Progress, display_names
-from pipelines.summary import summarize
+from kfp_mlops.runs.local import _follow, _Progress
+from kfp_mlops.runs.summaries import summarize
+from pipelines.descriptors import pipeline
 
 FORWARDED = (S3_ENDPOINT_ENV, S3_ACCESS_KEY_ENV, S3_SECRET_KEY_ENV, S3_REGION_ENV, MLFLOW_URI_ENV)
 
@@ -43,7 +44,7 @@ def run_in_containers(name: str, spec: Path, params: dict[str, Any], run_dir: Pa
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    _follow(proc, log_path, _Progress(display_names(spec), print))
+    _follow(proc, log_path, _Progress(pipeline(name), print))
     summary = summarize(name, run_dir, log_path.read_text(errors="replace"), proc.returncode)
     summary["duration_s"] = round(time.monotonic() - started, 1)
     return summary

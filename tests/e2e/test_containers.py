@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from components._shared.image import IMAGE
-from pipelines.params import resolve
-from pipelines.stack import DATA_BUCKET
+from kfp_mlops.params.parse import resolve
+from kfp_mlops.stack import DATA_BUCKET
 from tests.conftest import GERMAN_CREDIT, REPO
 from tests.e2e.docker_run import run_in_containers
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from components._shared.image import MLFLOW_SERVER_IMAGE
-from pipelines.stack import ARTIFACT_BUCKET
+from kfp_mlops.stack import ARTIFACT_BUCKET
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ import json
 import sys
 
 from components._shared.errors import ConfigError, KfpMlopsError
-from pipelines.summary import EXIT_BLESSED, EXIT_FAILED, EXIT_REJECTED, EXIT_USAGE
+from kfp_mlops.errors import EXIT_BLESSED, EXIT_REJECTED, exit_code_for
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -50,14 +50,14 @@ def _model(uri: str | None, sha256: str | None):
     return found.model
 
 
-def _failed(args: argparse.Namespace, exc: Exception, code: int) -> int:
+def _failed(args: argparse.Namespace, exc: Exception) -> int:
     from components._shared.redact import redact
 
     message = redact(exc)  # a library error may echo a URI or a credential
     if args.format == "json":
         print(json.dumps({"dataset": None, "columns": [], "error": message}, indent=2))
     print(f"error: {message}", file=sys.stderr)
-    return code
+    return exit_code_for(exc)
 
 
 def _drift_cmd(args: argparse.Namespace) -> int:
@@ -82,10 +82,8 @@ def _drift_cmd(args: argparse.Namespace) -> int:
             mode=args.mode,
             model=model,
         )
-    except ConfigError as exc:
-        return _failed(args, exc, EXIT_USAGE)
-    except KfpMlopsError as exc:
-        return _failed(args, exc, EXIT_FAILED)
+    except KfpMlopsError as exc:  # a ConfigError (bad flag or model URI) is exit 2
+        return _failed(args, exc)
     if args.report:
         write_text(args.report, render_html(result))
     if args.format == "json":

@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 from components._shared.io import upload_file
-from pipelines.cli import main as cli_main
-from pipelines.stack import DATA_BUCKET, Stack
+from kfp_mlops.cli.main import main as cli_main
+from kfp_mlops.stack import DATA_BUCKET, Stack
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "german_credit.csv"

@@ -1,7 +1,7 @@
 """Pipeline parameters: read from a file and `-p key=value`, checked against the compiled spec.
 
 The compiled spec is the contract: names, types and defaults come from its root
-inputDefinitions; ranges and registries come from the rules in param_rules. A wrong
+inputDefinitions; ranges and registries come from the rules in kfp_mlops/params/rules.py. A wrong
 parameter is caught before anything runs.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from components._shared.errors import ConfigError
-from pipelines.param_rules import problems
+from kfp_mlops.errors import UsageError
+from kfp_mlops.params.rules import problems
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "STRING": (str,),
@@ -23,10 +23,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "LIST": (list,),
     "STRUCT": (dict,),
 }
-
-
-class UsageError(ConfigError):
-    """The command line or a parameters file is wrong (exit code 2)."""
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,20 @@
-"""`kfp-mlops upload|run|schedule|runs|rollback|history`: KFP and registry operations."""
+"""`kfp-mlops upload|run|schedule|runs`: compiled specs on a Kubeflow Pipelines server."""
 
 import argparse
 import json
-import sys
 from pathlib import Path
-
-from pipelines.summary import EXIT_FAILED
 
 
 def _connect(args: argparse.Namespace):
-    from pipelines.kfp_connect import Kfp, target
+    from kfp_mlops.kfp.client import Kfp, target
 
     return Kfp(target(args.host, args.token, args.namespace))
 
 
 def _spec_and_params(args: argparse.Namespace):
     """Pipeline and parameters, checked against the compiled spec before any request."""
-    from pipelines.kfp_ops import local_spec
-    from pipelines.params import resolve
+    from kfp_mlops.kfp.specs import local_spec
+    from kfp_mlops.params.parse import resolve
 
     spec = local_spec(args.pipeline)
     params = resolve(Path(spec.path), Path(args.params) if args.params else None, args.param)
@@ -25,7 +22,8 @@ def _spec_and_params(args: argparse.Namespace):
 
 
 def _upload_cmd(args: argparse.Namespace) -> int:
-    from pipelines.kfp_ops import local_spec, upload
+    from kfp_mlops.kfp.specs import local_spec
+    from kfp_mlops.kfp.uploads import upload
 
     spec = local_spec(args.pipeline)
     result = upload(_connect(args), spec)
@@ -44,7 +42,7 @@ def _upload_cmd(args: argparse.Namespace) -> int:
 
 
 def _run_cmd(args: argparse.Namespace) -> int:
-    from pipelines.kfp_ops import outcome, start_run, wait_run
+    from kfp_mlops.kfp.runs import outcome, start_run, wait_run
 
     spec, params = _spec_and_params(args)
     kfp = _connect(args)
@@ -56,15 +54,16 @@ def _run_cmd(args: argparse.Namespace) -> int:
     if not args.wait:
         return 0
     run = wait_run(kfp, started["run_id"], args.timeout, args.poll, print)
-    code, verdict = outcome(run, spec.name)
+    code, verdict = outcome(run, spec.pipeline)
     print(f"run {verdict}")
     print(f"  UI  {started['url']}")
     return code
 
 
 def _schedule_cmd(args: argparse.Namespace) -> int:
-    from pipelines.cron import validate_cron
-    from pipelines.kfp_ops import PREFIX, schedule
+    from kfp_mlops.kfp.cron import validate_cron
+    from kfp_mlops.kfp.schedules import schedule
+    from kfp_mlops.kfp.specs import PREFIX
 
     cron = validate_cron(args.cron)
     spec, params = _spec_and_params(args)
@@ -90,7 +89,8 @@ def _schedule_cmd(args: argparse.Namespace) -> int:
 
 
 def _runs_cmd(args: argparse.Namespace) -> int:
-    from pipelines.kfp_ops import local_spec, recent_runs
+    from kfp_mlops.kfp.runs import recent_runs
+    from kfp_mlops.kfp.specs import local_spec
 
     if args.pipeline:
         local_spec(args.pipeline)  # unknown name → usage error listing the known ones
@@ -103,37 +103,6 @@ def _runs_cmd(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['created_at'] or '-':<26} {r['state'] or '-':<10} {r['pipeline'] or '-':<12} "
               f"{r['version'] or '-':<28} {r['name']}  ({r['run_id']})")  # fmt: skip
-    return 0
-
-
-def _rollback_cmd(args: argparse.Namespace) -> int:
-    from pipelines.rollback import RollbackError, rollback
-
-    try:
-        done = rollback(args.model, args.reason, expect_from=args.expect_from)
-    except RollbackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"{done['model']}: champion moved back from v{done['from']} to v{done['to']} "
-        f"by {done['by']} at {done['at']} ({done['reason']})"
-    )
-    return 0
-
-
-def _history_cmd(args: argparse.Namespace) -> int:
-    from pipelines.rollback import alias_history
-
-    moves = alias_history(args.model)
-    if args.output == "json":
-        print(json.dumps(moves, indent=2))
-        return 0
-    if not moves:
-        print(f"{args.model}: no recorded alias moves")
-    for m in moves:
-        start = f"v{m['from_version']}" if m["from_version"] is not None else "(unset)"
-        print(f"{m['time']}  {m['alias']:<10} {start:>7} -> v{m['version']:<5} "
-              f"by {m['who']}: {m['why']}")  # fmt: skip
     return 0
 
 
@@ -157,7 +126,7 @@ def _params_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers) -> None:
-    """Register upload, run, schedule, runs, rollback and history on the sub-parsers."""
+    """Register upload, run, schedule and runs on the sub-parsers."""
     u = subparsers.add_parser("upload", help="upload compiled/PIPELINE.yaml to KFP (idempotent)")
     u.add_argument("pipeline", help="pipeline name, e.g. training")
     _connection_args(u)
@@ -190,21 +159,3 @@ def add_parser(subparsers) -> None:
     ls.add_argument("--output", choices=["text", "json"], default="text")
     _connection_args(ls)
     ls.set_defaults(func=_runs_cmd)
-
-    rb = subparsers.add_parser(
-        "rollback", help="move MLflow alias champion back to the previous champion"
-    )
-    rb.add_argument("model", help="registered model name")
-    rb.add_argument("--reason", default="", help="why (recorded in the audit trail and tags)")
-    rb.add_argument(
-        "--expect-from",
-        type=int,
-        metavar="VERSION",
-        help="refuse (exit 1, nothing changed) unless the champion is this version",
-    )
-    rb.set_defaults(func=_rollback_cmd)
-
-    h = subparsers.add_parser("history", help="the recorded alias moves of a model, oldest first")
-    h.add_argument("model", help="registered model name")
-    h.add_argument("--output", choices=["text", "json"], default="text")
-    h.set_defaults(func=_history_cmd)

@@ -6,7 +6,7 @@ KFP's scheduler reads cron with robfig/cron (https://pkg.go.dev/github.com/robfi
 something else there; we refuse it and show the 6-field equivalent instead.
 """
 
-from pipelines.params import UsageError
+from kfp_mlops.errors import UsageError
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]

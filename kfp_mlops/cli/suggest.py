@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 
 from components._shared.errors import KfpMlopsError
-from pipelines.summary import EXIT_FAILED
+from components._shared.redact import redact
+from kfp_mlops.errors import EXIT_FAILED, exit_code_for
 
 
 def _margin(text: str) -> float:
@@ -83,8 +84,8 @@ def _suggest_cmd(args: argparse.Namespace) -> int:
         print(_exists_message(output), file=sys.stderr)
         return EXIT_FAILED
     except (KfpMlopsError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        print(f"error: {redact(exc)}", file=sys.stderr)  # a path may sit under a URI with keys
+        return exit_code_for(exc)
     where = f" to {output}" if output else ""
     print(
         f"suggested {len(suite['expectations'])} expectations for {len(frame.columns)} columns "

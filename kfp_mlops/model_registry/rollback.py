@@ -11,18 +11,14 @@ import getpass
 import os
 from datetime import UTC, datetime
 
-from components._shared.errors import KfpMlopsError
 from components._shared.failpoints import failpoint
 from components.register_model.audit import Trail
 from components.register_model.core import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
+from kfp_mlops.errors import RollbackError
 
 ROLLED_BACK = "kfp_mlops.rolled_back"  # on the demoted version: "<when> by <who> to vN"
 USER_ENV = "KFP_MLOPS_USER"
 UNCHANGED = "nothing was changed"
-
-
-class RollbackError(KfpMlopsError):
-    """There is nothing to roll back to, or the champion moved meanwhile."""
 
 
 def who() -> str:

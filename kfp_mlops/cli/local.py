@@ -1,18 +1,17 @@
-"""The `kfp-mlops` command line: stack, compile, params, run-local, drift, suggest-suite."""
+"""`kfp-mlops stack|compile|params|run-local`: the embedded stack and local runs."""
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from components._shared.errors import KfpMlopsError
 from components._shared.redact import redact
-from pipelines.summary import EXIT_FAILED, EXIT_USAGE, exit_code, render_text
+from kfp_mlops.errors import EXIT_FAILED, UsageError, exit_code, exit_code_for
 
 
 def _stack_cmd(args: argparse.Namespace) -> int:
-    from pipelines.stack import Stack
+    from kfp_mlops.stack import Stack
 
     stack = Stack.from_env()
     if args.action == "up":
@@ -49,38 +48,34 @@ def _compile_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _params_cmd(args: argparse.Namespace) -> int:
-    from pipelines.params import spec_parameters
-    from pipelines.registry import compiled_path, pipelines
+def described(name: str):
+    """The pipeline's descriptor, or a UsageError listing the known ones."""
+    from pipelines.descriptors import PIPELINES
 
-    if args.pipeline not in pipelines():
-        print(
-            f"unknown pipeline {args.pipeline!r}; expected one of {sorted(pipelines())}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    for p in spec_parameters(compiled_path(args.pipeline)).values():
+    if name not in PIPELINES:
+        raise UsageError(f"unknown pipeline {name!r}; expected one of {sorted(PIPELINES)}")
+    return PIPELINES[name]
+
+
+def _params_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.params.parse import spec_parameters
+
+    for p in spec_parameters(described(args.pipeline).compiled_path).values():
         kind = p.type.lower().replace("number_", "")
         print(f"{p.name:<36} {kind:<8} default {json.dumps(p.default)}")
     return 0
 
 
 def _run_local_cmd(args: argparse.Namespace) -> int:
-    from pipelines.local_run import run_local
-    from pipelines.params import resolve
-    from pipelines.registry import compiled_path, pipelines
-    from pipelines.stack import Stack
+    from kfp_mlops.params.parse import resolve
+    from kfp_mlops.runs.local import run_local
+    from kfp_mlops.runs.render import render_text
+    from kfp_mlops.stack import Stack
 
-    if args.pipeline not in pipelines():
-        print(
-            f"unknown pipeline {args.pipeline!r}; expected one of {sorted(pipelines())}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    spec = compiled_path(args.pipeline)
+    pipeline = described(args.pipeline)
+    spec = pipeline.compiled_path
     if not spec.exists():
-        print(f"{spec} is missing; run `kfp-mlops compile`", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{spec} is missing; run `kfp-mlops compile`")
     params = resolve(spec, Path(args.params) if args.params else None, args.param)
     as_json = args.output == "json"
     say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
@@ -92,12 +87,9 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
             raise
         # Scripts reading --output json get the one object they expect, even now.
         failed = {"pipeline": args.pipeline, "status": "failed", "blessed": None, "model": None}
-        failed |= {
-            "gates": dict.fromkeys(("validation", "evaluation", "fairness")),
-            "error": redact(exc),
-        }
+        failed |= {"gates": dict.fromkeys(pipeline.gates), "error": redact(exc)}
         print(json.dumps(failed, indent=2))
-        return EXIT_FAILED
+        return exit_code_for(exc)
     say(f"running compiled/{spec.name} with kfp.local (SubprocessRunner)")
     summary = run_local(args.pipeline, spec, params, stack.env(), stack.home, out=say)
     if as_json:
@@ -107,11 +99,8 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
     return exit_code(summary)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser (kept separate so the docs and tests can read it)."""
-    p = argparse.ArgumentParser(prog="kfp-mlops", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
+def add_parser(sub) -> None:
+    """Register stack, compile, params and run-local on the `kfp-mlops` sub-parsers."""
     s = sub.add_parser(
         "stack", help="start, stop or inspect the embedded stack (SeaweedFS + MLflow)"
     )
@@ -141,33 +130,3 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--output", choices=["text", "json"], default="text")
     r.set_defaults(func=_run_local_cmd)
-
-    from pipelines import cli_drift, cli_kfp, cli_suggest
-
-    cli_drift.add_parser(sub)
-    cli_suggest.add_parser(sub)
-    cli_kfp.add_parser(sub)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `kfp-mlops` console script; returns the exit code."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
-    try:
-        return args.func(args)
-    except KfpMlopsError as exc:
-        from pipelines.params import UsageError
-
-        print(f"error: {redact(exc)}", file=sys.stderr)  # messages may name a service URI
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

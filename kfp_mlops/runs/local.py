@@ -16,30 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
-from pipelines.summary import redacted, summarize
+from kfp_mlops.runs.outputs import redacted
+from kfp_mlops.runs.summaries import summarize
+from pipelines.descriptors import Pipeline, pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EXECUTING = re.compile(r"Executing task '([^']+)'")
 _FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
 _SKIPPED = re.compile(r"Skipping (?:conditional )?task '?([\w-]+)'?")
-
-
-def display_names(spec_path: Path) -> dict[str, str]:
-    """Task key → display name, across the root DAG and every nested (condition) DAG."""
-    docs = list(yaml.safe_load_all(spec_path.read_text()))
-    spec = docs[0]
-    dags = [spec["root"]["dag"]] + [
-        c["dag"] for c in spec.get("components", {}).values() if "dag" in c
-    ]
-    names: dict[str, str] = {}
-    for dag in dags:
-        for key, task in dag["tasks"].items():
-            # Root tasks first: a sub-pipeline's task keys can repeat the parent's.
-            names.setdefault(key, task["taskInfo"]["name"])
-    return names
 
 
 def _git_commit() -> str:
@@ -66,10 +51,11 @@ def _absolute_local_uris(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Progress:
-    """Turns kfp.local's log lines into one line per task event."""
+    """Turns kfp.local's log lines into one line per task event, named as the spec names them."""
 
-    def __init__(self, names: dict[str, str], out: Callable[[str], None]):
-        self.names, self.out, self.started = names, out, {}
+    def __init__(self, described: Pipeline, out: Callable[[str], None]):
+        self.pipeline, self.names = described, described.display_names()
+        self.out, self.started = out, {}
 
     def feed(self, line: str) -> None:
         line = _ANSI.sub("", line)
@@ -81,10 +67,16 @@ class _Progress:
             mark = "✓" if m[2] == "SUCCESS" else "✗"
             self.out(f"  {mark} {self.names.get(m[1], m[1])} {m[2].lower()} ({took:.1f} s)")
         elif (m := _SKIPPED.search(line)) and m[1].startswith("condition"):
-            if self.names.get(m[1]) == "drifted" and "train-model" not in self.started:
-                self.out("  - retrain skipped: no drift")
-            else:
-                self.out("  - register model skipped: a gate did not bless the model")
+            self.out(f"  - {self._skipped(m[1])}")
+
+    def _skipped(self, condition: str) -> str:
+        name = self.names.get(condition, condition)
+        retrain = self.pipeline.retrain_condition
+        if name == retrain and self.pipeline.train_task in self.started:
+            # A sub-pipeline's condition keys repeat the parent's (condition-1 is `drifted` at
+            # the root, `evaluation-blessed` inside retrain): once training ran, it is the inner.
+            name = next(n for n in self.pipeline.skipped if n != retrain)
+        return self.pipeline.skipped.get(name, f"{name} skipped")
 
 
 def _follow(proc: subprocess.Popen, log_path: Path, progress: _Progress) -> None:
@@ -128,13 +120,13 @@ def run_local(
     started = time.monotonic()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.local_run", str(spec_path), str(run_dir)],
+            [sys.executable, "-m", "kfp_mlops.runs.local", str(spec_path), str(run_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
         )
     try:
-        _follow(proc, log_path, _Progress(display_names(spec_path), out))
+        _follow(proc, log_path, _Progress(pipeline(name), out))
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait()

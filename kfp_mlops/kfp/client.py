@@ -17,7 +17,7 @@ from pathlib import Path
 
 from components._shared.errors import ServiceError
 from components._shared.redact import redact_uri
-from pipelines.params import UsageError
+from kfp_mlops.errors import AuthError, UsageError
 
 ENDPOINT_ENV = "KF_PIPELINES_ENDPOINT"
 UI_ENDPOINT_ENV = "KF_PIPELINES_UI_ENDPOINT"
@@ -28,10 +28,6 @@ TOKEN_HINT = (
     f"give one with --token or {TOKEN_ENV}, or mount a service-account token at "
     f"{DEFAULT_TOKEN_PATH} (path set by {TOKEN_PATH_ENV})"
 )
-
-
-class AuthError(ServiceError):
-    """The KFP API server refused the credentials (HTTP 401/403)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The kfp-mlops tool: CLI, embedded stack, local runs, KFP client, registry operations."""

@@ -1,0 +1,1 @@
+"""The `kfp-mlops` command line: one module per group of sub-commands."""

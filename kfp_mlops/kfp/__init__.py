@@ -1,0 +1,1 @@
+"""The Kubeflow Pipelines client side: connect, upload, run, schedule, list runs."""

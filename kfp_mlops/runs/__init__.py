@@ -1,0 +1,1 @@
+"""Local runs of compiled specs with kfp.local, and the summaries read from their outputs."""

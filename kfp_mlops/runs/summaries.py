@@ -1,0 +1,154 @@
+"""Run summaries (the `--output json` object): the gates' verdicts, the model, the error.
+
+Which task is which gate, which one registers and which one trains comes from the pipeline's
+descriptor (pipelines/descriptors.py). Every gate writes the same outputs: one bool, a
+`metrics` artifact and a Markdown `report` whose metadata holds `passed` and `reasons`.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kfp_mlops.runs.outputs import failure, redacted, task_outputs
+from pipelines.descriptors import Pipeline
+
+# The gate whose bool output means "not passed": drift returns `drifted`.
+_INVERTED = {"drift"}
+TRAINING_GATES = ("validation", "evaluation", "fairness")
+
+
+def summarize_training(pipeline: Pipeline, run_dir: Path, log: str, returncode: int) -> dict:
+    """The training run summary."""
+    outputs = task_outputs(run_dir)
+    failure_fields = failure(log, returncode)
+    failed = failure_fields is not None
+    gates = _gates(pipeline, outputs, run_dir)
+    blessed = None if failed else all(bool(g and g["passed"]) for g in gates.values())
+    return {
+        "pipeline": pipeline.name,
+        "status": "failed" if failed else "succeeded",
+        "blessed": blessed,
+        "gates": gates,
+        "model": _model(pipeline, outputs),
+        **(failure_fields or {"error": None, "failed_task": None}),
+        "run_dir": str(run_dir),
+    }
+
+
+def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode: int) -> dict:
+    """The monitoring run summary: the training summary's keys plus drift, reference, outcome."""
+    outputs = task_outputs(run_dir)
+    failure_fields = failure(log, returncode)
+    failed = failure_fields is not None
+    gates = _gates(pipeline, outputs, run_dir)
+    drift = gates["drift"]
+    drifted = None if drift is None or drift["passed"] is None else not drift["passed"]
+    retrained = pipeline.train_task in outputs
+    trained = [gates[g] for g in TRAINING_GATES]
+    blessed = None if failed or not retrained else all(bool(g and g["passed"]) for g in trained)
+    model = _model(pipeline, outputs)
+    reference = outputs.get("resolve-reference", {}).get("parameters", {}).get("Output")
+    return {
+        "pipeline": pipeline.name,
+        "status": "failed" if failed else "succeeded",
+        "drifted": drifted,
+        "retrained": retrained,
+        "blessed": blessed,
+        "outcome": _outcome(failed, drifted, blessed, model),
+        "reference_uri": reference,
+        "gates": gates,
+        "model": model,
+        **(failure_fields or {"error": None, "failed_task": None}),
+        "run_dir": str(run_dir),
+    }
+
+
+def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
+    """Build a pipeline's run summary from a finished run's folder, every string redacted.
+
+    Errors are read from task logs and reasons from task outputs, which may echo a service
+    URI or a library's message.
+    """
+    from pipelines.descriptors import pipeline
+
+    return redacted(pipeline(name).summarize(run_dir, log, returncode))
+
+
+def _gates(pipeline: Pipeline, outputs: dict, run_dir: Path) -> dict[str, dict | None]:
+    """Gate name → its verdict, numbers and report (None for a gate that did not run)."""
+    found = {}
+    for gate, task in pipeline.gates.items():
+        if gate == "validation":
+            found[gate] = _validation(outputs.get(task), task, run_dir)
+        else:
+            found[gate] = _gate(outputs.get(task), inverted=gate in _INVERTED)
+    return found
+
+
+def _gate(task: dict[str, Any] | None, inverted: bool = False) -> dict | None:
+    if task is None:
+        return None
+    meta = task["artifacts"].get("report", {}).get("metadata", {})
+    numbers = task["artifacts"].get("metrics", {}).get("metadata", {})
+    returned = task["parameters"].get("Output")
+    passed = meta.get("passed") if returned is None else (not returned if inverted else returned)
+    found = {"passed": passed, "reasons": meta.get("reasons", []), "metrics": numbers}
+    if inverted:
+        found["prediction_drifted"] = meta.get("prediction_drifted")
+    return found | {"report": meta}
+
+
+def _validation(task: dict[str, Any] | None, task_key: str, run_dir: Path) -> dict | None:
+    if task is not None:
+        meta = task["artifacts"].get("report", {}).get("metadata", {})
+        return {
+            "passed": meta.get("passed", True),
+            "reasons": meta.get("reasons", []),
+            "metrics": task["artifacts"].get("metrics", {}).get("metadata", {}),
+            "report": meta,
+        }
+    # A failed validation writes its GX result before raising; read the counts from it.
+    results = list((run_dir / "outputs").glob(f"*/{task_key}/validation"))
+    if not results:
+        return None
+    try:
+        stats = json.loads(results[0].read_text()).get("statistics", {})
+    except (OSError, ValueError):
+        stats = {}
+    return {
+        "passed": False,
+        "reasons": [],
+        "metrics": {
+            "expectations_evaluated": stats.get("evaluated_expectations"),
+            "expectations_failed": stats.get("unsuccessful_expectations"),
+        },
+        "report": {},
+    }
+
+
+def _model(pipeline: Pipeline, outputs: dict) -> dict | None:
+    task = outputs.get(pipeline.register_task, {})
+    reg_meta = task.get("artifacts", {}).get("registered_model", {}).get("metadata", {})
+    if not reg_meta.get("registered"):
+        return None
+    return {
+        "name": reg_meta.get("name"),
+        "version": _int(reg_meta.get("version")),
+        "aliases": reg_meta.get("aliases", []),
+        "promoted": reg_meta.get("promoted"),
+        "reason": reg_meta.get("reason"),
+    }
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None  # kfp.local turns ints into floats
+
+
+def _outcome(failed: bool, drifted: bool | None, blessed: bool | None, model: dict | None) -> str:
+    if failed:
+        return "failed"
+    if not drifted:
+        return "no drift"
+    if blessed:
+        return "drifted → retrained: blessed" + (f" (model v{model['version']})" if model else "")
+    return "drifted → retrained: rejected"

@@ -1,0 +1,5 @@
+"""The embedded stack: one class per service (SeaweedFS, MLflow), owned by one state folder."""
+
+from kfp_mlops.stack.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
+
+__all__ = ["ARTIFACT_BUCKET", "DATA_BUCKET", "Stack"]

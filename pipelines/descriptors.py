@@ -1,0 +1,149 @@
+"""Every pipeline described once: function, compiled spec, gate tasks, display names, summarizer.
+
+Compile, the CLI, the local runner and summaries, the KFP client and the tests read a
+pipeline's structure from here. Task keys (`register-model`) are what kfp.local names a task;
+display names (`register model`, from `set_display_name`) are what the compiled spec holds in
+`taskInfo.name` and what the KFP API server reports as a task's `display_name` (v2beta1
+PipelineTaskDetail: "User specified name of a task that is defined in Pipeline.spec",
+kubeflow/pipelines backend/api/v2beta1). Display names are read from the compiled spec, never
+written here, so they cannot drift from what a server reports.
+"""
+
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COMPILED_DIR = Path(__file__).resolve().parent.parent / "compiled"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One pipeline and the parts of its structure that the tool reads.
+
+    Attributes:
+        name: The CLI name and the compiled spec's file stem.
+        function: "module:attribute" of the @dsl.pipeline function (imported lazily: kfp and
+            the components are heavy).
+        gates: Gate name (a key of the summary's `gates`) → task key, in display order.
+        summarizer: "module:function" building the run summary from a finished local run.
+        register_task: Task key of the step that registers a blessed model.
+        train_task: Task key of the step that trains; it ran when a model was trained.
+        skipped: Display name of a condition (dsl.If name) → what its skipping means.
+        trains_always: Every successful run trains a model (training); else only on a branch.
+        retrain_condition: Display name of the condition under which training runs, if any.
+    """
+
+    name: str
+    function: str
+    gates: dict[str, str]
+    summarizer: str
+    register_task: str = "register-model"
+    train_task: str = "train-model"
+    skipped: dict[str, str] = field(default_factory=dict)
+    trains_always: bool = True
+    retrain_condition: str = ""
+
+    @property
+    def compiled_path(self) -> Path:
+        """Where the compiled spec lives (compiled/<name>.yaml)."""
+        return COMPILED_DIR / f"{self.name}.yaml"
+
+    def load_function(self) -> Callable:
+        """The @dsl.pipeline function."""
+        return _resolve(self.function)
+
+    def summarize(self, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
+        """The run summary of a finished local run of this pipeline."""
+        return _resolve(self.summarizer)(self, run_dir, log, returncode)
+
+    def display_names(self) -> dict[str, str]:
+        """Task key → display name, read from the compiled spec (root tasks first)."""
+        return spec_display_names(self.compiled_path)
+
+    def display_name(self, task: str) -> str:
+        """The display name the compiled spec (and so a KFP server) gives a task key."""
+        names = self.display_names()
+        if task not in names:
+            raise KeyError(f"{self.name}: no task {task!r} in {self.compiled_path.name}")
+        return names[task]
+
+
+_NOT_BLESSED = "register model skipped: a gate did not bless the model"
+_TRAINING_GATES = {
+    "validation": "validate-data",
+    "evaluation": "evaluate-model",
+    "fairness": "check-fairness",
+}
+_TRAINING_SKIPS = {"evaluation-blessed": _NOT_BLESSED, "fairness-blessed": _NOT_BLESSED}
+
+PIPELINES: dict[str, Pipeline] = {
+    "training": Pipeline(
+        name="training",
+        function="pipelines.training:training",
+        gates=_TRAINING_GATES,
+        summarizer="kfp_mlops.runs.summaries:summarize_training",
+        skipped=_TRAINING_SKIPS,
+    ),
+    "monitoring": Pipeline(
+        name="monitoring",
+        function="pipelines.monitoring:monitoring",
+        gates={"drift": "detect-drift", **_TRAINING_GATES},
+        summarizer="kfp_mlops.runs.summaries:summarize_monitoring",
+        skipped={"drifted": "retrain skipped: no drift", **_TRAINING_SKIPS},
+        trains_always=False,
+        retrain_condition="drifted",
+    ),
+}
+
+
+def pipeline(name: str) -> Pipeline:
+    """The descriptor of a pipeline, or a KeyError listing the known ones."""
+    if name not in PIPELINES:
+        raise KeyError(f"unknown pipeline {name!r}; expected one of {sorted(PIPELINES)}")
+    return PIPELINES[name]
+
+
+def pipelines() -> dict[str, Callable]:
+    """Pipeline name → pipeline function, for compile."""
+    return {name: p.load_function() for name, p in PIPELINES.items()}
+
+
+def compiled_path(name: str) -> Path:
+    """Where the compiled spec of a pipeline lives."""
+    return pipeline(name).compiled_path
+
+
+@functools.cache
+def _spec_names(path: Path, mtime_ns: int) -> dict[str, str]:
+    spec = next(yaml.safe_load_all(path.read_text()))
+    return spec_task_names(spec)
+
+
+def spec_display_names(path: Path) -> dict[str, str]:
+    """Task key → display name of a compiled spec file (re-read when the file changes)."""
+    return dict(_spec_names(path, path.stat().st_mtime_ns))
+
+
+def spec_task_names(spec: dict) -> dict[str, str]:
+    """Task key → `taskInfo.name` across the root DAG and every nested DAG of a parsed spec.
+
+    Root tasks come first: a sub-pipeline's task keys can repeat the parent's.
+    """
+    dags = [spec["root"]["dag"]] + [
+        c["dag"] for c in spec.get("components", {}).values() if "dag" in c
+    ]
+    names: dict[str, str] = {}
+    for dag in dags:
+        for key, task in dag["tasks"].items():
+            names.setdefault(key, task["taskInfo"]["name"])
+    return names
+
+
+def _resolve(path: str) -> Callable:
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
