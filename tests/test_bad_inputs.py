@@ -286,6 +286,7 @@ def run_fairness(tmp_path, frame: pd.DataFrame, features: list[str]):
         report=report,
         max_demographic_parity_difference=0.5,
         max_equalized_odds_difference=0.5,
+        positive_label="",
     )
     return blessed, (tmp_path / "report").read_text(), report.metadata
 

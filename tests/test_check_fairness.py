@@ -29,6 +29,10 @@ def assess(frame, **kwargs):
         "prediction_column": "pred",
         "classes": [0, 1],
         "sensitive_features": ["sex"],
+        # The training pipeline's defaults (the core takes every bound explicitly).
+        "max_demographic_parity_difference": 0.1,
+        "max_equalized_odds_difference": -1.0,
+        "positive_label": "",
     }
     return check_fairness(frame, **(options | kwargs))
 

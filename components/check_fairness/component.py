@@ -9,11 +9,11 @@ from components._shared.image import IMAGE
 def check_fairness(
     predictions: dsl.Input[dsl.Dataset],
     sensitive_features: list,
+    max_demographic_parity_difference: float,
+    max_equalized_odds_difference: float,
+    positive_label: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
-    max_demographic_parity_difference: float = 0.1,
-    max_equalized_odds_difference: float = -1.0,
-    positive_label: str = "",
 ) -> bool:
     """Bless the model only if its disparities across sensitive groups stay within bounds.
 
@@ -28,14 +28,14 @@ def check_fairness(
         predictions: Held-out rows from train_model (Parquet with features, target,
             prediction; metadata target_column, prediction_column, classes).
         sensitive_features: Columns to split the rows by, e.g. ["sex", "age"].
+        max_demographic_parity_difference: Largest allowed gap in selection rate; < 0 unsets it.
+        max_equalized_odds_difference: Largest allowed gap in TPR or FPR; < 0 unsets it.
+        positive_label: The favourable class as text; empty means the default above.
         metrics: Output numbers: demographic_parity_difference_<feature>,
             equalized_odds_difference_<feature>, the worst of each overall, blessed (1/0).
         report: Output Markdown with the per-group table; metadata passed, reasons,
             per_feature {feature: {demographic_parity_difference, equalized_odds_difference,
             groups: {group: {count, selection_rate, tpr, fpr, small}}}}.
-        max_demographic_parity_difference: Largest allowed gap in selection rate; < 0 unsets it.
-        max_equalized_odds_difference: Largest allowed gap in TPR or FPR; < 0 unsets it.
-        positive_label: The favourable class as text; empty means the default above.
 
     Returns:
         blessed: True only when every set bound holds for every sensitive feature.

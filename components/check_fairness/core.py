@@ -11,7 +11,6 @@ import pandas as pd
 from components._shared.errors import ConfigError, DataError, one_of
 from components.check_fairness.measurable import feature_problems, target_problems
 
-DEFAULT_MAX_DEMOGRAPHIC_PARITY_DIFFERENCE = 0.1
 DEFAULT_MIN_GROUP_SIZE = 30
 # Numeric features with more distinct values than this are split into quartile bins.
 MAX_DISTINCT_VALUES = 10
@@ -222,9 +221,9 @@ def check_fairness(
     prediction_column: str,
     classes: list,
     sensitive_features: list[str],
-    max_demographic_parity_difference: float = DEFAULT_MAX_DEMOGRAPHIC_PARITY_DIFFERENCE,
-    max_equalized_odds_difference: float = -1.0,
-    positive_label: str = "",
+    max_demographic_parity_difference: float,
+    max_equalized_odds_difference: float,
+    positive_label: str,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> FairnessResult:
     """Measure per-group rates and disparities, and bless only within every set bound.

@@ -12,13 +12,13 @@ def detect_drift(
     columns: list,
     method: str,
     drift_share: float,
+    thresholds: dict,
+    column_methods: dict,
+    model_name: str,
+    model_alias: str,
     metrics: dsl.Output[dsl.Metrics],
-    report: dsl.Output[dsl.HTML],
-    summary: dsl.Output[dsl.Markdown],
-    thresholds: dict = {},
-    column_methods: dict = {},
-    model_name: str = "",
-    model_alias: str = "champion",
+    report: dsl.Output[dsl.Markdown],
+    report_html: dsl.Output[dsl.HTML],
 ) -> bool:
     """Tell whether the current data has drifted from the reference data.
 
@@ -37,17 +37,20 @@ def detect_drift(
         method: "auto" or one of ks, chisquare, z, wasserstein, jensenshannon, psi, kl_div,
             hellinger.
         drift_share: Dataset drift when drifted ÷ compared columns >= this (e.g. 0.5).
-        metrics: Output numbers: drift_share, columns_compared, columns_drifted, drifted (1/0),
-            score_<column>.
-        report: Output HTML page: per-column method, score, threshold, verdict, null shares.
-        summary: Output Markdown. Metadata: passed (no drift), drifted, drift_share,
-            drift_share_threshold, columns_drifted, columns_skipped, schema_changes, reasons.
         thresholds: Per-column thresholds {column: value}; others use the test default.
         column_methods: Per-column methods {column: name} overriding `method`.
         model_name: Registered model whose `@model_alias` version's predictions on both
             datasets are compared too (prediction drift, reported apart, not in the share);
             empty: no prediction drift. No such alias yet: skipped, with a log line.
-        model_alias: The alias of that model version (default champion).
+        model_alias: The alias of that model version (e.g. champion); empty: no prediction
+            drift.
+        metrics: Output numbers: drift_share, columns_compared, columns_drifted, drifted (1/0),
+            score_<column>.
+        report: Output Markdown verdict, as every gate writes. Metadata: passed (no drift),
+            drifted, drift_share, drift_share_threshold, columns_drifted, columns_skipped,
+            schema_changes, reasons.
+        report_html: Output HTML page: per-column method, score, threshold, verdict, null
+            shares.
 
     Returns:
         drifted: True when the dataset has drifted.
@@ -83,7 +86,7 @@ def detect_drift(
     )
     for name, value in metrics_of(result).items():
         metrics.log_metric(name, value)
-    write_text(report.path, render_html(result))
-    write_text(summary.path, render_markdown(result))
-    summary.metadata.update(metadata_of(result))
+    write_text(report_html.path, render_html(result))
+    write_text(report.path, render_markdown(result))
+    report.metadata.update(metadata_of(result))
     return result.drifted

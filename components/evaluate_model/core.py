@@ -21,12 +21,16 @@ WARMUP_CALLS = 5
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Gate bounds; a value below 0 (the KFP-friendly literal default) means "not set"."""
+    """Gate bounds; a value below 0 means "not set" (the pipeline signature holds the defaults).
+
+    Unset here is the neutral default for callers of the core: the bounds a run uses come
+    from the training pipeline's parameters, never from a second copy of their defaults.
+    """
 
     min_accuracy: float = -1.0
     min_roc_auc: float = -1.0
     max_latency_ms: float = -1.0
-    max_regression: float = 0.015
+    max_regression: float = -1.0
 
     def __post_init__(self) -> None:
         # NaN compares false with everything: `nan >= 0` would read as "not set" and turn a
