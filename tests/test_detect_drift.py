@@ -273,22 +273,27 @@ def test_detect_drift_component_on_german_credit_artifacts(tmp_path):
     write_parquet(data.iloc[:500], reference.path)  # KFP paths have no suffix
     write_parquet(shifted, current.path)
     metrics = dsl.Metrics(uri=str(tmp_path / "metrics"))
-    report, summary = dsl.HTML(uri=str(tmp_path / "r.html")), dsl.Markdown(uri=str(tmp_path / "s"))
+    report, html = dsl.Markdown(uri=str(tmp_path / "r")), dsl.HTML(uri=str(tmp_path / "r.html"))
     drifted = component.detect_drift.python_func(
         reference=reference,
         current=current,
         columns=[],
         method="auto",
         drift_share=0.5,
+        thresholds={},
+        column_methods={},
+        model_name="",
+        model_alias="",
         metrics=metrics,
         report=report,
-        summary=summary,
+        report_html=html,
     )
     assert drifted is False
-    assert summary.metadata["passed"] is True
-    assert "credit_amount" in summary.metadata["columns_drifted"]
+    # The gate contract: a Markdown report whose metadata holds passed and reasons.
+    assert report.metadata["passed"] is True and "reasons" in report.metadata
+    assert "credit_amount" in report.metadata["columns_drifted"]
     assert metrics.metadata["score_credit_amount"] < 0.05
-    assert "<table>" in Path(report.path).read_text()
+    assert "<table>" in Path(html.path).read_text()
 
 
 def test_detect_drift_reads_s3_prefix_of_many_parquet_files(stack, tmp_path):

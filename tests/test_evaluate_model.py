@@ -280,7 +280,7 @@ def test_evaluate_model_metadata_not_from_train_model_rejected():
 
 def test_evaluate_model_report_puts_verdict_first(ten_rows):
     frame, columns, model = ten_rows
-    thresholds = Thresholds(min_accuracy=0.5)
+    thresholds = Thresholds(min_accuracy=0.5, max_regression=0.015)
     result = evaluate(
         frame, columns, model, "accuracy", thresholds, lambda: majority_champion(frame)
     )

@@ -21,11 +21,7 @@ WARMUP_CALLS = 5
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Gate bounds; a value below 0 means "not set" (the pipeline signature holds the defaults).
-
-    Unset here is the neutral default for callers of the core: the bounds a run uses come
-    from the training pipeline's parameters, never from a second copy of their defaults.
-    """
+    """Gate bounds; below 0 means "not set" (a run's bounds: the pipeline signature's)."""
 
     min_accuracy: float = -1.0
     min_roc_auc: float = -1.0
