@@ -396,13 +396,10 @@ def test_register_model_mlflow_unreachable_fails_and_registers_nothing(
         patch.setenv("MLFLOW_TRACKING_URI", nowhere)
         with pytest.raises(ServiceError, match=f"MLflow at {nowhere} .* nothing was registered"):
             run(tmp_path, inputs)
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    # Set for these reads only: a process-wide set_tracking_uri outlived this test and sent a
-    # later module's fluent calls (test_registry_race's lost-reply proxy) past their proxy.
-    with _use_tracking_uri(stack.env()["MLFLOW_TRACKING_URI"]):
-        assert client().search_registered_models(f"name = '{name}'") == []
-        assert client().get_experiment_by_name(name) is None
+    # The client reads MLFLOW_TRACKING_URI (the stack's again). No mlflow.set_tracking_uri: it
+    # outlived this test and sent test_registry_race's fluent calls past its lost-reply proxy.
+    assert client().search_registered_models(f"name = '{name}'") == []
+    assert client().get_experiment_by_name(name) is None
 
 
 def test_register_model_error_never_shows_credentials_in_the_uri(monkeypatch):
