@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from components._shared.errors import ConfigError, DataError
+from components._shared.io.sources import TableSource
 from components.detect_drift import scan
 from components.detect_drift.pairs import CATEGORICAL, GridPair
 from components.detect_drift.prediction import PREDICTION, PredictedSource
@@ -194,13 +195,13 @@ def _arrow(frame) -> pa.Table:
 
 
 def as_source(data, label: str):
-    """A source (scan.TableSource or reader's file/S3 sources) for a DataFrame, table or source."""
+    """A source for a DataFrame or table (TableSource); a source from open_source as it is."""
     # pandas is not imported here (seconds of start-up the streaming path does not need).
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(data, pandas.DataFrame):
-        return scan.TableSource(_arrow(data), f"<{label} DataFrame>")
+        return TableSource(_arrow(data), f"<{label} DataFrame>")
     if isinstance(data, pa.Table):
-        return scan.TableSource(data, f"<{label} table>")
+        return TableSource(data, f"<{label} table>")
     return data
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from components._shared.io.sources import family
 from components.detect_drift.pairs import (
     CATEGORICAL,
     GRID_BINS,
@@ -36,30 +37,12 @@ MODES = (AUTO_MODE, EXACT, STREAMING)
 # Exact mode while reference + current hold at most this many values in the compared columns
 # (about 400 MB of float64 at most): 1e6 + 1e6 rows x 20 columns is exact, 1e7 rows streams.
 EXACT_MAX_CELLS = 50_000_000
-BATCH_ROWS = 1 << 18
 # Numbers: values counted one by one up to this many distinct (beyond, a grid histogram).
 MAX_TRACKED_NUMBERS = 1000
 # Categories: a text column with more distinct values than this is not compared.
 MAX_CATEGORIES = 100_000
 # Evidently: integer columns with more distinct current values than this are numerical.
 MAX_CATEGORICAL_INTEGERS = 10
-
-
-def family(arrow_type: pa.DataType) -> str:
-    """The kind of a column: numeric, bool, text, datetime, or the type's own name."""
-    if pa.types.is_dictionary(arrow_type):
-        arrow_type = arrow_type.value_type
-    if pa.types.is_boolean(arrow_type):
-        return "bool"
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
-        return "numeric"
-    if pa.types.is_temporal(arrow_type):
-        return "datetime"
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "text"
-    if pa.types.is_string_view(arrow_type):
-        return "text"
-    return str(arrow_type)
 
 
 def _tally(array) -> tuple[np.ndarray, np.ndarray]:
@@ -262,32 +245,6 @@ def read_exact(table: pa.Table, sides: dict[str, Side]) -> None:
         else:
             side.add_exact(column)  # text may stay dictionary-encoded: _tally counts indices
         side.finish_exact()
-
-
-@dataclass
-class TableSource:
-    """A dataset already in memory (a DataFrame or an Arrow table)."""
-
-    data: pa.Table
-    uri: str = "<table>"
-
-    @property
-    def schema(self) -> pa.Schema:
-        """Column names and types."""
-        return self.data.schema
-
-    @property
-    def num_rows(self) -> int:
-        """Rows in the dataset."""
-        return self.data.num_rows
-
-    def table(self, columns: list[str]) -> pa.Table:
-        """The selected columns."""
-        return self.data.select(columns)
-
-    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        """The selected columns in batches of at most BATCH_ROWS rows."""
-        return iter(self.data.select(columns).to_batches(max_chunksize=BATCH_ROWS))
 
 
 def read_pass1(batches: Iterator[pa.RecordBatch], sides: dict[str, Side]) -> None:
