@@ -14,8 +14,9 @@ from components._shared.errors import ConfigError, DataError
 from components._shared.io import upload_file, write_parquet
 from components._shared.io.sources import open_source
 from components.detect_drift import component
-from components.detect_drift.core import SCHEMA_CHANGE, SKIPPED, detect_drift
+from components.detect_drift.core import detect_drift
 from components.detect_drift.report import as_json, metrics_of, render_html, render_markdown
+from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED
 from pipelines import cli_drift
 from tests.conftest import GERMAN_CREDIT
 

@@ -8,7 +8,8 @@ import pytest
 
 from benchmarks.drift import EVIDENTLY_PYTHON, EVIDENTLY_RUNNER, REPO
 from benchmarks.drift_data import write_pair
-from components.detect_drift.core import TESTED, detect_drift
+from components.detect_drift.core import detect_drift
+from components.detect_drift.results import TESTED
 
 pytestmark = pytest.mark.evidently
 

@@ -12,8 +12,11 @@ from components._shared.errors import ConfigError
 from components._shared.io import sources
 from components._shared.io.sources import open_source
 from components.detect_drift import scan
-from components.detect_drift.core import TESTED, detect_drift
-from components.detect_drift.pairs import GRID_BINS, MIN_STD
+from components.detect_drift.core import detect_drift
+from components.detect_drift.grid import GRID_BINS
+from components.detect_drift.pairs import MIN_STD
+from components.detect_drift.results import TESTED
+from components.detect_drift.sides import MAX_TRACKED_NUMBERS
 from pipelines import cli_drift
 
 ROWS = 60_000
@@ -120,7 +123,7 @@ def test_streaming_keeps_no_rows_in_memory(small_batches):
     for name, side in sides.items():
         assert side.values is None and side.chunks == [], name
         kept = 0 if side.tally is None else len(side.tally[0])
-        assert kept <= scan.MAX_TRACKED_NUMBERS + 7_001, name  # at most one batch past the cap
+        assert kept <= MAX_TRACKED_NUMBERS + 7_001, name  # at most one batch past the cap
     # Moments merged across batches equal the whole-column ones.
     plain = ref["plain"].to_numpy()
     plain = plain[np.isfinite(plain)]
