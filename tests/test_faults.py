@@ -32,6 +32,7 @@ from components.load_data.core import snapshot
 from components.register_model import component as register_component
 from pipelines.stack import Stack
 from tests.conftest import GERMAN_CREDIT, free_port
+from tests.test_register_model import LINEAGE_TAGS
 
 pytestmark = [
     pytest.mark.stack,
@@ -40,24 +41,6 @@ pytestmark = [
 ]
 
 FEATURES = ["credit_amount", "duration", "age"]  # numeric: a bare estimator takes them
-LINEAGE_TAGS = {
-    "kfp_run_id",
-    "model_sha256",
-    "estimator",
-    "dataset_uri",
-    "dataset_sha256",
-    "dataset_rows",
-    "validation_suite_sha256",
-    "package_version",
-    "git_commit",
-    "image",
-    "parameters",
-    "primary_metric",
-    "primary_value",
-    "gate_validation",
-    "gate_evaluation",
-    "gate_fairness",
-}
 REGISTER_POINTS = [p for p in POINTS if p.startswith("register.")]
 # Which server dies at each point: MLflow, except where the point is about the S3 lock.
 KILLS = [(p, "seaweedfs" if p == "register.lock_acquired" else "mlflow") for p in REGISTER_POINTS]

@@ -1,5 +1,6 @@
 """Promotions and rollbacks that race, and replies that get lost, against the real stack."""
 
+import contextlib
 import json
 import socket
 import threading
@@ -239,9 +240,11 @@ class DroppingProxy:
             ).start()
 
     def _up(self, downstream, upstream, state) -> None:
+        tail = b""  # a request line can start mid-chunk (keep-alive) or span two chunks
         while data := self._recv(downstream):
-            if self.dropped == 0 and data.startswith(self.drop):
+            if self.dropped == 0 and self.drop in tail + data:
                 self.dropped, state["drop"] = 1, True  # set before the server can answer
+            tail = data[-len(self.drop) :]
             upstream.sendall(data)
         upstream.close()
 
@@ -251,7 +254,8 @@ class DroppingProxy:
                 # The server did the work; the client never hears of it. shutdown, not just
                 # close: the other thread's blocked recv would otherwise hold the socket open.
                 for sock in (downstream, upstream):
-                    sock.shutdown(socket.SHUT_RDWR)
+                    with contextlib.suppress(OSError):  # the other thread may have closed it
+                        sock.shutdown(socket.SHUT_RDWR)
                     sock.close()
                 return
             downstream.sendall(data)
