@@ -7,9 +7,11 @@ reader, as the wrapper calls it; no model, so no prediction drift). Each task re
 wall time and its peak RSS (VmHWM: ru_maxrss is inherited through fork and exec), printed
 against the task's memory limit read from compiled/monitoring.yaml. The data comes from
 benchmarks/drift_data.py: 10 columns (5 shifted in current), row groups of 1e6 rows, 10 parts
-per side, on local disk (load_data reads a local folder in place; an S3 prefix is spooled to
-local disk by one GET per part, then read the same way).
+per side, on local disk (load_data reads a local folder in place), or with --s3-prefix
+uploaded under that prefix of the S3 store configured in the environment (load_data then
+spools each part to local disk by one GET while hashing it, and reads it from there).
 Usage: python -m benchmarks.datapath [--rows 1000000 100000000] [--folder DIR]
+       [--s3-prefix s3://BUCKET/PATH/]
 """
 
 import argparse
@@ -85,18 +87,38 @@ def run_task(kind: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(rows: int, folder: Path) -> list[tuple[str, dict]]:
+def _uploaded(side: Path, prefix: str) -> str:
+    """The parts of `side` uploaded under `prefix`; the local copies removed (disk)."""
+    from components._shared.io import upload_file
+
+    uri = f"{prefix.rstrip('/')}/{side.name}/"
+    for part in sorted(side.iterdir()):
+        upload_file(part, uri + part.name)
+        part.unlink()
+    return uri
+
+
+def measure(rows: int, folder: Path, s3_prefix: str = "") -> list[tuple[str, dict]]:
     """Generate both sides, run the three tasks, return each task's result."""
     start = time.perf_counter()
-    reference = write_parts(folder / "reference", rows, seed=0, shifted=False)
-    current = write_parts(folder / "current", rows, seed=1, shifted=True)
+    sides = {
+        "snapshot reference": write_parts(folder / "reference", rows, seed=0, shifted=False),
+        "snapshot current": write_parts(folder / "current", rows, seed=1, shifted=True),
+    }
     size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
     print(f"  {rows:,} rows: data written in {time.perf_counter() - start:.0f} s "
           f"({size / 2**30:.2f} GiB for both sides)", flush=True)  # fmt: skip
+    uris = {task: str(side) for task, side in sides.items()}
+    if s3_prefix:
+        start = time.perf_counter()
+        prefix = f"{s3_prefix.rstrip('/')}/{rows}-{folder.name}"
+        uris = {task: _uploaded(side, prefix) for task, side in sides.items()}
+        print(f"  {rows:,} rows: uploaded in {time.perf_counter() - start:.0f} s", flush=True)
     results = []
-    for task, side in (("snapshot reference", reference), ("snapshot current", current)):
+    for task, side in sides.items():
         print(f"  {rows:,} rows: {task} ...", flush=True)
-        results.append((task, run_task("load", str(side), str(folder / f"{side.name}.snapshot"))))
+        out = str(folder / f"{side.name}.snapshot")
+        results.append((task, run_task("load", uris[task], out)))
     print(f"  {rows:,} rows: detect drift ...", flush=True)
     snapshots = (str(folder / "reference.snapshot"), str(folder / "current.snapshot"))
     results.append(("detect drift", run_task("drift", *snapshots)))
@@ -108,16 +130,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--folder", type=Path, help="where to write the data (default: a temp)")
+    parser.add_argument("--s3-prefix", default="", help="load the parts from S3, under this")
     args = parser.parse_args()
     limits = memory_limits()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"data path: {os.cpu_count()} cores, load average at start {load}", flush=True)
+    where = f"S3 ({args.s3_prefix})" if args.s3_prefix else "local disk"
+    print(f"data path: {os.cpu_count()} cores, load average at start {load}; data on {where}",
+          flush=True)  # fmt: skip
     lines = ["| rows per side | task | wall s | peak RSS MiB | memory limit MiB | share | notes |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for rows in args.rows:
         root = Path(tempfile.mkdtemp(prefix="datapath-bench-", dir=args.folder))
         try:
-            for task, result in measure(rows, root):
+            for task, result in measure(rows, root, args.s3_prefix):
                 limit = limits.get(task, 0)
                 if "error" in result:
                     lines.append(f"| {rows:,} | {task} | — | — | {limit >> 20} | — | "
