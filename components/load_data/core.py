@@ -6,10 +6,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from components._shared.errors import DataError
 from components._shared.failpoints import failpoint
 from components._shared.input_checks import check_column_names, check_same_schema, check_scheme
 from components._shared.io.parts import Part, is_collection, local_copy, parquet_parts
+from components._shared.io.sources import ParquetSource
 from components._shared.io.whole import parse_table, read_bytes, table_format, write_parquet
 
 
@@ -91,16 +95,11 @@ def _check_size_read(part: Part, read: int) -> None:
 
 def _open_parts(uri: str, parts: list[tuple[str, Path]]):
     """The parts as one streaming source, refusing bad parts and parts of another schema."""
-    import pyarrow as pa
-
-    from components._shared.io.sources import ParquetSource
-
     for part, path in parts:
         if path.stat().st_size == 0:
             raise DataError(f"{part} is empty: expected a header and at least one row")
-    source = ParquetSource(
-        uri, "input", [(part, lambda p=path: str(p)) for part, path in parts], False
-    )
+    openers = [(part, lambda p=path: str(p)) for part, path in parts]
+    source = ParquetSource(uri, "input", openers, text_as_dictionary=False)
     first = None
     for part, handle in source.part_files():
         schema = handle.schema_arrow
@@ -120,8 +119,6 @@ def _open_parts(uri: str, parts: list[tuple[str, Path]]):
 
 def _pandas_dtypes(schema, nulls: dict[str, int]) -> dict[str, str]:
     """The dtypes pandas reads the copy with: integers with nulls become float64, bools object."""
-    import pyarrow as pa
-
     dtypes = {str(c): str(t) for c, t in schema.empty_table().to_pandas().dtypes.items()}
     for field in schema:
         if nulls.get(field.name) and pa.types.is_integer(field.type):
@@ -133,8 +130,6 @@ def _pandas_dtypes(schema, nulls: dict[str, int]) -> dict[str, str]:
 
 def _copy(source, destination: Path) -> tuple[int, int, dict[str, str]]:
     """Write the source's batches as Parquet row groups; rows, row groups and dtypes."""
-    import pyarrow.parquet as pq
-
     names = list(source.schema.names)
     nulls = dict.fromkeys(names, 0)
     rows = groups = 0
@@ -160,7 +155,7 @@ def _snapshot_csv(uri: str, destination: Path, expected_sha256: str) -> Snapshot
         rows=len(frame),
         columns=tuple(str(c) for c in frame.columns),
         dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
-        row_groups=1,
+        row_groups=pq.ParquetFile(destination).num_row_groups,
     )
 
 
