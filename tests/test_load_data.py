@@ -343,3 +343,17 @@ def test_load_data_prefix_over_the_memory_budget_streams_in_bounded_memory(tmp_p
     # The memory itself is a few times one row group: read, decompressed, encoded, written.
     assert small_growth > 0, "peak RSS not measured"
     assert growth - small_growth < (large - small) / 3, (growth >> 20, small_growth >> 20)
+
+
+def test_load_data_parquet_dtypes_are_those_pandas_reads_the_snapshot_with(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    typed = {"n": pa.int64(), "flag": pa.bool_(), "name": pa.string(), "x": pa.float64()}
+    full = pa.table({"n": [1, 2], "flag": [True, False], "name": ["a", "b"], "x": [0.5, 1.0]})
+    holes = pa.table([pa.array([3, None]), pa.array([None, True]), pa.array(["c", None]),
+                      pa.array([None, 2.0])], schema=pa.schema(typed))  # fmt: skip
+    pq.write_table(full, folder / "part-0.parquet")
+    pq.write_table(holes, folder / "part-1.parquet")  # nulls in the second part only
+    snap = take(folder)
+    assert snap.dtypes == {str(c): str(t) for c, t in snap.frame.dtypes.items()}
+    assert snap.dtypes == {"n": "float64", "flag": "object", "name": "str", "x": "float64"}
