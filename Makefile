@@ -73,6 +73,7 @@ stack-down: install ## Stop the embedded stack
 bench: install evidently ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.drift
+	$(BIN)/python -m benchmarks.datapath
 
 # Container images: built from wheels collected on the host, so the build needs no network.
 WHEELS := build/wheels

@@ -33,8 +33,9 @@ def run_ours(reference_path: str, current_path: str, out_path: str, mode: str = 
     import resource
 
     start = time.perf_counter()
-    from components.detect_drift.core import TESTED, detect_drift
-    from components.detect_drift.reader import open_source
+    from components._shared.io.sources import open_source
+    from components.detect_drift.core import detect_drift
+    from components.detect_drift.results import TESTED
 
     result = detect_drift(open_source(reference_path), open_source(current_path), mode=mode)
     columns = {

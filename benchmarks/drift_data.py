@@ -94,3 +94,20 @@ def write_pair(folder: Path, rows: int, seed: int = 0, columns=ALL_COLUMNS) -> t
     reference = write_side(folder / "reference.parquet", rows, seed, False, columns)
     current = write_side(folder / "current.parquet", rows, seed + 1, True, columns)
     return reference, current
+
+
+def write_parts(
+    folder: Path, rows: int, seed: int, shifted: bool, columns=TEN_COLUMNS, part_rows: int = 0
+) -> Path:
+    """`rows` rows as a folder of Parquet parts of `part_rows` rows each (default: 10 parts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    part_rows = part_rows or -(-rows // 10)
+    rng = np.random.default_rng(seed)
+    for n, start in enumerate(range(0, rows, part_rows)):
+        with pq.ParquetWriter(
+            folder / f"part-{n:05d}.parquet", _chunk(1, rng, False, columns).schema
+        ) as writer:
+            for first in range(start, min(rows, start + part_rows), CHUNK_ROWS):
+                count = min(CHUNK_ROWS, rows - first, start + part_rows - first)
+                writer.write_table(_chunk(count, rng, shifted, columns))
+    return folder

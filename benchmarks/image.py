@@ -23,7 +23,7 @@ IMPORTS = {
     "detect_drift": [
         "components.detect_drift.component",
         "components.detect_drift.core",
-        "components.detect_drift.reader",
+        "components._shared.io.sources",
         "scipy.stats",
     ],
 }

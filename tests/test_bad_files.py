@@ -21,7 +21,7 @@ from components._shared.input_checks import (
     input_limit_bytes,
     memory_limit_bytes,
 )
-from components._shared.io import s3_client, upload_file
+from components._shared.io import read_parquet, s3_client, upload_file
 from components.load_data import component
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -229,16 +229,23 @@ def test_bad_file_s3_object_over_the_limit_names_size_limit_and_variable(tmp_pat
     _refused(uri, tmp_path, uri, "404 bytes", "limit of 300 bytes", MAX_INPUT_ENV, "more memory")
 
 
-def test_bad_file_s3_prefix_whose_parts_together_exceed_the_limit(tmp_path, monkeypatch):
+def test_bad_file_s3_prefix_over_the_limit_streams_and_its_snapshot_is_refused_whole(
+    tmp_path, monkeypatch
+):
     folder = tmp_path / "parts"
     _write_parts(folder, BASE, BASE, BASE)
     prefix = f"s3://{BUCKET}/bad-files/{uuid.uuid4().hex[:8]}/parts/"
-    sizes = []
     for part in sorted(folder.iterdir()):
         upload_file(part, prefix + part.name)
-        sizes.append(part.stat().st_size)
-    monkeypatch.setenv(MAX_INPUT_ENV, str(max(sizes) + 1))  # each part alone would pass
-    _refused(prefix, tmp_path, f"cannot read {prefix}: it is", f"({sum(sizes)} bytes)")
+        assert part.stat().st_size > 100
+    # Under the size of any part: the streamed copy needs no more memory than a batch.
+    monkeypatch.setenv(MAX_INPUT_ENV, "100")
+    dataset = _load(prefix, tmp_path)
+    assert dataset.metadata["rows"] == 6
+    assert pq.ParquetFile(dataset.path).num_row_groups == 3  # one per part's batch
+    # A step that reads the snapshot whole (training) is still refused from its size.
+    with pytest.raises(DataError, match=rf"cannot read {dataset.path}: it is .* {MAX_INPUT_ENV}"):
+        read_parquet(dataset.path)
 
 
 @pytest.mark.parametrize("raw", ["lots", "0", "-5", "1.5e9"])
@@ -296,7 +303,7 @@ def test_bad_file_unsupported_scheme_refused_before_any_network_call(tmp_path, m
 
 
 def test_bad_file_drift_reader_refuses_an_unsupported_scheme_too(monkeypatch):
-    from components.detect_drift.reader import open_source
+    from components._shared.io.sources import open_source
 
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3")  # any request would fail differently
     with pytest.raises(DataError, match=r"cannot read gs://b/ref\.parquet: unsupported scheme"):

@@ -12,12 +12,19 @@ from kfp import dsl
 
 from components._shared.errors import ConfigError, DataError
 from components._shared.io import upload_file, write_parquet
+from components._shared.io.sources import open_source
 from components.detect_drift import component
-from components.detect_drift.core import SCHEMA_CHANGE, SKIPPED, detect_drift
-from components.detect_drift.reader import read_dataset
+from components.detect_drift.core import detect_drift
 from components.detect_drift.report import as_json, metrics_of, render_html, render_markdown
+from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED
 from kfp_mlops.cli import drift as cli_drift
 from tests.conftest import GERMAN_CREDIT
+
+
+def read_dataset(uri: str, columns: list[str] | None = None, label: str = "input"):
+    """The selected columns (or all) of a file, folder or prefix, through the drift reader."""
+    source = open_source(uri, label)
+    return source.table(columns or list(source.schema.names)).to_pandas()
 
 
 def frames(n_ref=400, n_cur=300, shift=0.0, seed=1):

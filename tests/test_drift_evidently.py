@@ -3,12 +3,13 @@
 import json
 import subprocess
 
+import pandas as pd
 import pytest
 
 from benchmarks.drift import EVIDENTLY_PYTHON, EVIDENTLY_RUNNER, REPO
 from benchmarks.drift_data import write_pair
-from components.detect_drift.core import TESTED, detect_drift
-from components.detect_drift.reader import read_pair
+from components.detect_drift.core import detect_drift
+from components.detect_drift.results import TESTED
 
 pytestmark = pytest.mark.evidently
 
@@ -35,8 +36,7 @@ def _evidently(reference, current, out) -> dict:
 def test_detect_drift_auto_agrees_with_evidently_per_column(tmp_path, rows, branch):
     reference_path, current_path = write_pair(tmp_path, rows, seed=rows)
     theirs = _evidently(reference_path, current_path, tmp_path / "evidently.json")
-    reference, current = read_pair(str(reference_path), str(current_path), None)
-    result = detect_drift(reference, current)
+    result = detect_drift(pd.read_parquet(reference_path), pd.read_parquet(current_path))
     ours = {c.column: c for c in result.columns if c.status == TESTED}
 
     assert sorted(ours) == sorted(theirs) and len(ours) == 20

@@ -50,9 +50,9 @@ def test_prediction_drift_is_quiet_on_the_same_distribution(model):
 
 
 def test_prediction_drift_streams_with_the_same_verdict(model, monkeypatch):
-    from components.detect_drift import scan
+    from components._shared.io import sources
 
-    monkeypatch.setattr(scan, "BATCH_ROWS", 777)
+    monkeypatch.setattr(sources, "BATCH_ROWS", 777)
     ref, cur = frame(5_000, 0.0, 5), frame(5_000, 0.4, 6)
     exact = detect_drift(ref, cur, model=model, mode="exact").prediction
     streamed = detect_drift(ref, cur, model=model, mode="streaming").prediction

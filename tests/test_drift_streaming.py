@@ -9,10 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from components._shared.errors import ConfigError
+from components._shared.io import sources
+from components._shared.io.sources import open_source
 from components.detect_drift import scan
-from components.detect_drift.core import TESTED, detect_drift
-from components.detect_drift.pairs import GRID_BINS, MIN_STD
-from components.detect_drift.reader import open_source
+from components.detect_drift.core import detect_drift
+from components.detect_drift.grid import GRID_BINS
+from components.detect_drift.pairs import MIN_STD
+from components.detect_drift.results import TESTED
+from components.detect_drift.sides import MAX_TRACKED_NUMBERS
 from kfp_mlops.cli import drift as cli_drift
 
 ROWS = 60_000
@@ -21,7 +25,7 @@ ROWS = 60_000
 @pytest.fixture
 def small_batches(monkeypatch):
     # Many batches per dataset even at test sizes, so merging across batches is exercised.
-    monkeypatch.setattr(scan, "BATCH_ROWS", 7_001)
+    monkeypatch.setattr(sources, "BATCH_ROWS", 7_001)
 
 
 def table(rows: int, shift: float, seed: int) -> pa.Table:
@@ -115,11 +119,11 @@ def test_streaming_hellinger_on_many_valued_numbers_says_its_bound_is_unknown(sm
 def test_streaming_keeps_no_rows_in_memory(small_batches):
     ref = table(ROWS, 0.0, 11)
     sides = scan.new_sides(ref.schema, ref.schema.names)
-    scan.read_pass1(iter(ref.to_batches(max_chunksize=scan.BATCH_ROWS)), sides)
+    scan.read_pass1(iter(ref.to_batches(max_chunksize=sources.BATCH_ROWS)), sides)
     for name, side in sides.items():
         assert side.values is None and side.chunks == [], name
         kept = 0 if side.tally is None else len(side.tally[0])
-        assert kept <= scan.MAX_TRACKED_NUMBERS + 7_001, name  # at most one batch past the cap
+        assert kept <= MAX_TRACKED_NUMBERS + 7_001, name  # at most one batch past the cap
     # Moments merged across batches equal the whole-column ones.
     plain = ref["plain"].to_numpy()
     plain = plain[np.isfinite(plain)]
@@ -184,17 +188,16 @@ def cli_drift_args(argv):
 def test_large_csv_is_streamed_block_by_block_with_rows_counted(
     monkeypatch, small_batches, tmp_path
 ):
-    from components.detect_drift import reader
 
-    monkeypatch.setattr(reader, "MAX_WHOLE_CSV_BYTES", 0)  # every CSV counts as large
-    monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 1 << 16)
+    monkeypatch.setattr(sources, "MAX_WHOLE_CSV_BYTES", 0)  # every CSV counts as large
+    monkeypatch.setattr(sources, "CSV_BLOCK_BYTES", 1 << 16)
     ref, cur = table(ROWS, 0.0, 17), table(ROWS, 0.5, 18)
     paths = []
     for name, data in (("ref.csv", ref), ("cur.csv", cur)):
         data.to_pandas().to_csv(tmp_path / name, index=False)
         paths.append(str(tmp_path / name))
     source = open_source(paths[0], "reference")
-    assert isinstance(source, reader.CsvSource) and source.num_rows is None
+    assert isinstance(source, sources.CsvSource) and source.num_rows is None
     streamed = detect_drift(source, open_source(paths[1], "current"))
     exact = detect_drift(ref, cur, mode="exact")
     assert streamed.mode == "streaming" and streamed.reference_rows == ROWS == streamed.current_rows
@@ -204,10 +207,9 @@ def test_large_csv_is_streamed_block_by_block_with_rows_counted(
 
 def test_large_csv_with_a_late_value_of_another_type_says_to_use_parquet(monkeypatch, tmp_path):
     from components._shared.errors import DataError
-    from components.detect_drift import reader
 
-    monkeypatch.setattr(reader, "MAX_WHOLE_CSV_BYTES", 0)
-    monkeypatch.setattr(reader, "CSV_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(sources, "MAX_WHOLE_CSV_BYTES", 0)
+    monkeypatch.setattr(sources, "CSV_BLOCK_BYTES", 1 << 12)
     lines = ["n,city"] + [f"{i},a" for i in range(5_000)] + ["oops,b"]
     (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match="write the data as Parquet"):

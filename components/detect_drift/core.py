@@ -1,160 +1,23 @@
 """Drift core: per-column tests (Evidently 0.7 auto rules or named methods) and the verdict.
 
 Datasets are read column-wise through `scan`: exactly while they are small enough, streamed
-in bounded memory beyond (see scan.py for the modes and pairs.GridPair for the error bounds).
+in bounded memory beyond (see scan.py for the modes and grid.GridPair for the error bounds).
+Each column's verdict is made in verdicts.py; the results it returns are in results.py.
 """
 
 import sys
-from dataclasses import dataclass
 
 import pyarrow as pa
 
 from components._shared.errors import ConfigError, DataError
-from components.detect_drift import scan
-from components.detect_drift.pairs import CATEGORICAL, GridPair
+from components._shared.io.sources import TableSource
+from components.detect_drift import scan, verdicts
 from components.detect_drift.prediction import PREDICTION, PredictedSource
-from components.detect_drift.stattests import (
-    AUTO,
-    StatTest,
-    auto_test,
-    ensure_applicable,
-    get_test,
-)
+from components.detect_drift.results import SKIPPED, DriftResult
+from components.detect_drift.sides import MAX_TRACKED_NUMBERS
+from components.detect_drift.stattests import AUTO, get_test
 
 DEFAULT_DRIFT_SHARE = 0.5
-# Unseen categories kept per column (the count is always exact); keeps reports bounded.
-MAX_UNSEEN_LISTED = 20
-TESTED, SKIPPED, SCHEMA_CHANGE = "tested", "skipped", "schema_change"
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    """One column's test, score and verdict, with the data-quality facts beside it."""
-
-    column: str
-    status: str  # TESTED, SKIPPED (no verdict) or SCHEMA_CHANGE (counts as drifted)
-    drifted: bool
-    reference_null_share: float  # nulls and non-finite numbers, dropped before the test
-    current_null_share: float
-    reference_non_finite_share: float  # ±inf in numeric columns (part of the above; NaN is null)
-    current_non_finite_share: float
-    column_type: str | None = None  # NUMERICAL or CATEGORICAL, from the current data
-    method: str | None = None
-    score: float | None = None
-    threshold: float | None = None
-    unseen_categories: tuple[str, ...] = ()  # current values absent from the reference
-    unseen_count: int = 0
-    reason: str | None = None
-    # 0 for an exact score; else the largest possible |score - exact score| (None: unknown).
-    error_bound: float | None = 0.0
-
-
-@dataclass(frozen=True)
-class DriftResult:
-    """The dataset verdict and the per-column results behind it."""
-
-    columns: tuple[ColumnDrift, ...]
-    drift_share: float  # drifted ÷ compared columns
-    drift_share_threshold: float
-    drifted: bool
-    reference_rows: int
-    current_rows: int
-    mode: str = scan.EXACT  # how the data was read: scan.EXACT or scan.STREAMING
-    prediction: ColumnDrift | None = None  # the model's output, when a model was given
-
-    @property
-    def compared(self) -> tuple[ColumnDrift, ...]:
-        """Columns with a verdict (tested or schema change)."""
-        return tuple(c for c in self.columns if c.status != SKIPPED)
-
-    @property
-    def drifted_columns(self) -> list[str]:
-        """Names of the drifted columns."""
-        return [c.column for c in self.columns if c.drifted]
-
-    @property
-    def reasons(self) -> list[str]:
-        """Why the dataset did (or did not) drift, in words."""
-        share = (
-            f"{len(self.drifted_columns)} of {len(self.compared)} columns drifted "
-            f"(share {self.drift_share:.2f}, dataset drift at ≥ {self.drift_share_threshold:g})"
-        )
-        details = [f"{c.column!r}: {c.reason}" for c in self.columns if c.reason]
-        return [share, *details]
-
-
-def _unseen(pair) -> tuple[tuple[str, ...], int]:
-    keys, ref, cur = pair.counts()
-    new = keys[(ref == 0) & (cur > 0)]
-    return tuple(str(v) for v in new[:MAX_UNSEEN_LISTED]), len(new)
-
-
-def _test_for(name: str, method: str, column_type: str, n_ref: int, n_values: int) -> StatTest:
-    if method == AUTO:
-        return auto_test(n_ref, column_type, n_values)
-    test = get_test(method)
-    ensure_applicable(test, name, column_type)
-    return test
-
-
-def _facts(name: str, ref: scan.Side, cur: scan.Side) -> dict:
-    return {
-        "column": name,
-        "reference_null_share": ref.null_share(),
-        "current_null_share": cur.null_share(),
-        "reference_non_finite_share": ref.non_finite_share(),
-        "current_non_finite_share": cur.non_finite_share(),
-    }
-
-
-def _untested(name: str, ref: scan.Side, cur: scan.Side) -> ColumnDrift | None:
-    """The result of a column that gets no test (skipped or a schema change), else None."""
-    facts = _facts(name, ref, cur)
-    empty = [label for label, s in (("reference", ref), ("current", cur)) if s.n_kept() == 0]
-    if empty:
-        why = f"no non-null finite values in the {' and '.join(empty)} data: nothing to compare"
-        return ColumnDrift(**facts, status=SKIPPED, drifted=False, reason=why)
-    if ref.family != cur.family:
-        why = f"type changed: {ref.family} in the reference, {cur.family} in the current data"
-        return ColumnDrift(
-            **facts, status=SCHEMA_CHANGE, drifted=True, method=SCHEMA_CHANGE, reason=why
-        )
-    if scan.column_type(cur) is None:
-        why = f"unsupported type {cur.family}: only numbers, text and booleans are tested"
-        return ColumnDrift(**facts, status=SKIPPED, drifted=False, reason=why)
-    if (ref.overflow and not ref.numeric) or (cur.overflow and not cur.numeric):
-        why = (
-            f"more than {scan.MAX_CATEGORIES:,} distinct values: an identifier, not a "
-            "category; leave it out with columns=[...] (--columns)"
-        )
-        return ColumnDrift(**facts, status=SKIPPED, drifted=False, reason=why)
-    return None
-
-
-def _tested(name, ref, cur, pair, test: StatTest, threshold) -> ColumnDrift:
-    limit = test.default_threshold if threshold is None else test.check_threshold(threshold, name)
-    score, bound = test.compute(pair)
-    if isinstance(pair, GridPair) and test.name == "hellinger":
-        bound = None  # bins from the row count, not the distinct values (scan.grid_plan)
-    unseen, unseen_count = _unseen(pair) if pair.column_type == CATEGORICAL else ((), 0)
-    reason = None
-    if bound and abs(score - limit) <= bound:
-        reason = (
-            f"approximate score {score:.4g} is within its error bound {bound:.2g} of the threshold"
-        )
-    return ColumnDrift(
-        **_facts(name, ref, cur),
-        status=TESTED,
-        drifted=test.drifted(score, limit),
-        column_type=pair.column_type,
-        method=test.name,
-        score=score,
-        threshold=limit,
-        unseen_categories=unseen,
-        unseen_count=unseen_count,
-        reason=reason,
-        error_bound=bound,
-    )
 
 
 def _selected(reference: list[str], current: list[str], columns) -> list[str]:
@@ -194,13 +57,13 @@ def _arrow(frame) -> pa.Table:
 
 
 def as_source(data, label: str):
-    """A source (scan.TableSource or reader's file/S3 sources) for a DataFrame, table or source."""
+    """A source for a DataFrame or table (TableSource); a source from open_source as it is."""
     # pandas is not imported here (seconds of start-up the streaming path does not need).
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(data, pandas.DataFrame):
-        return scan.TableSource(_arrow(data), f"<{label} DataFrame>")
+        return TableSource(_arrow(data), f"<{label} DataFrame>")
     if isinstance(data, pa.Table):
-        return scan.TableSource(data, f"<{label} table>")
+        return TableSource(data, f"<{label} table>")
     return data
 
 
@@ -271,20 +134,20 @@ def detect_drift(
     results, pending = {}, {}
     for name in names:
         ref, cur = ref_sides[name], cur_sides[name]
-        untested = _untested(name, ref, cur)
+        untested = verdicts.untested(name, ref, cur)
         if untested is not None:
             results[name] = untested
             continue
         kind = scan.column_type(cur)
         column_method = per_column_methods.get(name, method)
         if scan.needs_grid(ref, cur):
-            many = scan.MAX_TRACKED_NUMBERS + 1
-            test = _test_for(name, column_method, kind, ref.n, many)
+            many = MAX_TRACKED_NUMBERS + 1
+            test = verdicts.test_for(name, column_method, kind, ref.n, many)
             pending[name] = (kind, test, scan.grid_plan(ref, cur, test.name))
             continue
         pair = scan.pair_of(ref, cur, kind)
-        test = _test_for(name, column_method, kind, pair.n_ref, pair.n_values())
-        results[name] = _tested(name, ref, cur, pair, test, thresholds.get(name))
+        test = verdicts.test_for(name, column_method, kind, pair.n_ref, pair.n_values())
+        results[name] = verdicts.tested(name, ref, cur, pair, test, thresholds.get(name))
     if pending:
         plans = {name: plan for name, (_, _, plan) in pending.items()}
         scan.read_pass2(ref_src.batches(list(plans)), ref_sides, plans)
@@ -292,7 +155,7 @@ def detect_drift(
         for name, (kind, test, plan) in pending.items():
             ref, cur = ref_sides[name], cur_sides[name]
             pair = scan.pair_of(ref, cur, kind, plan)
-            results[name] = _tested(name, ref, cur, pair, test, thresholds.get(name))
+            results[name] = verdicts.tested(name, ref, cur, pair, test, thresholds.get(name))
     prediction = results.pop(PREDICTION) if model is not None else None
     ordered = tuple(results[name] for name in names if name != PREDICTION)
     compared = [r for r in ordered if r.status != SKIPPED]

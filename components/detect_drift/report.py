@@ -4,7 +4,7 @@ import html
 import math
 
 from components._shared.reports import fmt, markdown_table, md_text
-from components.detect_drift.core import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
+from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
 from components.detect_drift.stattests import REGISTRY
 
 # Category labels and reasons are cut to this many characters in the HTML page.

@@ -1,34 +1,32 @@
-"""Snapshot a table from a local path or an s3:// URI: its frame, content hash and schema."""
+"""Snapshot a table from a local path or an s3:// URI into Parquet: its content hash and schema."""
 
 import hashlib
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from components._shared.errors import DataError
 from components._shared.failpoints import failpoint
-from components._shared.input_checks import check_same_schema, check_scheme
-from components._shared.io import (
-    parquet_parts,
-    parquet_schema,
-    parse_table,
-    read_bytes,
-    table_format,
-)
+from components._shared.input_checks import check_column_names, check_same_schema, check_scheme
+from components._shared.io.parts import Part, is_collection, local_copy, parquet_parts
+from components._shared.io.sources import ParquetSource
+from components._shared.io.whole import parse_table, read_bytes, table_format, write_parquet
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A table as read from its source, with the facts that identify that exact content."""
+    """A table as copied from its source, with the facts that identify that exact content."""
 
-    frame: pd.DataFrame
     sha256: str  # of the source bytes, so the same file always gives the same hash
     uri: str
     rows: int
     columns: tuple[str, ...]
     dtypes: dict[str, str]
+    row_groups: int  # in the Parquet written: a streamed copy has one per batch
 
     def metadata(self) -> dict[str, object]:
         """The Dataset artifact metadata (JSON values only)."""
@@ -41,48 +39,6 @@ class Snapshot:
         }
 
 
-def _is_collection(uri: str) -> bool:
-    if uri.startswith("s3://"):
-        return uri.endswith("/")
-    return Path(uri.removeprefix("file://")).is_dir()
-
-
-def _read_parts(uri: str) -> tuple[list[tuple[str, bytes]], str]:
-    """Every Parquet part's bytes under a folder or prefix, and one hash of them all."""
-    digest = hashlib.sha256()
-    parts, first = [], None
-    root = uri.removeprefix("file://").rstrip("/")
-    for part in parquet_parts(uri):
-        data = read_bytes(part)
-        failpoint("load.part_read")
-        schema = _parquet_schema_of(data, part)
-        # Concatenating parts of two schemas would fill NaN columns silently: refuse instead.
-        first = first or (part, schema)
-        check_same_schema(first, (part, schema), uri)
-        # Names relative to the prefix, length-prefixed: a copy elsewhere hashes the same,
-        # and no split of the same bytes into other parts does.
-        name = part.removeprefix(root).lstrip("/").encode()
-        for chunk in (len(name).to_bytes(8, "big"), name, len(data).to_bytes(8, "big"), data):
-            digest.update(chunk)
-        parts.append((part, data))
-    return parts, digest.hexdigest()
-
-
-def _parquet_schema_of(data: bytes, uri: str) -> dict[str, str]:
-    """Column -> Arrow type of a Parquet part, or the house error for one that is not Parquet."""
-    try:
-        schema = parquet_schema(data)
-    except Exception as exc:  # pyarrow raises ArrowInvalid and OSError for non-Parquet bytes
-        raise DataError(f"cannot parse {uri} as parquet: {exc}") from exc
-    return {name: _kind(schema.field(i).type) for i, name in enumerate(schema.names)}
-
-
-def _kind(arrow_type) -> str:
-    """An Arrow type up to what pandas makes equal on concat (string = large_string, any unit)."""
-    text = str(arrow_type).replace("large_", "")
-    return re.sub(r"^(timestamp|duration|time\d+)\[\w+", r"\1[*", text)
-
-
 def _check_pinned(uri: str, sha256: str, expected_sha256: str) -> None:
     if expected_sha256 and sha256 != expected_sha256:
         raise DataError(
@@ -93,45 +49,172 @@ def _check_pinned(uri: str, sha256: str, expected_sha256: str) -> None:
         )
 
 
-def snapshot(uri: str, expected_sha256: str = "") -> Snapshot:
-    """Read a CSV or Parquet table, or a folder/prefix of Parquet parts, and describe it.
+def _kind(arrow_type) -> str:
+    """An Arrow type up to what is equal once copied (string = large_string, any unit)."""
+    text = str(arrow_type).replace("large_", "")
+    return re.sub(r"^(timestamp|duration|time\d+)\[\w+", r"\1[*", text)
+
+
+class _Counter:
+    """A chunk sink that counts the bytes it passes on."""
+
+    def __init__(self, sink):
+        self.sink, self.total = sink, 0
+
+    def __call__(self, chunk: bytes) -> None:
+        self.sink(chunk)
+        self.total += len(chunk)
+
+
+def _fetch_parts(uri: str, spool: Path) -> tuple[list[tuple[str, Path]], str]:
+    """Every part of a folder or prefix on local disk, and one hash of them all, as they pass."""
+    digest = hashlib.sha256()
+    root = uri.removeprefix("file://").rstrip("/")
+    local = []
+    for n, part in enumerate(parquet_parts(uri)):
+        # Names relative to the prefix, length-prefixed: a copy elsewhere hashes the same,
+        # and no split of the same bytes into other parts does. The size comes from the
+        # listing, before the bytes: it must be the size that is then read.
+        name = part.uri.removeprefix(root).lstrip("/").encode()
+        for chunk in (len(name).to_bytes(8, "big"), name, part.size.to_bytes(8, "big")):
+            digest.update(chunk)
+        counted = _Counter(digest.update)
+        local.append((part.uri, local_copy(part.uri, spool / f"{n:06d}.parquet", counted)))
+        _check_size_read(part, counted.total)
+        failpoint("load.part_read")
+    return local, digest.hexdigest()
+
+
+def _check_size_read(part: Part, read: int) -> None:
+    if read != part.size:
+        raise DataError(
+            f"cannot read {part.uri}: it was listed with {part.size} bytes but {read} were read; "
+            "it changed while being read: run the step again once the writer has finished"
+        )
+
+
+def _open_parts(uri: str, parts: list[tuple[str, Path]]):
+    """The parts as one streaming source, refusing bad parts and parts of another schema."""
+    for part, path in parts:
+        if path.stat().st_size == 0:
+            raise DataError(f"{part} is empty: expected a header and at least one row")
+    openers = [(part, lambda p=path: str(p)) for part, path in parts]
+    source = ParquetSource(uri, "input", openers, text_as_dictionary=False)
+    first = None
+    for part, handle in source.part_files():
+        schema = handle.schema_arrow
+        check_column_names(schema.names, part)
+        if handle.metadata.num_rows == 0:
+            raise DataError(f"{part} has a header but no rows ({len(schema.names)} columns)")
+        kinds = {name: _kind(schema.field(name).type) for name in schema.names}
+        # Appending parts of two schemas would fill null columns silently: refuse instead.
+        first = first or (part, kinds)
+        check_same_schema(first, (part, kinds), uri)
+    schemas = [handle.schema_arrow for _, handle in source.part_files()]
+    # One type per column for the copy: an all-null part column or a narrower string in one
+    # part takes the type the others have.
+    source.schema = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
+    return source
+
+
+def _pandas_dtypes(schema, nulls: dict[str, int]) -> dict[str, str]:
+    """The dtypes pandas reads the copy with: integers with nulls become float64, bools object."""
+    dtypes = {str(c): str(t) for c, t in schema.empty_table().to_pandas().dtypes.items()}
+    for field in schema:
+        if nulls.get(field.name) and pa.types.is_integer(field.type):
+            dtypes[field.name] = "float64"
+        elif nulls.get(field.name) and pa.types.is_boolean(field.type):
+            dtypes[field.name] = "object"
+    return dtypes
+
+
+def _copy(source, destination: Path) -> tuple[int, int, dict[str, str]]:
+    """Write the source's batches as Parquet row groups; rows, row groups and dtypes."""
+    names = list(source.schema.names)
+    nulls = dict.fromkeys(names, 0)
+    rows = groups = 0
+    with pq.ParquetWriter(destination, source.schema) as writer:
+        for batch in source.batches(names):
+            writer.write_batch(batch)  # one row group per batch: memory holds one batch
+            rows, groups = rows + batch.num_rows, groups + 1
+            for name in names:
+                nulls[name] += batch.column(name).null_count
+    return rows, groups, _pandas_dtypes(source.schema, nulls)
+
+
+def _snapshot_csv(uri: str, destination: Path, expected_sha256: str) -> Snapshot:
+    # CSV is read whole: its types are inferred from every row (pandas), as they always were.
+    data = read_bytes(uri)
+    sha256 = hashlib.sha256(data).hexdigest()
+    _check_pinned(uri, sha256, expected_sha256)
+    frame = parse_table(data, uri)
+    write_parquet(frame, destination)
+    return Snapshot(
+        sha256=sha256,
+        uri=uri,
+        rows=len(frame),
+        columns=tuple(str(c) for c in frame.columns),
+        dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
+        row_groups=pq.ParquetFile(destination).num_row_groups,
+    )
+
+
+def _snapshot_parquet(uri: str, destination: Path, expected_sha256: str, spool: Path) -> Snapshot:
+    if is_collection(uri):
+        parts, sha256 = _fetch_parts(uri, spool)
+    else:
+        digest = hashlib.sha256()
+        parts = [(uri, local_copy(uri, spool / "000000.parquet", digest.update))]
+        sha256 = digest.hexdigest()
+    _check_pinned(uri, sha256, expected_sha256)  # before a byte is parsed
+    source = _open_parts(uri, parts)
+    rows, groups, dtypes = _copy(source, destination)
+    return Snapshot(sha256, uri, rows, tuple(source.schema.names), dtypes, groups)
+
+
+def snapshot(uri: str, destination: str | Path, expected_sha256: str = "") -> Snapshot:
+    """Copy a CSV or Parquet table, or a folder/prefix of Parquet parts, into one Parquet file.
+
+    Parquet is streamed: each part's bytes are hashed as they arrive (an S3 object is spooled
+    to local disk by one GET, a local file read in place), then copied one record batch at a
+    time, one row group per batch, so memory does not grow with the rows. A CSV is read whole
+    and refused beyond KFP_MLOPS_MAX_INPUT_BYTES.
 
     Args:
         uri: Local path (optionally `file://`) or `s3://bucket/key` ending in .csv, .parquet
             or .pq; or a local folder or an `s3://bucket/prefix/` (ending in "/") whose
             .parquet/.pq files, in name order, make one table. S3 is reached through the
             endpoint configured in the environment.
+        destination: The Parquet file to write; written only when the whole copy succeeded.
         expected_sha256: The hash the content must have (checked before it is parsed);
             empty means no check.
 
     Returns:
-        The frame, the sha256 of the bytes it was parsed from (for parts: of their names
-        relative to the prefix and their bytes, in name order), its row count, column names
-        and dtypes.
+        The sha256 of the bytes it was read from (for parts: of their names relative to the
+        prefix and their bytes, in name order), its row count, column names, the dtypes
+        pandas reads the copy with, and the row groups written.
 
     Raises:
-        DataError: The file or object is missing, too large, empty, header-only, not UTF-8,
-            not comma-separated, has empty or repeated column names, is unparseable or of an
-            unknown format or scheme; a folder or prefix holds no Parquet file or parts of
-            different schemas; the content's hash is not `expected_sha256`.
+        DataError: The file or object is missing, empty, header-only, not UTF-8, not
+            comma-separated, has empty or repeated column names, is unparseable or of an
+            unknown format or scheme; a CSV is too large; a folder or prefix holds no Parquet
+            file or parts of different schemas; the content's hash is not `expected_sha256`.
         ServiceError: S3 is not configured or its endpoint does not answer.
     """
     check_scheme(uri)
-    if _is_collection(uri):
-        parts, sha256 = _read_parts(uri)
-        _check_pinned(uri, sha256, expected_sha256)
-        frame = pd.concat([parse_table(data, part) for part, data in parts], ignore_index=True)
-    else:
+    destination = Path(destination)
+    collection = is_collection(uri)
+    if not collection:
         table_format(uri)  # an unknown format fails before any network call
-        data = read_bytes(uri)
-        sha256 = hashlib.sha256(data).hexdigest()
-        _check_pinned(uri, sha256, expected_sha256)
-        frame = parse_table(data, uri)
-    return Snapshot(
-        frame=frame,
-        sha256=sha256,
-        uri=uri,
-        rows=len(frame),
-        columns=tuple(str(c) for c in frame.columns),
-        dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
-    )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    try:
+        with tempfile.TemporaryDirectory(prefix="kfp-mlops-load-") as spool:
+            if not collection and table_format(uri) == "csv":
+                snap = _snapshot_csv(uri, partial, expected_sha256)
+            else:
+                snap = _snapshot_parquet(uri, partial, expected_sha256, Path(spool))
+        partial.replace(destination)  # a failed copy leaves no output behind
+    finally:
+        partial.unlink(missing_ok=True)
+    return snap

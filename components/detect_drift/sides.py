@@ -1,0 +1,180 @@
+"""One dataset's facts about one column, accumulated batch by batch: counts, moments, grids."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from components.detect_drift.binning import runs
+from components.detect_drift.grid import GRID_BINS
+
+# Numbers: values counted one by one up to this many distinct (beyond, a grid histogram).
+MAX_TRACKED_NUMBERS = 1000
+# Categories: a text column with more distinct values than this is not compared.
+MAX_CATEGORIES = 100_000
+
+
+def _tally(array) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and their counts of a null-free Arrow array or chunked array."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    total = None
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            # Count the dictionary indices; only the dictionary's values become Python objects.
+            counts = np.bincount(
+                chunk.indices.to_numpy(zero_copy_only=False), minlength=len(chunk.dictionary)
+            )
+            used = counts > 0
+            keys = chunk.dictionary.to_numpy(zero_copy_only=False)[used]
+            part = (keys, counts[used].astype(np.int64))
+        else:
+            counted = pc.value_counts(chunk)
+            keys = counted.field("values").to_numpy(zero_copy_only=False)
+            part = (keys, counted.field("counts").to_numpy(zero_copy_only=False).astype(np.int64))
+        total = _merge_tally(total, part)
+    if total is None:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return total
+
+
+def _merge_tally(a, b):
+    """Two tallies as one, keys sorted and distinct."""
+    if a is None:
+        a = (b[0][:0], b[1][:0])
+    keys, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([a[1], b[1]]), minlength=len(keys))
+    return keys, counts.astype(np.int64)
+
+
+@dataclass
+class Side:
+    """One dataset's facts about one column."""
+
+    family: str
+    integer: bool
+    rows: int = 0
+    dropped: int = 0  # nulls, NaN and ±inf: not tested
+    non_finite: int = 0  # ±inf (part of dropped)
+    n: int = 0  # finite values
+    mean: float = 0.0
+    m2: float = 0.0  # sum of squared deviations from the mean
+    low: float = np.inf
+    high: float = -np.inf
+    tally: tuple[np.ndarray, np.ndarray] | None = None  # sorted distinct values, counts
+    overflow: bool = False  # more distinct values than tracked
+    chunks: list = field(default_factory=list)  # exact mode: finite numbers
+    values: np.ndarray | None = None  # exact mode: sorted finite numbers
+    grid: np.ndarray | None = None
+    bins: np.ndarray | None = None
+    hellinger: np.ndarray | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the column holds numbers."""
+        return self.family == "numeric"
+
+    def n_kept(self) -> int:
+        """Values tested: rows that are not null, NaN or ±inf."""
+        return self.rows - self.dropped
+
+    def null_share(self) -> float:
+        """Share of rows not tested (null, NaN, ±inf)."""
+        return self.dropped / self.rows if self.rows else 0.0
+
+    def non_finite_share(self) -> float:
+        """Share of rows that were ±inf."""
+        return self.non_finite / self.rows if self.rows else 0.0
+
+    def n_distinct(self) -> int:
+        """Distinct finite values (a lower bound once the tally overflowed)."""
+        if self.values is not None:
+            return len(runs(self.values)[0])
+        if self.tally is None:
+            return 0
+        return len(self.tally[0]) + (1 if self.overflow else 0)
+
+    def _finite(self, array: pa.Array) -> np.ndarray:
+        self.rows += len(array)
+        nulls = array.null_count
+        if nulls:
+            array = array.drop_null()
+        if self.integer:
+            values = array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            self.dropped += nulls
+            return values
+        values = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        finite = np.isfinite(values)
+        if finite.all():
+            self.dropped += nulls
+            return values
+        nan = int(np.count_nonzero(np.isnan(values)))
+        kept = values[finite]
+        self.non_finite += len(values) - len(kept) - nan
+        self.dropped += nulls + len(values) - len(kept)
+        return kept
+
+    def add_exact(self, array: pa.Array) -> None:
+        """Exact mode: keep every finite number, count every category."""
+        if self.numeric:
+            self.chunks.append(self._finite(array))
+            return
+        self.rows += len(array)
+        self.dropped += array.null_count
+        if self.family in ("text", "bool"):
+            self.tally = _merge_tally(self.tally, _tally(array.drop_null()))
+
+    def finish_exact(self) -> None:
+        """Sort the kept numbers."""
+        if self.numeric:
+            values = np.concatenate(self.chunks) if self.chunks else np.zeros(0)
+            values.sort()
+            self.values, self.chunks = values, []
+            self.n = len(values)
+
+    def add_pass1(self, array: pa.Array) -> None:
+        """Streaming pass 1: counts, moments, range, and the (capped) tally."""
+        if not self.numeric:
+            self.add_exact(array)
+            if self.tally is not None and len(self.tally[0]) > MAX_CATEGORIES:
+                self.overflow, self.tally = True, (self.tally[0][:0], self.tally[1][:0])
+            return
+        values = self._finite(array)
+        if len(values) == 0:
+            return
+        as_float = values.astype(np.float64, copy=False)
+        n, mean = len(values), float(as_float.mean())
+        m2 = float(np.sum((as_float - mean) ** 2))
+        total = self.n + n
+        delta = mean - self.mean
+        # Chan et al.'s pairwise update: exact to rounding, whatever the batch order.
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.mean += delta * n / total
+        self.n = total
+        self.low = min(self.low, float(as_float.min()))
+        self.high = max(self.high, float(as_float.max()))
+        if not self.overflow:
+            self.tally = _merge_tally(self.tally, _tally(pa.array(values)))
+            if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
+                self.overflow = True
+
+    def add_pass2(self, array: pa.Array, plan: "GridPlan") -> None:
+        """Streaming pass 2: the grid histogram and the exact bins the test needs."""
+        values = self._finite(array).astype(np.float64, copy=False)
+        scale = GRID_BINS / (plan.high - plan.low) if plan.high > plan.low else 0.0
+        index = np.minimum(((values - plan.low) * scale).astype(np.int64), GRID_BINS - 1)
+        self.grid += np.bincount(index, minlength=GRID_BINS)
+        if plan.sturges is not None:
+            self.bins += np.histogram(values, plan.sturges)[0]
+        if plan.hellinger is not None:
+            self.hellinger += np.histogram(values, plan.hellinger)[0]
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """What pass 2 collects for one numerical column."""
+
+    low: float
+    high: float
+    sturges: np.ndarray | None
+    hellinger: np.ndarray | None
