@@ -60,9 +60,9 @@ def detect_drift(
         ConfigError: Unknown method or a threshold out of range.
     """
     from components._shared.champion import load_champion
+    from components._shared.io.sources import open_source
     from components._shared.reports import write_text
     from components.detect_drift.core import detect_drift as compare
-    from components.detect_drift.reader import open_source
     from components.detect_drift.report import (
         metadata_of,
         metrics_of,

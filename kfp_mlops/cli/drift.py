@@ -61,9 +61,9 @@ def _failed(args: argparse.Namespace, exc: Exception) -> int:
 
 
 def _drift_cmd(args: argparse.Namespace) -> int:
+    from components._shared.io.sources import open_source
     from components._shared.reports import write_text
     from components.detect_drift.core import detect_drift
-    from components.detect_drift.reader import open_source
     from components.detect_drift.report import as_json, render_html, render_markdown
 
     try:
