@@ -385,3 +385,26 @@ def test_stack_from_env_rejects_a_port_that_is_not_one(monkeypatch, raw):
 def test_stack_env_before_first_up_says_to_start_it(tmp_path):
     with pytest.raises(ServiceError, match=r"has no credentials; run `kfp-mlops stack up`"):
         Stack(home=tmp_path).env()
+
+
+def test_stack_env_exports_let_a_fresh_shell_reach_the_stack(cli):
+    code, out, _ = cli("stack", "env")
+    assert code == 0
+    assert all(line.startswith("export ") for line in out.splitlines())
+    probe = (
+        "from mlflow import MlflowClient; from components._shared.io import s3_client; "
+        "print(s3_client().bucket_exists('kfp-mlops-data'), "
+        "len(MlflowClient().search_experiments()) >= 1)"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    shell = f'eval "$EXPORTS"; exec {sys.executable} -c "{probe}"'
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        env={**clean, "EXPORTS": out},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,6 +19,11 @@ def _stack_cmd(args: argparse.Namespace) -> int:
         stack.up()
     elif args.action == "down":
         stack.down()
+    elif args.action == "env":
+        # For `eval "$(kfp-mlops stack env)"`: the CLI's registry and drift commands then reach
+        # the local stack. Credentials go to stdout only because the user asked for them.
+        for key, value in stack.env().items():
+            print(f"export {key}={shlex.quote(value)}")
     else:
         status = stack.status()
         for service, info in status.items():
@@ -104,7 +110,11 @@ def add_parser(sub) -> None:
     s = sub.add_parser(
         "stack", help="start, stop or inspect the embedded stack (SeaweedFS + MLflow)"
     )
-    s.add_argument("action", choices=["up", "down", "status"])
+    s.add_argument(
+        "action",
+        choices=["up", "down", "status", "env"],
+        help="env prints the shell exports that point other commands at this stack",
+    )
     s.set_defaults(func=_stack_cmd)
 
     c = sub.add_parser("compile", help="compile every pipeline into compiled/")
