@@ -65,6 +65,20 @@ class Pipeline:
         """Task key → display name, read from the compiled spec (root tasks first)."""
         return spec_display_names(self.compiled_path)
 
+    def log_names(self) -> dict[str, str]:
+        """Names kfp.local logs tasks under → display name, for the progress display.
+
+        kfp.local logs a sub-pipeline's task whose key repeats a parent's under its
+        component's name instead (monitoring's retrain snapshot is `load-data-3`).
+        """
+        spec = next(yaml.safe_load_all(self.compiled_path.read_text()))
+        names = spec_display_names(self.compiled_path)
+        for component in spec.get("components", {}).values():
+            for task in component.get("dag", {}).get("tasks", {}).values():
+                logged = task["componentRef"]["name"].removeprefix("comp-")
+                names.setdefault(logged, task["taskInfo"]["name"])
+        return names
+
     def display_name(self, task: str) -> str:
         """The display name the compiled spec (and so a KFP server) gives a task key."""
         names = self.display_names()

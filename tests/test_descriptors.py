@@ -81,3 +81,10 @@ def test_progress_names_a_skipped_condition_by_what_its_skipping_means():
     progress.feed("Skipping conditional task 'condition-1'")
     assert lines[0] == "  - retrain skipped: no drift"
     assert lines[-1] == "  - register model skipped: a gate did not bless the model"
+
+
+def test_progress_names_a_sub_pipeline_task_kfp_local_logs_under_its_component_name():
+    names = PIPELINES["monitoring"].log_names()
+    assert names["load-data-3"] == "snapshot data"  # the retrain's snapshot, not its key
+    assert names["load-data"] == "snapshot reference"  # root tasks keep their own names
+    assert names["load-data-2"] == "snapshot current"

@@ -54,7 +54,7 @@ class _Progress:
     """Turns kfp.local's log lines into one line per task event, named as the spec names them."""
 
     def __init__(self, described: Pipeline, out: Callable[[str], None]):
-        self.pipeline, self.names = described, described.display_names()
+        self.pipeline, self.names = described, described.log_names()
         self.out, self.started = out, {}
 
     def feed(self, line: str) -> None:
