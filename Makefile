@@ -72,6 +72,7 @@ stack-down: install ## Stop the embedded stack
 
 bench: install evidently ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.local_loop
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.datapath
 

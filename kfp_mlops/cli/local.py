@@ -74,7 +74,7 @@ def _params_cmd(args: argparse.Namespace) -> int:
 
 def _run_local_cmd(args: argparse.Namespace) -> int:
     from kfp_mlops.params.parse import resolve
-    from kfp_mlops.runs.local import run_local
+    from kfp_mlops.runs.local import LocalRun
     from kfp_mlops.runs.render import render_text
     from kfp_mlops.stack import Stack
 
@@ -82,22 +82,24 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
     spec = pipeline.compiled_path
     if not spec.exists():
         raise UsageError(f"{spec} is missing; run `kfp-mlops compile`")
-    params = resolve(spec, Path(args.params) if args.params else None, args.param)
     as_json = args.output == "json"
     say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
     stack = Stack.from_env()
-    try:
-        stack.up(log=say)
-    except KfpMlopsError as exc:
-        if not as_json:
-            raise
-        # Scripts reading --output json get the one object they expect, even now.
-        failed = {"pipeline": args.pipeline, "status": "failed", "blessed": None, "model": None}
-        failed |= {"gates": dict.fromkeys(pipeline.gates), "error": redact(exc)}
-        print(json.dumps(failed, indent=2))
-        return exit_code_for(exc)
-    say(f"running compiled/{spec.name} with kfp.local (SubprocessRunner)")
-    summary = run_local(args.pipeline, spec, params, stack.env(), stack.home, out=say)
+    # The run's warm runner imports the task libraries while the parameters are checked.
+    with LocalRun(args.pipeline, stack.home) as run:
+        params = resolve(spec, Path(args.params) if args.params else None, args.param)
+        try:
+            stack.up(log=say)
+        except KfpMlopsError as exc:
+            if not as_json:
+                raise
+            # Scripts reading --output json get the one object they expect, even now.
+            failed = {"pipeline": args.pipeline, "status": "failed", "blessed": None}
+            failed |= {"model": None, "gates": dict.fromkeys(pipeline.gates)}
+            print(json.dumps(failed | {"error": redact(exc)}, indent=2))
+            return exit_code_for(exc)
+        say(f"running compiled/{spec.name} with kfp.local (SubprocessRunner)")
+        summary = run.run(spec, params, stack.env(), out=say)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:

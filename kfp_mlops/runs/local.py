@@ -8,6 +8,7 @@ follows that log and shows one line per task.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
 from kfp_mlops.runs.outputs import redacted
 from kfp_mlops.runs.summaries import summarize
+from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
 from pipelines.descriptors import Pipeline, pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -93,6 +95,77 @@ def _follow(proc: subprocess.Popen, log_path: Path, progress: _Progress) -> None
             time.sleep(0.2)
 
 
+class LocalRun:
+    """One local run: its folder, and the warm runner that imports while parameters are checked.
+
+    Enter it before checking parameters and starting the stack; a run that never started
+    (a usage error, a stack that did not come up) leaves no folder behind.
+    """
+
+    def __init__(self, name: str, home: Path):
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        self.name, self.run_dir = name, (home / "runs" / f"{name}-{stamp}").resolve()
+        (self.run_dir / "tmp").mkdir(parents=True)
+        env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+        self.runner = WarmRunner(self.run_dir, env) if warm_enabled() else None
+
+    def __enter__(self) -> "LocalRun":
+        if self.runner:
+            self.runner.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        started = (self.run_dir / "run.log").exists()
+        if self.runner:
+            self.runner.stop(finish_tasks=started)
+        if not started:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def run(
+        self,
+        spec_path: Path,
+        params: dict[str, Any],
+        service_env: dict[str, str],
+        out: Callable[[str], None] = print,
+    ) -> dict[str, Any]:
+        """Run a compiled spec with kfp.local.SubprocessRunner; return the run summary."""
+        run_dir = self.run_dir
+        params = _absolute_local_uris(params)
+        (run_dir / "params.json").write_text(json.dumps(params, indent=2))
+        env = {
+            **os.environ,
+            **service_env,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "TMPDIR": str(run_dir / "tmp"),
+            GIT_COMMIT_ENV: os.environ.get(GIT_COMMIT_ENV) or _git_commit(),
+            IMAGE_ENV: os.environ.get(IMAGE_ENV) or "none (kfp.local SubprocessRunner)",
+            "PYTHONUNBUFFERED": "1",
+            **(self.runner.env if self.runner else {}),
+        }
+        log_path = run_dir / "run.log"
+        started = time.monotonic()
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kfp_mlops.runs.local", str(spec_path), str(run_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            _follow(proc, log_path, _Progress(pipeline(self.name), out))
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            raise
+        log_text = log_path.read_text(errors="replace")
+        summary = summarize(self.name, run_dir, log_text, proc.returncode)
+        # The tasks held the service credentials, this process may not: mask theirs as well.
+        summary = redacted(summary, service_env)
+        summary["duration_s"] = round(time.monotonic() - started, 1)
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        return summary
+
+
 def run_local(
     name: str,
     spec_path: Path,
@@ -102,41 +175,8 @@ def run_local(
     out: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run a compiled spec with kfp.local.SubprocessRunner; return the run summary."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    run_dir = (home / "runs" / f"{name}-{stamp}").resolve()
-    (run_dir / "tmp").mkdir(parents=True)
-    params = _absolute_local_uris(params)
-    (run_dir / "params.json").write_text(json.dumps(params, indent=2))
-    env = {
-        **os.environ,
-        **service_env,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "TMPDIR": str(run_dir / "tmp"),
-        GIT_COMMIT_ENV: os.environ.get(GIT_COMMIT_ENV) or _git_commit(),
-        IMAGE_ENV: os.environ.get(IMAGE_ENV) or "none (kfp.local SubprocessRunner)",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log_path = run_dir / "run.log"
-    started = time.monotonic()
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kfp_mlops.runs.local", str(spec_path), str(run_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        _follow(proc, log_path, _Progress(pipeline(name), out))
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait()
-        raise
-    summary = summarize(name, run_dir, log_path.read_text(errors="replace"), proc.returncode)
-    # The tasks held the service credentials, this process may not: mask theirs as well.
-    summary = redacted(summary, service_env)
-    summary["duration_s"] = round(time.monotonic() - started, 1)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    return summary
+    with LocalRun(name, home) as run:
+        return run.run(spec_path, params, service_env, out)
 
 
 def _worker(spec_path: str, run_dir: str) -> int:
@@ -152,7 +192,8 @@ def _worker(spec_path: str, run_dir: str) -> int:
         raise_on_error=False,
     )
     pipeline = components.load_component_from_file(spec_path)
-    pipeline(**params)
+    with ShimExecutable(run):
+        pipeline(**params)
     return 0
 
 

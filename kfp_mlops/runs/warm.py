@@ -1,0 +1,287 @@
+"""Warm task runner for local runs: imports the heavy libraries once, forks a process per task.
+
+A kfp.local task then skips interpreter start and imports.
+
+What runs is unchanged: the compiled spec's command (`sh -ec ... python -m
+kfp.dsl.executor_main ...`) with the task's own argv, environment and working directory; only
+`python` is kfp_mlops/runs/shim.py, which hands the task here. Each task is still its own
+process: forked from this one after the imports, with its own stdin/stdout/stderr (the ones
+kfp.local gave the shim, passed over the socket), its own process group, and the interpreter's
+exit sequence (non-daemon threads joined, atexit handlers run, streams flushed). It never runs
+on a cluster: the KFP backend starts the image's interpreter as the spec says.
+
+The libraries are imported in the order the training pipeline needs them, between requests:
+a task that arrives before its libraries are in imports the rest itself. The socket lives in
+a private directory (0700) and the runner serves only its own user (SO_PEERCRED) and only
+`-m kfp.dsl.executor_main`.
+"""
+
+import contextlib
+import importlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+from kfp_mlops.runs.taskprofile import PROFILE_ENV
+
+SOCKET_ENV = "KFP_MLOPS_WARM_SOCKET"  # shim.py repeats it: it runs with -I -S, stdlib only
+
+# In the order the pipelines' tasks need them (kfp.local runs tasks one at a time).
+PRELOAD = (
+    "kfp.dsl.executor_main",
+    "pandas",
+    "pyarrow.parquet",
+    "minio",
+    "components._shared.io",
+    "components.load_data.core",
+    "great_expectations",
+    "components.validate_data.core",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.pipeline",
+    "sklearn.compose",
+    "sklearn.impute",
+    "sklearn.preprocessing",
+    "skops.io",
+    "components.train_model.core",
+    "fairlearn.metrics",
+    "components.check_fairness.core",
+    "mlflow",
+    "mlflow.tracking",
+    "mlflow.artifacts",
+    "components.evaluate_model.core",
+    "components.register_model.core",
+    "components.detect_drift.core",
+)
+
+
+def _log(msg: str) -> None:
+    print(f"[warm {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _recv_exact(conn: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = conn.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ConnectionError("request cut short")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
+    try:
+        if len(head) != 8 or len(fds) != 3:
+            raise ConnectionError("expected a length and three file descriptors")
+        request = json.loads(_recv_exact(conn, struct.unpack("!Q", head)[0]))
+        if request.get("args", [])[:2] != ["-m", "kfp.dsl.executor_main"]:
+            raise ConnectionError("only `-m kfp.dsl.executor_main` runs here")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return request, fds
+
+
+def _same_user(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
+def _interpreter_exit(code: int, conn: socket.socket) -> None:
+    """Exit as a new interpreter would, tell the shim the code, skip the runner's own cleanup.
+
+    The runner reports a death by signal; reporting a normal exit here spares waiting for it.
+    """
+    import threading
+
+    with contextlib.suppress(Exception):  # an exit path must not raise
+        threading._shutdown()  # joins non-daemon threads, as Py_FinalizeEx does
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps({"status": (code & 0xFF) << 8}).encode() + b"\n")
+    os._exit(code)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def run_task(args: list[str]) -> int:
+    """Run `python -m kfp.dsl.executor_main ARGS` in this process; return its exit code."""
+    import runpy
+
+    sys.argv = ["-m", *args[2:]]
+    try:
+        runpy.run_module("kfp.dsl.executor_main", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:  # reported the way the interpreter reports it
+        sys.excepthook(*sys.exc_info())
+        return 1
+    return 0
+
+
+def _child(request: dict, fds: list[int], runner: "Runner", conn: socket.socket) -> None:
+    """In the forked task process: become the task kfp.local asked for, run it, exit."""
+    try:
+        os.setpgid(0, 0)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        runner.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[0] = request["cwd"]
+        import tempfile
+
+        tempfile.tempdir = None  # read TMPDIR again, from the task's environment
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()  # a new interpreter's global RNG is unseeded
+        if os.environ.get(PROFILE_ENV):
+            from kfp_mlops.runs.taskprofile import TaskProfile
+
+            TaskProfile(request["started"]).install()
+        code = run_task(request["args"])
+    except BaseException:  # the task process must always exit
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    _interpreter_exit(code, conn)
+
+
+class Runner:
+    """Accept tasks, fork them, report each one's wait status to the shim that sent it."""
+
+    def __init__(self, path: str):
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(16)
+        self.tasks: dict[int, socket.socket] = {}
+        self.selector = selectors.DefaultSelector()
+        self.wakeup_r, self.wakeup_w = os.pipe()
+        os.set_blocking(self.wakeup_w, False)
+        os.set_blocking(self.wakeup_r, False)
+        signal.set_wakeup_fd(self.wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wakeup_r, selectors.EVENT_READ, "child")
+        self.selector.register(sys.stdin, selectors.EVENT_READ, "parent")
+        self.pending = list(PRELOAD)
+        self.running = True
+
+    def serve(self) -> None:
+        """Until the parent closes stdin and every task has ended."""
+        while self.running or self.tasks:
+            # Import the next library only when no request waits: a task never waits for one.
+            events = self.selector.select(timeout=0 if self.pending else None)
+            if not events and self.pending:
+                self._preload(self.pending.pop(0))
+            for key, _mask in events:
+                getattr(self, f"_on_{key.data}")()
+
+    def _preload(self, name: str) -> None:
+        started = time.monotonic()
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a task that needs it imports it and fails there
+            _log(f"could not preload {name}: {exc}")
+            return
+        _log(f"imported {name} in {time.monotonic() - started:.2f} s")
+
+    def _on_accept(self) -> None:
+        conn, _ = self.listener.accept()
+        try:
+            if not _same_user(conn):
+                raise ConnectionError("a process of another user")
+            request, fds = _read_request(conn)
+        except (OSError, ValueError, ConnectionError) as exc:
+            _log(f"refused a request: {exc}")
+            conn.close()
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(request, fds, self, conn)
+        for fd in fds:
+            os.close(fd)
+        self.tasks[pid] = conn
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        args = request["args"]
+        flag = "--function_to_execute"
+        name = args[args.index(flag) + 1] if flag in args else "?"
+        _log(f"task {pid} started: {name}")
+
+    def _on_child(self) -> None:
+        while True:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.wakeup_r, 512)
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.tasks.pop(pid, None)
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps({"status": status}).encode() + b"\n")
+                conn.close()
+            _log(f"task {pid} ended: {os.waitstatus_to_exitcode(status)}")
+
+    def close(self) -> None:
+        """In a task process: none of the runner's sockets and pipes stay open."""
+        self.selector.close()
+        for sock in (self.listener, *self.tasks.values()):
+            sock.close()
+        os.close(self.wakeup_r)
+        os.close(self.wakeup_w)
+
+    def _on_parent(self) -> None:
+        if not os.read(sys.stdin.fileno(), 512):
+            # The run that started this runner is over (or died): take no more tasks.
+            self.selector.unregister(sys.stdin)
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            self.running, self.pending = False, []
+
+
+def serve(path: str) -> int:
+    """The runner process's main: listen on PATH, preload, fork tasks."""
+    os.environ["_KFP_RUNTIME"] = "true"  # as the spec's command sets it for the task
+    # Ctrl-C reaches the tasks through their shims; the runner ends when its parent does.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    Runner(path).serve()
+    sys.stdout.flush()
+    # Nothing to tear down: skip unloading GX, MLflow and scikit-learn (about a second).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1]))
