@@ -44,7 +44,10 @@ if kind == "load":
     from kfp import dsl
     from components.load_data import component
     dataset = dsl.Dataset(uri=args[1])
-    component.load_data.python_func(data_uri=args[0], expected_sha256="", dataset=dataset)
+    component.load_data.python_func(
+        data_uri=args[0], expected_sha256="", start_date="", end_date="", last_days=0,
+        dataset=dataset,
+    )
     facts = {"rows": dataset.metadata["rows"]}
 else:
     from components._shared.io.sources import open_source

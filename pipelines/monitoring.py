@@ -12,13 +12,16 @@ from pipelines.training import training
 @dsl.pipeline(
     name="monitoring",
     description=(
-        "Compare recent production data with the reference (the champion's training snapshot "
-        "unless reference_uri is given); when it has drifted, run the training pipeline, with "
-        "all its gates, on retrain_data_uri."
+        "Compare recent production data (files, or the prediction log's days in a window) with "
+        "the reference (the champion's training snapshot unless reference_uri is given); when "
+        "it has drifted, run the training pipeline, with all its gates, on retrain_data_uri."
     ),
 )
 def monitoring(
     current_uri: str = "s3://kfp-mlops-data/production/german_credit/",
+    current_start_date: str = "",
+    current_end_date: str = "",
+    current_last_days: int = 0,
     reference_uri: str = "",
     retrain_data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
     model_name: str = "german-credit",
@@ -58,6 +61,9 @@ def monitoring(
         load_data(
             data_uri=reference.outputs["Output"],
             expected_sha256=reference.outputs["expected_sha256"],
+            start_date="",
+            end_date="",
+            last_days=0,
         ),
         "snapshot reference",
         s3=True,
@@ -65,7 +71,13 @@ def monitoring(
         retries=2,
     )
     current_data = step(
-        load_data(data_uri=current_uri, expected_sha256=""),
+        load_data(
+            data_uri=current_uri,
+            expected_sha256="",
+            start_date=current_start_date,
+            end_date=current_end_date,
+            last_days=current_last_days,
+        ),
         "snapshot current",
         s3=True,
         reads_outside_state=True,  # a prefix of production data grows under the same URI

@@ -45,7 +45,8 @@ def training(
     # First statement: locals() holds exactly the parameters (the lineage's source).
     lineage = scalar_parameters(locals())
     snapshot = step(
-        load_data(data_uri=data_uri, expected_sha256=""),  # new data: nothing to pin
+        # New data: nothing to pin, no date window.
+        load_data(data_uri=data_uri, expected_sha256="", start_date="", end_date="", last_days=0),
         "snapshot data",
         s3=True,
         reads_outside_state=True,

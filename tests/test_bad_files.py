@@ -48,7 +48,9 @@ def _s3_put(data: bytes, name: str) -> str:
 
 def _load(uri: str, tmp_path) -> dsl.Dataset:
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=uri, expected_sha256="", dataset=dataset)
+    component.load_data.python_func(
+        data_uri=uri, expected_sha256="", start_date="", end_date="", last_days=0, dataset=dataset
+    )
     return dataset
 
 
@@ -57,7 +59,14 @@ def _refused(uri: str, tmp_path, *fragments: str, error: type = DataError) -> st
     before = _listing()
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
     with pytest.raises(error) as info:
-        component.load_data.python_func(data_uri=uri, expected_sha256="", dataset=dataset)
+        component.load_data.python_func(
+            data_uri=uri,
+            expected_sha256="",
+            start_date="",
+            end_date="",
+            last_days=0,
+            dataset=dataset,
+        )
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, message
@@ -295,7 +304,14 @@ def test_bad_file_unsupported_scheme_refused_before_any_network_call(tmp_path, m
         for name in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             patch.delenv(name, raising=False)
         with pytest.raises(DataError) as info:
-            component.load_data.python_func(data_uri=uri, expected_sha256="", dataset=dataset)
+            component.load_data.python_func(
+                data_uri=uri,
+                expected_sha256="",
+                start_date="",
+                end_date="",
+                last_days=0,
+                dataset=dataset,
+            )
     message = str(info.value)
     assert f"cannot read {uri}: unsupported scheme {scheme!r}" in message
     assert "expected s3://BUCKET/KEY" in message and "copy the data into the S3 store" in message

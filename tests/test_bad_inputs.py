@@ -214,6 +214,26 @@ USAGE_CASES = {
         ["reference_uri=hdfs://nn/ref.parquet"],
         ["reference_uri=", "unsupported scheme 'hdfs://'"],
     ),
+    "current_day_not_a_day": (
+        "monitoring",
+        ["current_start_date=2026-13-01"],
+        ['current_start_date="2026-13-01"', "not a date like 2026-11-30"],
+    ),
+    "current_window_backwards": (
+        "monitoring",
+        ["current_start_date=2026-11-30", "current_end_date=2026-11-01"],
+        ["current_start_date=", "is after end_date 2026-11-01; swap them"],
+    ),
+    "current_days_with_last_days": (
+        "monitoring",
+        ["current_start_date=2026-11-01", "current_last_days=7"],
+        ["either last_days", "not both"],
+    ),
+    "current_last_days_negative": (
+        "monitoring",
+        ["current_last_days=-1"],
+        ["current_last_days=-1", "[0, 3660]"],
+    ),
     "monitoring_shares_training_rules": (
         "monitoring",
         ["test_size=1.5"],

@@ -89,6 +89,30 @@ def test_prediction_drift_needs_every_feature(model):
         detect_drift(frame(500, 0.0, 1), current, columns=["income", "city"], model=model)
 
 
+def test_drift_with_a_model_compares_its_inputs_not_the_target_or_a_logs_extra_columns(model):
+    # A training snapshot (with the target) against a prediction log (request ids, outputs).
+    reference = frame(1_000, 0.0, 1)
+    current = frame(1_000, 1.0, 2).drop(columns=["risk"])
+    current["request_id"] = [f"r{i}" for i in range(len(current))]
+    current["prediction"] = 1
+    result = detect_drift(reference, current, model=model)
+    assert [c.column for c in result.columns] == ["income", "age"]
+    assert result.prediction is not None and result.prediction.drifted
+
+
+def test_drift_with_a_model_and_a_data_column_named_prediction_asked_for_is_refused(model):
+    current = frame(500, 0.0, 2).assign(prediction=1)
+    reference = frame(500, 0.0, 1).assign(prediction=0)
+    with pytest.raises(ConfigError, match="'prediction' is both a data column"):
+        detect_drift(reference, current, columns=["income", "prediction"], model=model)
+
+
+def test_drift_with_a_model_missing_one_of_its_inputs_names_it(model):
+    current = frame(500, 0.0, 2).drop(columns=["age"])
+    with pytest.raises(DataError, match="column 'age' is missing from the current data"):
+        detect_drift(frame(500, 0.0, 1), current, model=model)
+
+
 def test_prediction_drift_needs_a_model_fitted_on_named_columns():
     train = frame(500, 0.0, 0)
     bare = LogisticRegression().fit(train[["income"]].to_numpy(), train["risk"])

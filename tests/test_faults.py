@@ -117,7 +117,14 @@ def test_fault_seaweedfs_killed_after_first_part_read_fails_naming_endpoint_reru
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
     kill = _once(lambda: fault_stack.kill("seaweedfs", log=_quiet))
     with armed("load.part_read", kill), pytest.raises(ServiceError) as info:
-        load_component.load_data.python_func(data_uri=prefix, expected_sha256="", dataset=dataset)
+        load_component.load_data.python_func(
+            data_uri=prefix,
+            expected_sha256="",
+            start_date="",
+            end_date="",
+            last_days=0,
+            dataset=dataset,
+        )
     message = str(info.value)
     assert f"cannot read {prefix}part-1.parquet" in message
     assert f"S3 endpoint {fault_stack.s3_url} is unreachable" in message
@@ -127,7 +134,14 @@ def test_fault_seaweedfs_killed_after_first_part_read_fails_naming_endpoint_reru
     fault_stack.up(log=_quiet)
     assert _listing() == before, "the failed read changed S3"
     again = dsl.Dataset(uri=str(tmp_path / "again"))
-    load_component.load_data.python_func(data_uri=prefix, expected_sha256=expected, dataset=again)
+    load_component.load_data.python_func(
+        data_uri=prefix,
+        expected_sha256=expected,
+        start_date="",
+        end_date="",
+        last_days=0,
+        dataset=again,
+    )
     assert again.metadata["sha256"] == expected and again.metadata["rows"] == 900
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,9 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from kfp import dsl
 
-from components._shared.errors import DataError, ServiceError
+from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.input_checks import MAX_INPUT_ENV
 from components._shared.io import upload_file
+from components._shared.io.partitions import DateWindow
 from components._shared.io.sources import BATCH_ROWS
 from components.load_data import component
 from components.load_data.core import snapshot
@@ -196,7 +198,14 @@ def test_load_data_s3_endpoint_unreachable_names_the_endpoint(monkeypatch):
 
 def test_load_data_component_writes_parquet_and_metadata(tiny_csv, tmp_path):
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=str(tiny_csv), expected_sha256="", dataset=dataset)
+    component.load_data.python_func(
+        data_uri=str(tiny_csv),
+        expected_sha256="",
+        start_date="",
+        end_date="",
+        last_days=0,
+        dataset=dataset,
+    )
     written = pd.read_parquet(dataset.path)
     pd.testing.assert_frame_equal(written, pd.read_csv(tiny_csv))
     assert set(dataset.metadata) == METADATA_KEYS
@@ -211,7 +220,14 @@ def test_load_data_component_bad_input_fails_and_writes_nothing(tmp_path):
     path.write_text("a,b\n")
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
     with pytest.raises(DataError, match="header but no rows"):
-        component.load_data.python_func(data_uri=str(path), expected_sha256="", dataset=dataset)
+        component.load_data.python_func(
+            data_uri=str(path),
+            expected_sha256="",
+            start_date="",
+            end_date="",
+            last_days=0,
+            dataset=dataset,
+        )
     assert not (tmp_path / "dataset").exists()
     assert dataset.metadata == {}
 
@@ -229,7 +245,9 @@ def test_load_data_s3_component_records_the_s3_uri(stack, tmp_path):
     uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/german_credit.csv"
     upload_file(GERMAN_CREDIT, uri)
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=uri, expected_sha256="", dataset=dataset)
+    component.load_data.python_func(
+        data_uri=uri, expected_sha256="", start_date="", end_date="", last_days=0, dataset=dataset
+    )
     assert dataset.metadata["source_uri"] == uri
     assert dataset.metadata["rows"] == 1000
     assert len(pd.read_parquet(dataset.path)) == 1000
@@ -274,7 +292,12 @@ def test_load_data_pinned_file_changed_names_uri_both_hashes_and_the_way_out(tin
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
     with pytest.raises(DataError) as info:
         component.load_data.python_func(
-            data_uri=str(tiny_csv), expected_sha256=recorded, dataset=dataset
+            data_uri=str(tiny_csv),
+            expected_sha256=recorded,
+            start_date="",
+            end_date="",
+            last_days=0,
+            dataset=dataset,
         )
     message = str(info.value)
     assert f"the content of {tiny_csv} changed" in message
@@ -357,3 +380,51 @@ def test_load_data_parquet_dtypes_are_those_pandas_reads_the_snapshot_with(tmp_p
     snap = take(folder)
     assert snap.dtypes == {str(c): str(t) for c, t in snap.frame.dtypes.items()}
     assert snap.dtypes == {"n": "float64", "flag": "object", "name": "str", "x": "float64"}
+
+
+def _prediction_log(root: Path) -> Path:
+    """A prediction-log layout: model/date=YYYY-MM-DD/ folders of Parquet parts."""
+    for day, base in (("2026-11-27", 0), ("2026-11-28", 10), ("2026-11-29", 20)):
+        folder = root / "german-credit" / f"date={day}"
+        folder.mkdir(parents=True)
+        for part in range(2):
+            rows = pd.DataFrame({"request_id": [f"{day}-{part}"], "age": [base + part]})
+            rows.to_parquet(folder / f"17000{part}.parquet", index=False)
+    return root / "german-credit"
+
+
+def test_load_data_date_window_reads_only_those_days_of_a_prediction_log(tmp_path):
+    log = _prediction_log(tmp_path)
+    window = DateWindow.of("2026-11-28", "2026-11-29", 0)
+    with tempfile.TemporaryDirectory() as folder:
+        snap = snapshot(f"{log}/", Path(folder) / "s.parquet", "", window)
+        ages = pd.read_parquet(Path(folder) / "s.parquet")["age"].tolist()
+    assert ages == [10, 11, 20, 21]
+    assert snap.metadata()["date_window"] == "2026-11-28..2026-11-29"
+    assert snap.sha256 != take(f"{log}/").sha256  # the hash is of what was read
+    assert "date_window" not in take(f"{log}/").metadata()
+
+
+def test_load_data_component_last_days_window_counts_back_from_today(tmp_path):
+    log = tmp_path / "m"
+    today = datetime.now(UTC).date()
+    for back in range(4):
+        folder = log / f"date={today - timedelta(days=back)}"
+        folder.mkdir(parents=True)
+        pd.DataFrame({"back": [back]}).to_parquet(folder / "p.parquet", index=False)
+    dataset = dsl.Dataset(uri=str(tmp_path / "out" / "dataset"))
+    component.load_data.python_func(
+        data_uri=f"{log}/",
+        expected_sha256="",
+        start_date="",
+        end_date="",
+        last_days=2,
+        dataset=dataset,
+    )
+    assert sorted(pd.read_parquet(dataset.path)["back"]) == [0, 1]
+    assert dataset.metadata["date_window"] == f"{today - timedelta(days=1)}..{today}"
+
+
+def test_load_data_date_window_on_one_file_is_refused_before_reading(tiny_csv):
+    with pytest.raises(ConfigError, match="selects date=YYYY-MM-DD/ folders of a prefix"):
+        snapshot(str(tiny_csv), tiny_csv.with_suffix(".out"), "", DateWindow.of("", "", 1))

@@ -33,7 +33,9 @@ def detect_drift(
     Args:
         reference: Parquet (a file or a folder of files) of the reference data.
         current: Parquet (a file or a folder of files) of the data to check.
-        columns: Columns to compare; empty means every column (they must be in both).
+        columns: Columns to compare; empty means the model's input columns when model_alias
+            is set (so a training snapshot's target and a prediction log's request ids and
+            outputs are left out), else every column; they must be in both.
         method: "auto" or one of ks, chisquare, z, wasserstein, jensenshannon, psi, kl_div,
             hellinger.
         drift_share: Dataset drift when drifted ÷ compared columns >= this (e.g. 0.5).

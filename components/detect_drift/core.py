@@ -12,7 +12,7 @@ import pyarrow as pa
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import TableSource
 from components.detect_drift import scan, verdicts
-from components.detect_drift.prediction import PREDICTION, PredictedSource
+from components.detect_drift.prediction import PREDICTION, PredictedSource, features_of
 from components.detect_drift.results import SKIPPED, DriftResult
 from components.detect_drift.sides import MAX_TRACKED_NUMBERS
 from components.detect_drift.stattests import AUTO, get_test
@@ -84,7 +84,9 @@ def detect_drift(
         reference: The data the model was trained or last validated on: a DataFrame, an
             Arrow table, or a source from `reader.open_source` (read in batches).
         current: The data to check, in the same forms.
-        columns: Columns to compare; empty/None means every column (they must be in both).
+        columns: Columns to compare; empty/None means the model's input columns when a model
+            is given (a training snapshot's target, a prediction log's request ids and
+            outputs are not inputs), else every column; either way they must be in both.
         method: "auto" (Evidently 0.7's default choice per column) or a registered test.
         thresholds: Per-column thresholds; others use their test's default.
         per_column_methods: Per-column test names overriding `method`.
@@ -109,7 +111,14 @@ def detect_drift(
     for label, src in (("reference", ref_src), ("current", cur_src)):
         if src.num_rows == 0:
             raise DataError(f"the {label} dataset has no rows ({src.uri}): nothing to compare")
+    if not columns and model is not None:
+        columns = features_of(model)
     names = _selected(ref_src.schema.names, cur_src.schema.names, columns)
+    if model is not None and PREDICTION in names:
+        raise ConfigError(
+            f"column {PREDICTION!r} is both a data column to compare and the model's output "
+            "(prediction drift); leave it out of the columns, or leave the model out"
+        )
     if model is not None:
         ref_src = PredictedSource(ref_src, model, "reference")
         cur_src = PredictedSource(cur_src, model, "current")

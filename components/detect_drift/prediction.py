@@ -53,14 +53,12 @@ class PredictedSource:
                 f"the {self.label} data lacks the model's input columns {missing}; prediction "
                 "drift needs every feature the model was trained on (or leave the model out)"
             )
-        if PREDICTION in self.source.schema.names:
-            raise DataError(
-                f"the {self.label} data already has a column {PREDICTION!r}; rename it to "
-                "compare the model's predictions"
-            )
         first = next(self.source.batches(self.features), None)
         kind = pa.float64() if first is None else predict(self.model, first.slice(0, 1)).type
-        self.schema = self.source.schema.append(pa.field(PREDICTION, kind))
+        # A prediction log's own `prediction` column is shadowed: the model's output is
+        # computed the same way on both sides (the reference has none to compare with).
+        fields = [f for f in self.source.schema if f.name != PREDICTION]
+        self.schema = pa.schema(fields).append(pa.field(PREDICTION, kind))
         self.num_rows, self.uri = self.source.num_rows, self.source.uri
 
     def _read(self, columns: list[str]) -> list[str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components._shared.errors import DataError
+from components._shared.errors import ConfigError, DataError
 from components._shared.failpoints import failpoint
 from components._shared.input_checks import check_column_names, check_same_schema, check_scheme
+from components._shared.io.partitions import DateWindow, in_window
 from components._shared.io.parts import Part, is_collection, local_copy, parquet_parts
 from components._shared.io.sources import ParquetSource
 from components._shared.io.whole import parse_table, read_bytes, table_format, write_parquet
@@ -27,16 +28,21 @@ class Snapshot:
     columns: tuple[str, ...]
     dtypes: dict[str, str]
     row_groups: int  # in the Parquet written: a streamed copy has one per batch
+    date_window: str = ""  # the days read from a date-partitioned prefix ("" for all)
 
     def metadata(self) -> dict[str, object]:
         """The Dataset artifact metadata (JSON values only)."""
-        return {
+        found = {
             "source_uri": self.uri,
             "sha256": self.sha256,
             "rows": self.rows,
             "columns": list(self.columns),
             "dtypes": dict(self.dtypes),
         }
+        return found | ({"date_window": self.date_window} if self.date_window else {})
+
+
+NO_WINDOW = DateWindow()
 
 
 def _check_pinned(uri: str, sha256: str, expected_sha256: str) -> None:
@@ -66,12 +72,12 @@ class _Counter:
         self.total += len(chunk)
 
 
-def _fetch_parts(uri: str, spool: Path) -> tuple[list[tuple[str, Path]], str]:
-    """Every part of a folder or prefix on local disk, and one hash of them all, as they pass."""
+def _fetch_parts(uri: str, spool: Path, window: DateWindow) -> tuple[list[tuple[str, Path]], str]:
+    """The parts of a folder or prefix (in the window) on local disk, and one hash of them all."""
     digest = hashlib.sha256()
     root = uri.removeprefix("file://").rstrip("/")
     local = []
-    for n, part in enumerate(parquet_parts(uri)):
+    for n, part in enumerate(in_window(parquet_parts(uri), window, uri)):
         # Names relative to the prefix, length-prefixed: a copy elsewhere hashes the same,
         # and no split of the same bytes into other parts does. The size comes from the
         # listing, before the bytes: it must be the size that is then read.
@@ -159,9 +165,11 @@ def _snapshot_csv(uri: str, destination: Path, expected_sha256: str) -> Snapshot
     )
 
 
-def _snapshot_parquet(uri: str, destination: Path, expected_sha256: str, spool: Path) -> Snapshot:
+def _snapshot_parquet(
+    uri: str, destination: Path, expected_sha256: str, spool: Path, window: DateWindow
+) -> Snapshot:
     if is_collection(uri):
-        parts, sha256 = _fetch_parts(uri, spool)
+        parts, sha256 = _fetch_parts(uri, spool, window)
     else:
         digest = hashlib.sha256()
         parts = [(uri, local_copy(uri, spool / "000000.parquet", digest.update))]
@@ -169,10 +177,16 @@ def _snapshot_parquet(uri: str, destination: Path, expected_sha256: str, spool: 
     _check_pinned(uri, sha256, expected_sha256)  # before a byte is parsed
     source = _open_parts(uri, parts)
     rows, groups, dtypes = _copy(source, destination)
-    return Snapshot(sha256, uri, rows, tuple(source.schema.names), dtypes, groups)
+    found = (sha256, uri, rows, tuple(source.schema.names), dtypes, groups)
+    return Snapshot(*found, str(window) if window else "")
 
 
-def snapshot(uri: str, destination: str | Path, expected_sha256: str = "") -> Snapshot:
+def snapshot(
+    uri: str,
+    destination: str | Path,
+    expected_sha256: str = "",
+    window: DateWindow = NO_WINDOW,
+) -> Snapshot:
     """Copy a CSV or Parquet table, or a folder/prefix of Parquet parts, into one Parquet file.
 
     Parquet is streamed: each part's bytes are hashed as they arrive (an S3 object is spooled
@@ -188,6 +202,8 @@ def snapshot(uri: str, destination: str | Path, expected_sha256: str = "") -> Sn
         destination: The Parquet file to write; written only when the whole copy succeeded.
         expected_sha256: The hash the content must have (checked before it is parsed);
             empty means no check.
+        window: For a folder or prefix laid out as `date=YYYY-MM-DD/` folders (the
+            prediction log), only the parts of these days; empty: every part.
 
     Returns:
         The sha256 of the bytes it was read from (for parts: of their names relative to the
@@ -204,6 +220,11 @@ def snapshot(uri: str, destination: str | Path, expected_sha256: str = "") -> Sn
     check_scheme(uri)
     destination = Path(destination)
     collection = is_collection(uri)
+    if window and not collection:
+        raise ConfigError(
+            f"a date window ({window}) selects date=YYYY-MM-DD/ folders of a prefix, but {uri} "
+            "is one file; give the prefix (ending in /) or drop the window"
+        )
     if not collection:
         table_format(uri)  # an unknown format fails before any network call
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +234,7 @@ def snapshot(uri: str, destination: str | Path, expected_sha256: str = "") -> Sn
             if not collection and table_format(uri) == "csv":
                 snap = _snapshot_csv(uri, partial, expected_sha256)
             else:
-                snap = _snapshot_parquet(uri, partial, expected_sha256, Path(spool))
+                snap = _snapshot_parquet(uri, partial, expected_sha256, Path(spool), window)
         partial.replace(destination)  # a failed copy leaves no output behind
     finally:
         partial.unlink(missing_ok=True)

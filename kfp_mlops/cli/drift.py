@@ -102,7 +102,10 @@ def add_parser(subparsers) -> None:
     d.add_argument("reference", help="CSV/Parquet file, folder, s3:// object or s3://prefix/")
     d.add_argument("current", help="CSV/Parquet file, folder, s3:// object or s3://prefix/")
     d.add_argument(
-        "--columns", nargs="+", metavar="COL", help="columns to compare (default: all; a,b or a b)"
+        "--columns",
+        nargs="+",
+        metavar="COL",
+        help="columns to compare (default: the --model's inputs, else all; a,b or a b)",
     )
     d.add_argument(
         "--method", default="auto", help="auto (Evidently 0.7 defaults) or a test name, e.g. psi"
