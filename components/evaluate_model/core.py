@@ -1,7 +1,6 @@
 """Score a classifier's held-out predictions against thresholds and the current champion."""
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -12,11 +11,8 @@ from sklearn.metrics import confusion_matrix
 
 from components._shared.champion import Champion
 from components._shared.errors import ConfigError, DataError, one_of
+from components.evaluate_model.latency import latency_ms
 from components.evaluate_model.scoring import METRICS, Scores, roc_points
-
-LATENCY_ROWS = 100
-LATENCY_REPEATS = 3  # best of 3 per row: a busy neighbour inflates one call, not three
-WARMUP_CALLS = 5
 
 
 @dataclass(frozen=True)
@@ -142,28 +138,6 @@ def _scores(frame: pd.DataFrame, columns: PredictionColumns, classes: tuple) -> 
     )
 
 
-def _latency_ms(model: Any, features: pd.DataFrame) -> tuple[float, float]:
-    from threadpoolctl import threadpool_limits
-
-    rows = features.head(LATENCY_ROWS)
-    # One thread, as a serving worker answers one request: OpenMP threads spin-waiting on
-    # a shared machine made single-row p95 jump from ~25 ms to ~600 ms here.
-    with threadpool_limits(limits=1):
-        for _ in range(WARMUP_CALLS):  # first calls pay for lazy imports and caches
-            model.predict(rows.iloc[[0]])
-        timings = [
-            min(_call_ms(model, rows.iloc[[i]]) for _ in range(LATENCY_REPEATS))
-            for i in range(len(rows))
-        ]
-    return float(np.percentile(timings, 50)), float(np.percentile(timings, 95))
-
-
-def _call_ms(model: Any, row: pd.DataFrame) -> float:
-    start = time.perf_counter()
-    model.predict(row)
-    return (time.perf_counter() - start) * 1000.0
-
-
 def _threshold_checks(values: dict[str, float], thresholds: Thresholds) -> list[Check]:
     bounds = [
         ("accuracy", "min_accuracy", True),
@@ -273,7 +247,7 @@ def evaluate(
     scores = _scores(frame, columns, classes)
     values = {name: fn(scores) for name, fn in METRICS.items()}
     features = frame[list(columns.feature_columns)]
-    values["latency_p50_ms"], values["latency_p95_ms"] = _latency_ms(model, features)
+    values["latency_p50_ms"], values["latency_p95_ms"] = latency_ms(model, features)
 
     checks = _threshold_checks(values, thresholds)
     reasons = [
