@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,12 +101,13 @@ def post(url: str, body: object, headers: dict | None = None) -> tuple[int, obje
 
 
 def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    head = f"{name}{{{want}}}" if want else name
+    """The value of one sample in Prometheus text (0 when absent), labels in any order."""
     for line in text.splitlines():
-        if line.startswith(head + " "):
-            return float(line.rsplit(" ", 1)[1])
+        head, _, value = line.rpartition(" ")
+        found, _, rest = head.partition("{")
+        pairs = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+        if found == name and pairs == labels:
+            return float(value)
     return 0.0
 
 
