@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from kfp_mlops.serve.metrics import Metrics
-from kfp_mlops.serve.predlog import PredictionLog, log_prefix, records
+from kfp_mlops.serve.predlog import PredictionLog, log_prefix, records, table
 from tests.conftest import GERMAN_CREDIT, free_port
 from tests.serving import ROWS, Process, get, metric, post, read_log, register, unique_prefix
 from tests.test_register_model import FEATURES
@@ -37,7 +37,7 @@ def until(condition, what: str) -> None:
 
 def submit(log: PredictionLog, rows: int, model: str = "m") -> bool:
     when = datetime.now(UTC)
-    inputs = pd.DataFrame({"x": list(range(rows))})
+    inputs = {"x": list(range(rows))}
     outputs = {"prediction": [1] * rows}
     request_id = uuid.uuid4().hex
     return log.submit(
@@ -67,16 +67,22 @@ def test_prediction_log_prefix_from_environment(monkeypatch):
     assert log_prefix() == "s3://other/logs"
 
 
-def test_prediction_log_records_layout():
+def test_prediction_log_records_layout_and_one_table_per_flush():
     when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    inputs = pd.DataFrame({"age": [30, 40]})
-    frame = records("r1", when, ("m", "2"), inputs, {"prediction": [0, 1]}, 0.002)
+    first = records("r1", when, ("m", "2"), {"age": [30, None]}, {"prediction": [0, 1]}, 0.002)
+    second = records("r2", when, ("m", "2"), {"age": [50]}, {"prediction": [1]}, 0.001)
+    frame = table([first, second, {**second, "extra": ["e"]}]).to_pandas()
     assert list(frame.columns) == [
         "request_id", "time", "model_name", "model_version", "age", "prediction",
-        "latency_seconds",
+        "latency_seconds", "extra",
     ]  # fmt: skip
-    assert frame["time"].dt.tz is not None and frame["time"][0] == pd.Timestamp(when)
-    assert frame["request_id"].tolist() == ["r1", "r1"]
+    assert str(frame["time"].dtype) == "datetime64[us, UTC]"
+    assert frame["time"][0] == pd.Timestamp(when)
+    assert frame["request_id"].tolist() == ["r1", "r1", "r2", "r2"]
+    assert frame["age"].isna().tolist() == [False, True, False, False]
+    assert frame["extra"].isna().tolist() == [True, True, True, False]
+    mixed = table([first, {**second, "age": ["fifty"]}]).to_pandas()
+    assert mixed["age"].fillna("-").tolist() == ["30", "-", "fifty"]  # disagreeing types: text
 
 
 def test_prediction_log_flushes_by_size(stack):

@@ -75,7 +75,8 @@ class Server:
                     for k, c in enumerate(classes):
                         outputs[f"proba_{c}"] = [row[k] for row in answer.probabilities]
                 model = (served.registered_name, str(served.version))
-                return records(request_id, when, model, frame, outputs, latency)
+                inputs = {name: columns[name] for name in served.schema.names}
+                return records(request_id, when, model, inputs, outputs, latency)
 
             self.log.submit(self.served.name, when, len(frame), make)
         return answer

@@ -39,12 +39,16 @@ class ServedModel:
         return np.asarray(getattr(self.model, "classes_", [])).tolist()
 
     def predict(self, frame: pd.DataFrame) -> Prediction:
-        """Labels (and probabilities) for rows already checked against the schema."""
-        labels = np.asarray(self.model.predict(frame)).tolist()
-        proba = None
-        if hasattr(self.model, "predict_proba"):
-            proba = np.asarray(self.model.predict_proba(frame), dtype=float).round(6).tolist()
-        return Prediction(labels, proba)
+        """Labels (and probabilities) for rows already checked against the schema.
+
+        One pass through the pipeline: the label is the most probable class, which is how
+        our classifiers' own predict decides (calling both would preprocess the rows twice).
+        """
+        if not hasattr(self.model, "predict_proba"):
+            return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
+        proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+        labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
+        return Prediction(labels, proba.round(6).tolist())
 
     def warm_up(self) -> Prediction:
         """One prediction on a row of missing values (every train_model pipeline imputes)."""

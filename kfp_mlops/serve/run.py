@@ -60,7 +60,12 @@ def serve(
         log_options: PredictionLog settings (max_rows, flush_rows, flush_seconds), or None to
             serve without the prediction log.
     """
+    from threadpoolctl import threadpool_limits
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # One thread per prediction: requests already run side by side, and OpenMP's start-up
+    # on every call tripled a single row's latency (benchmarks/serve.py).
+    threadpool_limits(1)
     served = load_served(model_uri, name)
     metrics = Metrics()
     log, where = _log(metrics, log_options)

@@ -6,7 +6,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -94,10 +93,9 @@ class Sink:
         version = body.get("model_version")
         latency = (response.time - request.time).total_seconds()
 
-        def make() -> pd.DataFrame:
-            frame = pd.DataFrame(inputs)
+        def make() -> dict[str, list]:
             facts = (model, None if version is None else str(version))
-            return records(event_id, request.time, facts, frame, outputs, max(latency, 0.0))
+            return records(event_id, request.time, facts, inputs, outputs, max(latency, 0.0))
 
         self.log.submit(model, request.time, n_in, make)
         self.metrics.sink_events.labels("pair", "logged").inc()
