@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 from components._shared.errors import DataError
+from kfp_mlops.serve.app import Limits, Server
 from kfp_mlops.serve.frame import RequestError, build_frame
+from kfp_mlops.serve.metrics import Metrics
+from kfp_mlops.serve.model import ServedModel
 from kfp_mlops.serve.schema import Column, Schema, schema_from
 from kfp_mlops.serve.v1 import v1_columns
 from kfp_mlops.serve.v2 import v2_columns
@@ -149,6 +152,29 @@ def test_v2_column_datatype_the_column_does_not_take_is_refused():
     body["inputs"][4]["datatype"] = "BYTES"
     with pytest.raises(RequestError, match="column age \\(integer\\) takes datatype one of"):
         v2_columns(body, SCHEMA, 10)
+
+
+def test_server_is_not_ready_until_the_warm_up_prediction_ran(credit):
+    served = ServedModel("credit", "registered", 4, train(credit), SCHEMA)
+    server = Server(served, None, Limits(), Metrics())
+    with pytest.raises(RequestError, match="model 'credit' is not ready yet") as refused:
+        server.check("credit")
+    assert refused.value.status == 503 and not server.ready
+    server.warm_up()
+    server.check("credit")
+    assert server.ready
+    assert server.metrics.registry.get_sample_value("kfp_mlops_serve_ready") == 1
+    with pytest.raises(RequestError, match="unknown model 'registered'; this server serves"):
+        server.check("registered")  # --name renames the routes; the registered name is not one
+
+
+def test_served_model_labels_are_the_most_probable_class_like_predict(credit):
+    model = train(credit)
+    served = ServedModel("m", "m", 1, model, SCHEMA)
+    frame = credit[FEATURES].head(50)
+    answer = served.predict(frame)
+    assert answer.labels == model.predict(frame).tolist()
+    assert np.allclose(answer.probabilities, model.predict_proba(frame), atol=1e-6)
 
 
 # -- the real server: answers -------------------------------------------------------------------
