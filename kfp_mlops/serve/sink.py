@@ -1,5 +1,6 @@
 """The sink for KServe's payload logger: request and response CloudEvents joined on Ce-Id."""
 
+import gc
 import threading
 import time
 from collections import OrderedDict
@@ -154,6 +155,7 @@ def build_sink_app(sink: Sink) -> FastAPI:
 
     async def lifespan(_app):
         sink.sweeper.start()
+        gc.freeze()  # as in the server: full collections skip what was loaded at start
         yield
         await run_in_threadpool(sink.close)
 
