@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from kfp_mlops.serve.metrics import Metrics
@@ -81,6 +82,15 @@ def test_prediction_log_records_layout_and_one_table_per_flush():
     assert frame["request_id"].tolist() == ["r1", "r1", "r2", "r2"]
     assert frame["age"].isna().tolist() == [False, True, False, False]
     assert frame["extra"].isna().tolist() == [True, True, True, False]
+    typed = table([first], {"age": pa.int64(), "sex": pa.string()})
+    assert typed.schema.field("age").type == pa.int64()
+    nulls = records("r3", when, ("m", None), {"age": [None], "sex": [None]}, {}, None)
+    empty = table([nulls], {"age": pa.int64(), "sex": pa.string()})
+    assert [empty.schema.field(c).type for c in ("age", "sex", "model_version")] == [
+        pa.int64(),
+        pa.string(),
+        pa.string(),
+    ]  # a flush of nulls keeps the partition's one schema
     mixed = table([first, {**second, "age": ["fifty"]}]).to_pandas()
     assert mixed["age"].fillna("-").tolist() == ["30", "-", "fifty"]  # disagreeing types: text
 
@@ -203,6 +213,9 @@ def test_prediction_log_server_sigterm_writes_every_row_to_its_partition(model_n
     assert frame["prediction"].tolist()[:2] == answers[0][1]["predictions"]
     assert frame["sex"].tolist()[:2] == ["male", "female"]
     assert (frame["latency_seconds"] > 0).all()
+    assert {c: str(frame[c].dtype) for c in ("age", "prediction", "proba_1")} == {
+        "age": "int64", "prediction": "int64", "proba_1": "float64"
+    }  # fmt: skip
 
 
 def test_prediction_log_server_keeps_answering_while_s3_is_down(model_name):

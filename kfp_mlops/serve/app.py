@@ -82,7 +82,8 @@ class Server:
                 inputs = {name: columns[name] for name in served.schema.names}
                 return records(request_id, when, model, inputs, outputs, latency)
 
-            self.log.submit(self.served.name, when, len(frame), make)
+            # Partitioned by the registered name, whatever --name the routes answer to.
+            self.log.submit(served.registered_name, when, len(frame), make)
         return answer
 
     def metadata(self) -> dict:

@@ -50,6 +50,16 @@ class ServedModel:
         labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
         return Prediction(labels, proba.round(6).tolist())
 
+    def log_types(self) -> dict:
+        """Arrow types of the log's input and output columns, from the schema and the classes."""
+        import pyarrow as pa
+
+        kinds = {"string": pa.string(), "integer": pa.int64(), "double": pa.float64()}
+        types = {c.name: kinds.get(c.kind, pa.bool_()) for c in self.schema.columns}
+        labels = pa.array(self.classes).type if self.classes else pa.string()
+        types["prediction"] = labels
+        return types | {f"proba_{c}": pa.float64() for c in self.classes}
+
     def warm_up(self) -> Prediction:
         """One prediction on a row of missing values (every train_model pipeline imputes)."""
         row = {c.name: [np.nan] for c in self.schema.columns}

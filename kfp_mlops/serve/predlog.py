@@ -63,30 +63,44 @@ def records(
     }
 
 
-def _array(name: str, values: list) -> pa.Array:
-    if name == "time":
-        return pa.array(values, type=pa.timestamp("us", tz="UTC"))
+# Fixed types, so every file of a partition has one schema (a flush of nulls included).
+META_TYPES = {
+    "request_id": pa.string(),
+    "time": pa.timestamp("us", tz="UTC"),
+    "model_name": pa.string(),
+    "model_version": pa.string(),
+    "latency_seconds": pa.float64(),
+}
+
+
+def _array(values: list, kind: pa.DataType | None) -> pa.Array:
     try:
-        return pa.array(values)
+        return pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         # Requests that disagree on a column's type (the sink reads any payload): keep them
         # all, as text, rather than lose the flush.
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
-def table(parts: list[dict[str, list]]) -> pa.Table:
+def table(parts: list[dict[str, list]], types: dict[str, pa.DataType] | None = None) -> pa.Table:
     """One Arrow table from many requests' columns (a column a request lacks is null there).
 
     Arrow, not pandas: building it takes a third of the time, and the writer thread shares
     the interpreter with the requests.
+
+    Args:
+        parts: Each request's columns (see `records`).
+        types: Arrow types of input and output columns when known (the server knows its
+            schema; the sink does not, and Arrow infers them).
     """
+    known = META_TYPES | (types or {})
     names = list(dict.fromkeys(name for part in parts for name in part))
     columns: dict[str, list] = {name: [] for name in names}
     for part in parts:
         n = len(part["request_id"])
         for name in names:
             columns[name].extend(part.get(name, [None] * n))
-    return pa.table({name: _array(name, values) for name, values in columns.items()})
+    return pa.table({name: _array(values, known.get(name)) for name, values in columns.items()})
 
 
 @dataclass
@@ -120,10 +134,11 @@ class PredictionLog:
         flush_rows: int = 10_000,
         flush_seconds: float = 5.0,
         retry_seconds: float = 1.0,
+        types: dict[str, pa.DataType] | None = None,
     ):
         self.bucket, _, path = prefix.removeprefix("s3://").partition("/")
         self.path = path.strip("/")
-        self.metrics = metrics
+        self.metrics, self.types = metrics, types
         self.max_rows, self.flush_rows = max_rows, flush_rows
         self.flush_seconds, self.retry_seconds = flush_seconds, retry_seconds
         self._pending: deque[_Batch] = deque()
@@ -175,6 +190,8 @@ class PredictionLog:
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._thread.is_alive():  # S3 hangs: say what the exit is about to lose
+            log.error("prediction log: %d rows still unwritten after %.0f s", self._rows, timeout)
 
     def _wait(self) -> bool:
         """Wait for a reason to write; returns whether the log is stopping."""
@@ -227,7 +244,7 @@ class PredictionLog:
         for (model, date), group in groups.items():
             rows = sum(b.rows for b in group)
             try:
-                self._put(model, date, table([b.make() for b in group]))
+                self._put(model, date, table([b.make() for b in group], self.types))
             except Exception as exc:  # S3Error, urllib3 errors, or a row builder's: all retried
                 self.metrics.log_write_errors.inc()
                 log.warning("prediction log: write failed, will retry: %s", redact(exc)[:300])

@@ -32,12 +32,14 @@ def _uvicorn(app, host: str, port: int) -> None:
     uvicorn.Server(config).run()
 
 
-def _log(metrics: Metrics, log_options: dict | None) -> tuple[PredictionLog | None, str]:
+def _log(
+    metrics: Metrics, log_options: dict | None, types: dict | None = None
+) -> tuple[PredictionLog | None, str]:
     if log_options is None:
         return None, "off"
     prefix = log_prefix()
     s3_settings()  # unconfigured S3 fails now, not at the first flush
-    return PredictionLog(prefix, metrics, **log_options).start(), prefix
+    return PredictionLog(prefix, metrics, types=types, **log_options).start(), prefix
 
 
 def serve(
@@ -68,7 +70,7 @@ def serve(
     threadpool_limits(1)
     served = load_served(model_uri, name)
     metrics = Metrics()
-    log, where = _log(metrics, log_options)
+    log, where = _log(metrics, log_options, served.log_types())
     server = Server(served, log, limits, metrics)
     print(
         f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "
