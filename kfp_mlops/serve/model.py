@@ -6,6 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# The loader's own MLflow client settings and error wording, so the signature read below
+# fails the same way the model download does.
 from components._shared.champion import _client_env, _service_error, load_model_uri
 from components._shared.errors import ConfigError
 from components._shared.settings import mlflow_tracking_uri
