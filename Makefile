@@ -75,6 +75,7 @@ bench: install evidently ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.local_loop
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.datapath
+	$(BIN)/python -m benchmarks.serve
 
 # Container images: built from wheels collected on the host, so the build needs no network.
 WHEELS := build/wheels

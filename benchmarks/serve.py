@@ -1,0 +1,212 @@
+"""Our model server (log on and off) against `mlflow models serve`: same model, same machine.
+
+Usage: python -m benchmarks.serve [--quick] [--only TEXT]  (TEXT: scenarios whose name has it)
+
+Starts its own embedded stack on free ports, trains the demo model with train_model's core
+(hist_gradient_boosting on all of data/german_credit.csv), registers it with register_model's
+core, then serves it with each server in turn (one at a time, so they never share the CPU)
+and drives it with the closed-loop load generator below: N threads, each with one keep-alive
+HTTP/1.1 connection, sending the next request when the last answer arrived. The generator
+runs on the same machine, so every figure includes its CPU cost, the same for each server.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data" / "german_credit.csv"
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def register_demo_model(home: Path) -> str:
+    """Train and register the demo model; returns its name (version 1 is the champion)."""
+    from components._shared.model_io import save_model
+    from components.register_model.core import Candidate, register_model
+    from components.train_model.core import train
+
+    frame = pd.read_csv(DATA)
+    result = train(frame, "risk", "hist_gradient_boosting", {}, 0.25, 0)
+    path = home / "model.skops"
+    trusted = save_model(result.pipeline, path)
+    features = list(result.feature_columns)
+    name = f"bench-serve-{uuid.uuid4().hex[:6]}"
+    candidate = Candidate(
+        model_path=str(path),
+        model={
+            "estimator": "hist_gradient_boosting",
+            "hyperparameters": {},
+            "target_column": "risk",
+            "feature_columns": features,
+            "classes": list(result.classes),
+            "skops_trusted_types": trusted,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        },
+        dataset={"source_uri": str(DATA.name), "sha256": "benchmark", "rows": len(frame)},
+        validation={"success": True, "suite_sha256": "benchmark"},
+        evaluation={"passed": True, "primary_metric": "roc_auc", "primary_value": 0.8},
+        fairness={"passed": True},
+        evaluation_blessed=True,
+        fairness_blessed=True,
+        parameters={"benchmark": True},
+        kfp_run_id=f"bench-{uuid.uuid4().hex[:12]}",
+        sample=frame[features].head(5),
+    )
+    register_model(candidate, model_name=name, promote=True)
+    return name
+
+
+def rows(n: int) -> list[dict]:
+    """n feature rows of the demo data, nulls as None."""
+    frame = pd.read_csv(DATA).drop(columns=["risk"])
+    frame = pd.concat([frame] * (n // len(frame) + 1)).head(n).astype(object)
+    return frame.where(frame.notna(), None).to_dict(orient="records")
+
+
+class Target:
+    """A server process and how to ask it for predictions."""
+
+    def __init__(self, label: str, argv: list[str], path: str, wrap, health: str, env: dict):
+        self.label, self.path, self.wrap, self.port = label, path, wrap, free_port()
+        argv = [a.replace("{port}", str(self.port)) for a in argv]
+        self.proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{label} exited: {self.proc.stderr.read()[-2000:]}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", health)
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{label} did not become ready")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def load(target: Target, body: bytes, concurrency: int, requests: int, rate: float = 0.0):
+    """Closed-loop load (or paced at `rate` requests/s on one connection); latencies in s."""
+    latencies: list[float] = []
+    lock, errors = threading.Lock(), [0]
+    per_thread = requests // concurrency
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=60)
+        mine, start = [], time.perf_counter()
+        for k in range(per_thread):
+            if rate:
+                time.sleep(max(0.0, start + k / rate - time.perf_counter()))
+            t0 = time.perf_counter()
+            conn.request("POST", target.path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - t0)
+            if response.status != 200:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.perf_counter() - start
+    lat = np.array(latencies) * 1000
+    return len(lat) / took, np.percentile(lat, 50), np.percentile(lat, 99), errors[0]
+
+
+def scenarios(quick: bool):
+    scale = 0.3 if quick else 1.0
+    one, batch = rows(1), rows(1000)
+    return [
+        ("1 row, concurrency 1", one, 1, int(500 * scale), 0.0),
+        ("1 row, concurrency 16", one, 16, int(2000 * scale), 0.0),
+        ("1 row, paced 50 req/s", one, 1, int(500 * scale), 50.0),
+        ("1000-row batch, concurrency 1", batch, 1, max(5, int(40 * scale)), 0.0),
+    ]
+
+
+def targets(name: str, env: dict, prefix: str) -> list[tuple]:
+    ours = [PY, "-m", "kfp_mlops.cli.main", "serve", f"models:/{name}@champion",
+            "--port", "{port}"]  # fmt: skip
+    v1 = f"/v1/models/{name}:predict"
+    mlflow = [str(Path(PY).parent / "mlflow"), "models", "serve", "-m", f"models:/{name}@champion",
+              "--env-manager", "local", "--host", "127.0.0.1", "-p", "{port}"]  # fmt: skip
+    path_env = {**env, "PATH": f"{Path(PY).parent}:{env.get('PATH', '')}"}
+    return [
+        ("kfp-mlops serve, log on", ours, v1, lambda r: {"instances": r}, "/v2/health/ready",
+         {**env, "KFP_MLOPS_PREDICTION_LOG_URI": prefix}),
+        ("kfp-mlops serve, log off", [*ours, "--no-log"], v1, lambda r: {"instances": r},
+         "/v2/health/ready", env),
+        ("mlflow models serve", mlflow, "/invocations", lambda r: {"dataframe_records": r},
+         "/ping", path_env),
+    ]  # fmt: skip
+
+
+def main(quick: bool = False, only: str = "") -> None:
+    from kfp_mlops.stack import Stack
+
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    home = Path(tempfile.mkdtemp(prefix="kfp-mlops-bench-serve-"))
+    stack = Stack(home=home / "stack", s3_port=free_port(), mlflow_port=free_port())
+    stack.up(log=lambda _: None)
+    try:
+        os.environ.update(stack.env())
+        name = register_demo_model(home)
+        prefix = f"s3://kfp-mlops-data/bench-predictions-{uuid.uuid4().hex[:6]}/"
+        results = []
+        for label, argv, path, wrap, health, env in targets(name, dict(os.environ), prefix):
+            target = Target(label, argv, path, wrap, health, env)
+            try:
+                for scenario, body_rows, conc, n, rate in scenarios(quick):
+                    if only not in scenario:
+                        continue
+                    body = json.dumps(wrap(body_rows)).encode()
+                    load(target, body, conc, max(conc, n // 10), rate)  # warm the connections
+                    results.append((scenario, label, *load(target, body, conc, n, rate)))
+            finally:
+                target.stop()
+        print(
+            f"\n{'scenario':<32}{'server':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        )
+        for scenario, label, rps, p50, p99, errors in sorted(results, key=lambda r: r[0]):
+            print(f"{scenario:<32}{label:<28}{rps:>9.1f}{p50:>9.2f}{p99:>9.2f}{errors:>8}")
+    finally:
+        stack.down(log=lambda _: None)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main(quick="--quick" in args, only=args[args.index("--only") + 1] if "--only" in args else "")

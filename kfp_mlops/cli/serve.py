@@ -1,0 +1,96 @@
+"""`kfp-mlops serve|log-sink`: the model server and the sink for KServe's payload logger."""
+
+import argparse
+
+from kfp_mlops.errors import UsageError
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def _log_options(args: argparse.Namespace) -> dict | None:
+    if getattr(args, "no_log", False):
+        return None
+    if args.log_flush_seconds <= 0:
+        raise UsageError(f"--log-flush-seconds {args.log_flush_seconds} must be above 0")
+    return {
+        "max_rows": args.log_max_rows,
+        "flush_rows": args.log_flush_rows,
+        "flush_seconds": args.log_flush_seconds,
+    }
+
+
+def _serve_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.serve.app import Limits
+    from kfp_mlops.serve.run import serve
+
+    limits = Limits(max_rows=args.max_rows, max_body_bytes=args.max_body_bytes)
+    return serve(
+        args.model_uri,
+        host=args.host,
+        port=args.port,
+        name=args.name,
+        limits=limits,
+        log_options=_log_options(args),
+    )
+
+
+def _sink_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.serve.run import log_sink
+
+    return log_sink(
+        host=args.host, port=args.port, log_options=_log_options(args),
+        join_seconds=args.join_seconds,
+    )  # fmt: skip
+
+
+def _common(p: argparse.ArgumentParser, port: int) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (container: 0.0.0.0)")
+    p.add_argument("--port", type=int, default=port, help=f"port to bind (default {port})")
+    log = p.add_argument_group(
+        "prediction log (s3://kfp-mlops-data/predictions/ or KFP_MLOPS_PREDICTION_LOG_URI)"
+    )
+    log.add_argument(
+        "--log-max-rows",
+        type=_positive,
+        default=100_000,
+        help="rows queued at most; past it new rows are dropped and counted",
+    )
+    log.add_argument(
+        "--log-flush-rows",
+        type=_positive,
+        default=10_000,
+        help="write once this many rows are queued",
+    )
+    log.add_argument("--log-flush-seconds", type=float, default=5.0,
+                     help="write at least this often")  # fmt: skip
+
+
+def add_parser(subparsers) -> None:
+    """Register serve and log-sink on the sub-parsers."""
+    s = subparsers.add_parser(
+        "serve", help="serve a registered model: KServe V1 and V2 (Open Inference Protocol)"
+    )
+    s.add_argument("model_uri", help="models:/NAME@ALIAS or models:/NAME/VERSION")
+    s.add_argument("--name", help="the name routes answer to (default the registered name)")
+    s.add_argument(
+        "--max-rows", type=_positive, default=10_000, help="rows one request may hold (more: 400)"
+    )
+    s.add_argument("--max-body-bytes", type=_positive, default=16 << 20,
+                   help="bytes one request body may hold (more: 413)")  # fmt: skip
+    _common(s, 8080)
+    s.add_argument("--no-log", action="store_true", help="serve without the prediction log")
+    s.set_defaults(func=_serve_cmd)
+
+    k = subparsers.add_parser(
+        "log-sink", help="receive KServe payload-logger CloudEvents into the prediction log"
+    )
+    _common(k, 8081)
+    k.add_argument("--join-seconds", type=float, default=30.0,
+                   help="how long a request waits for its response (and back) before it is "
+                   "dropped and counted")  # fmt: skip
+    k.set_defaults(func=_sink_cmd)

@@ -1,0 +1,98 @@
+"""Request values checked against the schema, column by column, into the frame the model reads."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from kfp_mlops.serve.schema import Column, Schema
+
+
+class RequestError(Exception):
+    """A request the server refuses: an HTTP status and a message naming the problem."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _bad(column: Column, row: int, value: object) -> RequestError:
+    shown = repr(value) if not isinstance(value, str) else repr(value[:40])
+    return RequestError(
+        400,
+        f"column {column.name!r} expects {column.kind} values, got {shown} "
+        f"({type(value).__name__}) in row {row}",
+    )
+
+
+def _check(column: Column, values: list) -> None:
+    """Raise for the first value that is not of the column's kind (null is allowed)."""
+    kind = column.kind
+    for row, value in enumerate(values):
+        if value is None:
+            continue
+        if kind == "string":
+            ok = isinstance(value, str)
+        elif kind == "boolean":
+            ok = isinstance(value, bool)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            ok = False
+        elif kind == "integer" and isinstance(value, float):
+            ok = value.is_integer()
+        else:
+            ok = not (isinstance(value, float) and math.isinf(value))
+        if not ok:
+            raise _bad(column, row, value)
+
+
+def _series(column: Column, values: list) -> pd.Series:
+    has_null = any(v is None for v in values)
+    if column.kind == "string":
+        # Missing strings as NaN: what the training frame held and the imputers replace.
+        return pd.Series([np.nan if v is None else v for v in values], dtype=object)
+    if column.kind == "boolean":
+        return pd.Series(values, dtype="boolean" if has_null else bool)
+    if column.kind == "integer" and not has_null:
+        return pd.Series(values, dtype="int64")
+    return pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+
+
+def check_rows(rows: int, max_rows: int) -> None:
+    """Refuse an empty request or one with more rows than the server takes."""
+    if rows == 0:
+        raise RequestError(400, "the request holds no rows; send at least one instance")
+    if rows > max_rows:
+        raise RequestError(
+            400,
+            f"the request holds {rows} rows, more than the server's limit of {max_rows} "
+            "(--max-rows); split it into smaller requests",
+        )
+
+
+def check_names(given: list[str], schema: Schema) -> None:
+    """Refuse missing or extra columns, naming each."""
+    missing = [n for n in schema.names if n not in given]
+    extra = [n for n in given if n not in schema.names]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {missing}")
+    if extra:
+        problems.append(f"unknown column(s) {extra}")
+    if problems:
+        raise RequestError(400, f"{' and '.join(problems)}; the model takes {schema.describe()}")
+
+
+def build_frame(columns: dict[str, list], schema: Schema) -> pd.DataFrame:
+    """The frame the model reads, from equally long value lists named by column.
+
+    Raises:
+        RequestError: A missing, extra or mistyped column (400).
+    """
+    check_names(list(columns), schema)
+    data = {}
+    for column in schema.columns:
+        values = columns[column.name]
+        _check(column, values)
+        data[column.name] = _series(column, values)
+    return pd.DataFrame(data)

@@ -1,0 +1,66 @@
+"""Prometheus metrics of the server and the sink: `kfp_mlops_` prefix, base units, no colons."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Buckets for a model server whose single rows take about a millisecond.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Every metric the server and the sink publish, in their own registry (not the global one).
+
+    A registry per process object keeps tests that build several apps from sharing series.
+    """
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter(
+            "kfp_mlops_serve_requests", "HTTP requests answered, by route and status",
+            ["route", "status"], registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "kfp_mlops_serve_request_duration_seconds", "Time to answer a request, by route",
+            ["route"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.rows = Counter(
+            "kfp_mlops_serve_prediction_rows", "Rows predicted", ["model"], registry=r
+        )
+        self.errors = Counter(
+            "kfp_mlops_serve_errors", "Requests refused or failed, by reason", ["reason"],
+            registry=r,
+        )  # fmt: skip
+        self.ready = Gauge(
+            "kfp_mlops_serve_ready", "1 once the model is loaded and warmed up", registry=r
+        )
+        self.log_queue = Gauge(
+            "kfp_mlops_prediction_log_queue_rows", "Prediction-log rows waiting to be written",
+            registry=r,
+        )  # fmt: skip
+        self.log_dropped = Counter(
+            "kfp_mlops_prediction_log_dropped_rows",
+            "Prediction-log rows dropped, by reason (queue_full, write_failed)", ["reason"],
+            registry=r,
+        )  # fmt: skip
+        self.log_flushed = Counter(
+            "kfp_mlops_prediction_log_flushed_rows", "Prediction-log rows written to S3",
+            registry=r,
+        )  # fmt: skip
+        self.log_write_errors = Counter(
+            "kfp_mlops_prediction_log_write_errors", "Failed prediction-log writes (retried)",
+            registry=r,
+        )  # fmt: skip
+        self.sink_events = Counter(
+            "kfp_mlops_log_sink_events", "CloudEvents received by the sink, by type and outcome",
+            ["type", "outcome"], registry=r,
+        )  # fmt: skip
+        self.sink_unmatched = Counter(
+            "kfp_mlops_log_sink_unmatched", "Halves whose partner did not arrive in time",
+            ["type"], registry=r,
+        )  # fmt: skip
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

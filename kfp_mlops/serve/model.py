@@ -1,0 +1,125 @@
+"""The served model: loaded only through the sha-checked loader, with its schema and a warm-up."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# The loader's own MLflow client settings and error wording, so the signature read below
+# fails the same way the model download does.
+from components._shared.champion import _client_env, _service_error, load_model_uri
+from components._shared.errors import ConfigError
+from components._shared.settings import mlflow_tracking_uri
+from kfp_mlops.serve.schema import Schema, schema_from
+
+# Columns the prediction log adds beside the features; a feature may not carry these names.
+LOG_COLUMNS = ("request_id", "time", "model_name", "model_version", "latency_seconds")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer for a frame: a label per row, and class probabilities when it has them."""
+
+    labels: list
+    probabilities: list[list[float]] | None
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded registered version: what requests are checked against and what predicts."""
+
+    name: str  # the name routes answer to (--name, default the registered name)
+    registered_name: str
+    version: int
+    model: Any
+    schema: Schema
+
+    @property
+    def classes(self) -> list:
+        """The model's classes, in the order of its probability columns."""
+        return np.asarray(getattr(self.model, "classes_", [])).tolist()
+
+    def predict(self, frame: pd.DataFrame) -> Prediction:
+        """Labels (and probabilities) for rows already checked against the schema.
+
+        One pass through the pipeline: the label is the most probable class, which is how
+        our classifiers' own predict decides (calling both would preprocess the rows twice).
+        """
+        if not hasattr(self.model, "predict_proba"):
+            return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
+        proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+        labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
+        return Prediction(labels, proba.round(6).tolist())
+
+    def log_types(self) -> dict:
+        """Arrow types of the log's input and output columns, from the schema and the classes."""
+        import pyarrow as pa
+
+        kinds = {"string": pa.string(), "integer": pa.int64(), "double": pa.float64()}
+        types = {c.name: kinds.get(c.kind, pa.bool_()) for c in self.schema.columns}
+        labels = pa.array(self.classes).type if self.classes else pa.string()
+        types["prediction"] = labels
+        return types | {f"proba_{c}": pa.float64() for c in self.classes}
+
+    def warm_up(self) -> Prediction:
+        """One prediction on a row of missing values (every train_model pipeline imputes)."""
+        row = {c.name: [np.nan] for c in self.schema.columns}
+        frame = pd.DataFrame(
+            {k: pd.Series(v, dtype=object if c.kind == "string" else "float64")
+             for (k, v), c in zip(row.items(), self.schema.columns, strict=True)}
+        )  # fmt: skip
+        return self.predict(frame)
+
+
+def _split(model_uri: str) -> str:
+    if not model_uri.startswith("models:/"):
+        raise ConfigError(
+            f"model URI {model_uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION; the "
+            "server serves registered versions only (their sha256 is recorded)"
+        )
+    rest = model_uri.removeprefix("models:/")
+    return rest.partition("@")[0] if "@" in rest else rest.rpartition("/")[0]
+
+
+def _signature_inputs(where: str) -> list[dict] | None:
+    """The registered version's input signature (column names and types), if it has one."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    uri = mlflow_tracking_uri()
+    try:
+        with _client_env():  # the loader's client settings: fail fast, no progress bars
+            signature = get_model_info(where).signature
+    except MlflowException as exc:
+        raise _service_error(uri, exc, f"reading the signature of {where}") from exc
+    if signature is None or signature.inputs is None:
+        return None
+    return signature.inputs.to_dict()
+
+
+def load_served(model_uri: str, name: str | None = None) -> ServedModel:
+    """Load a registered version through champion.load_model_uri and derive its schema.
+
+    Raises:
+        ConfigError: Not a registered model URI, no such version, or an alias not set.
+        ModelTrustError: The file is not the recorded one (sha256) or names untrusted types.
+        DataError: The model does not record its columns, or its signature disagrees.
+        ServiceError: MLflow does not answer.
+    """
+    registered = _split(model_uri)
+    found = load_model_uri(model_uri)
+    if found is None:
+        raise ConfigError(
+            f"{model_uri}: the alias is not set on any version of {registered!r}; train and "
+            "register one first, or name a version (models:/NAME/VERSION)"
+        )
+    where = f"models:/{registered}/{found.version}"
+    schema = schema_from(found.model, _signature_inputs(where), where)
+    clash = sorted(set(schema.names) & set(LOG_COLUMNS))
+    if clash:
+        raise ConfigError(
+            f"{where} has feature column(s) {clash}, which the prediction log uses for its own "
+            "facts; rename them in the training data"
+        )
+    return ServedModel(name or registered, registered, found.version, found.model, schema)

@@ -1,0 +1,95 @@
+"""Start the model server or the log sink with uvicorn; SIGTERM shuts down gracefully."""
+
+import logging
+import signal
+import sys
+
+from components._shared.redact import redact
+from components._shared.settings import s3_settings
+from kfp_mlops.serve.app import Limits, Server, build_app
+from kfp_mlops.serve.metrics import Metrics
+from kfp_mlops.serve.model import load_served
+from kfp_mlops.serve.predlog import PredictionLog, log_prefix
+
+
+def _uvicorn(app, host: str, port: int) -> None:
+    import uvicorn
+
+    # uvicorn re-raises the SIGTERM it shut down on once it is done; a no-op handler makes
+    # that re-raise return, so a clean shutdown (log flushed) exits 0 instead of -15.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        # Requests in flight get this long after SIGTERM; the log is flushed after them.
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+def _log(
+    metrics: Metrics, log_options: dict | None, types: dict | None = None
+) -> tuple[PredictionLog | None, str]:
+    if log_options is None:
+        return None, "off"
+    prefix = log_prefix()
+    s3_settings()  # unconfigured S3 fails now, not at the first flush
+    return PredictionLog(prefix, metrics, types=types, **log_options).start(), prefix
+
+
+def serve(
+    model_uri: str,
+    *,
+    host: str,
+    port: int,
+    name: str | None,
+    limits: Limits,
+    log_options: dict | None,
+) -> int:
+    """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
+
+    Args:
+        model_uri: models:/NAME@ALIAS or models:/NAME/VERSION.
+        host: Address to bind (127.0.0.1 locally; 0.0.0.0 in the container).
+        port: Port to bind (8080 is KServe's convention).
+        name: The name routes answer to; default the registered model's name.
+        limits: Rows and body bytes a request may hold.
+        log_options: PredictionLog settings (max_rows, flush_rows, flush_seconds), or None to
+            serve without the prediction log.
+    """
+    from threadpoolctl import threadpool_limits
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # One thread per prediction: requests already run side by side, and OpenMP's start-up
+    # on every call tripled a single row's latency (benchmarks/serve.py).
+    threadpool_limits(1)
+    served = load_served(model_uri, name)
+    metrics = Metrics()
+    log, where = _log(metrics, log_options, served.log_types())
+    server = Server(served, log, limits, metrics)
+    print(
+        f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "
+        f"http://{host}:{port} (V1, V2, /metrics); prediction log: {redact(where)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    _uvicorn(build_app(server), host, port)
+    return 0
+
+
+def log_sink(*, host: str, port: int, log_options: dict, join_seconds: float) -> int:
+    """Serve the payload-logger sink until SIGTERM, writing joined events to the log."""
+    from kfp_mlops.serve.sink import Sink, build_sink_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    metrics = Metrics()
+    log, where = _log(metrics, log_options)
+    sink = Sink(log, metrics, join_seconds=join_seconds)
+    print(f"log sink on http://{host}:{port}; prediction log: {redact(where)}", file=sys.stderr)
+    _uvicorn(build_sink_app(sink), host, port)
+    return 0

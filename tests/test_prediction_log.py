@@ -1,0 +1,243 @@
+"""The prediction log against real S3 (SeaweedFS): layout, flushing, bounds, outages, SIGTERM."""
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from kfp_mlops.serve.metrics import Metrics
+from kfp_mlops.serve.predlog import PredictionLog, log_prefix, records, table
+from tests.conftest import GERMAN_CREDIT, free_port
+from tests.serving import ROWS, Process, get, metric, post, read_log, register, unique_prefix
+from tests.test_register_model import FEATURES
+
+WAIT_S = 60  # how long a background write may take to happen before the test gives up
+
+
+@pytest.fixture(scope="module")
+def model_name(stack, tmp_path_factory) -> str:
+    credit = pd.read_csv(GERMAN_CREDIT).head(300)
+    return register(tmp_path_factory.mktemp("log"), credit, f"logged-{uuid.uuid4().hex[:6]}")
+
+
+def sample(metrics: Metrics, name: str, **labels) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def until(condition, what: str) -> None:
+    """Wait for a background thread's effect (not a timing assertion: the bound is generous)."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def submit(log: PredictionLog, rows: int, model: str = "m") -> bool:
+    when = datetime.now(UTC)
+    inputs = {"x": list(range(rows))}
+    outputs = {"prediction": [1] * rows}
+    request_id = uuid.uuid4().hex
+    return log.submit(
+        model, when, rows, lambda: records(request_id, when, (model, "3"), inputs, outputs, 0.01)
+    )
+
+
+def flushed(metrics: Metrics) -> float:
+    return sample(metrics, "kfp_mlops_prediction_log_flushed_rows_total")
+
+
+def dropped(metrics: Metrics, reason: str) -> float:
+    return sample(metrics, "kfp_mlops_prediction_log_dropped_rows_total", reason=reason)
+
+
+def logged_rows(prefix: str) -> int:
+    return sum(len(f) for f in read_log(prefix).values())
+
+
+# -- the writer in-process, real S3 ----------------------------------------------------------
+
+
+def test_prediction_log_prefix_from_environment(monkeypatch):
+    monkeypatch.delenv("KFP_MLOPS_PREDICTION_LOG_URI", raising=False)
+    assert log_prefix() == "s3://kfp-mlops-data/predictions"
+    monkeypatch.setenv("KFP_MLOPS_PREDICTION_LOG_URI", "s3://other/logs/")
+    assert log_prefix() == "s3://other/logs"
+
+
+def test_prediction_log_records_layout_and_one_table_per_flush():
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    first = records("r1", when, ("m", "2"), {"age": [30, None]}, {"prediction": [0, 1]}, 0.002)
+    second = records("r2", when, ("m", "2"), {"age": [50]}, {"prediction": [1]}, 0.001)
+    frame = table([first, second, {**second, "extra": ["e"]}]).to_pandas()
+    assert list(frame.columns) == [
+        "request_id", "time", "model_name", "model_version", "age", "prediction",
+        "latency_seconds", "extra",
+    ]  # fmt: skip
+    assert str(frame["time"].dtype) == "datetime64[us, UTC]"
+    assert frame["time"][0] == pd.Timestamp(when)
+    assert frame["request_id"].tolist() == ["r1", "r1", "r2", "r2"]
+    assert frame["age"].isna().tolist() == [False, True, False, False]
+    assert frame["extra"].isna().tolist() == [True, True, True, False]
+    typed = table([first], {"age": pa.int64(), "sex": pa.string()})
+    assert typed.schema.field("age").type == pa.int64()
+    nulls = records("r3", when, ("m", None), {"age": [None], "sex": [None]}, {}, None)
+    empty = table([nulls], {"age": pa.int64(), "sex": pa.string()})
+    assert [empty.schema.field(c).type for c in ("age", "sex", "model_version")] == [
+        pa.int64(),
+        pa.string(),
+        pa.string(),
+    ]  # a flush of nulls keeps the partition's one schema
+    mixed = table([first, {**second, "age": ["fifty"]}]).to_pandas()
+    assert mixed["age"].fillna("-").tolist() == ["30", "-", "fifty"]  # disagreeing types: text
+
+
+def test_prediction_log_flushes_by_size(stack):
+    prefix = unique_prefix("size")
+    metrics = Metrics()
+    log = PredictionLog(prefix, metrics, flush_rows=5, flush_seconds=600).start()
+    try:
+        assert submit(log, 2) and submit(log, 2)
+        assert flushed(metrics) == 0  # below the size, long before the interval
+        submit(log, 2)
+        until(lambda: flushed(metrics) == 6, "a flush by size")
+    finally:
+        log.close()
+    (key, frame), *_ = read_log(prefix).items()
+    date = frame["time"][0].strftime("%Y-%m-%d")
+    assert key.startswith(f"{prefix.split('/', 3)[3]}m/date={date}/") and key.endswith(".parquet")
+    assert len(frame) == 6 and frame["model_version"].tolist() == ["3"] * 6
+
+
+def test_prediction_log_flushes_by_interval(stack):
+    prefix = unique_prefix("interval")
+    metrics = Metrics()
+    log = PredictionLog(prefix, metrics, flush_rows=1000, flush_seconds=0.2).start()
+    try:
+        submit(log, 1)
+        until(lambda: flushed(metrics) == 1, "a flush by interval")
+        assert logged_rows(prefix) == 1
+    finally:
+        log.close()
+
+
+def test_prediction_log_queue_full_drops_new_rows_and_counts_them(stack):
+    prefix = unique_prefix("full")
+    metrics = Metrics()
+    log = PredictionLog(prefix, metrics, max_rows=5, flush_rows=1000, flush_seconds=600).start()
+    assert submit(log, 3)
+    assert not submit(log, 3)
+    assert submit(log, 2)
+    assert dropped(metrics, "queue_full") == 3
+    assert sample(metrics, "kfp_mlops_prediction_log_queue_rows") == 5
+    log.close()
+    assert flushed(metrics) == 5 and logged_rows(prefix) == 5
+    assert sample(metrics, "kfp_mlops_prediction_log_queue_rows") == 0
+
+
+def test_prediction_log_s3_down_keeps_rows_up_to_the_bound_and_retries(stack, monkeypatch):
+    endpoint = stack.env()["AWS_ENDPOINT_URL_S3"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    prefix = unique_prefix("outage")
+    metrics = Metrics()
+    log = PredictionLog(
+        prefix, metrics, max_rows=4, flush_rows=1, flush_seconds=0.1, retry_seconds=0.1
+    ).start()
+    try:
+        assert submit(log, 3)
+        until(
+            lambda: sample(metrics, "kfp_mlops_prediction_log_write_errors_total") >= 1, "a failure"
+        )
+        assert not submit(log, 2)  # the 3 unwritten rows still count against the bound
+        assert dropped(metrics, "queue_full") == 2
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)  # S3 is back
+        until(lambda: flushed(metrics) == 3, "the retried write")
+    finally:
+        log.close()
+    assert logged_rows(prefix) == 3 and dropped(metrics, "write_failed") == 0
+
+
+def test_prediction_log_s3_down_at_shutdown_drops_and_counts(stack, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    metrics = Metrics()
+    log = PredictionLog(
+        unique_prefix("lost"), metrics, flush_seconds=600, retry_seconds=0.05
+    ).start()
+    submit(log, 2)
+    log.close()
+    assert dropped(metrics, "write_failed") == 2
+    assert sample(metrics, "kfp_mlops_prediction_log_write_errors_total") >= 3
+    assert flushed(metrics) == 0 and log.queued_rows == 0
+
+
+# -- through the real server -----------------------------------------------------------------
+
+
+def test_prediction_log_server_sigterm_writes_every_row_to_its_partition(model_name):
+    prefix = unique_prefix("served")
+    server = Process(
+        "serve", f"models:/{model_name}/1", "--log-flush-seconds", "600",
+        "--log-flush-rows", "100000", env={"KFP_MLOPS_PREDICTION_LOG_URI": prefix},
+    )  # fmt: skip
+    try:
+        url = f"{server.base}/v1/models/{model_name}:predict"
+        answers = [post(url, {"instances": ROWS}) for _ in range(20)]
+        assert {status for status, _ in answers} == {200}
+        v2 = {"id": "v2-request", "inputs": [
+            {"name": "x", "shape": [2, 5], "datatype": "BYTES",
+             "data": [v for r in ROWS for v in r.values()]}
+        ]}  # fmt: skip
+        assert post(f"{server.base}/v2/models/{model_name}/infer", v2)[0] == 200
+        assert post(url, {"instances": []})[0] == 400  # refused requests are not logged
+        text = get(f"{server.base}/metrics")[1]
+        assert metric(text, "kfp_mlops_prediction_log_queue_rows") == 42
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+    logs = read_log(prefix)
+    frame = pd.concat(logs.values(), ignore_index=True)
+    assert len(frame) == 42  # zero lost at a clean shutdown
+    assert list(frame.columns) == [
+        "request_id", "time", "model_name", "model_version", *FEATURES, "prediction",
+        "proba_0", "proba_1", "latency_seconds",
+    ]  # fmt: skip
+    path = prefix.split("/", 3)[3]
+    for key, part in logs.items():
+        dates = set(part["time"].dt.strftime("%Y-%m-%d"))
+        assert len(dates) == 1 and key.startswith(f"{path}{model_name}/date={dates.pop()}/")
+    assert (frame["model_name"] == model_name).all() and (frame["model_version"] == "1").all()
+    assert (frame[frame["request_id"] == "v2-request"]["age"] == [67, 22]).all()
+    assert frame["prediction"].tolist()[:2] == answers[0][1]["predictions"]
+    assert frame["sex"].tolist()[:2] == ["male", "female"]
+    assert (frame["latency_seconds"] > 0).all()
+    assert {c: str(frame[c].dtype) for c in ("age", "prediction", "proba_1")} == {
+        "age": "int64", "prediction": "int64", "proba_1": "float64"
+    }  # fmt: skip
+
+
+def test_prediction_log_server_keeps_answering_while_s3_is_down(model_name):
+    dead = f"http://127.0.0.1:{free_port()}"
+    # The model still loads: MLflow proxies its artifacts; only the log's S3 endpoint is dead.
+    server = Process(
+        "serve", f"models:/{model_name}/1", "--log-max-rows", "3", "--log-flush-seconds", "0.2",
+        env={"AWS_ENDPOINT_URL_S3": dead},
+    )  # fmt: skip
+    try:
+        url = f"{server.base}/v1/models/{model_name}:predict"
+        assert [post(url, {"instances": [ROWS[0]]})[0] for _ in range(5)] == [200] * 5
+        text = get(f"{server.base}/metrics")[1]
+        assert metric(text, "kfp_mlops_prediction_log_dropped_rows_total", reason="queue_full") == 2
+
+        def failed_once():
+            text = get(f"{server.base}/metrics")[1]
+            return metric(text, "kfp_mlops_prediction_log_write_errors_total") >= 1
+
+        until(failed_once, "a failed write")
+        assert post(url, {"instances": [ROWS[1]]})[0] == 200
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+    assert "prediction log: 3 rows could not be written at shutdown" in err
