@@ -37,6 +37,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/kfp
 USER 10001:10001
 WORKDIR /home/kfp
+# `kfp-mlops serve ... --host 0.0.0.0` as a KServe custom predictor: KServe's port.
+EXPOSE 8080
 ARG IMAGE_REF=unknown
 ARG GIT_COMMIT=unknown
 # Lineage: register_model records both on every model version it registers.

@@ -1,4 +1,4 @@
-"""The compiled specs in real containers: kfp.local.DockerRunner, the project image, the stack.
+"""The compiled specs and the model server in real containers: DockerRunner, the project image.
 
 `make e2e` starts Docker, builds the image and runs these (marker `e2e`; `make test` leaves
 them out). DockerRunner can report SUCCESS for a container that failed, so every assertion
@@ -6,7 +6,10 @@ is on what the tasks wrote (executor outputs) and on the registry, never on task
 """
 
 import hashlib
+import json
 import os
+import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +19,8 @@ import yaml
 from components._shared.image import IMAGE
 from kfp_mlops.params.parse import resolve
 from kfp_mlops.stack import DATA_BUCKET
-from tests.conftest import GERMAN_CREDIT, REPO
-from tests.e2e.docker_run import run_in_containers
+from tests.conftest import GERMAN_CREDIT, REPO, free_port
+from tests.e2e.docker_run import FORWARDED, run_in_containers
 
 pytestmark = pytest.mark.e2e
 
@@ -147,6 +150,65 @@ def test_training_in_containers_registers_champion_with_image_lineage(
     assert version.tags["dataset_uri"] == s3_data["german_credit"]
     assert version.tags["dataset_sha256"] == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
     assert _no_credentials_in(summary["run_dir"]) == []
+
+
+def test_model_server_in_the_image_answers_v1_v2_metrics_and_logs_to_s3(stack, image_env):
+    """The champion the training test registered, served by the image as KServe would run it."""
+    import docker
+
+    from tests.serving import get, post, read_log
+
+    model = "e2e-german-credit"
+    prefix = f"s3://{DATA_BUCKET}/e2e-predictions-{uuid.uuid4().hex[:8]}/"
+    port = free_port()
+    env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "KFP_MLOPS_PREDICTION_LOG_URI": prefix}
+    rows = json.loads(
+        pd.read_csv(GERMAN_CREDIT).drop(columns=["risk"]).head(2).to_json(orient="records")
+    )
+    client = docker.from_env()
+    container = client.containers.run(
+        IMAGE,
+        ["kfp-mlops", "serve", f"models:/{model}@champion", "--host", "127.0.0.1",
+         "--port", str(port), "--log-flush-seconds", "1"],
+        network_mode="host", environment=env, detach=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            container.reload()
+            assert container.status != "exited", container.logs().decode()[-3000:]
+            try:
+                if get(f"{base}/v2/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the server in the image never became ready"
+            time.sleep(0.5)
+        status, v1 = post(f"{base}/v1/models/{model}:predict", {"instances": rows})
+        assert status == 200 and len(v1["predictions"]) == 2, v1
+        kinds = {c: "BYTES" if isinstance(v, str) else "INT64" for c, v in rows[0].items()}
+        inputs = [
+            {"name": c, "shape": [2], "datatype": kind, "data": [r[c] for r in rows]}
+            for c, kind in kinds.items()
+        ]
+        status, v2 = post(f"{base}/v2/models/{model}/infer", {"id": "e2e-1", "inputs": inputs})
+        assert status == 200 and v2["id"] == "e2e-1" and v2["model_name"] == model, v2
+        status, metrics = get(f"{base}/metrics")
+        assert status == 200 and "kfp_mlops_serve_requests_total" in metrics
+    finally:
+        container.stop(timeout=30)  # SIGTERM: the server flushes its prediction log
+        exit_code = container.wait()["StatusCode"]
+        logs = container.logs().decode()
+        container.remove()
+        client.close()
+    assert exit_code == 0, logs[-3000:]
+    logged = read_log(prefix)
+    assert sum(len(p) for p in logged.values()) == 4, logged.keys()
+    assert all(f"/{model}/date=" in key for key in logged)
+    for secret in (os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_ACCESS_KEY_ID"]):
+        assert secret not in logs
 
 
 def test_monitoring_in_containers_detects_drift_and_retrains(stack, s3_data, image_env, tmp_path):
