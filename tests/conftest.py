@@ -10,6 +10,8 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 REPO = Path(__file__).resolve().parent.parent
 GERMAN_CREDIT = REPO / "data" / "german_credit.csv"
+# load_data's date-window parameters when no window is wanted (every part, no prediction log).
+NO_WINDOW = {"start_date": "", "end_date": "", "last_days": 0}
 
 
 def free_port() -> int:

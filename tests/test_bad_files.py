@@ -23,6 +23,7 @@ from components._shared.input_checks import (
 )
 from components._shared.io import read_parquet, s3_client, upload_file
 from components.load_data import component
+from tests.conftest import NO_WINDOW
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -48,9 +49,7 @@ def _s3_put(data: bytes, name: str) -> str:
 
 def _load(uri: str, tmp_path) -> dsl.Dataset:
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(
-        data_uri=uri, expected_sha256="", start_date="", end_date="", last_days=0, dataset=dataset
-    )
+    component.load_data.python_func(data_uri=uri, expected_sha256="", **NO_WINDOW, dataset=dataset)
     return dataset
 
 
@@ -62,9 +61,7 @@ def _refused(uri: str, tmp_path, *fragments: str, error: type = DataError) -> st
         component.load_data.python_func(
             data_uri=uri,
             expected_sha256="",
-            start_date="",
-            end_date="",
-            last_days=0,
+            **NO_WINDOW,
             dataset=dataset,
         )
     message = str(info.value)
@@ -307,9 +304,7 @@ def test_bad_file_unsupported_scheme_refused_before_any_network_call(tmp_path, m
             component.load_data.python_func(
                 data_uri=uri,
                 expected_sha256="",
-                start_date="",
-                end_date="",
-                last_days=0,
+                **NO_WINDOW,
                 dataset=dataset,
             )
     message = str(info.value)

@@ -31,7 +31,7 @@ from components.load_data import component as load_component
 from components.load_data.core import snapshot
 from components.register_model import component as register_component
 from kfp_mlops.stack import Stack
-from tests.conftest import GERMAN_CREDIT, free_port
+from tests.conftest import GERMAN_CREDIT, NO_WINDOW, free_port
 from tests.test_register_model import LINEAGE_TAGS
 
 pytestmark = [
@@ -120,9 +120,7 @@ def test_fault_seaweedfs_killed_after_first_part_read_fails_naming_endpoint_reru
         load_component.load_data.python_func(
             data_uri=prefix,
             expected_sha256="",
-            start_date="",
-            end_date="",
-            last_days=0,
+            **NO_WINDOW,
             dataset=dataset,
         )
     message = str(info.value)
@@ -137,9 +135,7 @@ def test_fault_seaweedfs_killed_after_first_part_read_fails_naming_endpoint_reru
     load_component.load_data.python_func(
         data_uri=prefix,
         expected_sha256=expected,
-        start_date="",
-        end_date="",
-        last_days=0,
+        **NO_WINDOW,
         dataset=again,
     )
     assert again.metadata["sha256"] == expected and again.metadata["rows"] == 900

@@ -25,7 +25,7 @@ from components._shared.io.partitions import DateWindow
 from components._shared.io.sources import BATCH_ROWS
 from components.load_data import component
 from components.load_data.core import snapshot
-from tests.conftest import GERMAN_CREDIT, free_port
+from tests.conftest import GERMAN_CREDIT, NO_WINDOW, free_port
 
 METADATA_KEYS = {"source_uri", "sha256", "rows", "columns", "dtypes"}
 
@@ -201,9 +201,7 @@ def test_load_data_component_writes_parquet_and_metadata(tiny_csv, tmp_path):
     component.load_data.python_func(
         data_uri=str(tiny_csv),
         expected_sha256="",
-        start_date="",
-        end_date="",
-        last_days=0,
+        **NO_WINDOW,
         dataset=dataset,
     )
     written = pd.read_parquet(dataset.path)
@@ -223,9 +221,7 @@ def test_load_data_component_bad_input_fails_and_writes_nothing(tmp_path):
         component.load_data.python_func(
             data_uri=str(path),
             expected_sha256="",
-            start_date="",
-            end_date="",
-            last_days=0,
+            **NO_WINDOW,
             dataset=dataset,
         )
     assert not (tmp_path / "dataset").exists()
@@ -245,9 +241,7 @@ def test_load_data_s3_component_records_the_s3_uri(stack, tmp_path):
     uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/german_credit.csv"
     upload_file(GERMAN_CREDIT, uri)
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(
-        data_uri=uri, expected_sha256="", start_date="", end_date="", last_days=0, dataset=dataset
-    )
+    component.load_data.python_func(data_uri=uri, expected_sha256="", **NO_WINDOW, dataset=dataset)
     assert dataset.metadata["source_uri"] == uri
     assert dataset.metadata["rows"] == 1000
     assert len(pd.read_parquet(dataset.path)) == 1000
@@ -294,9 +288,7 @@ def test_load_data_pinned_file_changed_names_uri_both_hashes_and_the_way_out(tin
         component.load_data.python_func(
             data_uri=str(tiny_csv),
             expected_sha256=recorded,
-            start_date="",
-            end_date="",
-            last_days=0,
+            **NO_WINDOW,
             dataset=dataset,
         )
     message = str(info.value)
