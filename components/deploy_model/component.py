@@ -22,7 +22,10 @@ def deploy_model(
     prediction_log: str,
     log_sink_url: str,
     service_account: str,
-    resources: dict,
+    cpu_request: str,
+    cpu_limit: str,
+    memory_request: str,
+    memory_limit: str,
     min_replicas: int,
     kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
@@ -60,7 +63,10 @@ def deploy_model(
         prediction_log: kserve-logger (payload logger to log_sink_url), builtin or off.
         log_sink_url: The log sink Service URL (kserve-logger only).
         service_account: The predictor's service account (read-only S3 Secret).
-        resources: Predictor requests/limits, {"requests": {cpu, memory}, "limits": {...}}.
+        cpu_request: Predictor CPU request (a Kubernetes quantity, e.g. 250m).
+        cpu_limit: Predictor CPU limit.
+        memory_request: Predictor memory request (e.g. 512Mi).
+        memory_limit: Predictor memory limit.
         min_replicas: Predictor replicas at least.
         kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder.
         metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms.
@@ -89,7 +95,9 @@ def deploy_model(
         model_name=model_name, version=0, sha256="", image=IMAGE,
         service_account=service_account, deployment_mode=deployment_mode,
         prediction_log=prediction_log, log_sink_url=log_sink_url,
-        resources=dict(resources), min_replicas=int(min_replicas),
+        resources={"requests": {"cpu": cpu_request, "memory": memory_request},
+                   "limits": {"cpu": cpu_limit, "memory": memory_limit}},
+        min_replicas=int(min_replicas),
     )  # fmt: skip
     limits = Thresholds(
         max_canary_error_rate, max_canary_p95_latency_ms, min_canary_requests, canary_window_s

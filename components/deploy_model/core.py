@@ -81,9 +81,9 @@ def deploy_model(
         KubeError: No cluster, RBAC refused (KubeForbidden), or not Ready in time.
     """
     render.check_target(request.target, request.canary_traffic_percent)
+    cluster = cluster_for(request.target.namespace)  # no cluster: say so before anything else
     version, sha256 = resolve(request.target.model_name, request.model_version)
     target = replace(request.target, version=version, sha256=sha256)
-    cluster = cluster_for(target.namespace)
     current = cluster.get(target.service)
     _check_mode(target, current)
     stable = render.stable_version(current)
