@@ -85,7 +85,8 @@ def current_namespace() -> str:
     from kubernetes import config
 
     try:
-        _, context = config.list_kube_config_contexts()
+        path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        _, context = config.list_kube_config_contexts(config_file=path)
     except (config.ConfigException, OSError, TypeError):
         raise KubeError(NO_CLUSTER) from None
     return (context.get("context") or {}).get("namespace") or "default"
@@ -99,7 +100,9 @@ def _configuration():
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=cfg)
         else:
-            config.load_kube_config(client_configuration=cfg)
+            # Read now, not the path the client computed when it was imported.
+            path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+            config.load_kube_config(config_file=path, client_configuration=cfg)
     except (config.ConfigException, OSError, TypeError) as exc:
         raise KubeError(f"{NO_CLUSTER} ({type(exc).__name__}: {redact(exc)[:200]})") from None
     return cfg
