@@ -11,7 +11,7 @@ from components._shared.kube import (
     FIELD_MANAGER,
     Cluster,
     KubeError,
-    KubeForbidden,
+    KubeForbiddenError,
     readiness,
 )
 from components.deploy_model import render
@@ -100,7 +100,7 @@ def test_rbac_refusal_names_the_role_to_apply(fake, cluster, verb):
     if verb in ("patch", "watch"):
         cluster.apply(named(name))
     fake.forbid = {verb}
-    with pytest.raises(KubeForbidden) as refused:
+    with pytest.raises(KubeForbiddenError) as refused:
         if verb == "watch":
             fake.controller = "never"
             cluster.apply(named(name, version=2))

@@ -8,7 +8,7 @@ import pytest
 from kfp import dsl
 
 from components._shared.errors import ConfigError
-from components._shared.kube import DEPLOY_ROLE, KubeError, KubeForbidden
+from components._shared.kube import DEPLOY_ROLE, KubeError, KubeForbiddenError
 from components._shared.model_io import ModelTrustError
 from components._shared.prometheus import PROMETHEUS_URL_ENV
 from components.deploy_model import component, render
@@ -198,7 +198,7 @@ def test_first_deploy_never_ready_fails_the_step_and_moves_nothing(fake, model):
 def test_rbac_refusal_fails_naming_the_role_and_moves_nothing(fake, model):
     before = production(model)
     fake.forbid = {"create"}
-    with pytest.raises(KubeForbidden, match=f"apply the Role {DEPLOY_ROLE}"):
+    with pytest.raises(KubeForbiddenError, match=f"apply the Role {DEPLOY_ROLE}"):
         deploy_model(request(model, "refused", version="1"))
     assert (NS, "refused") not in fake.objects and production(model) == before
 
@@ -266,3 +266,12 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
     rendered = json.dumps(obj)
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in rendered
     assert os.environ["AWS_ACCESS_KEY_ID"] not in rendered
+
+
+def test_run_local_deploy_without_a_cluster_says_how_to_configure_one(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    code, out, _ = cli("run-local", "deploy", "-p", "model_version=1", "--output", "json")
+    summary = json.loads(out)
+    assert code == 1 and summary["status"] == "failed" and summary["blessed"] is None
+    assert summary["error"].startswith("KubeError: no Kubernetes cluster is configured")
+    assert "set KUBECONFIG" in summary["error"] and summary["failed_task"] == "deploy-model"

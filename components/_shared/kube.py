@@ -36,7 +36,7 @@ class KubeError(ServiceError):
     """The Kubernetes API refused, failed, or an InferenceService did not become ready."""
 
 
-class KubeForbidden(KubeError):
+class KubeForbiddenError(KubeError):
     """RBAC refused the request: the pipeline's service account lacks the deploy Role."""
 
 
@@ -142,7 +142,8 @@ class Cluster:
         message = redact(status.get("message") or exc.reason)[:500]
         what = f"{verb} {KIND} {self.namespace}/{name}"
         if exc.status == 403:
-            return KubeForbidden(f"the Kubernetes API refused to {what}: {message}; {RBAC_HINT}")
+            refused = f"the Kubernetes API refused to {what}: {message}; {RBAC_HINT}"
+            return KubeForbiddenError(refused)
         if exc.status in (400, 422):
             return ConfigError(f"the Kubernetes API rejected {what} as invalid: {message}")
         if exc.status == 404 and status.get("details", {}).get("kind") != PLURAL:
@@ -196,7 +197,7 @@ class Cluster:
 
         Raises:
             KubeError: Not ready within `timeout_s`: names the InferenceService, its last
-                conditions and the way out. KubeForbidden when RBAC refuses the watch.
+                conditions and the way out. KubeForbiddenError when RBAC refuses the watch.
         """
         deadline = time.monotonic() + timeout_s
         obj = self.get(name)

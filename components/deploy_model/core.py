@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from components._shared.alias_moves import move_alias, record_kept
 from components._shared.errors import ConfigError
-from components._shared.kube import Cluster, KubeError, KubeForbidden
+from components._shared.kube import Cluster, KubeError, KubeForbiddenError
 from components.deploy_model import render
 from components.deploy_model.judge import Thresholds, Verdict, judge
 from components.deploy_model.registry import resolve
@@ -78,7 +78,7 @@ def deploy_model(
     Raises:
         ConfigError: Settings KServe would reject or ignore, an unknown version or alias.
         ModelTrustError: The version has no model_sha256, or its file does not match it.
-        KubeError: No cluster, RBAC refused (KubeForbidden), or not Ready in time.
+        KubeError: No cluster, RBAC refused (KubeForbiddenError), or not Ready in time.
     """
     render.check_target(request.target, request.canary_traffic_percent)
     cluster = cluster_for(request.target.namespace)  # no cluster: say so before anything else
@@ -117,7 +117,7 @@ def _canary(request, target, cluster, current, stable, steps, sleep, observe_s) 
     steps.append(f"applied {target.service}: {percent} % to v{target.version}, rest v{stable}")
     try:
         cluster.wait_ready(target.service, request.ready_timeout_s)
-    except KubeForbidden:
+    except KubeForbiddenError:
         raise
     except KubeError as exc:
         verdict = Verdict(False, [f"the canary never became Ready: {exc}"])
