@@ -13,6 +13,7 @@ from components._shared.kube import (
     KubeError,
     KubeForbiddenError,
     readiness,
+    replacing,
 )
 from components.deploy_model import render
 from tests.fake_kube_server import TOKEN, FakeKube
@@ -167,3 +168,24 @@ def test_no_cluster_configured_says_how_to_configure_one(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(KubeError, match=r"no Kubernetes cluster is configured.*set KUBECONFIG"):
         Cluster(NAMESPACE)
+
+
+def test_apply_removes_spec_fields_the_new_body_no_longer_has(cluster):
+    canary = named("leftovers")
+    canary["spec"]["predictor"]["canaryTrafficPercent"] = 0
+    cluster.apply(canary)
+    direct = named("leftovers")
+    del direct["spec"]["predictor"]["logger"]
+    obj, _ = cluster.apply(direct)
+    assert "canaryTrafficPercent" not in obj["spec"]["predictor"]
+    assert "logger" not in obj["spec"]["predictor"]
+    assert obj["spec"] == direct["spec"]
+
+
+def test_replacing_patch_nulls_what_is_gone_and_keeps_what_is_given():
+    current = {"predictor": {"canaryTrafficPercent": 0, "minReplicas": 1}, "canary": [{}]}
+    desired = {"predictor": {"minReplicas": 2}}
+    assert replacing(current, desired) == {
+        "canary": None,
+        "predictor": {"canaryTrafficPercent": None, "minReplicas": 2},
+    }

@@ -275,3 +275,17 @@ def test_run_local_deploy_without_a_cluster_says_how_to_configure_one(cli, tmp_p
     assert code == 1 and summary["status"] == "failed" and summary["blessed"] is None
     assert summary["error"].startswith("KubeError: no Kubernetes cluster is configured")
     assert "set KUBECONFIG" in summary["error"] and summary["failed_task"] == "deploy-model"
+
+
+def test_rolling_back_by_hand_is_a_deploy_of_the_previous_version_without_canary(fake, model):
+    deploy_model(request(model, "by-hand", version="2", percent=0))
+    assert production(model) == 2
+    outcome = deploy_model(request(model, "by-hand", version="1", percent=0))
+    assert outcome.promoted and not outcome.canary and production(model) == 1
+    predictor = serving(fake, "by-hand")["spec"]["predictor"]
+    assert predictor["labels"][render.MODEL_VERSION_KEY] == "1"
+    assert "canaryTrafficPercent" not in predictor
+    assert alias_history(model)[-1] | {"time": None} == {
+        "alias": PRODUCTION, "version": 1, "from_version": 2, "time": None,
+        "who": "run-deploy-test", "why": "deployed to kubeflow/by-hand with all traffic",
+    }  # fmt: skip

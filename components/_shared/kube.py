@@ -72,6 +72,16 @@ def readiness(obj: dict) -> Readiness:
     return Readiness(ready=reconciled and ready, reconciled=reconciled, conditions=conditions)
 
 
+def replacing(current: dict, desired: dict) -> dict:
+    """A merge patch turning `current` into `desired` (pure): keys it lacks become null."""
+    patch = {key: None for key in current if key not in desired}
+    for key, value in desired.items():
+        old = current.get(key)
+        both = isinstance(old, dict) and isinstance(value, dict)
+        patch[key] = replacing(old, value) if both else value
+    return patch
+
+
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
@@ -182,15 +192,23 @@ class Cluster:
         )  # fmt: skip
 
     def apply(self, body: dict) -> tuple[dict, bool]:
-        """Create the InferenceService, or patch it to `body` if it exists; (object, created)."""
+        """Create the InferenceService, or patch it to `body` if it exists; (object, created).
+
+        The patch makes the spec exactly `body`'s: a merge patch keeps fields it does not
+        name, so a field the existing spec has and `body` lacks (a canary share, a logger)
+        is sent as null, which removes it.
+        """
         name = body["metadata"]["name"]
-        if self.get(name) is None:
+        current = self.get(name)
+        if current is None:
             try:
                 return self.create(body), True
             except KubeError as exc:
                 if "answered 409" not in str(exc):  # created meanwhile: patch it instead
                     raise
-        return self.patch(name, body), False
+                current = self.get(name) or {}
+        patch = dict(body) | {"spec": replacing(current.get("spec") or {}, body.get("spec", {}))}
+        return self.patch(name, patch), False
 
     def wait_ready(self, name: str, timeout_s: float) -> dict:
         """Wait until the latest generation is observed and Ready=True; return the object.
