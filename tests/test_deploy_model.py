@@ -256,6 +256,7 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
     )  # fmt: skip
     assert promoted is True
     assert report.metadata["passed"] is True and report.metadata["version"] == 1
+    assert report.metadata["model_name"] == model
     text = (tmp_path / "report.md").read_text()
     assert text.startswith("# Deploy: PASSED") and "kubeflow/from-component" in text
     assert metrics.metadata["promoted"] == 1.0
@@ -289,3 +290,18 @@ def test_rolling_back_by_hand_is_a_deploy_of_the_previous_version_without_canary
         "alias": PRODUCTION, "version": 1, "from_version": 2, "time": None,
         "who": "run-deploy-test", "why": "deployed to kubeflow/by-hand with all traffic",
     }  # fmt: skip
+
+
+def test_run_local_deploy_runs_the_compiled_spec_against_the_cluster(cli, fake, model):
+    code, out, _ = cli(
+        "run-local", "deploy", "-p", f"model_name={model}", "-p", "model_version=1",
+        "-p", "service_name=run-local", "-p", "canary_traffic_percent=0", "--output", "json",
+    )  # fmt: skip
+    summary = json.loads(out)
+    assert code == 0 and summary["status"] == "succeeded" and summary["blessed"] is True
+    assert summary["model"] == {
+        "name": model, "version": 1, "aliases": [PRODUCTION], "promoted": True,
+        "reason": "deployed to kubeflow/run-local with all traffic",
+    }  # fmt: skip
+    assert summary["gates"]["deploy"]["passed"] is True
+    assert serving(fake, "run-local")["metadata"]["annotations"][render.STABLE_VERSION_KEY] == "1"

@@ -35,6 +35,10 @@ WATCH_CHUNK_S = 30  # a watch is re-opened this often, so a silently dropped str
 class KubeError(ServiceError):
     """The Kubernetes API refused, failed, or an InferenceService did not become ready."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the API server's HTTP status, when it answered
+
 
 class KubeForbiddenError(KubeError):
     """RBAC refused the request: the pipeline's service account lacks the deploy Role."""
@@ -161,7 +165,9 @@ class Cluster:
                 f"the Kubernetes API has no {PLURAL}.{GROUP} ({message}); is KServe installed "
                 "on this cluster?"
             )
-        return KubeError(f"the Kubernetes API answered {exc.status} to {what}: {message}")
+        return KubeError(
+            f"the Kubernetes API answered {exc.status} to {what}: {message}", status=exc.status
+        )
 
     def get(self, name: str) -> dict | None:
         """The InferenceService, or None when it does not exist."""
@@ -204,7 +210,7 @@ class Cluster:
             try:
                 return self.create(body), True
             except KubeError as exc:
-                if "answered 409" not in str(exc):  # created meanwhile: patch it instead
+                if exc.status != 409:  # 409: created meanwhile, so patch it instead
                     raise
                 current = self.get(name) or {}
         patch = dict(body) | {"spec": replacing(current.get("spec") or {}, body.get("spec", {}))}

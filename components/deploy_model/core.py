@@ -31,6 +31,7 @@ class Request:
 class Outcome:
     """What happened: the gate bool, the facts for the report and the Metrics artifact."""
 
+    model_name: str
     deployed: bool
     promoted: bool
     version: int
@@ -44,6 +45,7 @@ class Outcome:
         """Report metadata (the gate contract: passed, reasons, plus deploy facts)."""
         return {
             "passed": self.promoted,
+            "model_name": self.model_name,
             "reasons": self.reasons,
             "deployed": self.deployed,
             "promoted": self.promoted,
@@ -95,7 +97,7 @@ def deploy_model(
         steps.append("Ready")
         why = f"deployed to {target.namespace}/{target.service} with all traffic"
         _promote(target, request.who, why)
-        return Outcome(True, True, version, stable, False, [why], None, steps)
+        return Outcome(target.model_name, True, True, version, stable, False, [why], None, steps)
     return _canary(request, target, cluster, current, stable, steps, sleep, observe_s)
 
 
@@ -135,7 +137,8 @@ def _canary(request, target, cluster, current, stable, steps, sleep, observe_s) 
     steps.append(f"promoted: all traffic to v{target.version}")
     why = f"canary {percent} % passed ({'; '.join(verdict.reasons)}); all traffic to it"
     _promote(target, request.who, why)
-    return Outcome(True, True, target.version, stable, True, [why], verdict, steps)
+    name = target.model_name
+    return Outcome(name, True, True, target.version, stable, True, [why], verdict, steps)
 
 
 def _promote(target: render.Target, who: str, why: str) -> None:
@@ -159,4 +162,5 @@ def _roll_back(request, target, cluster, stable, verdict, steps) -> Outcome:
         state="traffic is back on the stable version; re-run the step to record it",
         tags={f"{CANARY_TAGS}.rolled_back": why[:1000]},
     )  # fmt: skip
-    return Outcome(True, False, target.version, stable, True, [why], verdict, steps)
+    name = target.model_name
+    return Outcome(name, True, False, target.version, stable, True, [why], verdict, steps)

@@ -74,7 +74,8 @@ def summarize_deploy(pipeline: Pipeline, run_dir: Path, log: str, returncode: in
     if meta.get("version") is not None:
         version = _int(meta.get("version"))
         promoted = bool(meta.get("promoted"))
-        model = {"version": version, "aliases": ["production"] if promoted else []}
+        model = {"name": meta.get("model_name"), "version": version}
+        model |= {"aliases": ["production"] if promoted else []}
         model |= {"promoted": promoted, "reason": "; ".join(meta.get("reasons", []))}
     return {
         "pipeline": pipeline.name,
