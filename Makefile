@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install evidently demo test test-fast lint format compile compile-check manifests-check stack-up stack-down bench lock clean clean-state wheels image image-mlflow e2e
+.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check stack-up stack-down bench lock clean clean-state wheels image image-mlflow e2e
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -38,10 +38,23 @@ $(EVIDENTLY_VENV)/.installed: $(BIN)/uv $(EVIDENTLY_LOCK)
 
 evidently: $(EVIDENTLY_VENV)/.installed ## Create .venv-evidently (Evidently + pandas<3) for the drift comparison
 
+# The canary judge's tests query a real Prometheus (Debian 12's prometheus 2.42, with promtool
+# to backfill series). apt-get does not start it; the tests run their own process on 127.0.0.1.
+monitoring-tools: ## Install prometheus + promtool (Debian/Ubuntu package) unless both are on PATH
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then \
+		echo "prometheus and promtool: $$(command -v prometheus), $$(command -v promtool)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends prometheus \
+			|| { apt-get update && apt-get install -y --no-install-recommends prometheus; }; \
+	else \
+		echo "error: prometheus and promtool are needed by the deploy tests; install the 'prometheus' package (sudo apt-get install prometheus) or put both binaries on PATH"; exit 2; \
+	fi
+
 demo: install ## Start the embedded stack and run the training pipeline on the German credit data
 	$(BIN)/python -m kfp_mlops.demo
 
-test: install evidently manifests-check ## Run every test (unit, component, pipeline, guards) against the embedded stack
+test: install evidently monitoring-tools manifests-check ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest -m "not e2e"
 
 test-fast: install ## Unit tests and guards only (no stack, no Evidently)

@@ -31,8 +31,9 @@ class Pipeline:
             the components are heavy).
         gates: Gate name (a key of the summary's `gates`) → task key, in display order.
         summarizer: "module:function" building the run summary from a finished local run.
-        register_task: Task key of the step that registers a blessed model.
-        train_task: Task key of the step that trains; it ran when a model was trained.
+        register_task: Task key of the step that registers a blessed model ("" if none).
+        train_task: Task key of the step that trains; it ran when a model was trained ("" if
+            the pipeline never trains).
         skipped: Display name of a condition (dsl.If name) → what its skipping means.
         trains_always: Every successful run trains a model (training); else only on a branch.
         retrain_condition: Display name of the condition under which training runs, if any.
@@ -111,6 +112,15 @@ PIPELINES: dict[str, Pipeline] = {
         skipped={"drifted": "retrain skipped: no drift", **_TRAINING_SKIPS},
         trains_always=False,
         retrain_condition="drifted",
+    ),
+    "deploy": Pipeline(
+        name="deploy",
+        function="pipelines.deploy:deploy",
+        gates={"deploy": "deploy-model"},
+        summarizer="kfp_mlops.runs.summaries:summarize_deploy",
+        register_task="",
+        train_task="",
+        trains_always=False,
     ),
 }
 

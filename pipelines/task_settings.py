@@ -19,6 +19,8 @@ CONFIG_MAP_KEYS = {
     "AWS_DEFAULT_REGION": "AWS_DEFAULT_REGION",
     "MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI",
 }
+# Deploy only: where Prometheus answers (the canary judge's numbers), same ConfigMap.
+PROMETHEUS_KEYS = {"KFP_MLOPS_PROMETHEUS_URL": "KFP_MLOPS_PROMETHEUS_URL"}
 
 
 def step(
@@ -30,6 +32,7 @@ def step(
     reads_outside_state: bool = False,
     retries: int = 0,
     memory: str = "1Gi",
+    prometheus: bool = False,
 ) -> PipelineTask:
     """Attach the settings every task gets, and those its kind of step needs."""
     task.set_display_name(name)
@@ -50,6 +53,10 @@ def step(
     if s3 or mlflow:
         kubernetes.use_config_map_as_env(
             task, config_map_name=CONFIG_MAP, config_map_key_to_env=CONFIG_MAP_KEYS
+        )
+    if prometheus:
+        kubernetes.use_config_map_as_env(
+            task, config_map_name=CONFIG_MAP, config_map_key_to_env=PROMETHEUS_KEYS
         )
     if s3:
         kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env=S3_SECRET_KEYS)

@@ -23,7 +23,8 @@ def test_cli_params_lists_types_and_defaults_from_the_compiled_spec(capsys):
 def test_cli_unknown_pipeline_is_a_usage_error(capsys):
     assert main(["run-local", "trainnig"]) == 2
     err = capsys.readouterr().err
-    assert "unknown pipeline 'trainnig'; expected one of ['monitoring', 'training']" in err
+    expected = "unknown pipeline 'trainnig'; expected one of ['deploy', 'monitoring', 'training']"
+    assert expected in err
 
 
 def test_cli_bad_arguments_exit_2_and_help_exits_0(capsys):

@@ -18,7 +18,8 @@ def _signature(name: str) -> dict[str, inspect.Parameter]:
 def test_every_task_a_descriptor_names_is_in_its_compiled_spec(name):
     described = PIPELINES[name]
     names = described.display_names()
-    for task in [*described.gates.values(), described.register_task, described.train_task]:
+    roles = [described.register_task, described.train_task]
+    for task in [*described.gates.values(), *filter(None, roles)]:
         assert task in names, f"{name}: {task!r} is not a task of {described.compiled_path.name}"
     spec = next(yaml.safe_load_all(described.compiled_path.read_text()))
     dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]

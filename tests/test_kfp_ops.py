@@ -320,7 +320,7 @@ def test_no_host_is_a_usage_error(kfp, fake, monkeypatch):
 )
 def test_unknown_pipeline_lists_known_ones_before_any_request(kfp, fake, command):
     code, _, err = kfp(*command)
-    assert code == 2 and "expected one of ['monitoring', 'training']" in err
+    assert code == 2 and "expected one of ['deploy', 'monitoring', 'training']" in err
     assert fake.requests == []
 
 

@@ -228,7 +228,11 @@ def test_the_workload_rules_catch_a_root_unpinned_unprobed_container(built):
 
 
 def _selects(selector, labels):
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    exprs = selector.get("matchExpressions", [])
+    assert all(e["operator"] == "Exists" for e in exprs), "only Exists is modelled here"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+        e["key"] in labels for e in exprs
+    )
 
 
 def _ingress_allowed(docs, source, target, port):
@@ -244,7 +248,8 @@ def _ingress_allowed(docs, source, target, port):
         return True
     for policy in policies:
         for rule in policy["spec"].get("ingress", []):
-            peers_ok = any(_selects(peer["podSelector"], source) for peer in rule["from"])
+            peers = rule.get("from")  # none: from anywhere (the predictors' serving ports)
+            peers_ok = peers is None or any(_selects(p["podSelector"], source) for p in peers)
             ports_ok = any(p["port"] == port for p in rule.get("ports", [{"port": port}]))
             if peers_ok and ports_ok:
                 return True
@@ -258,6 +263,8 @@ def test_network_policies_let_only_the_pods_that_need_them_in(built):
     for target, docs in built.items():
         for peer in docs:
             for rule in peer["spec"].get("ingress", []) if peer["kind"] == "NetworkPolicy" else []:
+                if peer["metadata"]["name"] == PREDICTOR_POLICY:
+                    continue  # the gateway and the activator live in other namespaces
                 for source in rule["from"]:
                     assert set(source) == {"podSelector"}, f"{target}: only same-namespace peers"
         assert _ingress_allowed(docs, PIPELINE_POD, minio, 9000), target
@@ -267,6 +274,79 @@ def test_network_policies_let_only_the_pods_that_need_them_in(built):
         assert not _ingress_allowed(docs, notebook, mlflow, 5000), target
         assert not _ingress_allowed(docs, minio, mlflow, 5000), target
         assert not _ingress_allowed(docs, PIPELINE_POD, minio, 9001), target
+
+
+PREDICTOR_POLICY = "kfp-mlops-predictor-ingress"
+PREDICTOR_POD = {"kfp-mlops/model-name": "german-credit", "kfp-mlops/model-version": "3"}
+LOG_SINK = {
+    "app.kubernetes.io/name": "kfp-mlops-log-sink",
+    "app.kubernetes.io/part-of": "kfp-mlops",
+}
+
+
+def test_only_model_servers_reach_the_log_sink_and_only_their_serving_ports_are_open(built):
+    notebook = {"app": "notebook"}
+    for target, docs in built.items():
+        assert _ingress_allowed(docs, PREDICTOR_POD, LOG_SINK, 8080), target
+        assert not _ingress_allowed(docs, notebook, LOG_SINK, 8080), target
+        assert not _ingress_allowed(docs, PIPELINE_POD, LOG_SINK, 8080), target
+        assert _ingress_allowed(docs, notebook, PREDICTOR_POD, 8080), target  # clients
+        assert _ingress_allowed(docs, notebook, PREDICTOR_POD, 8012), target  # queue-proxy
+        assert not _ingress_allowed(docs, notebook, PREDICTOR_POD, 9090), target
+
+
+def test_log_sink_runs_the_project_image_with_the_sink_command(built):
+    for target, docs in built.items():
+        container = _pod(_find(docs, "Deployment", "kfp-mlops-log-sink"))["containers"][0]
+        assert container["image"] == image_reference(registry=DEFAULT_REGISTRY), target
+        assert container["command"] + container["args"] == [
+            "kfp-mlops", "log-sink", "--host", "0.0.0.0", "--port", "8080",
+        ], target  # fmt: skip
+
+
+def test_deploy_role_grants_exactly_what_the_deploy_step_does(built):
+    from components._shared.kube import DEPLOY_ROLE, GROUP, PLURAL
+
+    for target, docs in built.items():
+        rules = _find(docs, "Role", DEPLOY_ROLE)["rules"]
+        assert rules == [
+            {
+                "apiGroups": [GROUP],
+                "resources": [PLURAL],
+                "verbs": ["create", "get", "patch", "watch"],
+            }
+        ], target
+
+
+def test_deploy_role_is_bound_to_the_same_account_as_the_pipeline_role(overlays):
+    for target, docs in overlays.items():
+        deploy = _find(docs, "RoleBinding", "kfp-mlops-deploy")
+        subjects = [(s["name"], s.get("namespace")) for s in deploy["subjects"]]
+        assert subjects == _binding_subjects(docs), target
+
+
+def test_every_name_a_rendered_predictor_refers_to_exists_in_every_target(built):
+    from components.deploy_model import render
+
+    defaults = _pipeline_defaults("deploy")
+    for target, docs in built.items():
+        secret = _find(docs, "Secret", render.READONLY_SECRET)
+        assert set(_keys(secret)) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, target
+        account = _find(docs, "ServiceAccount", defaults["service_account"])
+        assert account["automountServiceAccountToken"] is False, target
+        sink = urlsplit(defaults["log_sink_url"]).hostname
+        assert _find(docs, "Service", sink) is not None, target
+        config = _find(docs, "ConfigMap", render.CONFIG_MAP)
+        assert "KFP_MLOPS_PROMETHEUS_URL" in config["data"], target
+
+
+def _pipeline_defaults(name: str) -> dict:
+    import inspect
+
+    from pipelines.descriptors import pipeline
+
+    function = pipeline(name).load_function().pipeline_func
+    return {k: p.default for k, p in inspect.signature(function).parameters.items()}
 
 
 def _binding_subjects(docs):

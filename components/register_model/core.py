@@ -71,7 +71,7 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
             step. LeaseError (a ServiceError) when another run holds the lock too long.
     """
     from components._shared.model_io import load_model
-    from components.register_model.registry import Registry
+    from components._shared.registry import Registry
 
     if not NAME_PATTERN.match(model_name or ""):
         raise ConfigError(

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
+from components._shared.audit import Trail
 from components._shared.failpoints import failpoint
-from components.register_model.audit import Trail
 from components.register_model.lineage import as_int
 
 CHALLENGER, CHAMPION = "challenger", "champion"

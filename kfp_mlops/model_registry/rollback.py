@@ -11,8 +11,8 @@ import getpass
 import os
 from datetime import UTC, datetime
 
+from components._shared.audit import Trail
 from components._shared.failpoints import failpoint
-from components.register_model.audit import Trail
 from components.register_model.core import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 from kfp_mlops.errors import RollbackError
 
@@ -47,7 +47,7 @@ def rollback(
             another holder keeps the registry lock past the wait.
     """
     from components._shared.lease import Lease
-    from components.register_model.registry import Registry
+    from components._shared.registry import Registry
 
     registry = Registry()
     _exists(registry, model)
@@ -182,8 +182,8 @@ def alias_history(model: str) -> list[dict]:
         RollbackError: No such registered model.
         ServiceError: MLflow is not configured or does not answer.
     """
-    from components.register_model.audit import history
-    from components.register_model.registry import Registry
+    from components._shared.audit import history
+    from components._shared.registry import Registry
 
     registry = Registry()
     _exists(registry, model)

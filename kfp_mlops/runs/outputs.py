@@ -13,7 +13,7 @@ from typing import Any
 from components._shared.redact import redact
 
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$")
-_OWN_ERRORS = ("DataError", "ConfigError", "ServiceError")
+_OWN_ERRORS = ("DataError", "ConfigError", "ServiceError", "KubeError", "KubeForbiddenError")
 
 
 def task_outputs(run_dir: Path) -> dict[str, dict[str, Any]]:

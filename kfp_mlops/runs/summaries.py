@@ -63,6 +63,31 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
     }
 
 
+def summarize_deploy(pipeline: Pipeline, run_dir: Path, log: str, returncode: int) -> dict:
+    """The deploy run summary: `blessed` is whether the version was promoted to all traffic."""
+    outputs = task_outputs(run_dir)
+    failure_fields = failure(log, returncode)
+    gates = _gates(pipeline, outputs, run_dir)
+    deploy = gates["deploy"] or {}
+    meta = deploy.get("report", {})
+    model = None
+    if meta.get("version") is not None:
+        version = _int(meta.get("version"))
+        promoted = bool(meta.get("promoted"))
+        model = {"name": meta.get("model_name"), "version": version}
+        model |= {"aliases": ["production"] if promoted else []}
+        model |= {"promoted": promoted, "reason": "; ".join(meta.get("reasons", []))}
+    return {
+        "pipeline": pipeline.name,
+        "status": "failed" if failure_fields else "succeeded",
+        "blessed": None if failure_fields else bool(deploy.get("passed")),
+        "gates": gates,
+        "model": model,
+        **(failure_fields or {"error": None, "failed_task": None}),
+        "run_dir": str(run_dir),
+    }
+
+
 def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
     """Build a pipeline's run summary from a finished run's folder, every string redacted.
 

@@ -1,0 +1,1 @@
+"""Deploy a registered model version on KServe, with a canary judged on live metrics."""

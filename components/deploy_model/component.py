@@ -1,0 +1,113 @@
+"""KFP wrapper of deploy_model: serve a version on KServe, canary, promote or roll back."""
+
+from kfp import dsl
+
+from components._shared.image import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def deploy_model(
+    model_name: str,
+    model_version: str,
+    service_name: str,
+    namespace: str,
+    deployment_mode: str,
+    canary_traffic_percent: int,
+    canary_observe_s: float,
+    canary_window_s: int,
+    max_canary_error_rate: float,
+    max_canary_p95_latency_ms: float,
+    min_canary_requests: int,
+    ready_timeout_s: float,
+    prediction_log: str,
+    log_sink_url: str,
+    service_account: str,
+    cpu_request: str,
+    cpu_limit: str,
+    memory_request: str,
+    memory_limit: str,
+    min_replicas: int,
+    kfp_run_id: str,
+    metrics: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.Markdown],
+) -> bool:
+    """Deploy a registered model version as a KServe InferenceService; return whether it serves.
+
+    Reads the version (a number or an alias) and its model_sha256 from MLflow
+    (MLFLOW_TRACKING_URI) and checks the stored file against it; renders a
+    serving.kserve.io/v1beta1 InferenceService whose predictor is the project image running
+    `kfp-mlops serve models:/NAME/VERSION` (Prometheus scrape annotations, the payload logger or
+    the built-in prediction log, the given service account); creates or merge-patches it
+    (field manager kfp-mlops) with the pod's service account (in-cluster config) or KUBECONFIG;
+    waits for observedGeneration == generation and Ready=True. With an existing service and
+    canary_traffic_percent > 0 the version first takes that share (Serverless:
+    canaryTrafficPercent; Standard: spec.canary[], split by replica count), is judged on
+    error rate and p95 latency from Prometheus (KFP_MLOPS_PROMETHEUS_URL) after
+    canary_observe_s, then promoted or rolled back. Promotion moves alias `production` under
+    the model's lease, recorded first; a rollback sends all traffic back, leaves the alias and
+    records why.
+
+    Args:
+        model_name: Registered model name.
+        model_version: Version number or alias (`champion`).
+        service_name: InferenceService name (DNS label).
+        namespace: Namespace; empty = the pod's own (or the kubeconfig context's).
+        deployment_mode: Serverless (Knative), Standard or RawDeployment (no canary).
+        canary_traffic_percent: Share for the new version, 0..99; 0 = no canary.
+        canary_observe_s: Seconds of live traffic before judging.
+        canary_window_s: PromQL window (seconds) the numbers cover.
+        max_canary_error_rate: Highest 5xx share; below 0 = not set (no promotion).
+        max_canary_p95_latency_ms: Highest p95 latency; below 0 = not set (no promotion).
+        min_canary_requests: Fewest prediction requests to judge on; fewer fails.
+        ready_timeout_s: How long to wait for Ready before failing (or rolling back).
+        prediction_log: kserve-logger (payload logger to log_sink_url), builtin or off.
+        log_sink_url: The log sink Service URL (kserve-logger only).
+        service_account: The predictor's service account (read-only S3 Secret).
+        cpu_request: Predictor CPU request (a Kubernetes quantity, e.g. 250m).
+        cpu_limit: Predictor CPU limit.
+        memory_request: Predictor memory request (e.g. 512Mi).
+        memory_limit: Predictor memory limit.
+        min_replicas: Predictor replicas at least.
+        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder.
+        metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms.
+        report: Output Markdown. Metadata: passed, reasons, deployed, promoted, version,
+            previous_version, canary.
+
+    Returns:
+        Whether the version serves all traffic (and `production` points at it).
+
+    Raises:
+        ConfigError: A setting KServe rejects or ignores; unknown model, version or alias.
+        ModelTrustError: No model_sha256 tag, or the stored file does not match it.
+        KubeError: No cluster configured, RBAC refused (names the Role), not Ready in time.
+    """
+    from components._shared.image import IMAGE
+    from components._shared.kube import current_namespace
+    from components._shared.reports import write_text
+    from components.deploy_model.core import Request
+    from components.deploy_model.core import deploy_model as deploy
+    from components.deploy_model.judge import Thresholds
+    from components.deploy_model.render import Target
+    from components.deploy_model.report import render_report
+
+    target = Target(
+        service=service_name, namespace=namespace or current_namespace(),
+        model_name=model_name, version=0, sha256="", image=IMAGE,
+        service_account=service_account, deployment_mode=deployment_mode,
+        prediction_log=prediction_log, log_sink_url=log_sink_url,
+        resources={"requests": {"cpu": cpu_request, "memory": memory_request},
+                   "limits": {"cpu": cpu_limit, "memory": memory_limit}},
+        min_replicas=int(min_replicas),
+    )  # fmt: skip
+    limits = Thresholds(
+        max_canary_error_rate, max_canary_p95_latency_ms, min_canary_requests, canary_window_s
+    )
+    request = Request(
+        target, model_version, canary_traffic_percent, limits, ready_timeout_s, kfp_run_id
+    )
+    outcome = deploy(request, observe_s=canary_observe_s)
+    for key, value in outcome.metrics().items():
+        metrics.log_metric(key, value)
+    report.metadata.update(outcome.metadata())
+    write_text(report.path, render_report(outcome, service_name, target.namespace))
+    return outcome.promoted

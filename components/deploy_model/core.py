@@ -1,0 +1,166 @@
+"""Deploy a registered version on KServe: apply, wait, canary, judge, promote or roll back."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from components._shared.alias_moves import move_alias, record_kept
+from components._shared.errors import ConfigError
+from components._shared.kube import Cluster, KubeError, KubeForbiddenError
+from components.deploy_model import render
+from components.deploy_model.judge import Thresholds, Verdict, judge
+from components.deploy_model.registry import resolve
+
+PRODUCTION = "production"
+CANARY_TAGS = "kfp_mlops.canary"  # prefix of the version tags recording a canary's outcome
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to deploy and how (the component's parameters)."""
+
+    target: render.Target  # version 0 and sha256 "" until resolved from the registry
+    model_version: str  # a version number or an alias (`champion`, `@champion`)
+    canary_traffic_percent: int
+    thresholds: Thresholds
+    ready_timeout_s: float
+    who: str  # the KFP run id: holder of the lease, author of the records
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened: the gate bool, the facts for the report and the Metrics artifact."""
+
+    model_name: str
+    deployed: bool
+    promoted: bool
+    version: int
+    previous: int | None
+    canary: bool
+    reasons: list[str]
+    verdict: Verdict | None = None
+    steps: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        """Report metadata (the gate contract: passed, reasons, plus deploy facts)."""
+        return {
+            "passed": self.promoted,
+            "model_name": self.model_name,
+            "reasons": self.reasons,
+            "deployed": self.deployed,
+            "promoted": self.promoted,
+            "version": self.version,
+            "previous_version": self.previous,
+            "canary": self.canary,
+        }
+
+    def metrics(self) -> dict[str, float]:
+        """Numbers for the Metrics artifact."""
+        found = {"promoted": float(self.promoted), "version": float(self.version)}
+        for key, value in (self.verdict.numbers if self.verdict else {}).items():
+            if value is not None:
+                found[f"canary_{key}"] = float(value)
+        return found
+
+
+def deploy_model(
+    request: Request,
+    cluster_for: Callable[[str], Cluster] = Cluster,
+    sleep: Callable[[float], None] = time.sleep,
+    observe_s: float = 0.0,
+) -> Outcome:
+    """Serve a registered version; with a canary, promote or roll back on live metrics.
+
+    Args:
+        request: The version, the rendering settings, the canary share and thresholds.
+        cluster_for: Builds the Kubernetes client for a namespace.
+        sleep: How to wait while live traffic reaches the canary.
+        observe_s: Seconds of live traffic before the canary is judged.
+
+    Raises:
+        ConfigError: Settings KServe would reject or ignore, an unknown version or alias.
+        ModelTrustError: The version has no model_sha256, or its file does not match it.
+        KubeError: No cluster, RBAC refused (KubeForbiddenError), or not Ready in time.
+    """
+    render.check_target(request.target, request.canary_traffic_percent)
+    cluster = cluster_for(request.target.namespace)  # no cluster: say so before anything else
+    version, sha256 = resolve(request.target.model_name, request.model_version)
+    target = replace(request.target, version=version, sha256=sha256)
+    current = cluster.get(target.service)
+    _check_mode(target, current)
+    stable = render.stable_version(current)
+    steps: list[str] = []
+    if request.canary_traffic_percent == 0 or stable is None or stable == version:
+        cluster.apply(render.direct(target))
+        steps.append(f"applied {target.service}: all traffic to v{version}")
+        cluster.wait_ready(target.service, request.ready_timeout_s)
+        steps.append("Ready")
+        why = f"deployed to {target.namespace}/{target.service} with all traffic"
+        _promote(target, request.who, why)
+        return Outcome(target.model_name, True, True, version, stable, False, [why], None, steps)
+    return _canary(request, target, cluster, current, stable, steps, sleep, observe_s)
+
+
+def _check_mode(target: render.Target, current: dict | None) -> None:
+    if current is None:
+        return
+    mode = (current["metadata"].get("annotations") or {}).get(render.MODE_ANNOTATION)
+    if mode and mode != target.deployment_mode:
+        raise ConfigError(
+            f"InferenceService {target.namespace}/{target.service} runs in deployment mode "
+            f"{mode!r}; KServe cannot switch it to {target.deployment_mode!r}. Deploy with "
+            f"deployment_mode={mode!r}, or under another service_name"
+        )
+
+
+def _canary(request, target, cluster, current, stable, steps, sleep, observe_s) -> Outcome:
+    percent = request.canary_traffic_percent
+    applied, _ = cluster.apply(render.with_canary(target, percent, current))
+    steps.append(f"applied {target.service}: {percent} % to v{target.version}, rest v{stable}")
+    try:
+        cluster.wait_ready(target.service, request.ready_timeout_s)
+    except KubeForbiddenError:
+        raise
+    except KubeError as exc:
+        verdict = Verdict(False, [f"the canary never became Ready: {exc}"])
+        return _roll_back(request, target, cluster, stable, verdict, steps)
+    steps.append("canary Ready")
+    if observe_s > 0:
+        sleep(observe_s)
+    limits = request.thresholds
+    verdict = judge(target.namespace, target.service, target.version, limits)
+    steps.append(f"judged over {limits.window_s} s: {'; '.join(verdict.reasons)}")
+    if not verdict.passed:
+        return _roll_back(request, target, cluster, stable, verdict, steps)
+    cluster.patch(target.service, render.promotion_patch(target, applied))
+    cluster.wait_ready(target.service, request.ready_timeout_s)
+    steps.append(f"promoted: all traffic to v{target.version}")
+    why = f"canary {percent} % passed ({'; '.join(verdict.reasons)}); all traffic to it"
+    _promote(target, request.who, why)
+    name = target.model_name
+    return Outcome(name, True, True, target.version, stable, True, [why], verdict, steps)
+
+
+def _promote(target: render.Target, who: str, why: str) -> None:
+    tags = {f"{CANARY_TAGS}.promoted": f"{target.namespace}/{target.service}: {why}"[:1000]}
+    move_alias(
+        target.model_name, PRODUCTION, target.version, who=who, why=why,
+        state=f"{target.service} serves v{target.version}; `{PRODUCTION}` may not point at it "
+        "yet: re-run the step",
+        tags=tags,
+    )  # fmt: skip
+
+
+def _roll_back(request, target, cluster, stable, verdict, steps) -> Outcome:
+    """Traffic back to the stable version, alias unchanged, the reason in the audit trail."""
+    cluster.patch(target.service, render.rollback_patch(target, stable))
+    cluster.wait_ready(target.service, request.ready_timeout_s)
+    steps.append(f"rolled back: all traffic to v{stable}")
+    why = f"canary v{target.version} rolled back to v{stable}: {'; '.join(verdict.reasons)}"
+    record_kept(
+        target.model_name, PRODUCTION, target.version, who=request.who, why=why,
+        state="traffic is back on the stable version; re-run the step to record it",
+        tags={f"{CANARY_TAGS}.rolled_back": why[:1000]},
+    )  # fmt: skip
+    name = target.model_name
+    return Outcome(name, True, False, target.version, stable, True, [why], verdict, steps)

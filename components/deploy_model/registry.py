@@ -1,0 +1,48 @@
+"""Which registered version to deploy, checked: it exists, carries model_sha256, and matches it."""
+
+from components._shared.champion import SHA256_TAG, load_version
+from components._shared.errors import ConfigError
+from components._shared.registry import Registry
+
+NOTHING = "nothing was deployed"
+
+
+def resolve(model_name: str, model_version: str) -> tuple[int, str]:
+    """The version number and model_sha256 behind a version number or an alias.
+
+    The file is downloaded and checked through the one loader (sha256, then the class list)
+    before anything is deployed: a version the server would refuse never reaches the cluster.
+
+    Raises:
+        ConfigError: No such model, version or alias (names the way out).
+        ModelTrustError: No model_sha256 tag, or the stored file does not match it.
+        ServiceError: MLflow is not configured or does not answer.
+    """
+    from mlflow.exceptions import MlflowException
+
+    registry = Registry()
+    wanted = str(model_version).strip().removeprefix("@")
+    with registry.step(f"reading model {model_name!r}", NOTHING):
+        try:
+            model = registry.client.get_registered_model(model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            model = None
+    if model is None:
+        raise ConfigError(
+            f"no registered model {model_name!r} in MLflow; register one with the training "
+            f"pipeline, or check model_name; {NOTHING}"
+        )
+    aliases = {alias: int(v) for alias, v in (model.aliases or {}).items()}
+    if wanted.isdigit():
+        version = int(wanted)
+    elif wanted in aliases:
+        version = aliases[wanted]
+    else:
+        raise ConfigError(
+            f"model {model_name!r} has no alias {wanted!r}; give a version number or one of "
+            f"its aliases {sorted(aliases)}; {NOTHING}"
+        )
+    load_version(model_name, version)  # ConfigError when absent, ModelTrustError when altered
+    return version, registry.version_tags(model_name, version, NOTHING)[SHA256_TAG]

@@ -1,0 +1,226 @@
+"""The InferenceService (serving.kserve.io/v1beta1) for one registered version: pure rendering.
+
+The predictor is a custom container (the project image running `kfp-mlops serve`), so KServe
+needs no runtime for our skops models. Service addresses reach the container from the
+kfp-mlops-config ConfigMap and credentials from a Secret, by name only: no value is rendered.
+"""
+
+import re
+from dataclasses import dataclass
+
+from components._shared.errors import ConfigError, one_of
+from components._shared.kube import API_VERSION, KIND
+
+# serving.kserve.io/deploymentMode values: Knative (Serverless) and the plain Deployment mode,
+# called RawDeployment before KServe 0.20 and Standard since (same controller path).
+SERVERLESS, STANDARD, RAW = "Serverless", "Standard", "RawDeployment"
+MODES = (SERVERLESS, STANDARD, RAW)
+MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+# Prediction logging: KServe's payload logger to the log sink, the server's own log, or none.
+KSERVE_LOGGER, BUILTIN_LOG, NO_LOG = "kserve-logger", "builtin", "off"
+LOG_MODES = (KSERVE_LOGGER, BUILTIN_LOG, NO_LOG)
+PORT = 8080  # KServe's container port convention
+CONTAINER = "kserve-container"
+# Our annotations and pod labels. The pod labels select the canary's series in Prometheus
+# (a labelmap of pod labels turns kfp-mlops/model-version into kfp_mlops_model_version).
+MODEL_NAME_KEY = "kfp-mlops/model-name"
+MODEL_VERSION_KEY = "kfp-mlops/model-version"
+MODEL_SHA_KEY = "kfp-mlops/model-sha256"
+STABLE_VERSION_KEY = "kfp-mlops/stable-version"  # the version that serves all traffic
+CONFIG_MAP = "kfp-mlops-config"  # same names as pipelines/task_settings.py and manifests/
+READONLY_SECRET = "kfp-mlops-s3-readonly"
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One registered version to serve, and how."""
+
+    service: str  # InferenceService name
+    namespace: str
+    model_name: str
+    version: int
+    sha256: str
+    image: str
+    service_account: str
+    deployment_mode: str
+    prediction_log: str
+    log_sink_url: str
+    resources: dict  # {"requests": {"cpu":..,"memory":..}, "limits": {...}}
+    min_replicas: int = 1
+
+
+def check_target(target: Target, canary_traffic_percent: int) -> None:
+    """Refuse settings KServe would reject or silently ignore, naming the way out."""
+    if not _DNS_LABEL.match(target.service):
+        raise ConfigError(
+            f"service_name {target.service!r} is not a DNS label (lowercase letters, digits, "
+            "'-', at most 63 characters, starting with a letter)"
+        )
+    if target.deployment_mode not in MODES:
+        raise one_of("deployment_mode", target.deployment_mode, MODES)
+    if target.prediction_log not in LOG_MODES:
+        raise one_of("prediction_log", target.prediction_log, LOG_MODES)
+    if target.prediction_log == KSERVE_LOGGER and not target.log_sink_url.startswith("http"):
+        raise ConfigError(
+            f"prediction_log {KSERVE_LOGGER!r} needs log_sink_url, the log sink Service's URL "
+            "(e.g. http://kfp-mlops-log-sink.<namespace>.svc.cluster.local/)"
+        )
+    if not 0 <= canary_traffic_percent < 100:
+        raise ConfigError(
+            f"canary_traffic_percent {canary_traffic_percent} is outside 0..99; 0 deploys "
+            "without a canary"
+        )
+    if canary_traffic_percent and target.deployment_mode == RAW:
+        raise ConfigError(
+            f"canary_traffic_percent={canary_traffic_percent} with deployment_mode "
+            f"{RAW!r}: KServe ignores canaryTrafficPercent there (all traffic would go to the "
+            f"new version at once); use {STANDARD!r} (spec.canary[], traffic by replica count) "
+            f"or {SERVERLESS!r} (Knative), or set canary_traffic_percent=0"
+        )
+    for part in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            value = str((target.resources.get(part) or {}).get(resource, ""))
+            if not _QUANTITY.match(value):
+                raise ConfigError(
+                    f"resources.{part}.{resource} {value!r} is not a Kubernetes quantity "
+                    "like '500m', '1' or '1Gi'"
+                )
+
+
+def predictor(target: Target) -> dict:
+    """The predictor spec serving `target.version` (a custom container, Prometheus scraped)."""
+    args = ["serve", f"models:/{target.model_name}/{target.version}"]
+    args += ["--host", "0.0.0.0", "--port", str(PORT)]
+    if target.prediction_log != BUILTIN_LOG:
+        args.append("--no-log")  # the payload logger (or nobody) records predictions
+    spec: dict = {
+        "serviceAccountName": target.service_account,
+        "minReplicas": target.min_replicas,
+        "labels": {MODEL_NAME_KEY: target.model_name, MODEL_VERSION_KEY: str(target.version)},
+        "annotations": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(PORT),
+            "prometheus.io/path": "/metrics",
+            MODEL_SHA_KEY: target.sha256,
+        },
+        "containers": [_container(target, args)],
+    }
+    if target.deployment_mode != SERVERLESS:
+        spec["name"] = f"v{target.version}"  # Standard's spec.canary[] needs named predictors
+    if target.prediction_log == KSERVE_LOGGER:
+        spec["logger"] = {"mode": "all", "url": target.log_sink_url}
+    return spec
+
+
+def _container(target: Target, args: list[str]) -> dict:
+    def from_config(name: str) -> dict:
+        return {"name": name, "valueFrom": {"configMapKeyRef": {"name": CONFIG_MAP, "key": name}}}
+
+    def from_secret(name: str) -> dict:
+        ref = {"name": READONLY_SECRET, "key": name}
+        return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+    env = [
+        {"name": "KFP_MLOPS_MODEL_NAME", "value": target.model_name},
+        {"name": "KFP_MLOPS_MODEL_VERSION", "value": str(target.version)},
+        {"name": "KFP_MLOPS_MODEL_SHA256", "value": target.sha256},
+        {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+        from_config("MLFLOW_TRACKING_URI"),
+        from_config("AWS_ENDPOINT_URL_S3"),
+        from_config("AWS_DEFAULT_REGION"),
+        from_secret("AWS_ACCESS_KEY_ID"),
+        from_secret("AWS_SECRET_ACCESS_KEY"),
+    ]
+    return {
+        "name": CONTAINER,
+        "image": target.image,
+        "command": ["kfp-mlops"],
+        "args": args,
+        "ports": [{"containerPort": PORT, "protocol": "TCP"}],
+        "env": env,
+        "resources": {k: dict(v) for k, v in target.resources.items()},
+        "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": PORT}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def inference_service(target: Target, *, stable_version: int, spec: dict) -> dict:
+    """The whole object around a spec; `stable_version` is the one serving all traffic."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": target.service,
+            "namespace": target.namespace,
+            "labels": {"app.kubernetes.io/part-of": "kfp-mlops", MODEL_NAME_KEY: target.model_name},
+            "annotations": {
+                MODE_ANNOTATION: target.deployment_mode,
+                MODEL_NAME_KEY: target.model_name,
+                MODEL_VERSION_KEY: str(target.version),
+                MODEL_SHA_KEY: target.sha256,
+                STABLE_VERSION_KEY: str(stable_version),
+            },
+        },
+        "spec": spec,
+    }
+
+
+def direct(target: Target) -> dict:
+    """All traffic to `target.version` at once (first deploy, or no canary asked for)."""
+    return inference_service(
+        target, stable_version=target.version, spec={"predictor": predictor(target)}
+    )
+
+
+def with_canary(target: Target, percent: int, current: dict) -> dict:
+    """`percent` of traffic to `target.version`, the rest to what `current` serves.
+
+    Serverless: the new predictor with canaryTrafficPercent (Knative splits by revision).
+    Standard: the current predictor stays, the new one is spec.canary[0]; KServe splits by
+    replica count, so 5 % beside one stable replica is one canary pod beside one stable pod.
+    """
+    stable = int(current["metadata"]["annotations"][STABLE_VERSION_KEY])
+    new = predictor(target)
+    if target.deployment_mode == SERVERLESS:
+        spec = {"predictor": new | {"canaryTrafficPercent": percent}}
+    else:
+        spec = {
+            "predictor": current["spec"]["predictor"],
+            "canary": [{"predictor": new, "trafficPercent": percent}],
+        }
+    return inference_service(target, stable_version=stable, spec=spec)
+
+
+def promotion_patch(target: Target, canary: dict) -> dict:
+    """The merge patch that sends all traffic to the canary's version."""
+    notes = {STABLE_VERSION_KEY: str(target.version)}
+    if target.deployment_mode == SERVERLESS:
+        spec = {"predictor": {"canaryTrafficPercent": None}}  # null: the field goes
+    else:
+        spec = {"predictor": canary["spec"]["canary"][0]["predictor"], "canary": None}
+    return {"metadata": {"annotations": notes}, "spec": spec}
+
+
+def rollback_patch(target: Target, stable: int) -> dict:
+    """The merge patch that sends all traffic back to the stable version."""
+    notes = {STABLE_VERSION_KEY: str(stable)}
+    if target.deployment_mode == SERVERLESS:
+        # Knative keeps the canary revision at 0 %; the previous rolled-out one serves all.
+        spec: dict = {"predictor": {"canaryTrafficPercent": 0}}
+    else:
+        spec = {"canary": None}
+    return {"metadata": {"annotations": notes}, "spec": spec}
+
+
+def stable_version(current: dict | None) -> int | None:
+    """The version an existing InferenceService of ours serves to all traffic."""
+    if current is None:
+        return None
+    value = (current.get("metadata", {}).get("annotations") or {}).get(STABLE_VERSION_KEY)
+    return int(value) if value and value.isdigit() else None
