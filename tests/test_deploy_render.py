@@ -88,6 +88,16 @@ def test_payload_logger_or_builtin_log_never_both():
     assert "--no-log" in logger["containers"][0]["args"]
     builtin = render.direct(target(log=render.BUILTIN_LOG))["spec"]["predictor"]
     assert "logger" not in builtin and "--no-log" not in builtin["containers"][0]["args"]
+
+
+def test_predictor_is_read_only_on_s3_unless_it_writes_the_prediction_log_itself():
+    def secrets(log: str) -> set[str]:
+        container = render.direct(target(log=log))["spec"]["predictor"]["containers"][0]
+        refs = [e["valueFrom"].get("secretKeyRef") for e in container["env"] if "valueFrom" in e]
+        return {ref["name"] for ref in refs if ref}
+
+    assert secrets(render.KSERVE_LOGGER) == secrets(render.NO_LOG) == {render.READONLY_SECRET}
+    assert secrets(render.BUILTIN_LOG) == {render.WRITER_SECRET}
     off = render.direct(target(log=render.NO_LOG))["spec"]["predictor"]
     assert "logger" not in off and "--no-log" in off["containers"][0]["args"]
 

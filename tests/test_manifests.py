@@ -330,8 +330,9 @@ def test_every_name_a_rendered_predictor_refers_to_exists_in_every_target(built)
 
     defaults = _pipeline_defaults("deploy")
     for target, docs in built.items():
-        secret = _find(docs, "Secret", render.READONLY_SECRET)
-        assert set(_keys(secret)) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, target
+        for name in (render.READONLY_SECRET, render.WRITER_SECRET):
+            secret = _find(docs, "Secret", name)
+            assert set(_keys(secret)) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, target
         account = _find(docs, "ServiceAccount", defaults["service_account"])
         assert account["automountServiceAccountToken"] is False, target
         sink = urlsplit(defaults["log_sink_url"]).hostname

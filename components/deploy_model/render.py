@@ -29,6 +29,9 @@ MODEL_SHA_KEY = "kfp-mlops/model-sha256"
 STABLE_VERSION_KEY = "kfp-mlops/stable-version"  # the version that serves all traffic
 CONFIG_MAP = "kfp-mlops-config"  # same names as pipelines/task_settings.py and manifests/
 READONLY_SECRET = "kfp-mlops-s3-readonly"
+# The server's own prediction log writes to S3: that needs the read-write user the pipelines
+# and the log sink use. With the payload logger (the default) the predictor stays read-only.
+WRITER_SECRET = "kfp-mlops-s3"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")
 
@@ -118,8 +121,10 @@ def _container(target: Target, args: list[str]) -> dict:
     def from_config(name: str) -> dict:
         return {"name": name, "valueFrom": {"configMapKeyRef": {"name": CONFIG_MAP, "key": name}}}
 
+    secret = WRITER_SECRET if target.prediction_log == BUILTIN_LOG else READONLY_SECRET
+
     def from_secret(name: str) -> dict:
-        ref = {"name": READONLY_SECRET, "key": name}
+        ref = {"name": secret, "key": name}
         return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
     env = [
