@@ -37,6 +37,7 @@ class Pipeline:
         skipped: Display name of a condition (dsl.If name) → what its skipping means.
         trains_always: Every successful run trains a model (training); else only on a branch.
         retrain_condition: Display name of the condition under which training runs, if any.
+        current_task: Task key of the step that snapshots the data monitored ("" if none).
     """
 
     name: str
@@ -48,6 +49,7 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
     trains_always: bool = True
     retrain_condition: str = ""
+    current_task: str = ""
 
     @property
     def compiled_path(self) -> Path:
@@ -112,6 +114,7 @@ PIPELINES: dict[str, Pipeline] = {
         skipped={"drifted": "retrain skipped: no drift", **_TRAINING_SKIPS},
         trains_always=False,
         retrain_condition="drifted",
+        current_task="load-data-2",
     ),
     "deploy": Pipeline(
         name="deploy",

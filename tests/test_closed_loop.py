@@ -74,6 +74,9 @@ def test_closed_loop_shifted_traffic_through_the_server_drifts_and_retrains(cli,
     summary = json.loads(out)
     assert code == 0, summary["error"]
     assert summary["drifted"] is True and summary["retrained"] is True
+    current = summary["current"]
+    assert current["uri"] == f"{prefix}{name}/" and current["rows"] == len(traffic)
+    assert current["date_window"].count("..") == 1
     drift = summary["gates"]["drift"]
     # The champion's inputs only: not the snapshot's target, not the log's ids or outputs.
     assert drift["metrics"]["columns_compared"] == len(traffic.columns)

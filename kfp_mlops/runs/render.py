@@ -62,6 +62,10 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
     ]
     if summary.get("reference_uri"):
         lines.append(f"  reference  {_line(summary['reference_uri'])}")
+    current = summary.get("current")
+    if current and current.get("uri"):
+        days = f"days {current['date_window']}, " if current.get("date_window") else ""
+        lines.append(f"  current    {_line(current['uri'])} ({days}{current['rows']} rows)")
     for gate, result in summary["gates"].items():
         if result is None:
             lines.append(f"  {gate:<11} not run")

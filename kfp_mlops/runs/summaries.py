@@ -48,6 +48,8 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
     blessed = None if failed or not retrained else all(bool(g and g["passed"]) for g in trained)
     model = _model(pipeline, outputs)
     reference = outputs.get("resolve-reference", {}).get("parameters", {}).get("Output")
+    current = outputs.get(pipeline.current_task, {}).get("artifacts", {}).get("dataset", {})
+    snapshot = current.get("metadata", {})
     return {
         "pipeline": pipeline.name,
         "status": "failed" if failed else "succeeded",
@@ -56,6 +58,13 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
         "blessed": blessed,
         "outcome": _outcome(failed, drifted, blessed, model),
         "reference_uri": reference,
+        "current": {
+            "uri": snapshot.get("source_uri"),
+            "rows": _int(snapshot.get("rows")),
+            "date_window": snapshot.get("date_window"),
+        }
+        if snapshot
+        else None,
         "gates": gates,
         "model": model,
         **(failure_fields or {"error": None, "failed_task": None}),
