@@ -117,6 +117,21 @@ def test_batcher_fails_only_the_bad_request_of_a_batch():
     assert isinstance(answers[2], ValueError)
 
 
+@pytest.mark.parametrize(("wait", "calls"), [(0.0, [[0], [1, 2]]), (1.0, [[0, 1, 2]])])
+def test_batcher_waits_for_company_only_when_told(wait, calls):
+    async def scenario():
+        recorder = Recorder()
+        batcher = Batcher(recorder, ThreadPoolExecutor(1), wait_seconds=wait).start()
+        first = asyncio.ensure_future(batcher.submit(frame(0)))
+        await asyncio.sleep(0)  # the worker wakes for the first request (and takes it, or waits)
+        later = [asyncio.ensure_future(batcher.submit(frame(x))) for x in (1, 2)]
+        await asyncio.gather(first, *later)
+        await batcher.close()
+        return recorder.calls
+
+    assert asyncio.run(scenario()) == calls
+
+
 def test_batcher_close_answers_everything_queued_then_refuses():
     async def scenario():
         recorder = Recorder(hold_first=True)
@@ -252,6 +267,11 @@ def test_concurrent_requests_get_their_own_answers_metrics_and_log_rows(model_na
         logged = log[log["request_id"] == request_id].iloc[0]
         assert logged["prediction"] == labels[0] and logged["proba_1"] == proba[0][1]
         assert logged["credit_amount"] == rows[i]["credit_amount"]
+
+
+def test_serve_refuses_a_negative_batch_wait(cli):
+    code, _, err = cli("serve", "models:/m/1", "--batch-wait-ms", "-1")
+    assert code == 2 and "--batch-wait-ms -1.0 must be 0 or above" in err
 
 
 def test_sigterm_under_load_loses_no_log_row(model_name, credit):
