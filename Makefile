@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check stack-up stack-down bench lock clean clean-state wheels image image-mlflow e2e
+.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check stack-up stack-down bench bench-tools lock clean clean-state wheels image image-mlflow e2e
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -83,7 +83,10 @@ stack-up: install ## Start the embedded stack (SeaweedFS + MLflow) on 127.0.0.1
 stack-down: install ## Stop the embedded stack
 	$(BIN)/kfp-mlops stack down
 
-bench: install evidently ## Print measured figures (benchmarks/)
+bench-tools: ## Install wrk, the load generator of benchmarks/serve.py (Debian package; needs root)
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
+bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.local_loop
 	$(BIN)/python -m benchmarks.drift

@@ -26,9 +26,13 @@ def _log_options(args: argparse.Namespace) -> dict | None:
 
 def _serve_cmd(args: argparse.Namespace) -> int:
     from kfp_mlops.serve.app import Limits
+    from kfp_mlops.serve.batch import Batching
     from kfp_mlops.serve.run import serve
 
+    if args.batch_wait_ms < 0:
+        raise UsageError(f"--batch-wait-ms {args.batch_wait_ms} must be 0 or above")
     limits = Limits(max_rows=args.max_rows, max_body_bytes=args.max_body_bytes)
+    batching = Batching(max_rows=args.max_batch_rows, wait_seconds=args.batch_wait_ms / 1000)
     return serve(
         args.model_uri,
         host=args.host,
@@ -36,6 +40,7 @@ def _serve_cmd(args: argparse.Namespace) -> int:
         name=args.name,
         limits=limits,
         log_options=_log_options(args),
+        batching=batching,
     )
 
 
@@ -82,6 +87,16 @@ def add_parser(subparsers) -> None:
     )
     s.add_argument("--max-body-bytes", type=_positive, default=16 << 20,
                    help="bytes one request body may hold (more: 413)")  # fmt: skip
+    s.add_argument(
+        "--max-batch-rows", type=_positive, default=256,
+        help="rows one model call takes at most when waiting requests are predicted together "
+        "(1: no batching)",
+    )  # fmt: skip
+    s.add_argument(
+        "--batch-wait-ms", type=float, default=0.0,
+        help="how long a request that finds the model idle waits for others to join its "
+        "batch (default 0: never waits)",
+    )  # fmt: skip
     _common(s, 8080)
     s.add_argument("--no-log", action="store_true", help="serve without the prediction log")
     s.set_defaults(func=_serve_cmd)

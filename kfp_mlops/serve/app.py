@@ -3,6 +3,7 @@
 import gc
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from components._shared.image import package_version
+from kfp_mlops.serve.batch import Batcher, Batching, one_thread
 from kfp_mlops.serve.frame import RequestError, build_frame
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
 from kfp_mlops.serve.metrics import Metrics
@@ -34,9 +36,16 @@ class Server:
     """The served model, its readiness, its prediction log and its metrics."""
 
     def __init__(
-        self, served: ServedModel, log: PredictionLog | None, limits: Limits, metrics: Metrics
+        self,
+        served: ServedModel,
+        log: PredictionLog | None,
+        limits: Limits,
+        metrics: Metrics,
+        batching: Batching | None = None,
     ):
         self.served, self.log, self.limits, self.metrics = served, log, limits, metrics
+        self.batching = batching or Batching()
+        self.batcher: Batcher | None = None
         self.ready = False
 
     def warm_up(self) -> None:
@@ -62,11 +71,25 @@ class Server:
         if not self.ready:
             raise RequestError(503, f"model {name!r} is not ready yet (warming up)")
 
-    def predict(self, columns: dict[str, list], request_id: str) -> Prediction:
-        """Check the columns, predict, count the rows, and queue the log rows."""
+    def start_batching(self) -> None:
+        """Start the batcher on the running event loop (the app's start-up, after the warm-up)."""
+        self.batcher = Batcher(
+            self.served.predict,
+            ThreadPoolExecutor(1, "predict", initializer=one_thread),
+            self.batching.max_rows,
+            self.batching.wait_seconds,
+            on_batch=self.metrics.batch_requests.observe,
+        ).start()
+
+    async def predict(self, columns: dict[str, list], request_id: str) -> Prediction:
+        """Check the columns, predict (batched with other requests), count rows, log them.
+
+        Validation stays per request, so a bad request gets its own 400 and never joins a
+        batch; the latency logged is this request's own, from its columns to its answer.
+        """
         start = time.perf_counter()
         frame = build_frame(columns, self.served.schema)
-        answer = self.served.predict(frame)
+        answer = await self.batcher.submit(frame)
         latency = time.perf_counter() - start
         self.metrics.rows.labels(self.served.name).inc(len(frame))
         if self.log is not None:
@@ -119,7 +142,7 @@ def _routes(app: FastAPI, server: Server) -> None:
         body = parse_json(await read_body(request, server.limits.max_body_bytes))
         columns = v1_columns(body, served.schema, server.limits.max_rows)
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        answer = server.predict(columns, request_id)
+        answer = await server.predict(columns, request_id)
         payload = v1_response(answer.labels, answer.probabilities, served.classes)
         return JSONResponse(payload, headers={"x-request-id": request_id})
 
@@ -158,7 +181,7 @@ def _routes(app: FastAPI, server: Server) -> None:
         columns = v2_columns(body, served.schema, server.limits.max_rows)
         outputs = requested_outputs(body)
         request_id = body.get("id") or uuid.uuid4().hex
-        answer = server.predict(columns, request_id)
+        answer = await server.predict(columns, request_id)
         return {
             "model_name": served.name,
             "model_version": str(served.version),
@@ -177,8 +200,12 @@ def build_app(server: Server) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app):
         await run_in_threadpool(server.warm_up)
+        server.start_batching()
         yield
         server.ready = False
+        # uvicorn has let the requests in flight finish; anything still queued is predicted
+        # (and its log rows submitted) before the log's last flush below.
+        await server.batcher.close()
         if server.log is not None:
             await run_in_threadpool(server.log.close)
 

@@ -5,6 +5,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Buckets for a model server whose single rows take about a millisecond.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Requests per model call: 1 when requests do not overlap, up to --max-batch-rows.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class Metrics:
@@ -28,6 +30,10 @@ class Metrics:
         self.rows = Counter(
             "kfp_mlops_serve_prediction_rows", "Rows predicted", ["model"], registry=r
         )
+        self.batch_requests = Histogram(
+            "kfp_mlops_serve_batch_requests", "Requests predicted together in one model call",
+            buckets=BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
         self.errors = Counter(
             "kfp_mlops_serve_errors", "Requests refused or failed, by reason", ["reason"],
             registry=r,

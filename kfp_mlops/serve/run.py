@@ -7,6 +7,7 @@ import sys
 from components._shared.redact import redact
 from components._shared.settings import s3_settings
 from kfp_mlops.serve.app import Limits, Server, build_app
+from kfp_mlops.serve.batch import Batching
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import load_served
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix
@@ -50,6 +51,7 @@ def serve(
     name: str | None,
     limits: Limits,
     log_options: dict | None,
+    batching: Batching | None = None,
 ) -> int:
     """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
 
@@ -61,6 +63,7 @@ def serve(
         limits: Rows and body bytes a request may hold.
         log_options: PredictionLog settings (max_rows, flush_rows, flush_seconds), or None to
             serve without the prediction log.
+        batching: Rows per model call and the wait for company (kfp_mlops.serve.batch).
     """
     from threadpoolctl import threadpool_limits
 
@@ -71,7 +74,7 @@ def serve(
     served = load_served(model_uri, name)
     metrics = Metrics()
     log, where = _log(metrics, log_options, served.log_types())
-    server = Server(served, log, limits, metrics)
+    server = Server(served, log, limits, metrics, batching)
     print(
         f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "
         f"http://{host}:{port} (V1, V2, /metrics); prediction log: {redact(where)}",
