@@ -214,3 +214,26 @@ def load_model_uri(model_uri: str, sha256: str | None = None) -> Champion | None
             f"model URI {model_uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION"
         )
     return load_version(name, int(version))
+
+
+def signature_inputs(model_uri: str) -> list[dict] | None:
+    """The input signature MLflow recorded for a registered version (names and types), if any.
+
+    Read with the loader's client settings and error wording, so it fails as a load does.
+    Only names and types: what is loaded is still the sha-checked file.
+
+    Raises:
+        ServiceError: MLflow does not answer, or answers with an error.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    uri = mlflow_tracking_uri()
+    try:
+        with _client_env():
+            signature = get_model_info(model_uri).signature
+    except MlflowException as exc:
+        raise _service_error(uri, exc, f"reading the signature of {model_uri}") from exc
+    if signature is None or signature.inputs is None:
+        return None
+    return signature.inputs.to_dict()

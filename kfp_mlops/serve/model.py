@@ -6,15 +6,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# The loader's own MLflow client settings and error wording, so the signature read below
-# fails the same way the model download does.
-from components._shared.champion import _client_env, _service_error, load_model_uri
+from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
-from components._shared.settings import mlflow_tracking_uri
+from kfp_mlops.serve.predlog import META_COLUMNS
 from kfp_mlops.serve.schema import Schema, schema_from
-
-# Columns the prediction log adds beside the features; a feature may not carry these names.
-LOG_COLUMNS = ("request_id", "time", "model_name", "model_version", "latency_seconds")
 
 
 @dataclass(frozen=True)
@@ -82,22 +77,6 @@ def _split(model_uri: str) -> str:
     return rest.partition("@")[0] if "@" in rest else rest.rpartition("/")[0]
 
 
-def _signature_inputs(where: str) -> list[dict] | None:
-    """The registered version's input signature (column names and types), if it has one."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import get_model_info
-
-    uri = mlflow_tracking_uri()
-    try:
-        with _client_env():  # the loader's client settings: fail fast, no progress bars
-            signature = get_model_info(where).signature
-    except MlflowException as exc:
-        raise _service_error(uri, exc, f"reading the signature of {where}") from exc
-    if signature is None or signature.inputs is None:
-        return None
-    return signature.inputs.to_dict()
-
-
 def load_served(model_uri: str, name: str | None = None) -> ServedModel:
     """Load a registered version through champion.load_model_uri and derive its schema.
 
@@ -115,8 +94,8 @@ def load_served(model_uri: str, name: str | None = None) -> ServedModel:
             "register one first, or name a version (models:/NAME/VERSION)"
         )
     where = f"models:/{registered}/{found.version}"
-    schema = schema_from(found.model, _signature_inputs(where), where)
-    clash = sorted(set(schema.names) & set(LOG_COLUMNS))
+    schema = schema_from(found.model, signature_inputs(where), where)
+    clash = sorted(set(schema.names) & set(META_COLUMNS))  # the log's own facts
     if clash:
         raise ConfigError(
             f"{where} has feature column(s) {clash}, which the prediction log uses for its own "
