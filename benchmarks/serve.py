@@ -79,6 +79,33 @@ def register_demo_model(home: Path) -> str:
     return name
 
 
+def model_floor(name: str, calls: int = 200) -> tuple[float, float]:
+    """The served model alone: median ms of one single-row predict_proba, and of its
+    preprocessing step, single-threaded (what no server can go below per model call)."""
+    import statistics
+
+    from threadpoolctl import threadpool_limits
+
+    from components._shared.champion import load_model_uri
+
+    model = load_model_uri(f"models:/{name}/1").model
+    frame = pd.read_csv(DATA).drop(columns=["risk"]).head(1)
+
+    def median_ms(call) -> float:
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times)
+
+    with threadpool_limits(1):
+        model.predict_proba(frame)  # warm-up
+        return median_ms(lambda: model.predict_proba(frame)), median_ms(
+            lambda: model[:-1].transform(frame)
+        )
+
+
 def rows(n: int) -> list[dict]:
     """n feature rows of the demo data, nulls as None."""
     frame = pd.read_csv(DATA).drop(columns=["risk"])
@@ -203,6 +230,11 @@ def main(quick: bool = False, only: str = "") -> None:
     try:
         os.environ.update(stack.env())
         name = register_demo_model(home)
+        whole, preprocessing = model_floor(name)
+        print(
+            f"the model alone, one row, one thread: predict_proba {whole:.2f} ms, of which "
+            f"preprocessing {preprocessing:.2f} ms (median of 200 calls)"
+        )
         prefix = f"s3://kfp-mlops-data/bench-predictions-{uuid.uuid4().hex[:6]}/"
         results = []
         for label, argv, path, wrap, health, env in targets(name, dict(os.environ), prefix):
