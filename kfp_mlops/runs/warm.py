@@ -29,6 +29,7 @@ import time
 
 from kfp_mlops.runs.taskprofile import PROFILE_ENV
 
+REQUEST_TIMEOUT_S = 10
 SOCKET_ENV = "KFP_MLOPS_WARM_SOCKET"  # shim.py repeats it: it runs with -I -S, stdlib only
 
 # In the order the pipelines' tasks need them (kfp.local runs tasks one at a time).
@@ -76,6 +77,9 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
 
 
 def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    # The runner serves one connection at a time: a client that sends nothing must not
+    # stall every task behind it.
+    conn.settimeout(REQUEST_TIMEOUT_S)
     head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
     try:
         if len(head) != 8 or len(fds) != 3:
@@ -87,6 +91,7 @@ def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
         for fd in fds:
             os.close(fd)
         raise
+    conn.settimeout(None)
     return request, fds
 
 
