@@ -1,6 +1,6 @@
 """The served model: loaded only through the sha-checked loader, with its schema and a warm-up."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -8,6 +8,7 @@ import pandas as pd
 
 from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
+from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
 from kfp_mlops.serve.predlog import META_COLUMNS
 from kfp_mlops.serve.schema import Schema, schema_from
 
@@ -29,6 +30,25 @@ class ServedModel:
     version: int
     model: Any
     schema: Schema
+    fast: FastPreprocess | None = None  # the same preprocessing in numpy, checked at load
+    path: str = "pipeline"  # how rows reach the estimator, for the start-up line
+
+    def with_fast_path(self) -> "ServedModel":
+        """This model with the numpy preprocessing when it is provably the pipeline's own.
+
+        The fast path must give the pipeline's probabilities on probe rows (every category,
+        unknown and missing values, spread numbers); any difference keeps the pipeline.
+        """
+        fast = compile_fast(self.model)
+        if fast is None:
+            return replace(self, path="pipeline (not train_model's preprocessing shape)")
+        try:
+            problem = verified(fast, self.model, probe_frame(fast, self.schema))
+        except Exception as exc:  # a probe the schema refuses, an estimator that raises
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem:
+            return replace(self, path=f"pipeline (fast path refused: {problem})")
+        return replace(self, fast=fast, path="fast preprocessing (verified against the pipeline)")
 
     @property
     def classes(self) -> list:
@@ -43,7 +63,8 @@ class ServedModel:
         """
         if not hasattr(self.model, "predict_proba"):
             return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
-        proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+        source = self.fast if self.fast is not None else self.model
+        proba = np.asarray(source.predict_proba(frame), dtype=float)
         labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
         return Prediction(labels, proba.round(6).tolist())
 
@@ -77,8 +98,11 @@ def _split(model_uri: str) -> str:
     return rest.partition("@")[0] if "@" in rest else rest.rpartition("/")[0]
 
 
-def load_served(model_uri: str, name: str | None = None) -> ServedModel:
+def load_served(model_uri: str, name: str | None = None, fast_path: bool = True) -> ServedModel:
     """Load a registered version through champion.load_model_uri and derive its schema.
+
+    With `fast_path`, rows reach the estimator through fastpath.FastPreprocess when it is
+    verified to give the pipeline's probabilities (`ServedModel.path` says which and why).
 
     Raises:
         ConfigError: Not a registered model URI, no such version, or an alias not set.
@@ -101,4 +125,5 @@ def load_served(model_uri: str, name: str | None = None) -> ServedModel:
             f"{where} has feature column(s) {clash}, which the prediction log uses for its own "
             "facts; rename them in the training data"
         )
-    return ServedModel(name or registered, registered, found.version, found.model, schema)
+    served = ServedModel(name or registered, registered, found.version, found.model, schema)
+    return served.with_fast_path() if fast_path else served
