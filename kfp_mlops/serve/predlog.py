@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -38,6 +39,18 @@ def log_prefix() -> str:
     return prefix.rstrip("/")
 
 
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """One value standing for `n` equal cells of a column (a request's facts on each row)."""
+
+    value: object
+    n: int
+
+    def cells(self) -> list:
+        """The cells themselves."""
+        return [self.value] * self.n
+
+
 def records(
     request_id: str,
     when: datetime,
@@ -49,17 +62,18 @@ def records(
     """The log rows of one request, by column: its facts, each input, each output.
 
     Plain lists, not a DataFrame: the writer joins many requests' lists and builds one
-    frame per flush, which costs far less than a frame per request.
+    frame per flush, which costs far less than a frame per request. The request's facts are
+    `Repeat`s: the writer expands them in Arrow, not one Python object per row.
     """
     n = len(next(iter(inputs.values())))
     return {
-        "request_id": [request_id] * n,
-        "time": [when] * n,
-        "model_name": [model[0]] * n,
-        "model_version": [model[1]] * n,
+        "request_id": Repeat(request_id, n),
+        "time": Repeat(when, n),
+        "model_name": Repeat(model[0], n),
+        "model_version": Repeat(model[1], n),
         **inputs,
         **outputs,
-        "latency_seconds": [latency_seconds] * n,
+        "latency_seconds": Repeat(latency_seconds, n),
     }
 
 
@@ -95,12 +109,25 @@ def table(parts: list[dict[str, list]], types: dict[str, pa.DataType] | None = N
     """
     known = META_TYPES | (types or {})
     names = list(dict.fromkeys(name for part in parts for name in part))
-    columns: dict[str, list] = {name: [] for name in names}
-    for part in parts:
-        n = len(part["request_id"])
-        for name in names:
-            columns[name].extend(part.get(name, [None] * n))
-    return pa.table({name: _array(values, known.get(name)) for name, values in columns.items()})
+    sizes = [_rows(part) for part in parts]
+    arrays = {}
+    for name in names:
+        cells = [part.get(name) or Repeat(None, n) for part, n in zip(parts, sizes, strict=True)]
+        if all(isinstance(c, Repeat) for c in cells):
+            # One value per request, repeated in Arrow: no Python object per row.
+            distinct = _array([c.value for c in cells], known.get(name))
+            arrays[name] = distinct.take(np.repeat(np.arange(len(cells)), sizes))
+            continue
+        values: list = []
+        for c in cells:
+            values.extend(c.cells() if isinstance(c, Repeat) else c)
+        arrays[name] = _array(values, known.get(name))
+    return pa.table(arrays)
+
+
+def _rows(part: dict) -> int:
+    first = part["request_id"]
+    return first.n if isinstance(first, Repeat) else len(first)
 
 
 @dataclass
