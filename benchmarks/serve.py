@@ -1,6 +1,8 @@
 """Our model server (log on and off) against `mlflow models serve`: same model, same machine.
 
-Usage: python -m benchmarks.serve [--quick] [--only TEXT]  (TEXT: scenarios whose name has it)
+Usage: python -m benchmarks.serve [--quick] [--only TEXT] [--rounds N]
+  TEXT: scenarios whose name has it; N: interleaved log-on/log-off rounds for the logging
+  cost (default 6, 0 = none)
 
 Starts its own embedded stack on free ports, trains the demo model with train_model's core
 (hist_gradient_boosting on all of data/german_credit.csv), registers it with register_model's
@@ -225,7 +227,40 @@ def targets(name: str, env: dict, prefix: str) -> list[tuple]:
     ]  # fmt: skip
 
 
-def main(quick: bool = False, only: str = "") -> None:
+def logging_cost(targets: list[tuple], rounds: int, seconds: float, only: str) -> None:
+    """The prediction log's cost of throughput, log on against off, interleaved.
+
+    Both servers stay up (the idle one waits on its socket) and wrk alternates between them,
+    round after round, so a neighbour's load changes both sides alike; the cost is from the
+    medians, 1 - on/off.
+    """
+    import statistics
+
+    pair = [t for t in targets if t[0] in ("kfp-mlops serve, log on", "kfp-mlops serve, log off")]
+    servers = [Target(label, argv, path, wrap, health, env) for label, argv, path, wrap, health,
+               env in pair]  # fmt: skip
+    try:
+        print(f"\nlogging cost, {rounds} interleaved rounds of {seconds:g} s (median req/s):")
+        for scenario, body_rows, conc, _, rate in scenarios(True):
+            if rate or only not in scenario:
+                continue
+            body = json.dumps({"instances": body_rows}).encode()
+            seen: dict[str, list[float]] = {t.label: [] for t in servers}
+            for t in servers:
+                wrk(t, body, conc, 1)
+            for k in range(rounds):
+                for t in servers if k % 2 == 0 else servers[::-1]:
+                    seen[t.label].append(wrk(t, body, conc, seconds)[0])
+            on, off = (statistics.median(v) for v in seen.values())
+            print(
+                f"  {scenario:<32} log on {on:8.1f}  log off {off:8.1f}  cost {1 - on / off:6.1%}"
+            )
+    finally:
+        for t in servers:
+            t.stop()
+
+
+def main(quick: bool = False, only: str = "", rounds: int = 0) -> None:
     from kfp_mlops.stack import Stack
 
     if WRK is None:
@@ -266,6 +301,8 @@ def main(quick: bool = False, only: str = "") -> None:
         )
         for scenario, label, rps, p50, p99, errors in sorted(results, key=lambda r: r[0]):
             print(f"{scenario:<32}{label:<28}{rps:>9.1f}{p50:>9.2f}{p99:>9.2f}{errors:>8}")
+        if rounds:
+            logging_cost(targets(name, dict(os.environ), prefix), rounds, 5.0, only)
         print(f"load average: {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     finally:
         stack.down(log=lambda _: None)
@@ -273,4 +310,8 @@ def main(quick: bool = False, only: str = "") -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(quick="--quick" in args, only=args[args.index("--only") + 1] if "--only" in args else "")
+    main(
+        quick="--quick" in args,
+        only=args[args.index("--only") + 1] if "--only" in args else "",
+        rounds=int(args[args.index("--rounds") + 1]) if "--rounds" in args else 6,
+    )
