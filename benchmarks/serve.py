@@ -227,7 +227,7 @@ def targets(name: str, env: dict, prefix: str) -> list[tuple]:
     ]  # fmt: skip
 
 
-def logging_cost(targets: list[tuple], rounds: int, seconds: float, only: str) -> None:
+def logging_cost(targets: list[tuple], rounds: int, seconds: int, only: str) -> None:
     """The prediction log's cost of throughput, log on against off, interleaved.
 
     Both servers stay up (the idle one waits on its socket) and wrk alternates between them,
@@ -240,7 +240,7 @@ def logging_cost(targets: list[tuple], rounds: int, seconds: float, only: str) -
     servers = [Target(label, argv, path, wrap, health, env) for label, argv, path, wrap, health,
                env in pair]  # fmt: skip
     try:
-        print(f"\nlogging cost, {rounds} interleaved rounds of {seconds:g} s (median req/s):")
+        print(f"\nlogging cost, {rounds} interleaved rounds of {seconds} s (median req/s):")
         for scenario, body_rows, conc, _, rate in scenarios(True):
             if rate or only not in scenario:
                 continue
@@ -302,7 +302,7 @@ def main(quick: bool = False, only: str = "", rounds: int = 0) -> None:
         for scenario, label, rps, p50, p99, errors in sorted(results, key=lambda r: r[0]):
             print(f"{scenario:<32}{label:<28}{rps:>9.1f}{p50:>9.2f}{p99:>9.2f}{errors:>8}")
         if rounds:
-            logging_cost(targets(name, dict(os.environ), prefix), rounds, 5.0, only)
+            logging_cost(targets(name, dict(os.environ), prefix), rounds, 5, only)
         print(f"load average: {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     finally:
         stack.down(log=lambda _: None)

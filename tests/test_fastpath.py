@@ -15,6 +15,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from components.train_model.core import ESTIMATORS, train
 from kfp_mlops.serve.fastpath import compile_fast, probe_frame, verified
+from kfp_mlops.serve.frame import Rows, checked_rows
 from kfp_mlops.serve.model import ServedModel
 from kfp_mlops.serve.schema import schema_from
 
@@ -54,12 +55,20 @@ def test_every_train_model_estimator_takes_the_verified_fast_path(trained, credi
         expected = model.predict_proba(rows)
         np.testing.assert_allclose(chosen.fast.predict_proba(rows), expected, rtol=0, atol=1e-12)
         assert chosen.predict(rows).labels == served(model).predict(rows).labels, estimator
+    # As requests reach it: checked lists with None for missing, several requests joined.
+    lists = {c: features[c].astype(object).where(features[c].notna(), None).tolist()
+             for c in chosen.schema.names}  # fmt: skip
+    halves = [{c: v[:150] for c, v in lists.items()}, {c: v[150:] for c, v in lists.items()}]
+    joined = Rows.join([checked_rows(h, chosen.schema) for h in halves])
+    assert len(joined) == len(features)
+    expected = model.predict_proba(joined.frame())
+    np.testing.assert_allclose(chosen.fast.predict_proba(joined), expected, rtol=0, atol=1e-12)
 
 
 def test_probe_rows_cover_every_category_unknowns_and_missing(trained):
     _, model = trained
     fast = compile_fast(model)
-    probe = probe_frame(fast, schema_from(model, None, "models:/m/1"))
+    probe = probe_frame(fast, schema_from(model, None, "models:/m/1")).frame()
     for column in fast.categorical:
         seen = set(probe[column.name].dropna())
         assert set(column.index) <= seen

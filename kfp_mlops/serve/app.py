@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from components._shared.image import package_version
 from kfp_mlops.serve.batch import Batcher, Batching, one_thread
-from kfp_mlops.serve.frame import RequestError, build_frame
+from kfp_mlops.serve.frame import RequestError, checked_rows
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction, ServedModel
@@ -88,7 +88,7 @@ class Server:
         batch; the latency logged is this request's own, from its columns to its answer.
         """
         start = time.perf_counter()
-        frame = build_frame(columns, self.served.schema)
+        frame = checked_rows(columns, self.served.schema)
         answer = await self.batcher.submit(frame)
         latency = time.perf_counter() - start
         self.metrics.rows.labels(self.served.name).inc(len(frame))

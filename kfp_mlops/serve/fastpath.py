@@ -57,19 +57,24 @@ class FastPreprocess:
         """Columns of the transformed matrix."""
         return len(self.numeric) + sum(c.width for c in self.categorical)
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """The matrix the ColumnTransformer would produce, dense, float64."""
-        rows = len(frame)
-        out = np.zeros((rows, self.width), dtype=np.float64)
+    def transform(self, rows) -> np.ndarray:
+        """The matrix the ColumnTransformer would produce, dense, float64.
+
+        Args:
+            rows: Checked request rows (frame.Rows: lists, None for missing) or a DataFrame
+                of the same columns.
+        """
+        out = np.zeros((len(rows), self.width), dtype=np.float64)
         for j, column in enumerate(self.numeric):
-            values = frame[column.name].to_numpy(dtype=np.float64, na_value=np.nan)
+            values = _floats(rows[column.name])
             values = np.where(np.isnan(values), column.fill, values)
             if column.scale is not None:
                 values = (values - column.mean) / column.scale
             out[:, j] = values
         start = len(self.numeric)
         for column in self.categorical:
-            for i, value in enumerate(frame[column.name].tolist()):
+            cells = rows[column.name]
+            for i, value in enumerate(cells.tolist() if isinstance(cells, pd.Series) else cells):
                 if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                     value = column.fill
                 position = column.index.get(value)
@@ -78,9 +83,15 @@ class FastPreprocess:
             start += column.width
         return out
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, rows) -> np.ndarray:
         """Class probabilities, as the pipeline's predict_proba."""
-        return self.estimator.predict_proba(self.transform(frame))
+        return self.estimator.predict_proba(self.transform(rows))
+
+
+def _floats(cells) -> np.ndarray:
+    if isinstance(cells, pd.Series):
+        return cells.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.array(cells, dtype=np.float64)  # None becomes NaN
 
 
 def compile_fast(model) -> FastPreprocess | None:
@@ -105,14 +116,14 @@ def compile_fast(model) -> FastPreprocess | None:
     return FastPreprocess(parts[0], parts[1], estimator)
 
 
-def probe_frame(fast: FastPreprocess, schema, rows: int = 64) -> pd.DataFrame:
+def probe_frame(fast: FastPreprocess, schema, rows: int = 64):
     """Rows that exercise every part of the fast path, typed as a request's frame would be.
 
     Each category of each column appears, and an unknown one, and missing values; numeric
     columns get their fill value, values spread around it (by the scaler's scale when there
     is one), zero, and missing. Deterministic (a fixed seed).
     """
-    from kfp_mlops.serve.frame import build_frame
+    from kfp_mlops.serve.frame import checked_rows
 
     rng = np.random.default_rng(0)
     widest = max([c.width + 2 for c in fast.categorical] + [rows])
@@ -137,12 +148,18 @@ def probe_frame(fast: FastPreprocess, schema, rows: int = 64) -> pd.DataFrame:
             columns[column.name] = drawn
         else:  # a schema column the preprocessing does not read
             columns[column.name] = [None] * widest
-    return build_frame(columns, schema)
+    return checked_rows(columns, schema)
 
 
-def verified(fast: FastPreprocess, model, probe: pd.DataFrame) -> str:
-    """What differs between the two paths' probabilities on `probe` ("" when nothing)."""
-    expected = np.asarray(model.predict_proba(probe), dtype=float)
+def verified(fast: FastPreprocess, model, probe) -> str:
+    """What differs between the two paths' probabilities on `probe` ("" when nothing).
+
+    Args:
+        fast: The fast path.
+        model: The pipeline it stands for.
+        probe: Checked rows (frame.Rows), as requests reach the model.
+    """
+    expected = np.asarray(model.predict_proba(probe.frame()), dtype=float)
     got = np.asarray(fast.predict_proba(probe), dtype=float)
     if expected.shape != got.shape:
         return f"shape {got.shape} instead of {expected.shape}"

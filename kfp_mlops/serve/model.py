@@ -9,6 +9,7 @@ import pandas as pd
 from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
 from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
+from kfp_mlops.serve.frame import Rows, checked_rows
 from kfp_mlops.serve.predlog import META_COLUMNS
 from kfp_mlops.serve.schema import Schema, schema_from
 
@@ -55,16 +56,21 @@ class ServedModel:
         """The model's classes, in the order of its probability columns."""
         return np.asarray(getattr(self.model, "classes_", [])).tolist()
 
-    def predict(self, frame: pd.DataFrame) -> Prediction:
+    def predict(self, rows: "Rows | pd.DataFrame") -> Prediction:
         """Labels (and probabilities) for rows already checked against the schema.
 
         One pass through the pipeline: the label is the most probable class, which is how
         our classifiers' own predict decides (calling both would preprocess the rows twice).
+        Through the verified fast path the checked lists go straight to numpy; only the
+        pipeline needs a DataFrame.
         """
-        if not hasattr(self.model, "predict_proba"):
-            return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
-        source = self.fast if self.fast is not None else self.model
-        proba = np.asarray(source.predict_proba(frame), dtype=float)
+        if self.fast is not None:
+            proba = np.asarray(self.fast.predict_proba(rows), dtype=float)
+        else:
+            frame = rows.frame() if isinstance(rows, Rows) else rows
+            if not hasattr(self.model, "predict_proba"):
+                return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
+            proba = np.asarray(self.model.predict_proba(frame), dtype=float)
         labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
         return Prediction(labels, proba.round(6).tolist())
 
@@ -80,12 +86,9 @@ class ServedModel:
 
     def warm_up(self) -> Prediction:
         """One prediction on a row of missing values (every train_model pipeline imputes)."""
-        row = {c.name: [np.nan] for c in self.schema.columns}
-        frame = pd.DataFrame(
-            {k: pd.Series(v, dtype=object if c.kind == "string" else "float64")
-             for (k, v), c in zip(row.items(), self.schema.columns, strict=True)}
-        )  # fmt: skip
-        return self.predict(frame)
+        return self.predict(
+            checked_rows({c.name: [None] for c in self.schema.columns}, self.schema)
+        )
 
 
 def _split(model_uri: str) -> str:
