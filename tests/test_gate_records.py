@@ -15,18 +15,13 @@ from kfp import dsl
 from components._shared.errors import DataError
 from components._shared.gate_records import read_gate_records, record_uri
 from components._shared.io import write_parquet
-from tests.conftest import GERMAN_CREDIT
+from tests.conftest import GATED_MODEL, GERMAN_CREDIT
 
 
-def test_training_run_records_each_gate_with_the_verdicts_its_summary_shows(
-    gated_training_run, stack
-):
-    from mlflow import MlflowClient
-
-    code, summary, model = gated_training_run
+def test_training_run_records_each_gate_with_the_verdicts_its_summary_shows(gated_training_run):
+    code, summary, run_id = gated_training_run
     assert code == 0, summary["error"]
-    version = MlflowClient().get_model_version_by_alias(model, "champion")
-    run_id = version.tags["kfp_run_id"]
+    model = GATED_MODEL
     assert run_id and "{{" not in run_id  # the placeholder was resolved
 
     records = read_gate_records(run_id)
@@ -45,6 +40,25 @@ def test_training_run_records_each_gate_with_the_verdicts_its_summary_shows(
     dp = summary["gates"]["fairness"]["metrics"]["demographic_parity_difference"]
     assert fairness.startswith(f"demographic parity difference {dp:.4f} (sex) ≤ 0.1")
     assert "equalized odds difference" in fairness and "no bound set" in fairness
+
+
+def test_monitoring_run_records_drift_then_the_retrain_gates_under_its_one_run_id(
+    gated_monitoring_run, gated_training_run
+):
+    code, summary, run_id = gated_monitoring_run
+    assert code == 0, summary["error"]
+    assert run_id and run_id != gated_training_run[2]
+    records = read_gate_records(run_id)
+    # The retrain is a sub-pipeline: its gates resolve the same PIPELINE_JOB_ID_PLACEHOLDER.
+    assert [r.gate for r in records] == ["drift", "validation", "evaluation", "fairness"]
+    assert [r.pipeline for r in records] == ["monitoring", "training", "training", "training"]
+    assert [r.passed for r in records] == [False, True, True, True]
+    for record in records[1:]:
+        assert record.passed is summary["gates"][record.gate]["passed"]
+    drifted = summary["gates"]["drift"]["report"]["columns_drifted"]
+    assert records[0].line.startswith(f"{len(drifted)} of ")
+    assert all(column in records[0].line for column in drifted)
+    assert "prediction " in records[0].line  # the champion's predictions, compared
 
 
 def test_failed_validation_records_its_verdict_before_the_run_fails(stack, tmp_path):
