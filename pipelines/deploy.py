@@ -5,9 +5,11 @@ from kfp import dsl
 from components.deploy_model.component import deploy_model
 from pipelines.task_settings import step
 
+PIPELINE = "deploy"  # the pipeline's name, and the `pipeline` label its gate pushes
+
 
 @dsl.pipeline(
-    name="deploy",
+    name=PIPELINE,
     description=(
         "Serve a registered model version on KServe as an InferenceService (the project image "
         "as a custom predictor), wait until it is Ready, and when another version already "
@@ -63,6 +65,8 @@ def deploy(
             kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "deploy model",
+        pipeline=PIPELINE,
+        gate=True,
         s3=True,  # the model's S3 lease for the `production` move
         mlflow=True,
         prometheus=True,

@@ -8,9 +8,11 @@ from components.resolve_reference.component import resolve_reference
 from pipelines.task_settings import step
 from pipelines.training import training
 
+PIPELINE = "monitoring"  # the pipeline's name, and the `pipeline` label its gates push
+
 
 @dsl.pipeline(
-    name="monitoring",
+    name=PIPELINE,
     description=(
         "Compare recent production data (files, or the prediction log's days in a window) with "
         "the reference (the champion's training snapshot unless reference_uri is given); when "
@@ -94,8 +96,11 @@ def monitoring(
             column_methods={},  # per-column methods: the CLI's --column-method, not a parameter
             model_name=model_name,
             model_alias=prediction_drift_alias,  # empty: no prediction drift
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "detect drift",
+        pipeline=PIPELINE,
+        gate=True,
         mlflow=True,  # loads the model whose predictions are compared
         reads_outside_state=True,  # the champion can change between runs
         retries=2,

@@ -11,9 +11,11 @@ from components.validate_data.component import validate_data
 from pipelines.lineage import scalar_parameters
 from pipelines.task_settings import step
 
+PIPELINE = "training"  # the pipeline's name, and the `pipeline` label its gates push
+
 
 @dsl.pipeline(
-    name="training",
+    name=PIPELINE,
     description=(
         "Snapshot and validate a dataset, train a scikit-learn model, gate it on evaluation "
         "(thresholds and champion/challenger) and fairness, and register it in MLflow only "
@@ -58,8 +60,12 @@ def training(
             target_column=target_column,
             suite=suite,
             min_rows=min_rows,
+            model_name=model_name,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "validate data",
+        pipeline=PIPELINE,
+        gate=True,
     )
     training_task = step(
         train_model(
@@ -83,8 +89,11 @@ def training(
             min_roc_auc=min_roc_auc,
             max_latency_ms=max_latency_ms,
             max_regression=max_regression,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "evaluate model",
+        pipeline=PIPELINE,
+        gate=True,
         mlflow=True,
         reads_outside_state=True,  # the champion it compares with can change between runs
         retries=2,
@@ -96,8 +105,12 @@ def training(
             max_demographic_parity_difference=max_demographic_parity_difference,
             max_equalized_odds_difference=max_equalized_odds_difference,
             positive_label=positive_label,
+            model_name=model_name,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "check fairness",
+        pipeline=PIPELINE,
+        gate=True,
     )
     # Gates return one bool each: kfp.local skips a dsl.If on a NamedTuple field silently.
     with (
