@@ -173,3 +173,13 @@ def test_daily_series_empty_one_day_and_constant():
 def test_daily_series_wrong_length_named():
     with pytest.raises(ValueError, match="'m' has 1 values for 2 days"):
         daily_series(["d1", "d2"], {"m": [1]}, {})
+
+
+def test_numeric_distribution_labels_keep_close_edges_apart():
+    d = numeric_distribution([1e6, 1e6 + 0.5, 1e6 + 1], [1, 1], [1, 1])
+    assert d.labels == ("[1000000, 1000000.5)", "[1000000.5, 1000001]")
+
+
+def test_categorical_distribution_ties_keep_key_order():
+    d = categorical_distribution([True, False, "b", 3], [1, 1, 1, 1], [1, 1, 1, 1])
+    assert d.labels == ("True", "False", "b", "3")
