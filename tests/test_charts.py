@@ -87,10 +87,20 @@ def test_distribution_pair_bars_scale_with_shares():
     ref, cur = root.findall(f"{SVG}path")
     assert ref.get("fill") != cur.get("fill")
     r, c = _bar_heights(ref.get("d")), _bar_heights(cur.get("d"))
-    assert r[0] == c[1] == pytest.approx(HEIGHT - 4) and r[1] == pytest.approx(r[0] / 3, abs=0.1)
+    # The largest share fills the plot: the height less the padding and the range strip.
+    assert r[0] == c[1] == pytest.approx(HEIGHT - 15) and r[1] == pytest.approx(r[0] / 3, abs=0.1)
+    low, high = root.findall(f"{SVG}text")
+    assert (low.text, high.text, high.get("text-anchor")) == ("0", "2", "end")
     assert "age: reference (4 values) vs current (4) by bins" in root.get("aria-label")
     assert "[0, 1) 75% vs 25%" in root.get("aria-label")
     assert all(abs(n) <= WIDTH for n in _numbers(ref.get("d") + cur.get("d")))
+
+
+def test_categorical_pair_uses_the_full_height_and_has_no_range():
+    root = _parsed(distribution_pair("c", categorical_distribution(["a", "b"], [1, 0], [0, 1])))
+    ref, cur = root.findall(f"{SVG}path")
+    assert _bar_heights(ref.get("d")) == _bar_heights(cur.get("d")) == [HEIGHT - 4]
+    assert root.find(f"{SVG}text") is None
 
 
 def test_distribution_pair_hostile_category_is_escaped_text():

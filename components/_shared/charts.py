@@ -32,6 +32,7 @@ OTHER = "(other)"
 MAX_LABEL_CHARS = 40
 REFERENCE_COLOUR, CURRENT_COLOUR = "#9e9e9e", "#1f6fb4"
 SERIES_COLOURS = ("#1f6fb4", "#d35400", "#7d3c98", "#16a085", "#c0392b", "#2c3e50")
+_AXIS_PX = 9  # font size of a numeric chart's range, under its bars
 _PAD = 2  # px kept free around the plot, so lines at the edges are not clipped
 # XML 1.0 allows tab, LF, CR and most other characters; html.escape leaves these alone.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -47,6 +48,7 @@ class Distribution:
     numeric: bool
     reference_total: int = 0  # values counted on each side
     current_total: int = 0
+    range_labels: tuple[str, str] | None = None  # numbers: the first and the last edge
 
 
 def text(value: object, limit: int | None = None) -> str:
@@ -117,7 +119,9 @@ def numeric_distribution(
     )
     ref_shares, ref_total = _shares(ref)
     cur_shares, cur_total = _shares(cur)
-    return Distribution(labels, ref_shares, cur_shares, True, ref_total, cur_total)
+    return Distribution(
+        labels, ref_shares, cur_shares, True, ref_total, cur_total, (kept[0], kept[-1])
+    )
 
 
 def categorical_distribution(
@@ -185,16 +189,27 @@ def _svg(words: str, body: str) -> str:
     )
 
 
-def _bars(shares: Sequence[float], top: float, x0: float, slot: float, width: float) -> str:
+def _bars(shares: Sequence[float], top: float, x0: float, slot: float, base: float) -> str:
     """One path of bars (one `M` per non-empty bar), heights scaled so `top` fills the plot."""
-    plot = HEIGHT - 2 * _PAD
+    width = max(slot * 0.42, 0.5)
     moves = []
     for i, share in enumerate(shares):
-        h = plot * share / top
+        h = (base - _PAD) * share / top
         if h > 0:
             x = x0 + i * slot
-            moves.append(f"M{x:.1f} {HEIGHT - _PAD}h{width:.1f}v-{h:.1f}h-{width:.1f}z")
+            moves.append(f"M{x:.1f} {base}h{width:.1f}v-{h:.1f}h-{width:.1f}z")
     return "".join(moves)
+
+
+def _range_text(d: Distribution) -> str:
+    """The first and last bin edge under a numeric chart's bars, so its bars have a scale."""
+    low, high = (text(edge, MAX_LABEL_CHARS // 2) for edge in d.range_labels)
+    y = HEIGHT - _PAD
+    return (
+        f'<text x="{_PAD}" y="{y}" font-size="{_AXIS_PX}" fill="#555">{low}</text>'
+        f'<text x="{WIDTH - _PAD}" y="{y}" font-size="{_AXIS_PX}" fill="#555" '
+        f'text-anchor="end">{high}</text>'
+    )
 
 
 def distribution_pair(name: str, distribution: Distribution) -> str:
@@ -213,10 +228,11 @@ def distribution_pair(name: str, distribution: Distribution) -> str:
     if not d.labels or top <= 0:
         return _svg(words, "")
     slot = (WIDTH - 2 * _PAD) / len(d.labels)
-    bar = max(slot * 0.42, 0.5)
-    ref = _bars(d.reference, top, _PAD + slot * 0.06, slot, bar)
-    cur = _bars(d.current, top, _PAD + slot * 0.52, slot, bar)
-    body = ""
+    # Numbers keep a strip at the bottom for the range; categories use the whole height.
+    base = HEIGHT - _PAD - (_AXIS_PX + 2 if d.range_labels else 0)
+    ref = _bars(d.reference, top, _PAD + slot * 0.06, slot, base)
+    cur = _bars(d.current, top, _PAD + slot * 0.52, slot, base)
+    body = _range_text(d) if d.range_labels else ""
     if ref:
         body += f'<path fill="{REFERENCE_COLOUR}" d="{ref}"/>'
     if cur:
