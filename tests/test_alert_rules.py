@@ -4,6 +4,7 @@ Every alert has a scenario where it fires and one where it does not; a rules fil
 cannot load fails here with promtool's own words. `make monitoring-tools` installs promtool.
 """
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -104,3 +105,45 @@ def test_a_wrong_expectation_fails_the_unit_test(tmp_path):
     test_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(RulesFailed, match=r"(?s)KfpMlopsServerErrorRateHigh.*over:8080"):
         promtool("test", "rules", str(test_file))
+
+
+def test_every_alert_has_a_severity_summary_and_description():
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    for rule in (r for g in groups for r in g["rules"]):
+        assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["alert"].startswith("KfpMlops"), rule["alert"]
+
+
+def test_the_readme_documents_every_alert_in_its_runbook():
+    readme = (REPO / "manifests" / "README.md").read_text()
+    for name in alerts():
+        assert f"| `{name}` |" in readme, f"manifests/README.md has no runbook line for {name}"
+
+
+def _amtool(*args: str) -> str:
+    exe = shutil.which("amtool")
+    if exe is None:
+        raise RuntimeError(
+            "amtool is not on PATH: run `make monitoring-tools` (prometheus-alertmanager)"
+        )
+    done = subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+def test_the_readme_routing_example_is_valid_and_routes_by_severity(tmp_path):
+    readme = (REPO / "manifests" / "README.md").read_text()
+    example = re.search(r"```yaml\n(# alertmanager\.yml.*?)```", readme, re.DOTALL).group(1)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(example)
+    assert "SUCCESS" in _amtool("check-config", str(config))
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    for rule in (r for g in groups for r in g["rules"]):
+        severity = rule["labels"]["severity"]
+        routed = _amtool(
+            "config", "routes", "test", f"--config.file={config}",
+            f"alertname={rule['alert']}", f"severity={severity}",
+        )  # fmt: skip
+        expected = "pager,chat" if severity == "critical" else "chat"
+        assert routed == expected, f"{rule['alert']} ({severity}) goes to {routed}"
