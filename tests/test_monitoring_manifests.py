@@ -179,3 +179,13 @@ def test_dashboard_configmap_is_the_json_file_for_the_grafana_sidecar(monitoring
     assert json.loads(config["data"][name]) == json.loads(source)
     # kubectl apply keeps the whole object in an annotation limited to 256 KiB.
     assert len(source.encode()) < 200 * 1024
+
+
+def test_manifests_check_fails_while_the_prometheus_rule_is_stale(tmp_path):
+    root = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, root, ignore=shutil.ignore_patterns("*.env", "__pycache__"))
+    rules = root / "monitoring" / "kfp-mlops.rules.yml"
+    rules.write_text(rules.read_text().replace("severity: warning", "severity: info", 1))
+    done = _run_check(root)
+    assert done.returncode == 1
+    assert "manifests-check: monitoring: prometheusrule.yaml is stale" in done.stderr
