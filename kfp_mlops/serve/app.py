@@ -16,9 +16,10 @@ from components._shared.image import package_version
 from kfp_mlops.serve.batch import Batcher, Batching, one_thread
 from kfp_mlops.serve.frame import RequestError, checked_rows
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
+from kfp_mlops.serve.logrows import records
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction, ServedModel
-from kfp_mlops.serve.predlog import PredictionLog, records
+from kfp_mlops.serve.predlog import PredictionLog
 from kfp_mlops.serve.schema import V2_DATATYPE
 from kfp_mlops.serve.v1 import v1_columns, v1_response
 from kfp_mlops.serve.v2 import datatype_of, requested_outputs, v2_columns, v2_outputs

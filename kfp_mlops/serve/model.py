@@ -10,7 +10,7 @@ from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
 from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
 from kfp_mlops.serve.frame import Rows, checked_rows
-from kfp_mlops.serve.predlog import META_COLUMNS
+from kfp_mlops.serve.logrows import META_COLUMNS
 from kfp_mlops.serve.schema import Schema, schema_from
 
 
