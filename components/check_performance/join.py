@@ -71,7 +71,11 @@ def _require(frame: pd.DataFrame, columns, what: str, hint: str) -> None:
 
 def _utc(values: pd.Series, what: str) -> pd.Series:
     try:
-        return pd.to_datetime(values, utc=True)  # naive times are taken as UTC
+        # Naive times are UTC. ISO 8601 first (fast); else each value's own format.
+        try:
+            return pd.to_datetime(values, utc=True, format="ISO8601")
+        except ValueError:
+            return pd.to_datetime(values, utc=True, format="mixed")
     except (ValueError, TypeError) as exc:
         raise DataError(f"{what}: `time` holds values that are not times: {exc}") from None
 
@@ -176,7 +180,7 @@ def join_labels(
             not numeric for a numeric target), or a time is unreadable.
     """
     _require(predictions, PREDICTION_COLUMNS, "the prediction log", "is it a prediction log?")
-    _require(labels, LABEL_COLUMNS, "the labels", f"a labels file holds {LABEL_FORMAT}")
+    _require(labels, LABEL_COLUMNS, "the labels file", f"a labels file holds {LABEL_FORMAT}")
     pred_kind = predictions["prediction"].dtype
     numeric = pd.api.types.is_numeric_dtype(pred_kind) and not pd.api.types.is_bool_dtype(pred_kind)
     classes, by_class = _classes(predictions, numeric)
