@@ -58,12 +58,28 @@ def test_check_performance_html_has_one_chart_per_metric_with_the_bound_and_no_s
     page = render_html(failing)
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3', "")
     charts = re.findall(r"<svg .*?</svg>", page)
-    assert len(charts) == 5  # accuracy, precision, recall, f1, roc_auc
+    assert len(charts) == 5  # precision (bounded, first), then accuracy, recall, f1, roc_auc
     precision = charts[0]
-    assert "precision (bound ≥ 0.8)" in precision
-    assert precision.count("<circle") == 4 and 'stroke-dasharray="5,4"' in precision
-    assert precision.count('fill="#c0392b"') == 3  # three days below, drawn red
-    assert 'stroke-dasharray="5,4"' not in charts[1]  # recall has no bound
+    assert "precision: 2026-11-01 1, 2026-11-02 0.6, 2026-11-03 0.6, 2026-11-04 0.6" in precision
+    assert "bound 0.8" in precision and "stroke-dasharray" in precision
+    assert "stroke-dasharray" not in charts[1]  # accuracy has no bound
+    assert "precision (bound ≥ 0.8, dashed)" in page
+
+
+def test_check_performance_page_renders_in_chromium_without_problems(failing, tmp_path):
+    from components._shared.charts import SERIES_COLOURS
+    from tests.browser import Chromium
+    from tests.test_report_render import check_renders
+
+    path = tmp_path / "live.html"
+    path.write_text(render_html(failing), encoding="utf-8")
+    chromium = Chromium(tmp_path / "profile")
+    try:
+        opened = chromium.open(path)
+    finally:
+        chromium.close()
+    # Each chart holds one metric: its line is drawn in the first series colour.
+    check_renders(opened, charts=5, colours=(SERIES_COLOURS[0],))
 
 
 def test_check_performance_figures_push_days_below_per_metric_and_no_day_label(failing):

@@ -4,8 +4,8 @@ import html
 import math
 from dataclasses import asdict
 
+from components._shared.charts import daily_series
 from components._shared.reports import fmt, markdown_table, md_text, verdict
-from components.check_performance.chart import metric_chart
 from components.check_performance.core import PerformanceResult
 from components.check_performance.measures import METRICS
 
@@ -114,8 +114,13 @@ def render_markdown(result: PerformanceResult) -> str:
 STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-    ".fail{color:#c0392b}.pass{color:#1e7b34}svg{display:block;margin:.5em 0}"
+    ".fail{color:#c0392b}.pass{color:#1e7b34}figure{display:inline-block;margin:.5em 1em 0 0}"
+    "figcaption{font-size:.85em}"
 )
+
+
+def _caption(metric: str, bound: float | None) -> str:
+    return metric + ("" if bound is None else f" (bound ≥ {bound:g}, dashed)")
 
 
 def _cells(values: list, tag: str = "td") -> str:
@@ -129,12 +134,14 @@ def render_html(result: PerformanceResult) -> str:
     bounds = {c.metric: c.bound for c in result.checks}
     days = [d.day for d in result.days]
     charted = [*bounds, *(m for m in METRICS if m not in bounds)]
+    # One small chart per metric (its own scale), bound dashed; an unjudged day is a gap.
     charts = "".join(
-        metric_chart(m, days, [d.values.get(m) if d.judged else None for d in result.days],
-                     bounds.get(m))
+        f"<figure><figcaption>{html.escape(_caption(m, bounds.get(m)))}</figcaption>"
+        + daily_series(days, {m: [d.values.get(m) for d in result.days]}, {m: bounds.get(m)})
+        + "</figure>"
         for m in charted
         if any(d.values.get(m) is not None for d in result.days)
-    )  # fmt: skip
+    )
     items = "".join(f"<li>{html.escape(t)}</li>" for t in [*result.reasons, *result.notes])
     head = _cells(["day", "predictions", "labelled", "late", "judged", *METRICS], "th")
     rows = "".join(
