@@ -258,3 +258,21 @@ def test_check_performance_too_few_judged_days_passes_and_says_so():
     result = judge(log(2), labels_with_precision(2, [0.2, 0.2]))
     assert result.passed and result.checks[0].days_below == 2
     assert any("only 2 day(s) have >= 4 labels" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_check_performance_binary_counts_equal_sklearn_ties_and_empty_classes_included(seed):
+    from sklearn.metrics import precision_score, recall_score
+
+    from components.check_performance.measures import METRICS
+
+    rng = np.random.default_rng(seed)
+    n = [50, 7, 300][seed]
+    y_true, proba = rng.integers(0, 2, n), rng.integers(0, 5, n) / 4  # many tied scores
+    y_pred = np.zeros(n, dtype=int) if seed == 1 else (proba > 0.5).astype(int)
+    probas = np.column_stack([1 - proba, proba])
+    fast = measure(y_true, y_pred, probas, (0, 1))
+    slow = {name: fn(Scores(y_true, y_pred, probas, (0, 1))) for name, fn in METRICS.items()}
+    assert fast == pytest.approx(slow, abs=1e-12)
+    assert fast["precision"] == precision_score(y_true, y_pred, zero_division=0)
+    assert fast["recall"] == recall_score(y_true, y_pred, zero_division=0)

@@ -130,12 +130,15 @@ def _predictions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     preds = frame.copy()
     preds["request_id"] = preds["request_id"].astype(str)
     preds["time"] = _utc(preds["time"], "the prediction log")
+    preds["day"] = preds["time"].dt.floor("D")
+    if preds["request_id"].is_unique:  # one row per request (the usual log): nothing to number
+        preds["row"], preds["rows_in_request"] = 0, 1
+        return preds, 0
     preds = preds.sort_values("time", kind="stable")
     preds["row"] = preds.groupby(["request_id", "time"], sort=False).cumcount()
     repeated = preds.duplicated(["request_id", "row"], keep="first")
     preds = preds[~repeated]
     preds["rows_in_request"] = preds.groupby("request_id")["row"].transform("size")
-    preds["day"] = preds["time"].dt.floor("D")
     return preds, int(repeated.sum())
 
 

@@ -3,6 +3,9 @@
 Components share only `_shared`, so these are not evaluate_model's functions but the same
 definitions (tests/test_check_performance.py holds them equal on the same rows): binary
 metrics of the positive class (the later of two classes), macro averages for multiclass.
+Binary rows, the common case, are counted once in numpy (one confusion matrix, roc_auc as the
+Mann-Whitney statistic over average ranks, which is what roc_auc_score computes): sklearn's
+per-call input checks cost ~2 s on 1e6 rows split into 30 days.
 """
 
 import warnings
@@ -10,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from components._shared.errors import DataError, one_of
@@ -97,6 +101,30 @@ def ordered_classes(classes: list, positive_label: str) -> tuple:
     return (next(c for c in classes if c != positive), positive)
 
 
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0  # sklearn's zero_division=0
+
+
+def _binary(y_true, y_pred, proba, positive) -> dict[str, float | None]:
+    truth, said = y_true == positive, y_pred == positive
+    tp = int(np.count_nonzero(truth & said))
+    fp, fn = int(np.count_nonzero(said)) - tp, int(np.count_nonzero(truth)) - tp
+    values: dict[str, float | None] = {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "roc_auc": None,
+    }
+    positives = int(np.count_nonzero(truth))
+    negatives = len(truth) - positives
+    if proba is not None and positives and negatives:
+        ranks = rankdata(proba[:, 1], method="average")
+        u = ranks[truth].sum() - positives * (positives + 1) / 2
+        values["roc_auc"] = float(u / (positives * negatives))
+    return values
+
+
 def measure(
     y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None, classes: tuple
 ) -> dict[str, float | None]:
@@ -109,6 +137,8 @@ def measure(
             logged: roc_auc is None).
         classes: The classes, positive last when binary (see `ordered_classes`).
     """
+    if len(classes) == 2:
+        return _binary(y_true, y_pred, proba, classes[1])
     scores = Scores(y_true, y_pred, proba, classes)
     values: dict[str, float | None] = {}
     for name, fn in METRICS.items():
