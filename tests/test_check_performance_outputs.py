@@ -181,3 +181,23 @@ def test_check_performance_labels_time_with_offsets_and_naive_times_are_utc():
     result = judge(predictions, labels, min_days=1, min_labels_per_day=1, max_label_delay_days=7)
     # r3's label came 19 days after its prediction: late; the others within 7 days.
     assert result.counts.late_labels == 1 and result.counts.used_labels == 3
+
+
+def test_run_summary_text_shows_live_performance_below_and_skipped(failing):
+    from kfp_mlops.runs.render import render_text
+
+    gate = {"passed": False, "reasons": failing.reasons, "metrics": metrics_of(failing)}
+    summary = {
+        "pipeline": "monitoring",
+        "status": "succeeded",
+        "outcome": "live performance below bound → retrained: blessed (model v2)",
+        "blessed": True,
+        "gates": {"drift": None, "live_performance": gate},
+        "model": None,
+        "run_dir": "runs/x",
+    }
+    text = render_text(summary)
+    assert "  live_performance BELOW     used_labels=40, judged_days=4, precision=0.7000" in text
+    assert "· precision below 0.8 on each of the last 3 judged days" in text
+    summary["gates"]["live_performance"] = None
+    assert "  live_performance not run" in render_text(summary)

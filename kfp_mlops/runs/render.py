@@ -11,7 +11,7 @@ _HEADLINE = {
     "evaluation": ["accuracy", "f1", "roc_auc", "latency_p95_ms"],
     "fairness": ["demographic_parity_difference", "equalized_odds_difference"],
     "drift": ["drift_share", "columns_compared", "columns_drifted", "prediction_drifted"],
-    "live_performance": ["labels_used", "judged_days", "precision", "accuracy"],
+    "live_performance": ["used_labels", "judged_days", "precision", "accuracy"],
 }
 
 
