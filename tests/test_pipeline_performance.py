@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components._shared.gate_records import read_gate_records
@@ -128,3 +129,16 @@ def test_monitoring_live_performance_within_bounds_nothing_retrained(cli):
     assert summary["outcome"] == "no drift; live performance within bounds"
     assert summary["gates"]["live_performance"]["passed"] is True
     assert "train-model" not in _ran(summary)
+
+
+def test_labels_read_from_an_s3_prefix_of_csv_and_parquet_parts(stack):
+    from components.check_performance.read import read_labels
+
+    prefix = f"labels/prefix-{uuid.uuid4().hex[:8]}/"
+    _put(prefix + "2026-11-01.csv", b"request_id,label\nreq-1,1\nreq-2,0\n")
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"request_id": ["req-3"], "label": [1]}), buffer)
+    _put(prefix + "2026-11-02.parquet", buffer.getvalue())
+    _put(prefix + "notes.txt", b"not labels")
+    labels = read_labels(f"s3://{BUCKET}/{prefix}")
+    assert labels.to_dict("list") == {"request_id": ["req-1", "req-2", "req-3"], "label": [1, 0, 1]}
