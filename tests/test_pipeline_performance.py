@@ -20,6 +20,7 @@ from components._shared.gate_records import read_gate_records
 from components._shared.io import s3_client
 from kfp_mlops.serve import predlog
 from tests.conftest import GERMAN_CREDIT
+from tests.test_pipeline_monitoring import run_json
 
 BUCKET = "kfp-mlops-data"
 DAY0 = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -142,3 +143,25 @@ def test_labels_read_from_an_s3_prefix_of_csv_and_parquet_parts(stack):
     _put(prefix + "notes.txt", b"not labels")
     labels = read_labels(f"s3://{BUCKET}/{prefix}")
     assert labels.to_dict("list") == {"request_id": ["req-1", "req-2", "req-3"], "label": [1, 0, 1]}
+
+
+def test_monitoring_labels_without_request_id_fail_naming_the_columns_and_the_format(cli):
+    model = "perf-bad-labels"
+    _write_log(model, 1)
+    key = f"labels/{model}/{uuid.uuid4().hex}/labels.csv"
+    _put(key, b"id,label\nreq-0,1\n")
+    code, summary, _ = run_json(
+        cli,
+        f"current_uri={GERMAN_CREDIT}",
+        f"reference_uri={GERMAN_CREDIT}",
+        f"model_name={model}",
+        f"labels_uri=s3://{BUCKET}/{key}",
+        f"predictions_uri=s3://{BUCKET}/predictions/{model}/",
+    )
+    assert code == 1 and summary["failed_task"] == "check-performance"
+    assert (
+        "the labels file lacks column(s) ['request_id']; it has ['id', 'label']"
+        in (summary["error"])
+    )
+    assert "a labels file holds request_id, label[, time][, row]" in summary["error"]
+    assert summary["retrained"] is False
