@@ -43,18 +43,26 @@ def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
     spec, platform = _docs(compiled_path("monitoring"))
     root = spec["root"]["dag"]["tasks"]
     # detect-drift loads the current champion for prediction drift: outside state too.
-    for name in ("resolve-reference", "load-data", "load-data-2", "detect-drift"):
+    names = ("resolve-reference", "load-data", "load-data-2", "detect-drift", "check-performance")
+    for name in names:
         assert root[name]["cachingOptions"] == {}, f"{name} reads outside state: caching off"
         assert root[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
     drifted = root["condition-1"]
-    assert drifted["taskInfo"]["name"] == "drifted"
-    assert "detect-drift" in drifted["triggerPolicy"]["condition"]
+    # One bool decides: check-performance returns drifted or below bound.
+    assert drifted["taskInfo"]["name"] == "retrain needed"
+    assert "check-performance" in drifted["triggerPolicy"]["condition"]
+    assert (
+        root["check-performance"]["inputs"]["parameters"]["drifted"]["taskOutputParameter"][
+            "producerTask"
+        ]
+        == "detect-drift"
+    )
     retrain = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]["training"]
     training = spec["components"][retrain["componentRef"]["name"]]["dag"]["tasks"]
     for name in ("load-data", "evaluate-model"):
         assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    for executor in ("exec-resolve-reference", "exec-detect-drift"):
+    for executor in ("exec-resolve-reference", "exec-detect-drift", "exec-check-performance"):
         assert "MLFLOW_TRACKING_URI" in {
             m["envVar"] for m in executors[executor]["configMapAsEnv"][0]["keyToEnv"]
         }

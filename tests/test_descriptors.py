@@ -80,7 +80,7 @@ def test_progress_names_a_skipped_condition_by_what_its_skipping_means():
     progress.feed("Skipping conditional task 'condition-1'")
     progress.feed("Executing task 'train-model'")
     progress.feed("Skipping conditional task 'condition-1'")
-    assert lines[0] == "  - retrain skipped: no drift"
+    assert lines[0] == "  - retrain skipped: no drift, live performance not below its bounds"
     assert lines[-1] == "  - register model skipped: a gate did not bless the model"
 
 

@@ -49,7 +49,15 @@ def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli):
     assert summary["reference_uri"] == str(GERMAN_CREDIT)
     assert all(summary["gates"][g] is None for g in ("validation", "evaluation", "fairness"))
     assert summary["model"] is None and summary["blessed"] is None
-    assert _ran(summary) == {"resolve-reference", "load-data", "load-data-2", "detect-drift"}
+    assert _ran(summary) == {
+        "resolve-reference",
+        "load-data",
+        "load-data-2",
+        "detect-drift",
+        "check-performance",  # no labels_uri: it passes the drift verdict on, skipped
+    }
+    assert summary["gates"]["live_performance"] is None
+    assert summary["live_performance_failed"] is None
     assert "▶ detect drift" in err and "▶ train model" not in err
 
 
