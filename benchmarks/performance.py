@@ -1,11 +1,12 @@
 """`make bench` live-performance rows: check_performance at 1e6 predictions joined with 1e6 labels.
 
 The data is written first, in the prediction log's layout (`<model>/date=YYYY-MM-DD/`, one
-part per day over 30 days, built with the server's own table builder, logrows.table), with five
-the gate does not read, and labels as Parquet and as CSV (request_id, label, time): 1% for
-unknown ids, 1% repeated, 1% late. Each measured run is its own interpreter, so its peak RSS
-(getrusage ru_maxrss) is the gate's alone: imports, reading the window's columns and the
-labels, the join, the per-day and window metrics. Wall times are split into read and judge.
+part per day over 30 days, built with the server's own table builder, logrows.table), with
+five input columns the gate does not read, and labels as Parquet and as CSV (request_id,
+label, time): 1% for unknown ids, 1% repeated, 1% late. Each measured run is its own
+interpreter, so its peak RSS (getrusage ru_maxrss) is the gate's alone: imports, reading
+the window's columns and the labels, the join, the per-day and window metrics. Wall times
+are split into read and judge.
 Usage: python -m benchmarks.performance [--rows 1000000] [--labels parquet csv]
 """
 

@@ -1,7 +1,7 @@
 """Live performance through the compiled monitoring pipeline, run with kfp.local for real.
 
 A prediction log is written to the embedded stack's S3 in the server's layout (logrows.table,
-table builder, `predictions/<model>/date=YYYY-MM-DD/`), labels arrive as a CSV in S3, and the
+the server's own, `predictions/<model>/date=YYYY-MM-DD/`), labels arrive as a CSV in S3, and the
 data itself has not drifted: (1) precision below its bound on each of 3 days → the gate fails
 → the training sub-pipeline retrains; (2) within bounds → nothing retrained, exit 0.
 """
