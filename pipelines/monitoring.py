@@ -137,6 +137,8 @@ def monitoring(
         ),
         "check live performance",
         s3=True,
+        pipeline=PIPELINE,
+        gate=True,
         reads_outside_state=True,  # labels and the log grow under the same URIs
         retries=2,
         memory="2Gi",
