@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from kfp_mlops.serve.logrows import records, table
+from kfp_mlops.serve.logrows import LoggedRequest, records, request_table, table
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 from tests.conftest import GERMAN_CREDIT, free_port
@@ -242,3 +242,22 @@ def test_prediction_log_server_keeps_answering_while_s3_is_down(model_name):
         code, err = server.stop()
     assert code == 0, err
     assert "prediction log: 3 rows could not be written at shutdown" in err
+
+
+def test_request_table_builds_the_same_table_column_wise_or_declines():
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    requests = [
+        LoggedRequest(
+            f"r{i}", when, ("m", "2"),
+            (("age", (30 + i, None)), ("sex", ("f", "m"))),
+            (("prediction", (1, 0)), ("proba_1", (0.75, 0.25))),
+            0.001 * i,
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    built = request_table(requests, {"age": pa.int64()})
+    assert built.equals(table([r.columns() for r in requests], {"age": pa.int64()}))
+    assert built.column("request_id").to_pylist() == ["r0", "r0", "r1", "r1", "r2", "r2"]
+    assert built.column("age").to_pylist() == [30, None, 31, None, 32, None]
+    other = requests[0]._replace(inputs=(("age", (1,)),))  # another server's names
+    assert request_table([*requests, other]) is None

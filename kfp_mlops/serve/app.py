@@ -16,7 +16,7 @@ from components._shared.image import package_version
 from kfp_mlops.serve.batch import Batcher, Batching, one_thread
 from kfp_mlops.serve.frame import RequestError, checked_rows
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
-from kfp_mlops.serve.logrows import records
+from kfp_mlops.serve.logrows import LoggedRequest
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction, ServedModel
 from kfp_mlops.serve.predlog import PredictionLog
@@ -95,19 +95,23 @@ class Server:
         self.metrics.rows.labels(self.served.name).inc(len(frame))
         if self.log is not None:
             when = datetime.now(UTC)
-            served, classes = self.served, self.served.classes
-
-            def make():
-                outputs = {"prediction": answer.labels}
-                if answer.probabilities is not None:
-                    for k, c in enumerate(classes):
-                        outputs[f"proba_{c}"] = [row[k] for row in answer.probabilities]
-                model = (served.registered_name, str(served.version))
-                inputs = {name: columns[name] for name in served.schema.names}
-                return records(request_id, when, model, inputs, outputs, latency)
-
+            served = self.served
+            outputs = [("prediction", tuple(answer.labels))]
+            if answer.probabilities is not None:
+                by_class = zip(*answer.probabilities, strict=True)
+                outputs += [
+                    (f"proba_{c}", p) for c, p in zip(served.classes, by_class, strict=True)
+                ]
+            entry = LoggedRequest(
+                request_id,
+                when,
+                (served.registered_name, str(served.version)),
+                tuple((name, tuple(columns[name])) for name in served.schema.names),
+                tuple(outputs),
+                latency,
+            )
             # Partitioned by the registered name, whatever --name the routes answer to.
-            self.log.submit(served.registered_name, when, len(frame), make)
+            self.log.submit(served.registered_name, when, len(frame), entry)
         return answer
 
     def metadata(self) -> dict:

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +22,34 @@ class Repeat:
     def cells(self) -> list:
         """The cells themselves."""
         return [self.value] * self.n
+
+
+class LoggedRequest(NamedTuple):
+    """One request's log facts as nested tuples of plain values, kept until the next flush.
+
+    Tuples of strings, numbers and None are untracked by Python's cycle collector after the
+    first collection they survive, so thousands of queued requests add nothing to each full
+    collection (closures over lists did: at 2,000 requests/s the collector took ~12 % of the
+    server's time, measured with gc.callbacks). `columns()` builds the rows in the writer.
+    """
+
+    request_id: str
+    when: datetime
+    model: tuple[str, str | None]
+    inputs: tuple[tuple[str, tuple], ...]
+    outputs: tuple[tuple[str, tuple], ...]
+    latency_seconds: float | None
+
+    def columns(self) -> dict:
+        """The rows by column (see `records`)."""
+        return records(
+            self.request_id,
+            self.when,
+            self.model,
+            {name: list(values) for name, values in self.inputs},
+            {name: list(values) for name, values in self.outputs},
+            self.latency_seconds,
+        )
 
 
 def records(
@@ -99,3 +129,42 @@ def table(parts: list[dict[str, list]], types: dict[str, pa.DataType] | None = N
 def _rows(part: dict) -> int:
     first = part["request_id"]
     return first.n if isinstance(first, Repeat) else len(first)
+
+
+def request_table(requests: list[LoggedRequest], types: dict[str, pa.DataType] | None = None):
+    """The same table as `table([r.columns() for r in requests])`, built column-wise.
+
+    For requests of one server (the same input and output names, in the same order): each
+    column is one C-level chain over the requests' tuples, with no dict or list per request
+    (the writer shares the interpreter with the requests). Returns None when the requests
+    do not share their names; the caller then uses `table`.
+    """
+    first = requests[0]
+    in_names = tuple(name for name, _ in first.inputs)
+    out_names = tuple(name for name, _ in first.outputs)
+    if any(
+        tuple(n for n, _ in r.inputs) != in_names or tuple(n for n, _ in r.outputs) != out_names
+        for r in requests
+    ):
+        return None
+    known = META_TYPES | (types or {})
+    sizes = [len(r.inputs[0][1]) if r.inputs else 0 for r in requests]
+    spread = np.repeat(np.arange(len(requests)), sizes)
+
+    def repeated(name: str, values: list) -> pa.Array:
+        return _array(values, known.get(name)).take(spread)
+
+    arrays = {
+        "request_id": repeated("request_id", [r.request_id for r in requests]),
+        "time": repeated("time", [r.when for r in requests]),
+        "model_name": repeated("model_name", [r.model[0] for r in requests]),
+        "model_version": repeated("model_version", [r.model[1] for r in requests]),
+    }
+    for i, name in enumerate(in_names):
+        values = list(chain.from_iterable(r.inputs[i][1] for r in requests))
+        arrays[name] = _array(values, known.get(name))
+    for i, name in enumerate(out_names):
+        values = list(chain.from_iterable(r.outputs[i][1] for r in requests))
+        arrays[name] = _array(values, known.get(name))
+    arrays["latency_seconds"] = repeated("latency_seconds", [r.latency_seconds for r in requests])
+    return pa.table(arrays)

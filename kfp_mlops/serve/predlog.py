@@ -13,15 +13,15 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components._shared.io import parse_s3_uri, s3_client
 from components._shared.redact import redact
-from kfp_mlops.serve.logrows import table
+from kfp_mlops.serve.logrows import LoggedRequest, request_table, table
 from kfp_mlops.serve.metrics import Metrics
 
 PREFIX_ENV = "KFP_MLOPS_PREDICTION_LOG_URI"
@@ -37,12 +37,21 @@ def log_prefix() -> str:
     return prefix.rstrip("/")
 
 
-@dataclass
-class _Batch:
+class _Batch(NamedTuple):
+    """One request's place in the queue.
+
+    A tuple: untracked by the cycle collector when `make` is a logrows.LoggedRequest (a
+    closure is tracked, and so is everything it holds).
+    """
+
     model: str
     date: str  # YYYY-MM-DD (UTC) of the request, the partition it goes to
     rows: int
-    make: Callable[[], dict[str, list]]  # the rows by column, built by the writer thread
+    make: "LoggedRequest | Callable[[], dict[str, list]]"  # the rows, built by the writer thread
+
+    def columns(self) -> dict[str, list]:
+        """The rows by column."""
+        return self.make.columns() if isinstance(self.make, LoggedRequest) else self.make()
 
 
 def _safe(name: str) -> str:
@@ -77,11 +86,14 @@ class PredictionLog:
         self.flush_seconds, self.retry_seconds = flush_seconds, retry_seconds
         self._pending: deque[_Batch] = deque()
         self._rows = 0
-        self._cond = threading.Condition()
+        # A plain lock under the condition: submit takes it once per request.
+        self._cond = threading.Condition(threading.Lock())
         self._stopping = False
         self._failing = False
         self._client = None
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        # Read when Prometheus scrapes, not written on every request.
+        metrics.log_queue.set_function(lambda: self._rows)
 
     def start(self) -> "PredictionLog":
         """Start the writer thread."""
@@ -89,7 +101,11 @@ class PredictionLog:
         return self
 
     def submit(
-        self, model: str, when: datetime, rows: int, make: Callable[[], dict[str, list]]
+        self,
+        model: str,
+        when: datetime,
+        rows: int,
+        make: "LoggedRequest | Callable[[], dict[str, list]]",
     ) -> bool:
         """Queue one request's rows; False (and counted) when the queue is full.
 
@@ -97,17 +113,18 @@ class PredictionLog:
             model: The model name (its partition).
             when: The request's time (UTC): its date is the partition.
             rows: How many rows `make` builds.
-            make: Builds the rows (see `records`); called by the writer thread, so the
-                request pays only for queueing.
+            make: The request's facts (logrows.LoggedRequest, cheapest to keep queued) or a
+                function building its rows (see `records`); the writer thread builds them, so
+                the request pays only for queueing.
         """
-        n, date = rows, when.astimezone(UTC).strftime("%Y-%m-%d")
+        n = rows
+        date = (when if when.tzinfo is UTC else when.astimezone(UTC)).date().isoformat()
         with self._cond:
             if self._stopping or self._rows + n > self.max_rows:
                 self.metrics.log_dropped.labels("queue_full").inc(n)
                 return False
             self._pending.append(_Batch(model, date, n, make))
             self._rows += n
-            self.metrics.log_queue.set(self._rows)
             if self._rows >= self.flush_rows:
                 self._cond.notify()
         return True
@@ -164,7 +181,6 @@ class PredictionLog:
                 with self._cond:
                     self._pending.clear()
                     self._rows -= lost
-                    self.metrics.log_queue.set(self._rows)
                 log.error("prediction log: %d rows could not be written at shutdown", lost)
                 return
             time.sleep(self.retry_seconds)
@@ -178,7 +194,7 @@ class PredictionLog:
         for (model, date), group in groups.items():
             rows = sum(b.rows for b in group)
             try:
-                self._put(model, date, table([b.make() for b in group], self.types))
+                self._put(model, date, self._table(group))
             except Exception as exc:  # S3Error, urllib3 errors, or a row builder's: all retried
                 self.metrics.log_write_errors.inc()
                 log.warning("prediction log: write failed, will retry: %s", redact(exc)[:300])
@@ -187,8 +203,15 @@ class PredictionLog:
             self.metrics.log_flushed.inc(rows)
             with self._cond:
                 self._rows -= rows
-                self.metrics.log_queue.set(self._rows)
         return failed
+
+    def _table(self, group: list[_Batch]) -> pa.Table:
+        """One flush's rows as an Arrow table (column-wise when they are all LoggedRequests)."""
+        if all(isinstance(b.make, LoggedRequest) for b in group):
+            built = request_table([b.make for b in group], self.types)
+            if built is not None:
+                return built
+        return table([b.columns() for b in group], self.types)
 
     def _connect(self):
         if self._client is None:
