@@ -249,8 +249,8 @@ def test_request_table_builds_the_same_table_column_wise_or_declines():
     requests = [
         LoggedRequest(
             f"r{i}", when, ("m", "2"),
-            (("age", (30 + i, None)), ("sex", ("f", "m"))),
-            (("prediction", (1, 0)), ("proba_1", (0.75, 0.25))),
+            ("age", "sex"), ((30 + i, None), ("f", "m")),
+            ("prediction", "proba_1"), ((1, 0), (0.75, 0.25)),
             0.001 * i,
         )
         for i in range(3)
@@ -259,5 +259,5 @@ def test_request_table_builds_the_same_table_column_wise_or_declines():
     assert built.equals(table([r.columns() for r in requests], {"age": pa.int64()}))
     assert built.column("request_id").to_pylist() == ["r0", "r0", "r1", "r1", "r2", "r2"]
     assert built.column("age").to_pylist() == [30, None, 31, None, 32, None]
-    other = requests[0]._replace(inputs=(("age", (1,)),))  # another server's names
+    other = requests[0]._replace(input_names=("age",), inputs=((1,),))  # another server's
     assert request_table([*requests, other]) is None

@@ -48,6 +48,12 @@ class Server:
         self.batching = batching or Batching()
         self.batcher: Batcher | None = None
         self.ready = False
+        # What every logged request shares: the model's facts, its input and output names.
+        self.log_model = (served.registered_name, str(served.version))
+        self.log_names = (
+            tuple(served.schema.names),
+            ("prediction", *(f"proba_{c}" for c in served.classes)),
+        )
 
     def warm_up(self) -> None:
         """One prediction before readiness: the first real request then pays no lazy setup."""
@@ -96,18 +102,17 @@ class Server:
         if self.log is not None:
             when = datetime.now(UTC)
             served = self.served
-            outputs = [("prediction", tuple(answer.labels))]
+            outputs = (tuple(answer.labels),)
             if answer.probabilities is not None:
-                by_class = zip(*answer.probabilities, strict=True)
-                outputs += [
-                    (f"proba_{c}", p) for c, p in zip(served.classes, by_class, strict=True)
-                ]
+                outputs += tuple(zip(*answer.probabilities, strict=True))
             entry = LoggedRequest(
                 request_id,
                 when,
-                (served.registered_name, str(served.version)),
-                tuple((name, tuple(columns[name])) for name in served.schema.names),
-                tuple(outputs),
+                self.log_model,
+                self.log_names[0],
+                tuple(map(tuple, map(columns.__getitem__, self.log_names[0]))),
+                self.log_names[1] if answer.probabilities is not None else ("prediction",),
+                outputs,
                 latency,
             )
             # Partitioned by the registered name, whatever --name the routes answer to.
