@@ -69,7 +69,7 @@ def _common(p: argparse.ArgumentParser, port: int) -> None:
     log.add_argument(
         "--log-flush-rows",
         type=_positive,
-        default=10_000,
+        default=25_000,
         help="write once this many rows are queued",
     )
     log.add_argument("--log-flush-seconds", type=float, default=5.0,

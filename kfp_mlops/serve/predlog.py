@@ -74,7 +74,7 @@ class PredictionLog:
         metrics: Metrics,
         *,
         max_rows: int = 100_000,
-        flush_rows: int = 10_000,
+        flush_rows: int = 25_000,
         flush_seconds: float = 5.0,
         retry_seconds: float = 1.0,
         types: dict[str, pa.DataType] | None = None,
