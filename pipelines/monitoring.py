@@ -5,19 +5,12 @@ from kfp import dsl
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
 from components.resolve_reference.component import resolve_reference
+from pipelines.exit_handler import notified
 from pipelines.task_settings import step
-from pipelines.training import training
+from pipelines.training import training_sub_pipeline
 
 
-@dsl.pipeline(
-    name="monitoring",
-    description=(
-        "Compare recent production data (files, or the prediction log's days in a window) with "
-        "the reference (the champion's training snapshot unless reference_uri is given); when "
-        "it has drifted, run the training pipeline, with all its gates, on retrain_data_uri."
-    ),
-)
-def monitoring(
+def monitoring_steps(
     current_uri: str = "s3://kfp-mlops-data/production/german_credit/",
     current_start_date: str = "",
     current_end_date: str = "",
@@ -103,7 +96,7 @@ def monitoring(
     )
     # The gate returns one bool: kfp.local skips a dsl.If on a NamedTuple field silently.
     with dsl.If(drift.outputs["Output"] == True, name="drifted"):
-        training(
+        training_sub_pipeline(
             data_uri=retrain_data_uri,
             target_column=target_column,
             sensitive_features=sensitive_features,
@@ -124,3 +117,14 @@ def monitoring(
             positive_label=positive_label,
             promote=promote,
         ).set_display_name("retrain")
+
+
+DESCRIPTION = (
+    "Compare recent production data (files, or the prediction log's days in a window) with "
+    "the reference (the champion's training snapshot unless reference_uri is given); when "
+    "it has drifted, run the training pipeline, with all its gates, on retrain_data_uri."
+)
+# The retrain is the training steps without their handler: one run, one notification.
+monitoring = dsl.pipeline(
+    name="monitoring", description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(monitoring_steps, "monitoring"))
