@@ -6,6 +6,8 @@ from components.deploy_model.component import deploy_model
 from pipelines.exit_handler import notified
 from pipelines.task_settings import step
 
+PIPELINE = "deploy"  # the pipeline's name, and the `pipeline` label its gate pushes
+
 
 def deploy_steps(
     model_name: str = "german-credit",
@@ -55,6 +57,8 @@ def deploy_steps(
             kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "deploy model",
+        pipeline=PIPELINE,
+        gate=True,
         s3=True,  # the model's S3 lease for the `production` move
         mlflow=True,
         prometheus=True,
@@ -70,5 +74,5 @@ DESCRIPTION = (
     "from Prometheus, then promote it (alias production) or roll it back."
 )
 deploy = dsl.pipeline(
-    name="deploy", description=DESCRIPTION + " Ends with a notification (notify)."
-)(notified(deploy_steps, "deploy"))
+    name=PIPELINE, description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(deploy_steps, PIPELINE))

@@ -12,16 +12,15 @@ from collections.abc import Callable
 
 from kfp import dsl, kubernetes
 
+from components._shared.pushgateway import PUSHGATEWAY_ENV
+from components.notify.announce import UI_URL_ENV, WEBHOOK_ENV
 from components.notify.component import notify
 from pipelines.task_settings import CONFIG_MAP, step
 
 NOTIFY_SECRET = "kfp-mlops-notify"
-NOTIFY_SECRET_KEYS = {"webhook_url": "KFP_MLOPS_WEBHOOK_URL"}
+NOTIFY_SECRET_KEYS = {"webhook_url": WEBHOOK_ENV}
 # Optional keys: a cluster without a Kubeflow UI address or a Pushgateway still notifies.
-NOTIFY_CONFIG_KEYS = {
-    "KFP_MLOPS_UI_URL": "KFP_MLOPS_UI_URL",
-    "KFP_MLOPS_PUSHGATEWAY_URL": "KFP_MLOPS_PUSHGATEWAY_URL",
-}
+NOTIFY_CONFIG_KEYS = {UI_URL_ENV: UI_URL_ENV, PUSHGATEWAY_ENV: PUSHGATEWAY_ENV}
 FORMAT_PARAMETER = "notify_format"
 
 
@@ -36,7 +35,7 @@ def notify_step(pipeline: str, model_name, message_format) -> dsl.PipelineTask:
         job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
     )
     # Gate records and the webhook can change between runs with the same parameters.
-    step(task, "notify", s3=True, reads_outside_state=True, memory="512Mi")
+    step(task, "notify", s3=True, reads_outside_state=True, memory="512Mi", pipeline=pipeline)
     kubernetes.use_secret_as_env(
         task, secret_name=NOTIFY_SECRET, secret_key_to_env=NOTIFY_SECRET_KEYS, optional=True
     )

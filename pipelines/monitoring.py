@@ -9,6 +9,8 @@ from pipelines.exit_handler import notified
 from pipelines.task_settings import step
 from pipelines.training import training_sub_pipeline
 
+PIPELINE = "monitoring"  # the pipeline's name, and the `pipeline` label its gates push
+
 
 def monitoring_steps(
     current_uri: str = "s3://kfp-mlops-data/production/german_credit/",
@@ -87,8 +89,11 @@ def monitoring_steps(
             column_methods={},  # per-column methods: the CLI's --column-method, not a parameter
             model_name=model_name,
             model_alias=prediction_drift_alias,  # empty: no prediction drift
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "detect drift",
+        pipeline=PIPELINE,
+        gate=True,
         mlflow=True,  # loads the model whose predictions are compared
         reads_outside_state=True,  # the champion can change between runs
         retries=2,
@@ -126,5 +131,5 @@ DESCRIPTION = (
 )
 # The retrain is the training steps without their handler: one run, one notification.
 monitoring = dsl.pipeline(
-    name="monitoring", description=DESCRIPTION + " Ends with a notification (notify)."
-)(notified(monitoring_steps, "monitoring"))
+    name=PIPELINE, description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(monitoring_steps, PIPELINE))

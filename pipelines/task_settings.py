@@ -8,6 +8,8 @@ kfp.local accepts and ignores the kfp-kubernetes settings.
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
+from components._shared.pushgateway import PIPELINE_ENV, PUSHGATEWAY_ENV
+
 S3_SECRET = "kfp-mlops-s3"
 S3_SECRET_KEYS = {
     "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
@@ -21,6 +23,9 @@ CONFIG_MAP_KEYS = {
 }
 # Deploy only: where Prometheus answers (the canary judge's numbers), same ConfigMap.
 PROMETHEUS_KEYS = {"KFP_MLOPS_PROMETHEUS_URL": "KFP_MLOPS_PROMETHEUS_URL"}
+# Gates: where they push their figures. Mapped optional: a cluster whose ConfigMap lacks the
+# key still runs (the variable is unset and nothing is pushed), as an empty value does.
+PUSHGATEWAY_KEYS = {PUSHGATEWAY_ENV: PUSHGATEWAY_ENV}
 
 
 def step(
@@ -33,12 +38,24 @@ def step(
     retries: int = 0,
     memory: str = "1Gi",
     prometheus: bool = False,
+    pipeline: str = "",
+    gate: bool = False,
 ) -> PipelineTask:
-    """Attach the settings every task gets, and those its kind of step needs."""
+    """Attach the settings every task gets, and those its kind of step needs.
+
+    A gate (`gate=True`, which needs `pipeline`) gets the Pushgateway address and, for its
+    verdict record, the S3 settings.
+    """
+    if gate and not pipeline:
+        raise ValueError(f"gate step {name!r}: pass pipeline=<the pipeline's name>")
+    s3 = s3 or gate
     task.set_display_name(name)
     task.set_cpu_request("250m").set_cpu_limit("2")
     task.set_memory_request(memory).set_memory_limit(memory)
     task.set_env_variable("MLFLOW_DISABLE_TELEMETRY", "true")
+    if pipeline:
+        # The `pipeline` label of what the task pushes and records.
+        task.set_env_variable(PIPELINE_ENV, pipeline)
     if reads_outside_state:
         # The same parameters can meet different data or a different champion.
         task.set_caching_options(enable_caching=False)
@@ -57,6 +74,13 @@ def step(
     if prometheus:
         kubernetes.use_config_map_as_env(
             task, config_map_name=CONFIG_MAP, config_map_key_to_env=PROMETHEUS_KEYS
+        )
+    if gate:
+        kubernetes.use_config_map_as_env(
+            task,
+            config_map_name=CONFIG_MAP,
+            config_map_key_to_env=PUSHGATEWAY_KEYS,
+            optional=True,
         )
     if s3:
         kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env=S3_SECRET_KEYS)

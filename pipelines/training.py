@@ -12,6 +12,8 @@ from pipelines.exit_handler import notified
 from pipelines.lineage import scalar_parameters
 from pipelines.task_settings import step
 
+PIPELINE = "training"  # the pipeline's name, and the `pipeline` label its gates push
+
 
 def training_steps(
     data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
@@ -51,8 +53,12 @@ def training_steps(
             target_column=target_column,
             suite=suite,
             min_rows=min_rows,
+            model_name=model_name,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "validate data",
+        pipeline=PIPELINE,
+        gate=True,
     )
     training_task = step(
         train_model(
@@ -76,8 +82,11 @@ def training_steps(
             min_roc_auc=min_roc_auc,
             max_latency_ms=max_latency_ms,
             max_regression=max_regression,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "evaluate model",
+        pipeline=PIPELINE,
+        gate=True,
         mlflow=True,
         reads_outside_state=True,  # the champion it compares with can change between runs
         retries=2,
@@ -89,8 +98,12 @@ def training_steps(
             max_demographic_parity_difference=max_demographic_parity_difference,
             max_equalized_odds_difference=max_equalized_odds_difference,
             positive_label=positive_label,
+            model_name=model_name,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "check fairness",
+        pipeline=PIPELINE,
+        gate=True,
     )
     # Gates return one bool each: kfp.local skips a dsl.If on a NamedTuple field silently.
     with (
@@ -126,7 +139,7 @@ DESCRIPTION = (
 )
 # The steps as a sub-pipeline, without the exit handler: monitoring's retrain (one run, one
 # notification, sent by the monitoring pipeline's own handler).
-training_sub_pipeline = dsl.pipeline(name="training", description=DESCRIPTION)(training_steps)
+training_sub_pipeline = dsl.pipeline(name=PIPELINE, description=DESCRIPTION)(training_steps)
 training = dsl.pipeline(
-    name="training", description=DESCRIPTION + " Ends with a notification (notify)."
-)(notified(training_steps, "training"))
+    name=PIPELINE, description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(training_steps, PIPELINE))

@@ -61,3 +61,48 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(scope="session")
+def pushgateway(tmp_path_factory):
+    """A real Pushgateway on a free port (tests/real_pushgateway.py)."""
+    from tests.real_pushgateway import RealPushgateway
+
+    gateway = RealPushgateway(tmp_path_factory.mktemp("pushgateway"), free_port()).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def gated_training_run(stack, pushgateway):
+    """One real training run (German credit) whose tasks see the Pushgateway's address.
+
+    Returns (exit code, run summary, model name). Shared by the tests of what gates push
+    and record, so the run happens once per session.
+    """
+    import contextlib
+    import io
+    import json
+
+    from components._shared.pushgateway import PUSHGATEWAY_ENV
+    from kfp_mlops.cli.main import main
+
+    model = "german-credit-gates"
+    patch = pytest.MonkeyPatch()
+    patch.setenv(PUSHGATEWAY_ENV, pushgateway.url)  # kfp.local's tasks inherit os.environ
+    patch.setenv("KFP_MLOPS_HOME", str(stack.home))
+    patch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
+    patch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
+    params = REPO / "examples" / "training-german-credit.yaml"
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(
+                ["run-local", "training", "--params", str(params), "--output", "json",
+                 "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={model}"]
+            )  # fmt: skip
+    finally:
+        patch.undo()
+    return code, json.loads(out.getvalue()), model

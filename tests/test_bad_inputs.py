@@ -307,6 +307,8 @@ def run_fairness(tmp_path, frame: pd.DataFrame, features: list[str]):
         max_demographic_parity_difference=0.5,
         max_equalized_odds_difference=0.5,
         positive_label="",
+        model_name="credit",
+        kfp_run_id="",
     )
     return blessed, (tmp_path / "report").read_text(), report.metadata
 
@@ -435,6 +437,8 @@ def test_suite_naming_a_column_not_in_the_data_fails_after_the_report(case, tmp_
             target_column="risk",
             suite={"name": "names-a-ghost", "expectations": [expectation]},
             min_rows=1,
+            model_name="credit",
+            kfp_run_id="",
             validation=dsl.Artifact(uri=str(tmp_path / "validation")),
             report=dsl.Markdown(uri=str(tmp_path / "report")),
             metrics=dsl.Metrics(uri=str(tmp_path / "metrics")),

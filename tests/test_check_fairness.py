@@ -246,6 +246,8 @@ def test_check_fairness_component_on_german_credit(tmp_path):
         max_demographic_parity_difference=0.1,
         max_equalized_odds_difference=-1.0,
         positive_label="",
+        model_name="credit",
+        kfp_run_id="",
     )
     scored = pd.read_parquet(predictions.path)
     expected_sex = demographic_parity_difference(
@@ -279,6 +281,8 @@ def test_check_fairness_component_missing_feature_raises(tmp_path):
             max_demographic_parity_difference=0.1,
             max_equalized_odds_difference=-1.0,
             positive_label="",
+            model_name="credit",
+            kfp_run_id="",
         )
 
 

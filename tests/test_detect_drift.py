@@ -291,6 +291,7 @@ def test_detect_drift_component_on_german_credit_artifacts(tmp_path):
         column_methods={},
         model_name="",
         model_alias="",
+        kfp_run_id="",
         metrics=metrics,
         report=report,
         report_html=html,
@@ -337,6 +338,7 @@ def test_detect_drift_component_returns_true_on_dataset_drift_without_raising(tm
         column_methods={"city": "psi"},
         model_name="",
         model_alias="",
+        kfp_run_id="",
     )
     assert drifted is True
     assert summary.metadata["passed"] is False and summary.metadata["drifted"] is True

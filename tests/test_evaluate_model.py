@@ -333,6 +333,7 @@ def run_gate(tmp_path, model, predictions, model_name, **bounds):
         model=model,
         predictions=predictions,
         model_name=model_name,
+        kfp_run_id="",
         metrics=outputs[0],
         classification_metrics=outputs[1],
         report=outputs[2],

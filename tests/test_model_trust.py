@@ -460,6 +460,7 @@ def test_champion_overwritten_in_s3_refused_by_evaluation_drift_and_cli_naming_b
             column_methods={},
             model_name=name,
             model_alias="champion",
+            kfp_run_id="",
         )
     assert not (tmp_path / "drift-report.html").exists()
 

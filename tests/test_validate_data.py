@@ -252,7 +252,13 @@ def run_component(tmp_path, frame, suite, target="risk", min_rows=1):
         "metrics": dsl.Metrics(uri=str(tmp_path / "metrics")),
     }
     component.validate_data.python_func(
-        dataset=dataset, target_column=target, suite=suite, min_rows=min_rows, **outputs
+        dataset=dataset,
+        target_column=target,
+        suite=suite,
+        min_rows=min_rows,
+        model_name="credit",
+        kfp_run_id="",
+        **outputs,
     )
     return outputs
 
@@ -304,7 +310,13 @@ def test_validate_data_component_bad_data_raises_after_writing_everything(tmp_pa
         r"expect_column_values_to_not_be_null\(risk\): 3 unexpected",
     ):
         component.validate_data.python_func(
-            dataset=dataset, target_column="risk", suite={}, min_rows=100, **outputs
+            dataset=dataset,
+            target_column="risk",
+            suite={},
+            min_rows=100,
+            model_name="credit",
+            kfp_run_id="",
+            **outputs,
         )
     assert json.loads((tmp_path / "validation").read_text())["success"] is False
     assert (tmp_path / "report").read_text().startswith("# Data validation: FAILED")

@@ -12,6 +12,8 @@ def check_fairness(
     max_demographic_parity_difference: float,
     max_equalized_odds_difference: float,
     positive_label: str,
+    model_name: str,
+    kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
 ) -> bool:
@@ -31,11 +33,18 @@ def check_fairness(
         max_demographic_parity_difference: Largest allowed gap in selection rate; < 0 unsets it.
         max_equalized_odds_difference: Largest allowed gap in TPR or FPR; < 0 unsets it.
         positive_label: The favourable class as text; empty means the default above.
+        model_name: The model judged: the `model` label of the pushed figures.
+        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): where the verdict
+            record goes (`runs/<id>/gates/fairness.json`); empty = no record.
         metrics: Output numbers: demographic_parity_difference_<feature>,
             equalized_odds_difference_<feature>, the worst of each overall, blessed (1/0).
         report: Output Markdown with the per-group table; metadata passed, reasons,
             per_feature {feature: {demographic_parity_difference, equalized_odds_difference,
             groups: {group: {count, selection_rate, tpr, fpr, small}}}}.
+
+    The verdict, disparities with their bounds and per-group rates are pushed to the
+    Pushgateway at KFP_MLOPS_PUSHGATEWAY_URL (none set: nothing pushed; a failed push only
+    warns).
 
     Returns:
         blessed: True only when every set bound holds for every sensitive feature.
@@ -44,11 +53,17 @@ def check_fairness(
         DataError: A sensitive feature (or the target/prediction column) is not in the data;
             the message lists the available columns.
     """
+    import time
+
+    from components._shared.gate_records import write_gate_record
     from components._shared.io import read_parquet
+    from components._shared.pushgateway import pipeline_name, push_gate
     from components._shared.reports import write_text
     from components.check_fairness.core import check_fairness as assess
     from components.check_fairness.report import metadata_of, metrics_of, render_report
+    from components.check_fairness.signals import figures_of, record_of
 
+    started = time.monotonic()
     result = assess(
         read_parquet(predictions.path),
         target_column=predictions.metadata["target_column"],
@@ -63,4 +78,6 @@ def check_fairness(
         metrics.log_metric(name, value)
     write_text(report.path, render_report(result))
     report.metadata.update(metadata_of(result))
+    push_gate(figures_of(result, model_name, time.monotonic() - started))
+    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
     return result.passed

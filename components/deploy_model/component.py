@@ -68,10 +68,14 @@ def deploy_model(
         memory_request: Predictor memory request (e.g. 512Mi).
         memory_limit: Predictor memory limit.
         min_replicas: Predictor replicas at least.
-        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder.
+        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder,
+            and where the verdict record goes (`runs/<id>/gates/deploy.json`).
         metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms.
         report: Output Markdown. Metadata: passed, reasons, deployed, promoted, version,
             previous_version, canary.
+
+    The verdict, the canary's numbers and their bounds are pushed to the Pushgateway at
+    KFP_MLOPS_PUSHGATEWAY_URL (none set: nothing pushed; a failed push only warns).
 
     Returns:
         Whether the version serves all traffic (and `production` points at it).
@@ -81,15 +85,21 @@ def deploy_model(
         ModelTrustError: No model_sha256 tag, or the stored file does not match it.
         KubeError: No cluster configured, RBAC refused (names the Role), not Ready in time.
     """
+    import time
+
+    from components._shared.gate_records import write_gate_record
     from components._shared.image import IMAGE
     from components._shared.kube import current_namespace
+    from components._shared.pushgateway import pipeline_name, push_gate
     from components._shared.reports import write_text
     from components.deploy_model.core import Request
     from components.deploy_model.core import deploy_model as deploy
     from components.deploy_model.judge import Thresholds
     from components.deploy_model.render import Target
     from components.deploy_model.report import render_report
+    from components.deploy_model.signals import figures_of, record_of
 
+    started = time.monotonic()
     target = Target(
         service=service_name, namespace=namespace or current_namespace(),
         model_name=model_name, version=0, sha256="", image=IMAGE,
@@ -110,4 +120,6 @@ def deploy_model(
         metrics.log_metric(key, value)
     report.metadata.update(outcome.metadata())
     write_text(report.path, render_report(outcome, service_name, target.namespace))
+    push_gate(figures_of(outcome, limits, time.monotonic() - started))
+    write_gate_record(kfp_run_id, record_of(outcome, limits, pipeline_name()))
     return outcome.promoted

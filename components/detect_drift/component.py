@@ -16,6 +16,7 @@ def detect_drift(
     column_methods: dict,
     model_name: str,
     model_alias: str,
+    kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
     report_html: dsl.Output[dsl.HTML],
@@ -46,6 +47,8 @@ def detect_drift(
             empty: no prediction drift. No such alias yet: skipped, with a log line.
         model_alias: The alias of that model version (e.g. champion); empty: no prediction
             drift.
+        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): where the verdict
+            record goes (`runs/<id>/gates/drift.json`); empty = no record.
         metrics: Output numbers: drift_share, columns_compared, columns_drifted, drifted (1/0),
             score_<column>.
         report: Output Markdown verdict, as every gate writes. Metadata: passed (no drift),
@@ -54,6 +57,9 @@ def detect_drift(
         report_html: Output HTML page: per-column method, score, threshold, verdict, null
             shares.
 
+    The verdict, drift share and per-column scores are pushed to the Pushgateway at
+    KFP_MLOPS_PUSHGATEWAY_URL (none set: nothing pushed; a failed push only warns).
+
     Returns:
         drifted: True when the dataset has drifted.
 
@@ -61,8 +67,12 @@ def detect_drift(
         DataError: Empty data, a column missing from one dataset, or nothing comparable.
         ConfigError: Unknown method or a threshold out of range.
     """
+    import time
+
     from components._shared.champion import load_champion
+    from components._shared.gate_records import write_gate_record
     from components._shared.io.sources import open_source
+    from components._shared.pushgateway import pipeline_name, push_gate
     from components._shared.reports import write_text
     from components.detect_drift.core import detect_drift as compare
     from components.detect_drift.report import (
@@ -71,7 +81,9 @@ def detect_drift(
         render_html,
         render_markdown,
     )
+    from components.detect_drift.signals import figures_of, record_of
 
+    started = time.monotonic()
     found = load_champion(model_name, model_alias) if model_name and model_alias else None
     if model_name and (found is None or found.model is None):
         why = found.problem if found else "no such version yet"
@@ -91,4 +103,6 @@ def detect_drift(
     write_text(report_html.path, render_html(result))
     write_text(report.path, render_markdown(result))
     report.metadata.update(metadata_of(result))
+    push_gate(figures_of(result, model_name, time.monotonic() - started))
+    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
     return result.drifted

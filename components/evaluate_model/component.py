@@ -15,6 +15,7 @@ def evaluate_model(
     min_roc_auc: float,
     max_latency_ms: float,
     max_regression: float,
+    kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     classification_metrics: dsl.Output[dsl.ClassificationMetrics],
     report: dsl.Output[dsl.Markdown],
@@ -42,6 +43,8 @@ def evaluate_model(
         max_latency_ms: Highest accepted p95 single-row predict latency (ms); below 0 = not set.
         max_regression: Largest accepted drop of the primary metric vs the champion (e.g.
             0.015); below 0 = compare and report but do not enforce.
+        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): where the verdict
+            record goes (`runs/<id>/gates/evaluation.json`); empty = no record.
         metrics: Output numbers: accuracy, f1, roc_auc, latency_p50_ms, latency_p95_ms,
             champion_version (0 if none), champion_<primary> and delta_<primary> when the
             champion scored, blessed (1/0).
@@ -49,6 +52,9 @@ def evaluate_model(
             the rest), for the Kubeflow UI.
         report: Output Markdown verdict. Metadata: passed, reasons, primary_metric,
             primary_value, champion_version, champion_value, delta, first_run, roc_class.
+
+    The verdict, scores (latency in seconds) and bounds are pushed to the Pushgateway at
+    KFP_MLOPS_PUSHGATEWAY_URL (none set: nothing pushed; a failed push only warns).
 
     Returns:
         Whether the model is blessed.
@@ -58,19 +64,26 @@ def evaluate_model(
         ModelTrustError: The champion's (or the model's) file is not the recorded one, or
             names a type outside the trusted class list; nothing of it is run.
     """
+    import time
+
     from components._shared.champion import load_champion
+    from components._shared.gate_records import write_gate_record
     from components._shared.io import read_parquet
     from components._shared.model_io import load_model
+    from components._shared.pushgateway import pipeline_name, push_gate
     from components._shared.reports import write_text
     from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
     from components.evaluate_model.report import render_markdown
+    from components.evaluate_model.signals import figures_of, record_of
 
+    started = time.monotonic()
+    limits = Thresholds(min_accuracy, min_roc_auc, max_latency_ms, max_regression)
     result = evaluate(
         frame=read_parquet(predictions.path),
         columns=PredictionColumns.from_metadata(predictions.metadata),
         model=load_model(model.path, sha256=model.metadata.get("sha256")),
         primary_metric=primary_metric,
-        thresholds=Thresholds(min_accuracy, min_roc_auc, max_latency_ms, max_regression),
+        thresholds=limits,
         load_champion=lambda: load_champion(model_name),
     )
     for name, value in result.metrics().items():
@@ -81,4 +94,6 @@ def evaluate_model(
     classification_metrics.log_roc_curve(*(list(values) for values in result.roc))
     write_text(report.path, render_markdown(result))
     report.metadata.update(result.report_metadata())
+    push_gate(figures_of(result, limits, model_name, time.monotonic() - started))
+    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
     return result.passed

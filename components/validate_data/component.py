@@ -11,6 +11,8 @@ def validate_data(
     target_column: str,
     suite: dict,
     min_rows: int,
+    model_name: str,
+    kfp_run_id: str,
     validation: dsl.Output[dsl.Artifact],
     report: dsl.Output[dsl.Markdown],
     metrics: dsl.Output[dsl.Metrics],
@@ -27,6 +29,9 @@ def validate_data(
         suite: A GX 1.x suite in its JSON form: `{"name": ..., "expectations": [{"type":
             "expect_column_to_exist", "kwargs": {"column": "age"}}, ...]}`.
         min_rows: Minimum row count of the baseline (unused when a suite is given).
+        model_name: The model the data is for: the `model` label of the pushed figures.
+        kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): where the verdict
+            record goes (`runs/<id>/gates/validation.json`); empty = no record.
         validation: Output. The GX validation result (JSON). Metadata: `success`,
             `suite_sha256` (of the effective suite's canonical JSON), `evaluated`, `failed`,
             `suite_name`.
@@ -36,18 +41,26 @@ def validate_data(
         metrics: Output. `expectations_evaluated`, `expectations_failed`, `success_percent`,
             `rows`.
 
+    The verdict and counts are pushed to the Pushgateway at KFP_MLOPS_PUSHGATEWAY_URL (none
+    set: nothing pushed; a failed push only warns), before a failure is raised.
+
     Raises:
         DataError: An expectation failed (names each one and its unexpected count), or the
             target column is missing (lists the columns).
         ConfigError: The suite is malformed (names the bad expectation) or min_rows < 1.
     """
     import json
+    import time
 
     from components._shared.errors import DataError
+    from components._shared.gate_records import write_gate_record
     from components._shared.io import read_parquet
+    from components._shared.pushgateway import pipeline_name, push_gate
     from components._shared.reports import write_text
     from components.validate_data.core import validate
+    from components.validate_data.signals import figures_of, record_of
 
+    started = time.monotonic()
     result = validate(read_parquet(dataset.path), target_column, suite, min_rows)
     write_text(validation.path, json.dumps(result.result, indent=2, default=str))
     validation.metadata.update(
@@ -72,5 +85,7 @@ def validate_data(
     metrics.log_metric("expectations_failed", result.failed)
     metrics.log_metric("success_percent", result.success_percent)
     metrics.log_metric("rows", result.rows)
+    push_gate(figures_of(result, model_name, time.monotonic() - started))
+    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
     if not result.success:
         raise DataError(result.failure_message())
