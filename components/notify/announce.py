@@ -83,6 +83,7 @@ def announce(
         run_id=kfp_run_id,
         gates=gate_verdicts(kfp_run_id),
         ui_url=os.environ.get(UI_URL_ENV, ""),
+        local=bool(pipeline_root) and "://" not in pipeline_root,  # kfp.local: a folder
         failed_task=failed_task(
             pipeline, state, error_message, group_task, pipeline_root, job_name
         ),

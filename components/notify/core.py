@@ -43,7 +43,7 @@ class Notification:
         gates: Each gate's verdict, in display order.
         run_id: The KFP run id.
         run_url: The run's page in the Kubeflow UI ("" when no UI address is configured).
-        run_ref: The run link as text: the URL, or "local run <id>".
+        run_ref: The run link as text: the URL, or "local run <id>" / "run <id> (...)".
         failed_task: Display name of the task that failed ("" when not failed or unknown).
         error: The failure's message ("" when not failed).
     """
@@ -82,12 +82,16 @@ def final_status(state: str, pipeline: str, gates: Sequence[Verdict]) -> str:
     return SUCCEEDED_PLAIN  # no verdict recorded: say only what KFP said
 
 
-def run_link(ui_url: str, run_id: str) -> tuple[str, str]:
-    """(run_url, run_ref): the Kubeflow UI's run page, or "local run <id>" without a UI."""
-    if ui_url.strip() and run_id:
+def run_link(ui_url: str, run_id: str, local: bool) -> tuple[str, str]:
+    """(run_url, run_ref): the Kubeflow UI's run page; without a UI address, the run id.
+
+    A local run's folder is not a link anyone else can open: it is "local run <id>".
+    """
+    run = run_id or "(id unknown)"
+    if ui_url.strip() and run_id and not local:
         url = f"{ui_url.strip().rstrip('/')}/#/runs/details/{run_id}"
         return url, url
-    return "", f"local run {run_id or '(id unknown)'}"
+    return "", f"local run {run}" if local else f"run {run} (set KFP_MLOPS_UI_URL for a link)"
 
 
 def build_notification(
@@ -98,12 +102,13 @@ def build_notification(
     run_id: str,
     gates: Sequence[Verdict],
     ui_url: str = "",
+    local: bool = False,
     failed_task: str = "",
     error: str = "",
 ) -> Notification:
     """Everything the end-of-run message says (one entry point; shaping is separate)."""
     status = final_status(state, pipeline, gates)
-    run_url, run_ref = run_link(ui_url, run_id)
+    run_url, run_ref = run_link(ui_url, run_id, local)
     failed = status == FAILED
     return Notification(
         pipeline=pipeline,
