@@ -76,11 +76,24 @@ def pushgateway(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def gated_training_run(stack, pushgateway):
+def webhook():
+    """A real webhook receiver on 127.0.0.1 (tests/webhook_receiver.py) for the session."""
+    from tests.webhook_receiver import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture(scope="session")
+def gated_training_run(stack, pushgateway, webhook):
     """One real training run (German credit) whose tasks see the Pushgateway's address.
 
     Returns (exit code, run summary, model name). Shared by the tests of what gates push
-    and record, so the run happens once per session.
+    and record and of what notify posts (the `webhook` receiver), so the run happens once
+    per session.
     """
     import contextlib
     import io
@@ -92,6 +105,8 @@ def gated_training_run(stack, pushgateway):
     model = "german-credit-gates"
     patch = pytest.MonkeyPatch()
     patch.setenv(PUSHGATEWAY_ENV, pushgateway.url)  # kfp.local's tasks inherit os.environ
+    patch.setenv("KFP_MLOPS_WEBHOOK_URL", webhook.url())  # the notify exit task posts there
+    webhook.script()
     patch.setenv("KFP_MLOPS_HOME", str(stack.home))
     patch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
     patch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))

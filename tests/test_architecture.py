@@ -92,7 +92,14 @@ def test_components_depend_on_shared_helpers_only_not_on_each_other(module):
 
 
 # pipelines/ holds pipeline definitions and their compilation; the tool lives in kfp_mlops/.
-PIPELINE_HELPERS = {"__init__", "compile", "descriptors", "exit_handler", "lineage", "task_settings"}
+PIPELINE_HELPERS = {
+    "__init__",
+    "compile",
+    "descriptors",
+    "exit_handler",
+    "lineage",
+    "task_settings",
+}
 
 
 @pytest.mark.parametrize("module", sorted((REPO / "pipelines").glob("*.py")), ids=lambda p: p.name)
