@@ -20,6 +20,8 @@ FAILED = "failed"
 FORMATS = ("slack", "json")
 # Gates that decide whether to retrain, not whether a model is good enough.
 TRIGGER_GATES = ("drift", "live_performance")
+# KFP gives an exit task no error text of the task that failed (see failed.py).
+_UNREPORTED = "KFP state {state}; the error itself is in the failed task's log"
 _ICONS = {BLESSED: "✅", REJECTED: "⛔", NO_DRIFT: "✅", SUCCEEDED_PLAIN: "✅", FAILED: "❌"}
 
 
@@ -119,7 +121,7 @@ def build_notification(
         run_url=run_url,
         run_ref=run_ref,
         failed_task=failed_task if failed else "",
-        error=(error or f"run {state.lower() or 'failed'}") if failed else "",
+        error=(error or _UNREPORTED.format(state=state.upper() or "FAILED")) if failed else "",
     )
 
 
