@@ -8,6 +8,7 @@ a blessed training run and a run whose load fails both end with one notification
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -302,6 +303,10 @@ def test_training_run_notifies_once_succeeded_blessed_with_every_gate_line(
     assert "run: local run " in body
     # notify is not a gate and changes nothing in the summary.
     assert set(summary["gates"]) == {"validation", "evaluation", "fairness"}
+    # The webhook's token reached the tasks' env, and no file the run left.
+    files = [p for p in Path(summary["run_dir"]).rglob("*") if p.is_file()]
+    assert len(files) > 20
+    assert [str(p) for p in files if TOKEN.encode() in p.read_bytes()] == []
 
 
 def test_failing_run_still_notifies_failed_naming_the_task(cli, tmp_path, monkeypatch):
