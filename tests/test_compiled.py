@@ -116,3 +116,35 @@ def test_every_component_runs_the_project_image_without_pip_install():
             container = executor["container"]
             assert container["image"] == IMAGE and not IMAGE.endswith(":latest")
             assert "pip install" not in " ".join(container["command"])
+
+
+def test_every_pipeline_ends_with_one_notify_exit_task_reading_optional_settings():
+    for name in pipelines():
+        spec, platform = _docs(compiled_path(name))
+        root = spec["root"]["dag"]["tasks"]
+        assert set(root) == {"exit-handler-1", "notify"}, f"{name}: body outside the handler"
+        exit_task = root["notify"]
+        assert exit_task["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+        assert exit_task["inputs"]["parameters"]["status"]["taskFinalStatus"] == {
+            "producerTask": "exit-handler-1"
+        }
+        assert exit_task["inputs"]["parameters"]["pipeline"]["runtimeValue"]["constant"] == name
+        # One notification per run: no other DAG (monitoring's retrain) holds a notify task.
+        nested = [
+            t
+            for c in spec["components"].values()
+            for t in c.get("dag", {}).get("tasks", {}).values()
+        ]
+        assert [t for t in nested if t["componentRef"]["name"] == "comp-notify"] == []
+        settings = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-notify"]
+        (webhook,) = [s for s in settings["secretAsEnv"] if s["secretName"] == "kfp-mlops-notify"]
+        assert webhook["optional"] is True  # a namespace without the Secret still runs
+        assert webhook["keyToEnv"] == [
+            {"envVar": "KFP_MLOPS_WEBHOOK_URL", "secretKey": "webhook_url"}
+        ]
+        optional = [c for c in settings["configMapAsEnv"] if c["optional"]]
+        assert {k["envVar"] for c in optional for k in c["keyToEnv"]} == {
+            "KFP_MLOPS_UI_URL",
+            "KFP_MLOPS_PUSHGATEWAY_URL",
+        }
+        assert "hooks.slack.com" not in compiled_path(name).read_text()

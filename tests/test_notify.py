@@ -330,3 +330,17 @@ def test_failing_run_still_notifies_failed_naming_the_task(cli, tmp_path, monkey
     assert body["status"] == "failed" and body["failed_task"] == "snapshot data"
     assert body["text"].startswith("❌ training (never-registered-notify): failed at snapshot data")
     assert body["run"].startswith("local run ") and body["gates"] == []  # no gate ran
+
+
+def test_announce_unknown_format_warns_naming_the_valid_ones_and_sends_json(
+    receiver, monkeypatch, capsys
+):
+    monkeypatch.setenv("KFP_MLOPS_WEBHOOK_URL", receiver.url())
+    monkeypatch.delenv("KFP_MLOPS_PUSHGATEWAY_URL", raising=False)
+    outcome = announce(
+        state="SUCCEEDED", error_message="", group_task="exit-handler-1", pipeline="training",
+        model_name="m", kfp_run_id="", message_format="teams",
+    )  # fmt: skip
+    assert outcome["sent"] is True
+    assert "unknown message_format 'teams'; expected 'slack' or 'json'" in capsys.readouterr().err
+    assert receiver.requests[0]["body"]["status"] == "succeeded"
