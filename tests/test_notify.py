@@ -60,7 +60,7 @@ def test_final_status_from_state_and_gate_verdicts(state, pipeline, gates, statu
     assert [line for line in lines if line.endswith(" line")] == [
         f"{'✓' if g.passed else '✗'} {g.gate}: {g.gate} line" for g in gates
     ]
-    assert lines[-1] == "run: local run r1"
+    assert lines[-1] == "local run r1"
 
 
 def test_failed_message_names_the_task_and_the_error():
@@ -300,7 +300,7 @@ def test_training_run_notifies_once_succeeded_blessed_with_every_gate_line(
     body = slack["blocks"][1]["text"]["text"]
     for gate in ("validation", "evaluation", "fairness"):
         assert f"✓ {gate}: " in body
-    assert "run: local run " in body
+    assert body.splitlines()[-1].startswith("local run ")
     # notify is not a gate and changes nothing in the summary.
     assert set(summary["gates"]) == {"validation", "evaluation", "fairness"}
     # The webhook's token reached the tasks' env, and no file the run left.
@@ -344,3 +344,24 @@ def test_announce_unknown_format_warns_naming_the_valid_ones_and_sends_json(
     assert outcome["sent"] is True
     assert "unknown message_format 'teams'; expected 'slack' or 'json'" in capsys.readouterr().err
     assert receiver.requests[0]["body"]["status"] == "succeeded"
+
+
+def test_announce_with_s3_unreachable_still_sends_the_message(receiver, monkeypatch, capsys):
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")  # nobody there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "notify-test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "notify-test-secret-value")
+    monkeypatch.setenv("KFP_MLOPS_WEBHOOK_URL", receiver.url())
+    monkeypatch.delenv("KFP_MLOPS_PUSHGATEWAY_URL", raising=False)
+    outcome = announce(
+        state="SUCCEEDED", error_message="", group_task="exit-handler-1", pipeline="training",
+        model_name="m", kfp_run_id="run-without-s3", message_format="json",
+    )  # fmt: skip
+    assert outcome["sent"] is True and outcome["status"] == core.SUCCEEDED_PLAIN
+    err = capsys.readouterr().err
+    assert "gate records of run run-without-s3 not read" in err
+    assert "notify-test-secret-value" not in err
+    assert receiver.requests[0]["body"]["text"].endswith(
+        "no gate verdicts recorded\nrun run-without-s3 (set KFP_MLOPS_UI_URL for a link)"
+    )

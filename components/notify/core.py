@@ -142,7 +142,7 @@ def text_lines(note: Notification) -> list[str]:
         lines.append(f"{'✓' if gate.passed else '✗'} {gate.gate}: {gate.line}")
     if not note.gates:
         lines.append("no gate verdicts recorded")
-    lines.append(f"run: {note.run_ref}")
+    lines.append(f"run: {note.run_url}" if note.run_url else note.run_ref)
     return lines
 
 
