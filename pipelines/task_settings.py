@@ -24,7 +24,10 @@ CONFIG_MAP_KEYS = {
 # Deploy only: where Prometheus answers (the canary judge's numbers), same ConfigMap.
 PROMETHEUS_KEYS = {"KFP_MLOPS_PROMETHEUS_URL": "KFP_MLOPS_PROMETHEUS_URL"}
 # Gates: where they push their figures. Mapped optional: a cluster whose ConfigMap lacks the
-# key still runs (the variable is unset and nothing is pushed), as an empty value does.
+# key still runs (the variable is unset and nothing is pushed), as an empty value does. The
+# spec's `configMapAsEnv[].optional: true` becomes the env var's ConfigMapKeySelector.Optional
+# (kubeflow/pipelines backend/src/v2/driver, extendPodSpecPatch), which Kubernetes reads as
+# "the ConfigMap or its key need not be defined".
 PUSHGATEWAY_KEYS = {PUSHGATEWAY_ENV: PUSHGATEWAY_ENV}
 
 

@@ -75,6 +75,45 @@ def pushgateway(tmp_path_factory):
         gateway.stop()
 
 
+def _gated_run(stack, pushgateway, *args: str, webhook=None) -> tuple[int, dict]:
+    """`kfp-mlops run-local ... --output json` whose tasks see the Pushgateway's address.
+
+    With a `webhook` receiver, the run's notify exit task posts its message there.
+    """
+    import contextlib
+    import io
+    import json
+
+    from components._shared.pushgateway import PUSHGATEWAY_ENV
+    from kfp_mlops.cli.main import main
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(PUSHGATEWAY_ENV, pushgateway.url)  # kfp.local's tasks inherit os.environ
+    if webhook is not None:
+        patch.setenv("KFP_MLOPS_WEBHOOK_URL", webhook.url())
+        webhook.script()
+    patch.setenv("KFP_MLOPS_HOME", str(stack.home))
+    patch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
+    patch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(["run-local", *args, "--output", "json"])
+    finally:
+        patch.undo()
+    return code, json.loads(out.getvalue())
+
+
+def _run_id(model: str, version: int) -> str:
+    """The KFP run id a registered version was made in (register_model's kfp_run_id tag)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient().get_model_version(model, str(version)).tags["kfp_run_id"]
+
+
+GATED_MODEL = "german-credit-gates"
+
+
 @pytest.fixture(scope="session")
 def webhook():
     """A real webhook receiver on 127.0.0.1 (tests/webhook_receiver.py) for the session."""
@@ -89,35 +128,45 @@ def webhook():
 
 @pytest.fixture(scope="session")
 def gated_training_run(stack, pushgateway, webhook):
-    """One real training run (German credit) whose tasks see the Pushgateway's address.
+    """One real training run (German credit, model GATED_MODEL) with a Pushgateway set.
 
-    Returns (exit code, run summary, model name). Shared by the tests of what gates push
-    and record and of what notify posts (the `webhook` receiver), so the run happens once
-    per session.
+    Returns (exit code, run summary, KFP run id). Shared by the tests of what gates push
+    and record and of what notify posts (only this run posts to `webhook`), so the run
+    happens once per session.
     """
-    import contextlib
-    import io
-    import json
-
-    from components._shared.pushgateway import PUSHGATEWAY_ENV
-    from kfp_mlops.cli.main import main
-
-    model = "german-credit-gates"
-    patch = pytest.MonkeyPatch()
-    patch.setenv(PUSHGATEWAY_ENV, pushgateway.url)  # kfp.local's tasks inherit os.environ
-    patch.setenv("KFP_MLOPS_WEBHOOK_URL", webhook.url())  # the notify exit task posts there
-    webhook.script()
-    patch.setenv("KFP_MLOPS_HOME", str(stack.home))
-    patch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
-    patch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
     params = REPO / "examples" / "training-german-credit.yaml"
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            code = main(
-                ["run-local", "training", "--params", str(params), "--output", "json",
-                 "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={model}"]
-            )  # fmt: skip
-    finally:
-        patch.undo()
-    return code, json.loads(out.getvalue()), model
+    code, summary = _gated_run(
+        stack, pushgateway, "training", "--params", str(params),
+        "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={GATED_MODEL}",
+        webhook=webhook,
+    )  # fmt: skip
+    run_id = _run_id(GATED_MODEL, summary["model"]["version"]) if code == 0 else ""
+    return code, summary, run_id
+
+
+@pytest.fixture(scope="session")
+def gated_monitoring_run(gated_training_run, stack, pushgateway, tmp_path_factory):
+    """A monitoring run on shifted data after gated_training_run: drift, then a retrain.
+
+    The champion is the training run's model, so prediction drift is measured too.
+    Returns (exit code, run summary, KFP run id).
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(GERMAN_CREDIT)
+    frame["credit_amount"] = frame["credit_amount"] * 3 + 5000
+    frame["duration"] = frame["duration"] + 40
+    frame["age"] = frame["age"] + 30
+    frame["housing"] = "free"
+    frame["saving_accounts"] = "rich"
+    frame["purpose"] = "business"  # 6 of the model's 9 input columns: over the 0.5 share
+    current = tmp_path_factory.mktemp("gated-monitoring") / "shifted.csv"
+    frame.to_csv(current, index=False)
+    params = REPO / "examples" / "training-german-credit.yaml"  # retrain = the champion's model
+    code, summary = _gated_run(
+        stack, pushgateway, "monitoring", "--params", str(params), "-p", f"current_uri={current}",
+        "-p", f"reference_uri={GERMAN_CREDIT}", "-p", f"retrain_data_uri={GERMAN_CREDIT}",
+        "-p", f"model_name={GATED_MODEL}",
+    )  # fmt: skip
+    registered = code == 0 and summary["model"]
+    return code, summary, _run_id(GATED_MODEL, summary["model"]["version"]) if registered else ""

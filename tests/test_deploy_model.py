@@ -260,6 +260,11 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
     text = (tmp_path / "report.md").read_text()
     assert text.startswith("# Deploy: PASSED") and "kubeflow/from-component" in text
     assert metrics.metadata["promoted"] == 1.0
+    from components._shared.gate_records import read_gate_records
+
+    (record,) = read_gate_records("run-component")  # the verdict, for the run's notification
+    assert (record.gate, record.passed, record.model) == ("deploy", True, model)
+    assert record.line.startswith("v1 promoted to all traffic; deployed to ")
     obj = serving(fake, "from-component")  # namespace "" = the kubeconfig context's
     assert obj["metadata"]["namespace"] == NS
     assert "--no-log" not in obj["spec"]["predictor"]["containers"][0]["args"]

@@ -17,7 +17,7 @@ from kfp import dsl
 from components._shared import pushgateway as pg
 from components._shared.io import write_parquet
 from components._shared.pushgateway import GateFigures, Series
-from tests.conftest import free_port
+from tests.conftest import GATED_MODEL, free_port
 from tests.real_pushgateway import SilentPeer
 
 TRAINING_GATES = ("validation", "evaluation", "fairness")
@@ -43,8 +43,9 @@ def one(samples, name, **labels):
 def test_training_run_pushes_every_gate_with_its_labels_and_the_run_metrics(
     gated_training_run, pushgateway
 ):
-    code, summary, model = gated_training_run
+    code, summary, _ = gated_training_run
     assert code == 0, summary["error"]
+    model = GATED_MODEL
     samples = pushgateway.samples()
     for gate in TRAINING_GATES:
         labels = {"job": pg.GATE_JOB, "pipeline": "training", "model": model, "gate": gate}
@@ -92,6 +93,43 @@ def test_training_run_pushes_every_gate_with_its_labels_and_the_run_metrics(
         if name == "kfp_mlops_fairness_group_rate" and labels["model"] == model
     }
     assert groups == {"female", "male"}
+
+
+def test_monitoring_run_pushes_drift_per_column_with_the_run_metrics(
+    gated_monitoring_run, pushgateway
+):
+    code, summary, _ = gated_monitoring_run
+    assert code == 0, summary["error"]
+    assert summary["drifted"] is True and summary["retrained"] is True
+    samples = pushgateway.samples()
+    labels = {"pipeline": "monitoring", "model": GATED_MODEL, "gate": "drift"}
+    assert one(samples, "kfp_mlops_gate_passed", **labels) == 0.0
+    numbers = summary["gates"]["drift"]["metrics"]
+    scores = {
+        got["column"]: value
+        for name, got, value in samples
+        if name == "kfp_mlops_drift_column_score" and labels.items() <= got.items()
+    }
+    expected = {k.removeprefix("score_"): v for k, v in numbers.items() if k.startswith("score_")}
+    assert scores == pytest.approx(expected) and len(scores) >= 9
+    drifted = {
+        got["column"]
+        for name, got, value in samples
+        if name == "kfp_mlops_drift_column_drifted" and value == 1.0 and got["gate"] == "drift"
+    }
+    assert drifted == set(summary["gates"]["drift"]["report"]["columns_drifted"])
+    methods = {got["method"] for name, got, _ in samples if name == "kfp_mlops_drift_column_score"}
+    assert methods <= {"ks", "chisquare", "z", "wasserstein", "jensenshannon"} and methods
+    assert one(samples, "kfp_mlops_gate_metric", metric="drift_share", **labels) == (
+        pytest.approx(numbers["drift_share"])
+    )
+    # The champion's predictions were compared too (the training run registered it).
+    assert one(samples, "kfp_mlops_gate_metric", metric="prediction_score", **labels) == (
+        pytest.approx(numbers["prediction_score"])
+    )
+    # The retrain's gates push as the training pipeline's, under the same model.
+    retrain = {"pipeline": "training", "model": GATED_MODEL}
+    assert one(samples, "kfp_mlops_gate_passed", gate="fairness", **retrain) == 1.0
 
 
 # --- direct pushes: grouping, bad names, the success-only group ------------------------------

@@ -20,7 +20,7 @@ from components.notify.core import Verdict, build_notification, payload, text_li
 from components.notify.failed import failed_from_status, spec_steps, stalled_steps
 from components.notify.send import host_of, post_json
 from pipelines.descriptors import PIPELINES
-from tests.conftest import REPO
+from tests.conftest import GATED_MODEL, REPO
 from tests.real_pushgateway import SilentPeer
 from tests.webhook_receiver import TOKEN, WebhookReceiver
 
@@ -292,7 +292,8 @@ def test_announce_without_webhook_prints_the_message_and_sends_nothing(monkeypat
 def test_training_run_notifies_once_succeeded_blessed_with_every_gate_line(
     gated_training_run, webhook
 ):
-    code, summary, model = gated_training_run
+    code, summary, run_id = gated_training_run
+    model = GATED_MODEL
     assert code == 0 and summary["status"] == "succeeded" and summary["blessed"] is True
     (request,) = webhook.requests  # one run, one notification
     slack = request["body"]
@@ -300,7 +301,7 @@ def test_training_run_notifies_once_succeeded_blessed_with_every_gate_line(
     body = slack["blocks"][1]["text"]["text"]
     for gate in ("validation", "evaluation", "fairness"):
         assert f"✓ {gate}: " in body
-    assert body.splitlines()[-1].startswith("local run ")
+    assert body.splitlines()[-1] == f"local run {run_id}"  # the run id the gates recorded under
     # notify is not a gate and changes nothing in the summary.
     assert set(summary["gates"]) == {"validation", "evaluation", "fairness"}
     # The webhook's token reached the tasks' env, and no file the run left.

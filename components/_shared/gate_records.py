@@ -65,6 +65,8 @@ def write_gate_record(kfp_run_id: str, record: GateRecord) -> bool:
         return False
     if not record.time:
         record = GateRecord(**{**asdict(record), "time": datetime.now(UTC).isoformat()})
+    # Lines quote gate reasons, which can echo a service URI or a library's message.
+    record = GateRecord(**{**asdict(record), "line": redact(record.line)})
     uri = record_uri(kfp_run_id, record.gate)
     body = json.dumps(asdict(record), sort_keys=True).encode()
     try:
