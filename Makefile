@@ -93,6 +93,7 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.datapath
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.push
+	$(BIN)/python -m benchmarks.performance
 
 # Container images: built from wheels collected on the host, so the build needs no network.
 WHEELS := build/wheels

@@ -1,6 +1,8 @@
 """Our model server (log on and off) against `mlflow models serve`: same model, same machine.
 
-Usage: python -m benchmarks.serve [--quick] [--only TEXT]  (TEXT: scenarios whose name has it)
+Usage: python -m benchmarks.serve [--quick] [--only TEXT] [--rounds N]
+  TEXT: scenarios whose name has it; N: interleaved log-on/log-off rounds for the logging
+  cost (default 6, 0 = none)
 
 Starts its own embedded stack on free ports, trains the demo model with train_model's core
 (hist_gradient_boosting on all of data/german_credit.csv), registers it with register_model's
@@ -79,16 +81,19 @@ def register_demo_model(home: Path) -> str:
     return name
 
 
-def model_floor(name: str, calls: int = 200) -> tuple[float, float]:
-    """The served model alone: median ms of one single-row predict_proba, and of its
-    preprocessing step, single-threaded (what no server can go below per model call)."""
+def model_floor(name: str, calls: int = 200) -> tuple[float, float, float]:
+    """The served model alone: median ms of one single-row predict_proba, of its
+    preprocessing step, and of the server's verified numpy path (kfp_mlops/serve/fastpath.py)
+    for the same row, single-threaded: what no server can go below per model call."""
     import statistics
 
     from threadpoolctl import threadpool_limits
 
     from components._shared.champion import load_model_uri
+    from kfp_mlops.serve.fastpath import compile_fast
 
     model = load_model_uri(f"models:/{name}/1").model
+    fast = compile_fast(model)
     frame = pd.read_csv(DATA).drop(columns=["risk"]).head(1)
 
     def median_ms(call) -> float:
@@ -101,8 +106,11 @@ def model_floor(name: str, calls: int = 200) -> tuple[float, float]:
 
     with threadpool_limits(1):
         model.predict_proba(frame)  # warm-up
-        return median_ms(lambda: model.predict_proba(frame)), median_ms(
-            lambda: model[:-1].transform(frame)
+        fast.predict_proba(frame)
+        return (
+            median_ms(lambda: model.predict_proba(frame)),
+            median_ms(lambda: model[:-1].transform(frame)),
+            median_ms(lambda: fast.predict_proba(frame)),
         )
 
 
@@ -212,12 +220,47 @@ def targets(name: str, env: dict, prefix: str) -> list[tuple]:
          "/v2/health/ready", env),
         ("kfp-mlops, log off, no batch", [*ours, "--no-log", "--max-batch-rows", "1"], v1,
          lambda r: {"instances": r}, "/v2/health/ready", env),
+        ("kfp-mlops, log off, no fast path", [*ours, "--no-log", "--no-fast-path"], v1,
+         lambda r: {"instances": r}, "/v2/health/ready", env),
         ("mlflow models serve", mlflow, "/invocations", lambda r: {"dataframe_records": r},
          "/ping", path_env),
     ]  # fmt: skip
 
 
-def main(quick: bool = False, only: str = "") -> None:
+def logging_cost(targets: list[tuple], rounds: int, seconds: int, only: str) -> None:
+    """The prediction log's cost of throughput, log on against off, interleaved.
+
+    Both servers stay up (the idle one waits on its socket) and wrk alternates between them,
+    round after round, so a neighbour's load changes both sides alike; the cost is from the
+    medians, 1 - on/off.
+    """
+    import statistics
+
+    pair = [t for t in targets if t[0] in ("kfp-mlops serve, log on", "kfp-mlops serve, log off")]
+    servers = [Target(label, argv, path, wrap, health, env) for label, argv, path, wrap, health,
+               env in pair]  # fmt: skip
+    try:
+        print(f"\nlogging cost, {rounds} interleaved rounds of {seconds} s (median req/s):")
+        for scenario, body_rows, conc, _, rate in scenarios(True):
+            if rate or only not in scenario:
+                continue
+            body = json.dumps({"instances": body_rows}).encode()
+            seen: dict[str, list[float]] = {t.label: [] for t in servers}
+            for t in servers:
+                wrk(t, body, conc, 1)
+            for k in range(rounds):
+                for t in servers if k % 2 == 0 else servers[::-1]:
+                    seen[t.label].append(wrk(t, body, conc, seconds)[0])
+            on, off = (statistics.median(v) for v in seen.values())
+            print(
+                f"  {scenario:<32} log on {on:8.1f}  log off {off:8.1f}  cost {1 - on / off:6.1%}"
+            )
+    finally:
+        for t in servers:
+            t.stop()
+
+
+def main(quick: bool = False, only: str = "", rounds: int = 0) -> None:
     from kfp_mlops.stack import Stack
 
     if WRK is None:
@@ -230,10 +273,11 @@ def main(quick: bool = False, only: str = "") -> None:
     try:
         os.environ.update(stack.env())
         name = register_demo_model(home)
-        whole, preprocessing = model_floor(name)
+        whole, preprocessing, fast = model_floor(name)
         print(
             f"the model alone, one row, one thread: predict_proba {whole:.2f} ms, of which "
-            f"preprocessing {preprocessing:.2f} ms (median of 200 calls)"
+            f"preprocessing {preprocessing:.2f} ms; through the server's numpy path "
+            f"{fast:.2f} ms (medians of 200 calls)"
         )
         prefix = f"s3://kfp-mlops-data/bench-predictions-{uuid.uuid4().hex[:6]}/"
         results = []
@@ -257,6 +301,8 @@ def main(quick: bool = False, only: str = "") -> None:
         )
         for scenario, label, rps, p50, p99, errors in sorted(results, key=lambda r: r[0]):
             print(f"{scenario:<32}{label:<28}{rps:>9.1f}{p50:>9.2f}{p99:>9.2f}{errors:>8}")
+        if rounds:
+            logging_cost(targets(name, dict(os.environ), prefix), rounds, 5, only)
         print(f"load average: {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     finally:
         stack.down(log=lambda _: None)
@@ -264,4 +310,8 @@ def main(quick: bool = False, only: str = "") -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(quick="--quick" in args, only=args[args.index("--only") + 1] if "--only" in args else "")
+    main(
+        quick="--quick" in args,
+        only=args[args.index("--only") + 1] if "--only" in args else "",
+        rounds=int(args[args.index("--rounds") + 1]) if "--rounds" in args else 6,
+    )

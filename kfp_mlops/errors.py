@@ -46,6 +46,6 @@ def exit_code(summary: dict[str, Any]) -> int:
     """The exit code of a finished run from its summary: 0, 3 (a gate rejected) or 1."""
     if summary["status"] != "succeeded":
         return EXIT_FAILED
-    if summary.get("drifted") is False:
-        return EXIT_BLESSED  # monitoring: nothing to retrain
+    if summary.get("retrained") is False:
+        return EXIT_BLESSED  # monitoring: no drift, live performance within bounds
     return EXIT_BLESSED if summary["blessed"] else EXIT_REJECTED

@@ -1,13 +1,20 @@
 """Build every kustomize target in manifests/ and validate it offline (make manifests-check).
 
-Each target (base and every overlay) is built with `kubectl kustomize` from a temporary copy in
-which every `*.env.example` stands in for its gitignored `*.env`: no real secret is read and
-nothing generated lands in the repository. Every resulting document is then validated with
-kubernetes-validate in strict mode (unknown fields are errors) against the schemas it bundles.
+Each target (base, every overlay, and the monitoring add-on) is built with `kubectl kustomize`
+from a temporary copy in which every `*.env.example` stands in for its gitignored `*.env`: no
+real secret is read and nothing generated lands in the repository. Every resulting document is
+then validated with kubernetes-validate in strict mode (unknown fields are errors) against the
+schemas it bundles.
 
 Kubernetes versions: 1.32, the oldest cluster we target and the version of the kubectl
 (kustomize 5.5) this check builds with, so a field newer than that fails; and 1.37, the newest
 schema kubernetes-validate 1.37.0 bundles, so an API removed since then fails too.
+
+The monitoring add-on (manifests/monitoring/: the Prometheus Operator's PrometheusRule and
+PodMonitors, and the Grafana dashboard's ConfigMap) is applied only where the Operator's CRDs
+exist. Its monitoring.coreos.com objects are validated against strict schemas derived from the
+Operator's CRDs (operator_objects.py), its core objects like every other; and its
+PrometheusRule must be the one generated from the plain rules file.
 """
 
 import argparse
@@ -22,6 +29,10 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
 
+# operator_objects.py sits beside this file, which is run as a script or loaded by path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import operator_objects
+
 # kubernetes-validate 1.37.0 re-reads and re-parses the (large) schema files on every call;
 # they never change during a run, so parse each once (7x faster here).
 kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
@@ -31,6 +42,8 @@ kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
 MANIFESTS = Path(__file__).resolve().parent
 K8S_VERSIONS = ("1.32.0", "1.37.0")
 EXAMPLE_SUFFIX = ".env.example"
+# Targets applied on their own, beside an overlay, only where what they need exists.
+ADDONS = ("monitoring",)
 INSTALL_KUBECTL = (
     "kubectl not found on PATH: `make manifests-check` builds the manifests with "
     "`kubectl kustomize` (kubectl 1.27 or newer). Install kubectl "
@@ -44,11 +57,12 @@ class CheckError(Exception):
 
 
 def targets(root: Path = MANIFESTS) -> list[str]:
-    """The kustomize targets under root, relative to it: base, then every overlay."""
+    """The kustomize targets under root, relative to it: base, every overlay, the add-ons."""
     found = sorted(
         str(k.parent.relative_to(root)) for k in root.glob("overlays/*/kustomization.yaml")
     )
-    return ["base", *found]
+    addons = [a for a in ADDONS if (root / a / "kustomization.yaml").is_file()]
+    return ["base", *found, *addons]
 
 
 def stage(root: Path, dest: Path) -> Path:
@@ -95,6 +109,9 @@ def problems(target: str, docs: list[dict], versions=K8S_VERSIONS) -> list[str]:
     """Schema violations of the documents of one target, one line each."""
     found = []
     for doc in docs:
+        if operator_objects.is_operator_kind(doc):
+            found += [f"{target}: {_name(doc)}: {p}" for p in operator_objects.problems(doc)]
+            continue
         for version in versions:
             try:
                 kubernetes_validate.validate(doc, version, strict=True)
@@ -132,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         state = f"{len(found)} problem(s)" if found else "valid"
         versions = ", ".join(K8S_VERSIONS)
         print(f"{target}: {len(docs)} resources, {state} (strict, Kubernetes {versions})")
+    if (args.manifests / "monitoring").is_dir():
+        why = operator_objects.stale(args.manifests / "monitoring")
+        if why:
+            failed = True
+            print(f"manifests-check: monitoring: {why}: run `python manifests/operator_objects.py`",
+                  file=sys.stderr)  # fmt: skip
     return 1 if failed else 0
 
 

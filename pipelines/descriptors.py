@@ -109,11 +109,14 @@ PIPELINES: dict[str, Pipeline] = {
     "monitoring": Pipeline(
         name="monitoring",
         function="pipelines.monitoring:monitoring",
-        gates={"drift": "detect-drift", **_TRAINING_GATES},
+        gates={"drift": "detect-drift", "live_performance": "check-performance", **_TRAINING_GATES},
         summarizer="kfp_mlops.runs.summaries:summarize_monitoring",
-        skipped={"drifted": "retrain skipped: no drift", **_TRAINING_SKIPS},
+        skipped={
+            "retrain needed": "retrain skipped: no drift, live performance not below its bounds",
+            **_TRAINING_SKIPS,
+        },
         trains_always=False,
-        retrain_condition="drifted",
+        retrain_condition="retrain needed",
         current_task="load-data-2",
     ),
     "deploy": Pipeline(

@@ -1,7 +1,8 @@
-"""The monitoring pipeline: reference + current snapshots → drift gate → retrain when drifted."""
+"""The monitoring pipeline: drift and live-performance gates → retrain when either fails."""
 
 from kfp import dsl
 
+from components.check_performance.component import check_performance
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
 from components.resolve_reference.component import resolve_reference
@@ -25,6 +26,15 @@ def monitoring_steps(
     drift_share: float = 0.5,
     drift_thresholds: dict = {},
     prediction_drift_alias: str = "champion",
+    labels_uri: str = "",
+    predictions_uri: str = "s3://kfp-mlops-data/predictions/german-credit/",
+    performance_start_date: str = "",
+    performance_end_date: str = "",
+    performance_last_days: int = 0,
+    performance_bounds: dict = {"accuracy": 0.7},
+    performance_min_days: int = 3,
+    performance_min_labels_per_day: int = 30,
+    max_label_delay_days: float = 30.0,
     target_column: str = "risk",
     sensitive_features: list = ["sex"],
     estimator: str = "hist_gradient_boosting",
@@ -43,7 +53,7 @@ def monitoring_steps(
     positive_label: str = "",
     promote: bool = True,
 ):
-    """Check drift; retrain through the gated training pipeline only when drifted."""
+    """Check drift and live performance; retrain through the gated training pipeline on a fail."""
     reference = step(
         resolve_reference(model_name=model_name, reference_uri=reference_uri),
         "resolve reference",
@@ -99,8 +109,34 @@ def monitoring_steps(
         retries=2,
         memory="2Gi",
     )
-    # The gate returns one bool: kfp.local skips a dsl.If on a NamedTuple field silently.
-    with dsl.If(drift.outputs["Output"] == True, name="drifted"):
+    performance = step(
+        # Always runs: with no labels_uri it passes the drift verdict on and says it skipped.
+        check_performance(
+            drifted=drift.outputs["Output"],
+            labels_uri=labels_uri,
+            predictions_uri=predictions_uri,
+            start_date=performance_start_date,
+            end_date=performance_end_date,
+            last_days=performance_last_days,
+            bounds=performance_bounds,
+            min_days=performance_min_days,
+            min_labels_per_day=performance_min_labels_per_day,
+            max_label_delay_days=max_label_delay_days,
+            positive_label=positive_label,
+            model_name=model_name,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        ),
+        "check live performance",
+        s3=True,
+        pipeline=PIPELINE,
+        gate=True,
+        reads_outside_state=True,  # labels and the log grow under the same URIs
+        retries=2,
+        memory="2Gi",
+    )
+    # One bool (drifted or below bound): kfp.local skips a dsl.If on a NamedTuple field
+    # silently, and a condition cannot OR two tasks' outputs.
+    with dsl.If(performance.outputs["Output"] == True, name="retrain needed"):
         training_sub_pipeline(
             data_uri=retrain_data_uri,
             target_column=target_column,
@@ -127,7 +163,9 @@ def monitoring_steps(
 DESCRIPTION = (
     "Compare recent production data (files, or the prediction log's days in a window) with "
     "the reference (the champion's training snapshot unless reference_uri is given); when "
-    "it has drifted, run the training pipeline, with all its gates, on retrain_data_uri."
+    "it has drifted, or when labels that arrived later (labels_uri) show the served model "
+    "below its performance bounds for performance_min_days days, run the training "
+    "pipeline, with all its gates, on retrain_data_uri."
 )
 # The retrain is the training steps without their handler: one run, one notification.
 monitoring = dsl.pipeline(

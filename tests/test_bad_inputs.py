@@ -234,6 +234,16 @@ USAGE_CASES = {
         ["current_last_days=-1"],
         ["current_last_days=-1", "[0, 3660]"],
     ),
+    "performance_bound_unknown_metric": (
+        "monitoring",
+        ['performance_bounds={"precission": 0.85}'],
+        ["performance_bounds=", "unknown live performance metric(s) ['precission']", "'precision'"],
+    ),
+    "performance_bound_out_of_range": (
+        "monitoring",
+        ['performance_bounds={"precision": 85}'],
+        ["performance_bounds=", "not numbers in [0, 1]"],
+    ),
     "monitoring_shares_training_rules": (
         "monitoring",
         ["test_size=1.5"],

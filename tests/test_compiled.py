@@ -49,18 +49,25 @@ def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
     spec, platform = _docs(compiled_path("monitoring"))
     body = _body(spec)
     # detect-drift loads the current champion for prediction drift: outside state too.
-    for name in ("resolve-reference", "load-data", "load-data-2", "detect-drift"):
+    names = ("resolve-reference", "load-data", "load-data-2", "detect-drift", "check-performance")
+    for name in names:
         assert body[name]["cachingOptions"] == {}, f"{name} reads outside state: caching off"
         assert body[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
-    drifted = next(t for t in body.values() if t["taskInfo"]["name"] == "drifted")
-    assert drifted["taskInfo"]["name"] == "drifted"
-    assert "detect-drift" in drifted["triggerPolicy"]["condition"]
+    drifted = next(t for t in body.values() if t["taskInfo"]["name"] == "retrain needed")
+    # One bool decides: check-performance returns drifted or below bound.
+    assert "check-performance" in drifted["triggerPolicy"]["condition"]
+    assert (
+        body["check-performance"]["inputs"]["parameters"]["drifted"]["taskOutputParameter"][
+            "producerTask"
+        ]
+        == "detect-drift"
+    )
     retrain = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]["training"]
     training = spec["components"][retrain["componentRef"]["name"]]["dag"]["tasks"]
     for name in ("load-data", "evaluate-model"):
         assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    for executor in ("exec-resolve-reference", "exec-detect-drift"):
+    for executor in ("exec-resolve-reference", "exec-detect-drift", "exec-check-performance"):
         assert "MLFLOW_TRACKING_URI" in {
             m["envVar"] for m in executors[executor]["configMapAsEnv"][0]["keyToEnv"]
         }

@@ -81,11 +81,12 @@ def test_lineage_records_every_scalar_training_parameter_and_no_list_or_dict():
 def test_progress_names_a_skipped_condition_by_what_its_skipping_means():
     lines = []
     progress = _Progress(PIPELINES["monitoring"], lines.append)
-    drifted = next(key for key, name in progress.names.items() if name == "drifted")
+    retrain = PIPELINES["monitoring"].retrain_condition
+    drifted = next(key for key, name in progress.names.items() if name == retrain)
     progress.feed(f"Skipping conditional task '{drifted}'")
     progress.feed("Executing task 'train-model'")
     progress.feed(f"Skipping conditional task '{drifted}'")
-    assert lines[0] == "  - retrain skipped: no drift"
+    assert lines[0] == "  - retrain skipped: no drift, live performance not below its bounds"
     assert lines[-1] == "  - register model skipped: a gate did not bless the model"
 
 

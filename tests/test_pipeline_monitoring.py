@@ -60,8 +60,16 @@ def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli, webhook_env
     assert summary["reference_uri"] == str(GERMAN_CREDIT)
     assert all(summary["gates"][g] is None for g in ("validation", "evaluation", "fairness"))
     assert summary["model"] is None and summary["blessed"] is None
-    body = {"resolve-reference", "load-data", "load-data-2", "detect-drift"}
+    body = {
+        "resolve-reference",
+        "load-data",
+        "load-data-2",
+        "detect-drift",
+        "check-performance",  # no labels_uri: it passes the drift verdict on, skipped
+    }
     assert _ran(summary) == body | {"notify"}  # the exit task runs whatever the body did
+    assert summary["gates"]["live_performance"] is None
+    assert summary["live_performance_failed"] is None
     assert "▶ detect drift" in err and "▶ train model" not in err
     (posted,) = webhook_env.requests
     assert posted["body"]["text"] == "✅ monitoring (monitoring-no-drift): succeeded, no drift"

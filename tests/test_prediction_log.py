@@ -8,8 +8,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from kfp_mlops.serve.logrows import records, table
 from kfp_mlops.serve.metrics import Metrics
-from kfp_mlops.serve.predlog import PredictionLog, log_prefix, records, table
+from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 from tests.conftest import GERMAN_CREDIT, free_port
 from tests.serving import ROWS, Process, get, metric, post, read_log, register, unique_prefix
 from tests.test_register_model import FEATURES

@@ -3,9 +3,11 @@
 import html
 import math
 
+from components._shared.charts import distribution_pair
 from components._shared.reports import fmt, markdown_table, md_text
+from components.detect_drift.ranking import ranked
 from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
-from components.detect_drift.stattests import REGISTRY
+from components.detect_drift.stattests import P_VALUE, REGISTRY
 
 # Category labels and reasons are cut to this many characters in the HTML page.
 MAX_LABEL_CHARS = 80
@@ -131,27 +133,37 @@ def render_markdown(result: DriftResult) -> str:
             c.current_null_share,
             c.unseen_count or "",
         )
-        for c in result.columns
+        for c in ranked(result.columns)
     ]
     headers = ["column", "method", "score", "threshold", "verdict", "null ref", "null cur", "new"]
     lines.append(markdown_table(headers, rows))
     return "\n".join(lines)
 
 
-def _bar(c: ColumnDrift) -> str:
-    """A tiny SVG: the score on a scale with the threshold marked (p-values: 0..1)."""
-    if c.score is None or c.threshold is None:
+# The rule's sign and its negation: "p = 0.003 ≤ 0.05" (drift), "p = 0.3 > 0.05" (none).
+_SIGNS = {"<=": ("≤", ">"), "<": ("<", "≥"), ">=": ("≥", "<")}
+
+
+def comparison(c: ColumnDrift) -> str:
+    """The score against its threshold in words, the sign saying which side it falls on.
+
+    Args:
+        c: One column's result.
+
+    Returns:
+        "p = 0.003 ≤ 0.05" for a p-value test, "distance 0.21 ≥ 0.1" for a distance (with
+        "± bound" when approximate); "" when the column has no score.
+    """
+    if c.score is None or c.threshold is None or c.method not in REGISTRY:
         return ""
-    p_value = REGISTRY[c.method].kind == "p_value"
-    top = 1.0 if p_value else 2 * c.threshold
-    at = min(max(c.score / top, 0.0), 1.0) if math.isfinite(c.score) else 1.0
-    mark = c.threshold / top
-    colour = "#c0392b" if c.drifted else "#27ae60"
-    return (
-        f'<svg width="120" height="12" role="img"><rect width="120" height="12" fill="#eee"/>'
-        f'<rect width="{120 * at:.1f}" height="12" fill="{colour}"/>'
-        f'<line x1="{120 * mark:.1f}" x2="{120 * mark:.1f}" y1="0" y2="12" stroke="#000"/></svg>'
-    )
+    test = REGISTRY[c.method]
+    sign = _SIGNS[test.rule][0 if c.drifted else 1]
+    name = "p =" if test.kind == P_VALUE else "distance"
+    return f"{name} {_scored(c)} {sign} {c.threshold:g}"
+
+
+def _chart(c: ColumnDrift) -> str:
+    return "" if c.distribution is None else distribution_pair(c.column, c.distribution)
 
 
 def _cell(value: object) -> str:
@@ -163,10 +175,10 @@ def _row(c: ColumnDrift) -> str:
     unseen = ", ".join(c.unseen_categories[:MAX_UNSEEN_SHOWN])
     if c.unseen_count > MAX_UNSEEN_SHOWN:
         unseen += f" … ({c.unseen_count} in all)"
-    cells = [c.column, c.column_type, c.method or c.status, _scored(c), c.threshold]
-    cells += [c.reference_null_share, c.current_null_share, unseen, c.reason]
-    tds = "".join(_cell(v) for v in cells[:5]) + f'<td class="{verdict}">{verdict}</td>'
-    tds += f"<td>{_bar(c)}</td>" + "".join(_cell(v) for v in cells[5:])
+    cells = [c.column, c.column_type, c.method or c.status]
+    tail = [c.reference_null_share, c.current_null_share, unseen, c.reason]
+    tds = "".join(_cell(v) for v in cells) + f'<td class="{verdict}">{verdict}</td>'
+    tds += f"{_cell(comparison(c))}<td>{_chart(c)}</td>" + "".join(_cell(v) for v in tail)
     return f"<tr>{tds}</tr>"
 
 
@@ -181,10 +193,11 @@ def render_html(result: DriftResult) -> str:
     """A self-contained page (inline CSS and SVG, no scripts, no raw rows), bounded in size."""
     title = "Dataset drift" if result.drifted else "No dataset drift"
     reasons = "".join(f"<li>{html.escape(r[: 4 * MAX_LABEL_CHARS])}</li>" for r in result.reasons)
-    headers = ["column", "type", "method", "score", "threshold", "verdict", "score vs threshold"]
-    headers += ["null share ref", "null share cur", "new categories", "note"]
+    headers = ["column", "type", "method", "verdict", "score vs threshold"]
+    headers += ["reference (grey) vs current (blue)", "null share ref", "null share cur"]
+    headers += ["new categories", "note"]
     head = "".join(f"<th>{h}</th>" for h in headers)
-    rows = "".join(_row(c) for c in result.columns)
+    rows = "".join(_row(c) for c in ranked(result.columns))
     if result.prediction is not None:
         rows += _row(result.prediction)
     if _prediction_line(result):

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from components._shared.charts import Distribution
 from components.detect_drift.scan import EXACT
 
 TESTED, SKIPPED, SCHEMA_CHANGE = "tested", "skipped", "schema_change"
@@ -27,6 +28,8 @@ class ColumnDrift:
     reason: str | None = None
     # 0 for an exact score; else the largest possible |score - exact score| (None: unknown).
     error_bound: float | None = 0.0
+    # Reference vs current shares (bounded bins or top categories) for the report's chart.
+    distribution: Distribution | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Each column's verdict: skipped, a schema change, or a test's score against its threshold."""
 
 from components.detect_drift import scan
+from components.detect_drift.distributions import distribution_of
 from components.detect_drift.grid import GridPair
 from components.detect_drift.pairs import CATEGORICAL
 from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED, TESTED, ColumnDrift
@@ -85,4 +86,5 @@ def tested(name, ref, cur, pair, test: StatTest, threshold) -> ColumnDrift:
         unseen_count=unseen_count,
         reason=reason,
         error_bound=bound,
+        distribution=distribution_of(pair),
     )

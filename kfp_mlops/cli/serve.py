@@ -41,6 +41,7 @@ def _serve_cmd(args: argparse.Namespace) -> int:
         limits=limits,
         log_options=_log_options(args),
         batching=batching,
+        fast_path=not args.no_fast_path,
     )
 
 
@@ -99,6 +100,11 @@ def add_parser(subparsers) -> None:
     )  # fmt: skip
     _common(s, 8080)
     s.add_argument("--no-log", action="store_true", help="serve without the prediction log")
+    s.add_argument(
+        "--no-fast-path", action="store_true",
+        help="preprocess through the model's own scikit-learn pipeline even when the numpy "
+        "path is verified equal (slower per request; for comparison)",
+    )  # fmt: skip
     s.set_defaults(func=_serve_cmd)
 
     k = subparsers.add_parser(

@@ -122,6 +122,7 @@ class Day:
     """
 
     starts: bool
+    window: str = "current"  # the window's parameters: <window>_start_date, _end_date, _last_days
     accepts: str = "a day like 2026-11-30 (YYYY-MM-DD, UTC) or empty"
 
     def problem(self, value: Any, params: Mapping[str, Any]) -> str | None:
@@ -135,13 +136,13 @@ class Day:
             return f"is refused: {exc}"
         if not self.starts:
             return None
-        end = params.get("current_end_date", "")
+        end = params.get(f"{self.window}_end_date", "")
         try:
             DateWindow.of(end, "", 0)
         except ConfigError:
             end = ""  # its own rule says what is wrong with it
         try:
-            DateWindow.of(value, end, max(int(params.get("current_last_days", 0)), 0))
+            DateWindow.of(value, end, max(int(params.get(f"{self.window}_last_days", 0)), 0))
         except ConfigError as exc:
             return f"is refused: {exc}"
         return None
@@ -190,3 +191,28 @@ class PositiveNumbers:
             if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0
         }
         return f"has values that are not numbers > 0: {bad}" if bad else None
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A mapping of metric names (from a registry) to minimums in [0, 1]."""
+
+    registry: Callable[[], Iterable[str]]
+    what: str
+
+    @property
+    def accepts(self) -> str:
+        """The accepted values, as the error states them."""
+        return f"a mapping of metric name (one of {sorted(self.registry())}) to a number in [0, 1]"
+
+    def problem(self, value: Any, params: Mapping[str, Any]) -> str | None:
+        """An unknown metric name, or a bound that is not a number in [0, 1]."""
+        unknown = sorted(k for k in value if k not in set(self.registry()))
+        if unknown:
+            return f"names unknown {self.what} metric(s) {unknown}"
+        bad = {
+            k: v
+            for k, v in value.items()
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1
+        }
+        return f"has bounds that are not numbers in [0, 1]: {bad}" if bad else None

@@ -5,7 +5,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_mlops.params.kinds import Choice, Day, Names, Number, PositiveNumbers, Rule, Text, Uri
+from kfp_mlops.params.kinds import (
+    Bounds,
+    Choice,
+    Day,
+    Names,
+    Number,
+    PositiveNumbers,
+    Rule,
+    Text,
+    Uri,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,12 @@ def _metrics() -> Iterable[str]:
     return METRICS
 
 
+def _performance_metrics() -> Iterable[str]:
+    from components.check_performance.measures import METRICS
+
+    return METRICS
+
+
 def _drift_methods() -> Iterable[str]:
     from components.detect_drift.stattests import AUTO, REGISTRY
 
@@ -97,6 +113,16 @@ RULES: dict[str, Rule] = {
     "drift_method": Choice(_drift_methods, "drift method"),
     "drift_share": Number(0.0, 1.0, low_open=True),
     "drift_thresholds": PositiveNumbers("per-column drift thresholds"),
+    # Live performance (monitoring): labels that arrive after the predictions.
+    "labels_uri": Uri(optional=True),
+    "predictions_uri": Uri(),
+    "performance_start_date": Day(starts=True, window="performance"),
+    "performance_end_date": Day(starts=False, window="performance"),
+    "performance_last_days": Number(0, 3660),
+    "performance_bounds": Bounds(_performance_metrics, "live performance"),
+    "performance_min_days": Number(1, 3660),
+    "performance_min_labels_per_day": Number(1),
+    "max_label_delay_days": Number(0.0, unset_below_zero=True),
 }
 
 

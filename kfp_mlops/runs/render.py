@@ -11,6 +11,7 @@ _HEADLINE = {
     "evaluation": ["accuracy", "f1", "roc_auc", "latency_p95_ms"],
     "fairness": ["demographic_parity_difference", "equalized_odds_difference"],
     "drift": ["drift_share", "columns_compared", "columns_drifted", "prediction_drifted"],
+    "live_performance": ["used_labels", "judged_days", "precision", "accuracy"],
 }
 
 
@@ -70,7 +71,9 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         if result is None:
             lines.append(f"  {gate:<11} not run")
             continue
-        failed_as = {"validation": "FAILED", "drift": "DRIFTED"}.get(gate, "REJECTED")
+        failed_as = {"validation": "FAILED", "drift": "DRIFTED", "live_performance": "BELOW"}.get(
+            gate, "REJECTED"
+        )
         verdict = {True: "passed", False: failed_as}.get(result["passed"], "?")
         lines.append(f"  {gate:<11} {verdict:<9} {_numbers(gate, result['metrics'])}")
         lines += [f"  {'':<11} {'':<9} · {_line(reason)}" for reason in result["reasons"][:6]]

@@ -14,6 +14,9 @@ from pipelines.descriptors import Pipeline
 
 # The gate whose bool output means "not passed": drift returns `drifted`.
 _INVERTED = {"drift"}
+# Gates whose bool output is not their verdict: live performance returns `retrain` (drifted
+# or below bound); its verdict is in its report, and it may have skipped (no labels given).
+_VERDICT_IN_REPORT = {"live_performance"}
 TRAINING_GATES = ("validation", "evaluation", "fairness")
 
 
@@ -41,8 +44,9 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
     failure_fields = failure(log, returncode)
     failed = failure_fields is not None
     gates = _gates(pipeline, outputs, run_dir)
-    drift = gates["drift"]
+    drift, live = gates["drift"], gates.get("live_performance")
     drifted = None if drift is None or drift["passed"] is None else not drift["passed"]
+    decayed = None if live is None or live["passed"] is None else not live["passed"]
     retrained = pipeline.train_task in outputs
     trained = [gates[g] for g in TRAINING_GATES]
     blessed = None if failed or not retrained else all(bool(g and g["passed"]) for g in trained)
@@ -54,9 +58,10 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
         "pipeline": pipeline.name,
         "status": "failed" if failed else "succeeded",
         "drifted": drifted,
+        "live_performance_failed": decayed,
         "retrained": retrained,
         "blessed": blessed,
-        "outcome": _outcome(failed, drifted, blessed, model),
+        "outcome": _outcome(failed, drifted, decayed, blessed, model),
         "reference_uri": reference,
         "current": {
             "uri": snapshot.get("source_uri"),
@@ -114,6 +119,8 @@ def _gates(pipeline: Pipeline, outputs: dict, run_dir: Path) -> dict[str, dict |
     for gate, task in pipeline.gates.items():
         if gate == "validation":
             found[gate] = _validation(outputs.get(task), task, run_dir)
+        elif gate in _VERDICT_IN_REPORT:
+            found[gate] = _reported(outputs.get(task))
         else:
             found[gate] = _gate(outputs.get(task), inverted=gate in _INVERTED)
     return found
@@ -130,6 +137,19 @@ def _gate(task: dict[str, Any] | None, inverted: bool = False) -> dict | None:
     if inverted:
         found["prediction_drifted"] = meta.get("prediction_drifted")
     return found | {"report": meta}
+
+
+def _reported(task: dict[str, Any] | None) -> dict | None:
+    """A gate whose verdict is its report's `passed`; None when it did not run or skipped."""
+    if task is None:
+        return None
+    meta = task["artifacts"].get("report", {}).get("metadata", {})
+    if meta.get("skipped") or "passed" not in meta:
+        return None
+    numbers = task["artifacts"].get("metrics", {}).get("metadata", {})
+    return {"passed": meta["passed"], "reasons": meta.get("reasons", []), "metrics": numbers} | {
+        "report": meta
+    }
 
 
 def _validation(task: dict[str, Any] | None, task_key: str, run_dir: Path) -> dict | None:
@@ -178,11 +198,20 @@ def _int(value: Any) -> int | None:
     return int(value) if value is not None else None  # kfp.local turns ints into floats
 
 
-def _outcome(failed: bool, drifted: bool | None, blessed: bool | None, model: dict | None) -> str:
+def _outcome(
+    failed: bool,
+    drifted: bool | None,
+    decayed: bool | None,
+    blessed: bool | None,
+    model: dict | None,
+) -> str:
     if failed:
         return "failed"
-    if not drifted:
-        return "no drift"
+    if not drifted and not decayed:
+        return "no drift" + ("; live performance within bounds" if decayed is False else "")
+    why = " and ".join(
+        w for w, on in (("drifted", drifted), ("live performance below bound", decayed)) if on
+    )
     if blessed:
-        return "drifted → retrained: blessed" + (f" (model v{model['version']})" if model else "")
-    return "drifted → retrained: rejected"
+        return f"{why} → retrained: blessed" + (f" (model v{model['version']})" if model else "")
+    return f"{why} → retrained: rejected"

@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from components._shared.image import package_version
 from kfp_mlops.serve.batch import Batcher, Batching, one_thread
-from kfp_mlops.serve.frame import RequestError, build_frame
+from kfp_mlops.serve.frame import RequestError, checked_rows
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
+from kfp_mlops.serve.logrows import records
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction, ServedModel
-from kfp_mlops.serve.predlog import PredictionLog, records
+from kfp_mlops.serve.predlog import PredictionLog
 from kfp_mlops.serve.schema import V2_DATATYPE
 from kfp_mlops.serve.v1 import v1_columns, v1_response
 from kfp_mlops.serve.v2 import datatype_of, requested_outputs, v2_columns, v2_outputs
@@ -88,7 +89,7 @@ class Server:
         batch; the latency logged is this request's own, from its columns to its answer.
         """
         start = time.perf_counter()
-        frame = build_frame(columns, self.served.schema)
+        frame = checked_rows(columns, self.served.schema)
         answer = await self.batcher.submit(frame)
         latency = time.perf_counter() - start
         self.metrics.rows.labels(self.served.name).inc(len(frame))

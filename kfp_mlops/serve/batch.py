@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from kfp_mlops.serve.frame import Rows
 from kfp_mlops.serve.model import Prediction
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,11 @@ def predict_jobs(predict: Callable[[pd.DataFrame], Prediction], frames: list) ->
         except Exception as exc:  # handed to the request it belongs to
             return [exc]
     try:
-        joined = pd.concat(frames, ignore_index=True)
+        joined = (
+            Rows.join(frames)
+            if isinstance(frames[0], Rows)
+            else pd.concat(frames, ignore_index=True)
+        )
         return split(predict(joined), [len(f) for f in frames])
     except Exception as exc:  # isolated below
         log.warning("a batch of %d requests failed (%r); predicting each alone", len(frames), exc)

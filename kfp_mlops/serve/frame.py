@@ -1,6 +1,7 @@
 """Request values checked against the schema, column by column, into the frame the model reads."""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -83,16 +84,50 @@ def check_names(given: list[str], schema: Schema) -> None:
         raise RequestError(400, f"{' and '.join(problems)}; the model takes {schema.describe()}")
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A request's values checked against the schema: plain lists by column, None for missing.
+
+    A DataFrame is built only when the model's own pipeline needs one (`frame`), in the
+    predicting thread: the event loop checks values and joins lists, nothing heavier.
+    """
+
+    columns: dict[str, list]
+    schema: Schema
+
+    def __len__(self) -> int:
+        return len(self.columns[self.schema.columns[0].name])
+
+    def __getitem__(self, name: str) -> list:
+        return self.columns[name]
+
+    def frame(self) -> pd.DataFrame:
+        """The frame the model's pipeline reads: training's dtypes, missing values as NaN."""
+        return pd.DataFrame({c.name: _series(c, self.columns[c.name]) for c in self.schema.columns})
+
+    @staticmethod
+    def join(parts: "list[Rows]") -> "Rows":
+        """Several requests' rows as one, in order (a batched model call)."""
+        names = parts[0].schema.names
+        return Rows({n: [v for p in parts for v in p.columns[n]] for n in names}, parts[0].schema)
+
+
+def checked_rows(columns: dict[str, list], schema: Schema) -> Rows:
+    """A request's columns, each value checked against its column's kind.
+
+    Raises:
+        RequestError: A missing, extra or mistyped column (400).
+    """
+    check_names(list(columns), schema)
+    for column in schema.columns:
+        _check(column, columns[column.name])
+    return Rows({c.name: columns[c.name] for c in schema.columns}, schema)
+
+
 def build_frame(columns: dict[str, list], schema: Schema) -> pd.DataFrame:
     """The frame the model reads, from equally long value lists named by column.
 
     Raises:
         RequestError: A missing, extra or mistyped column (400).
     """
-    check_names(list(columns), schema)
-    data = {}
-    for column in schema.columns:
-        values = columns[column.name]
-        _check(column, values)
-        data[column.name] = _series(column, values)
-    return pd.DataFrame(data)
+    return checked_rows(columns, schema).frame()

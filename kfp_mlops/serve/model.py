@@ -1,6 +1,6 @@
 """The served model: loaded only through the sha-checked loader, with its schema and a warm-up."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -8,7 +8,9 @@ import pandas as pd
 
 from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
-from kfp_mlops.serve.predlog import META_COLUMNS
+from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
+from kfp_mlops.serve.frame import Rows, checked_rows
+from kfp_mlops.serve.logrows import META_COLUMNS
 from kfp_mlops.serve.schema import Schema, schema_from
 
 
@@ -29,21 +31,46 @@ class ServedModel:
     version: int
     model: Any
     schema: Schema
+    fast: FastPreprocess | None = None  # the same preprocessing in numpy, checked at load
+    path: str = "pipeline"  # how rows reach the estimator, for the start-up line
+
+    def with_fast_path(self) -> "ServedModel":
+        """This model with the numpy preprocessing when it is provably the pipeline's own.
+
+        The fast path must give the pipeline's probabilities on probe rows (every category,
+        unknown and missing values, spread numbers); any difference keeps the pipeline.
+        """
+        fast = compile_fast(self.model)
+        if fast is None:
+            return replace(self, path="pipeline (not train_model's preprocessing shape)")
+        try:
+            problem = verified(fast, self.model, probe_frame(fast, self.schema))
+        except Exception as exc:  # a probe the schema refuses, an estimator that raises
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem:
+            return replace(self, path=f"pipeline (fast path refused: {problem})")
+        return replace(self, fast=fast, path="fast preprocessing (verified against the pipeline)")
 
     @property
     def classes(self) -> list:
         """The model's classes, in the order of its probability columns."""
         return np.asarray(getattr(self.model, "classes_", [])).tolist()
 
-    def predict(self, frame: pd.DataFrame) -> Prediction:
+    def predict(self, rows: "Rows | pd.DataFrame") -> Prediction:
         """Labels (and probabilities) for rows already checked against the schema.
 
         One pass through the pipeline: the label is the most probable class, which is how
         our classifiers' own predict decides (calling both would preprocess the rows twice).
+        Through the verified fast path the checked lists go straight to numpy; only the
+        pipeline needs a DataFrame.
         """
-        if not hasattr(self.model, "predict_proba"):
-            return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
-        proba = np.asarray(self.model.predict_proba(frame), dtype=float)
+        if self.fast is not None:
+            proba = np.asarray(self.fast.predict_proba(rows), dtype=float)
+        else:
+            frame = rows.frame() if isinstance(rows, Rows) else rows
+            if not hasattr(self.model, "predict_proba"):
+                return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
+            proba = np.asarray(self.model.predict_proba(frame), dtype=float)
         labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
         return Prediction(labels, proba.round(6).tolist())
 
@@ -59,12 +86,9 @@ class ServedModel:
 
     def warm_up(self) -> Prediction:
         """One prediction on a row of missing values (every train_model pipeline imputes)."""
-        row = {c.name: [np.nan] for c in self.schema.columns}
-        frame = pd.DataFrame(
-            {k: pd.Series(v, dtype=object if c.kind == "string" else "float64")
-             for (k, v), c in zip(row.items(), self.schema.columns, strict=True)}
-        )  # fmt: skip
-        return self.predict(frame)
+        return self.predict(
+            checked_rows({c.name: [None] for c in self.schema.columns}, self.schema)
+        )
 
 
 def _split(model_uri: str) -> str:
@@ -77,8 +101,11 @@ def _split(model_uri: str) -> str:
     return rest.partition("@")[0] if "@" in rest else rest.rpartition("/")[0]
 
 
-def load_served(model_uri: str, name: str | None = None) -> ServedModel:
+def load_served(model_uri: str, name: str | None = None, fast_path: bool = True) -> ServedModel:
     """Load a registered version through champion.load_model_uri and derive its schema.
+
+    With `fast_path`, rows reach the estimator through fastpath.FastPreprocess when it is
+    verified to give the pipeline's probabilities (`ServedModel.path` says which and why).
 
     Raises:
         ConfigError: Not a registered model URI, no such version, or an alias not set.
@@ -101,4 +128,5 @@ def load_served(model_uri: str, name: str | None = None) -> ServedModel:
             f"{where} has feature column(s) {clash}, which the prediction log uses for its own "
             "facts; rename them in the training data"
         )
-    return ServedModel(name or registered, registered, found.version, found.model, schema)
+    served = ServedModel(name or registered, registered, found.version, found.model, schema)
+    return served.with_fast_path() if fast_path else served

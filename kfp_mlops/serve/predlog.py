@@ -21,12 +21,11 @@ import pyarrow.parquet as pq
 
 from components._shared.io import parse_s3_uri, s3_client
 from components._shared.redact import redact
+from kfp_mlops.serve.logrows import table
 from kfp_mlops.serve.metrics import Metrics
 
 PREFIX_ENV = "KFP_MLOPS_PREDICTION_LOG_URI"
 DEFAULT_PREFIX = "s3://kfp-mlops-data/predictions/"
-# What each row carries beside the model's inputs and outputs (outputs: prediction, proba_<c>).
-META_COLUMNS = ("request_id", "time", "model_name", "model_version", "latency_seconds")
 SHUTDOWN_ATTEMPTS = 3  # writes tried at shutdown before what is left is dropped and counted
 log = logging.getLogger("kfp_mlops.serve")
 
@@ -36,71 +35,6 @@ def log_prefix() -> str:
     prefix = os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX
     parse_s3_uri(prefix.rstrip("/") + "/x")  # an s3://BUCKET[/path] prefix, or a DataError
     return prefix.rstrip("/")
-
-
-def records(
-    request_id: str,
-    when: datetime,
-    model: tuple[str, str | None],
-    inputs: dict[str, list],
-    outputs: dict[str, list],
-    latency_seconds: float | None,
-) -> dict[str, list]:
-    """The log rows of one request, by column: its facts, each input, each output.
-
-    Plain lists, not a DataFrame: the writer joins many requests' lists and builds one
-    frame per flush, which costs far less than a frame per request.
-    """
-    n = len(next(iter(inputs.values())))
-    return {
-        "request_id": [request_id] * n,
-        "time": [when] * n,
-        "model_name": [model[0]] * n,
-        "model_version": [model[1]] * n,
-        **inputs,
-        **outputs,
-        "latency_seconds": [latency_seconds] * n,
-    }
-
-
-# Fixed types, so every file of a partition has one schema (a flush of nulls included).
-META_TYPES = {
-    "request_id": pa.string(),
-    "time": pa.timestamp("us", tz="UTC"),
-    "model_name": pa.string(),
-    "model_version": pa.string(),
-    "latency_seconds": pa.float64(),
-}
-
-
-def _array(values: list, kind: pa.DataType | None) -> pa.Array:
-    try:
-        return pa.array(values, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Requests that disagree on a column's type (the sink reads any payload): keep them
-        # all, as text, rather than lose the flush.
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
-
-
-def table(parts: list[dict[str, list]], types: dict[str, pa.DataType] | None = None) -> pa.Table:
-    """One Arrow table from many requests' columns (a column a request lacks is null there).
-
-    Arrow, not pandas: building it takes a third of the time, and the writer thread shares
-    the interpreter with the requests.
-
-    Args:
-        parts: Each request's columns (see `records`).
-        types: Arrow types of input and output columns when known (the server knows its
-            schema; the sink does not, and Arrow infers them).
-    """
-    known = META_TYPES | (types or {})
-    names = list(dict.fromkeys(name for part in parts for name in part))
-    columns: dict[str, list] = {name: [] for name in names}
-    for part in parts:
-        n = len(part["request_id"])
-        for name in names:
-            columns[name].extend(part.get(name, [None] * n))
-    return pa.table({name: _array(values, known.get(name)) for name, values in columns.items()})
 
 
 @dataclass

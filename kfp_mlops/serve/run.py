@@ -52,6 +52,7 @@ def serve(
     limits: Limits,
     log_options: dict | None,
     batching: Batching | None = None,
+    fast_path: bool = True,
 ) -> int:
     """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
 
@@ -64,6 +65,7 @@ def serve(
         log_options: PredictionLog settings (max_rows, flush_rows, flush_seconds), or None to
             serve without the prediction log.
         batching: Rows per model call and the wait for company (kfp_mlops.serve.batch).
+        fast_path: Preprocess in numpy when verified equal to the pipeline (fastpath.py).
     """
     from threadpoolctl import threadpool_limits
 
@@ -71,13 +73,14 @@ def serve(
     # One thread per prediction: requests already run side by side, and OpenMP's start-up
     # on every call tripled a single row's latency (benchmarks/serve.py).
     threadpool_limits(1)
-    served = load_served(model_uri, name)
+    served = load_served(model_uri, name, fast_path=fast_path)
     metrics = Metrics()
     log, where = _log(metrics, log_options, served.log_types())
     server = Server(served, log, limits, metrics, batching)
     print(
         f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "
-        f"http://{host}:{port} (V1, V2, /metrics); prediction log: {redact(where)}",
+        f"http://{host}:{port} (V1, V2, /metrics); prediction log: {redact(where)}; "
+        f"rows reach the model through {served.path}",
         file=sys.stderr,
         flush=True,
     )

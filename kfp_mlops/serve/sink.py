@@ -13,9 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from kfp_mlops.serve.frame import RequestError
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
+from kfp_mlops.serve.logrows import records
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.payloads import input_columns, output_columns
-from kfp_mlops.serve.predlog import PredictionLog, records
+from kfp_mlops.serve.predlog import PredictionLog
 
 EVENT_TYPES = {
     "org.kubeflow.serving.inference.request": "request",

@@ -65,13 +65,18 @@ def s3_read_error(uri: str, exc: Exception) -> Exception:
 
 def s3_parquet_objects(uri: str) -> tuple[str, list[tuple[str, int]]]:
     """The bucket and the (key, size) of every Parquet object under an s3:// prefix, by name."""
+    return s3_objects(uri, PARQUET_SUFFIXES)
+
+
+def s3_objects(uri: str, suffixes: tuple[str, ...]) -> tuple[str, list[tuple[str, int]]]:
+    """The bucket and the (key, size) of every object under a prefix whose name ends so."""
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     client = s3_client()
     try:
         objects = [
             (o.object_name, o.size or 0)
             for o in client.list_objects(bucket, prefix=prefix, recursive=True)
-            if o.object_name.lower().endswith(PARQUET_SUFFIXES)
+            if o.object_name.lower().endswith(suffixes)
         ]
     except Exception as exc:  # minio raises S3Error or urllib3 errors
         raise s3_read_error(uri, exc) from exc

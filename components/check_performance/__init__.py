@@ -1,0 +1,1 @@
+"""The live-performance gate: delayed labels joined with the prediction log."""

@@ -1,0 +1,100 @@
+"""KFP wrapper of the live-performance gate: delayed labels joined with the prediction log."""
+
+from kfp import dsl
+
+from components._shared.image import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def check_performance(
+    drifted: bool,
+    labels_uri: str,
+    predictions_uri: str,
+    start_date: str,
+    end_date: str,
+    last_days: int,
+    bounds: dict,
+    min_days: int,
+    min_labels_per_day: int,
+    max_label_delay_days: float,
+    positive_label: str,
+    model_name: str,
+    kfp_run_id: str,
+    metrics: dsl.Output[dsl.Metrics],
+    report: dsl.Output[dsl.Markdown],
+    report_html: dsl.Output[dsl.HTML],
+) -> bool:
+    """Judge the served model on labels that arrive after its predictions; say whether to retrain.
+
+    Joins ground truth (`request_id, label[, time][, row]`) with the prediction log on the
+    request id (and `row`, the instance's index, for requests of several rows), scores
+    accuracy, precision, recall, f1 and roc_auc (when the log holds probabilities) per day of
+    prediction and over the window, and fails a bound when its metric is below it on each of
+    the last `min_days` days that have at least `min_labels_per_day` labels. Labels for
+    unknown ids, repeated labels (the latest time wins), late labels and unlabelled
+    predictions are counted and reported. Fails closed: no bound means not passed. Pushes
+    its figures to the Pushgateway when one is configured and records its verdict for the
+    run's notification.
+
+    Args:
+        drifted: The drift gate's verdict; returned unchanged when no labels_uri is given.
+        labels_uri: A CSV/Parquet file, or a folder/`s3://` prefix of them, of labels;
+            empty: not checked (the report says so).
+        predictions_uri: The model's prediction-log prefix (`date=YYYY-MM-DD/` folders).
+        start_date: First day of predictions to judge (YYYY-MM-DD, UTC); empty: open.
+        end_date: Last day (inclusive); empty: open.
+        last_days: Instead: the last N days up to today (UTC); 0: no such window.
+        bounds: Metric -> minimum, e.g. {"precision": 0.85}.
+        min_days: Judged days in a row below a bound that fail it.
+        min_labels_per_day: Labels a day needs to be judged.
+        max_label_delay_days: Labels known later than this after the prediction are late
+            (counted, not used); below 0: no cutoff.
+        positive_label: The positive class as text; empty: the second class in sorted order.
+        model_name: The registered model (the pushed figures' `model` label).
+        kfp_run_id: The run's id, for the gate record the notification reads.
+        metrics: Output numbers: window values, <metric>_last_day, days below, label counts.
+        report: Output Markdown verdict. Metadata: passed (None when skipped), skipped,
+            reasons, notes, bounds, counts, days [{day, labelled, <metric>...}].
+        report_html: Output HTML page with one per-day SVG chart per metric, bound drawn.
+
+    Returns:
+        retrain: drifted, or live performance failed its bounds.
+
+    Raises:
+        DataError: Missing labels or log, missing columns, labels not of the model's classes
+            (non-numeric for a numeric target), an empty window, no label that matches.
+        ConfigError: An unknown metric, a bound outside [0, 1], a bad window or setting.
+    """
+    import time
+
+    from components._shared.io.partitions import DateWindow
+    from components._shared.reports import write_text
+    from components.check_performance import report as out
+    from components.check_performance.core import check_performance as judge
+    from components.check_performance.publish import publish
+    from components.check_performance.read import read_labels, read_predictions
+
+    if not labels_uri:
+        write_text(report.path, out.SKIPPED_REPORT)
+        write_text(report_html.path, out.skipped_html())
+        report.metadata.update(out.skipped_metadata())
+        metrics.log_metric("checked", 0.0)
+        return drifted
+    started = time.monotonic()
+    window = DateWindow.of(start_date, end_date, last_days)
+    result = judge(
+        read_predictions(predictions_uri, window),
+        read_labels(labels_uri),
+        bounds=dict(bounds),
+        min_days=min_days,
+        min_labels_per_day=min_labels_per_day,
+        max_label_delay_days=max_label_delay_days,
+        positive_label=positive_label,
+    )
+    for name, value in out.metrics_of(result).items():
+        metrics.log_metric(name, value)
+    write_text(report.path, out.render_markdown(result))
+    write_text(report_html.path, out.render_html(result))
+    report.metadata.update(out.metadata_of(result))
+    publish(result, model_name, kfp_run_id, time.monotonic() - started)
+    return drifted or not result.passed

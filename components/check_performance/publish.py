@@ -1,0 +1,71 @@
+"""The live-performance verdict beyond the run: Pushgateway figures and the run's gate record."""
+
+from components._shared.gate_records import GateRecord, write_gate_record
+from components._shared.pushgateway import GateFigures, Series, pipeline_name, push_gate
+from components.check_performance.core import PerformanceResult
+from components.check_performance.report import summary_line
+
+GATE = "live_performance"
+DAYS_BELOW = "kfp_mlops_live_performance_consecutive_days_below_bound"
+
+
+def figures_of(
+    result: PerformanceResult, model: str, duration_seconds: float | None = None
+) -> GateFigures:
+    """What the gate pushes: per bound, its last day, window, bound and run of days below.
+
+    The run of days below is the series KfpMlopsLivePerformanceLow watches.
+    No series carries a `day` label: one per day would grow without bound in Prometheus.
+    """
+    metrics: dict[str, float] = {}
+    for c in result.checks:
+        if c.last_day_value is not None:
+            metrics[f"{c.metric}_last_day"] = c.last_day_value
+        if c.window_value is not None:
+            metrics[f"{c.metric}_window"] = c.window_value
+    counts = result.counts
+    metrics |= {
+        "labels_used": float(counts.used_labels),
+        "labels_unknown": float(counts.unknown_labels),
+        "labels_late": float(counts.late_labels),
+        "labels_duplicate": float(counts.duplicate_labels),
+        "predictions_unlabelled": float(counts.unlabelled),
+    }
+    series = [
+        Series(
+            DAYS_BELOW,
+            "Consecutive judged days (with enough labels) a live metric stayed below its bound",
+            {"metric": c.metric},
+            float(c.days_below),
+        )
+        for c in result.checks
+    ]
+    return GateFigures(
+        gate=GATE,
+        model=model,
+        passed=result.passed,
+        metrics=metrics,
+        thresholds={c.metric: (c.bound, "min") for c in result.checks},
+        series=series,
+        duration_seconds=duration_seconds,
+    )
+
+
+def publish(
+    result: PerformanceResult, model: str, kfp_run_id: str, duration_seconds: float
+) -> None:
+    """Push the figures (when a Pushgateway is configured) and record the verdict for notify.
+
+    Neither can fail the gate: both warn on stderr and go on.
+    """
+    push_gate(figures_of(result, model, duration_seconds))
+    write_gate_record(
+        kfp_run_id,
+        GateRecord(
+            gate=GATE,
+            passed=result.passed,
+            line=summary_line(result),
+            model=model,
+            pipeline=pipeline_name(),
+        ),
+    )

@@ -1,0 +1,168 @@
+"""The live-performance gate's numbers, Markdown report, HTML page and metadata."""
+
+import html
+import math
+from dataclasses import asdict
+
+from components._shared.charts import daily_series
+from components._shared.reports import fmt, markdown_table, md_text, verdict
+from components.check_performance.core import PerformanceResult
+from components.check_performance.measures import METRICS
+
+# The Markdown table shows the latest days; the HTML page and the metadata hold them all.
+MARKDOWN_DAYS = 31
+SKIPPED_REPORT = (
+    "# Live performance: SKIPPED\n\nNo labels_uri given: live performance was not checked; "
+    "the retrain decision is the drift gate's alone.\n"
+)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def metrics_of(result: PerformanceResult) -> dict[str, float]:
+    """Numbers for the Metrics artifact: window and last-day values, runs below, counts."""
+    numbers: dict[str, float] = {}
+    for name, value in result.window.items():
+        if value is not None:
+            numbers[name] = value
+    for c in result.checks:
+        if c.last_day_value is not None:
+            numbers[f"{c.metric}_last_day"] = c.last_day_value
+        numbers[f"{c.metric}_days_below_bound"] = float(c.days_below)
+    numbers |= {k: float(v) for k, v in asdict(result.counts).items()}
+    numbers["judged_days"] = float(sum(d.judged for d in result.days))
+    numbers["passed"] = 1.0 if result.passed else 0.0
+    return numbers
+
+
+def metadata_of(result: PerformanceResult) -> dict:
+    """The report artifact's metadata: verdict, reasons, checks, counts, every day."""
+    return {
+        "passed": result.passed,
+        "skipped": False,
+        "reasons": list(result.reasons),
+        "notes": list(result.notes),
+        "bounds": {c.metric: c.bound for c in result.checks},
+        "days_below_bound": {c.metric: c.days_below for c in result.checks},
+        "min_days": result.min_days,
+        "min_labels_per_day": result.min_labels_per_day,
+        "max_label_delay_days": result.max_label_delay_days,
+        "classes": [str(c) for c in result.classes],
+        "positive_class": None if result.positive_class is None else str(result.positive_class),
+        "counts": asdict(result.counts),
+        "window": {k: _finite(v) for k, v in result.window.items()},
+        "days": [
+            {
+                "day": str(d.day),
+                "predictions": d.predictions,
+                "labelled": d.labelled,
+                "late_labels": d.late_labels,
+                "judged": d.judged,
+                **{k: _finite(v) for k, v in d.values.items()},
+            }
+            for d in result.days
+        ],
+    }
+
+
+def skipped_metadata() -> dict:
+    """The report metadata of a run without labels: the gate did not judge."""
+    return {"passed": None, "skipped": True, "reasons": [], "notes": ["no labels_uri given"]}
+
+
+def summary_line(result: PerformanceResult) -> str:
+    """One line for notifications: each bound, its last judged day and its run below."""
+    parts = [
+        f"{c.metric} {fmt(c.last_day_value)} (bound {c.bound:g}, {c.days_below} day(s) below)"
+        for c in result.checks
+    ]
+    return ", ".join(parts) or "no bound set"
+
+
+def render_markdown(result: PerformanceResult) -> str:
+    """The human report for the Kubeflow UI; every name and value from data is escaped."""
+    lines = [f"# Live performance: {verdict(result.passed)}", ""]
+    lines += [f"- {md_text(r)}" for r in result.reasons] or ["- every bound holds"]
+    lines += ["", "## Bounds", ""]
+    lines.append(
+        markdown_table(
+            ["metric", "bound (min)", "last judged day", "value", "window", "days below"],
+            [
+                [c.metric, c.bound, c.last_day, c.last_day_value, c.window_value, c.days_below]
+                for c in result.checks
+            ],
+        )
+    )
+    lines += ["", "## Labels", ""] + [f"- {md_text(n)}" for n in result.notes]
+    shown = result.days[-MARKDOWN_DAYS:]
+    lines += ["", f"## Per day (last {len(shown)} of {len(result.days)})", ""]
+    lines.append(
+        markdown_table(
+            ["day", "predictions", "labelled", "late", "judged", *METRICS],
+            [
+                [str(d.day), d.predictions, d.labelled, d.late_labels, d.judged]
+                + [d.values.get(m) for m in METRICS]
+                for d in shown
+            ],
+        )
+    )
+    return "\n".join(lines)
+
+
+STYLE = (
+    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+    ".fail{color:#c0392b}.pass{color:#1e7b34}figure{display:inline-block;margin:.5em 1em 0 0}"
+    "figcaption{font-size:.85em}"
+)
+
+
+def _caption(metric: str, bound: float | None) -> str:
+    return metric + ("" if bound is None else f" (bound ≥ {bound:g}, dashed)")
+
+
+def _cells(values: list, tag: str = "td") -> str:
+    return "".join(f"<{tag}>{html.escape(fmt(v))}</{tag}>" for v in values)
+
+
+def render_html(result: PerformanceResult) -> str:
+    """A self-contained page: verdict, one SVG chart per metric per day, the tables."""
+    title = f"Live performance: {verdict(result.passed)}"
+    css = "pass" if result.passed else "fail"
+    bounds = {c.metric: c.bound for c in result.checks}
+    days = [d.day for d in result.days]
+    charted = [*bounds, *(m for m in METRICS if m not in bounds)]
+    # One small chart per metric (its own scale), bound dashed; an unjudged day is a gap.
+    charts = "".join(
+        f"<figure><figcaption>{html.escape(_caption(m, bounds.get(m)))}</figcaption>"
+        + daily_series(days, {m: [d.values.get(m) for d in result.days]}, {m: bounds.get(m)})
+        + "</figure>"
+        for m in charted
+        if any(d.values.get(m) is not None for d in result.days)
+    )
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in [*result.reasons, *result.notes])
+    head = _cells(["day", "predictions", "labelled", "late", "judged", *METRICS], "th")
+    rows = "".join(
+        "<tr>"
+        + _cells([str(d.day), d.predictions, d.labelled, d.late_labels, d.judged])
+        + _cells([d.values.get(m) for m in METRICS])
+        + "</tr>"
+        for d in result.days
+    )
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f'<style>{STYLE}</style></head><body><h1 class="{css}">{title}</h1>'
+        f"<ul>{items}</ul><h2>Per day</h2>{charts}"
+        f"<table><tr>{head}</tr>{rows}</table></body></html>"
+    )
+
+
+def skipped_html() -> str:
+    """The page of a run without labels."""
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Live performance: '
+        "SKIPPED</title></head><body><h1>Live performance: SKIPPED</h1><p>No labels_uri "
+        "given: live performance was not checked.</p></body></html>"
+    )
