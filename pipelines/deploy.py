@@ -3,21 +3,13 @@
 from kfp import dsl
 
 from components.deploy_model.component import deploy_model
+from pipelines.exit_handler import notified
 from pipelines.task_settings import step
 
 PIPELINE = "deploy"  # the pipeline's name, and the `pipeline` label its gate pushes
 
 
-@dsl.pipeline(
-    name=PIPELINE,
-    description=(
-        "Serve a registered model version on KServe as an InferenceService (the project image "
-        "as a custom predictor), wait until it is Ready, and when another version already "
-        "serves, send it a canary share of traffic, judge it on error rate and p95 latency "
-        "from Prometheus, then promote it (alias production) or roll it back."
-    ),
-)
-def deploy(
+def deploy_steps(
     model_name: str = "german-credit",
     model_version: str = "champion",
     service_name: str = "german-credit",
@@ -73,3 +65,14 @@ def deploy(
         reads_outside_state=True,  # the cluster and the registry change between runs
         memory="1Gi",
     )
+
+
+DESCRIPTION = (
+    "Serve a registered model version on KServe as an InferenceService (the project image "
+    "as a custom predictor), wait until it is Ready, and when another version already "
+    "serves, send it a canary share of traffic, judge it on error rate and p95 latency "
+    "from Prometheus, then promote it (alias production) or roll it back."
+)
+deploy = dsl.pipeline(
+    name=PIPELINE, description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(deploy_steps, PIPELINE))

@@ -162,15 +162,19 @@ def spec_display_names(path: Path) -> dict[str, str]:
 def spec_task_names(spec: dict) -> dict[str, str]:
     """Task key → `taskInfo.name` across the root DAG and every nested DAG of a parsed spec.
 
-    Root tasks come first: a sub-pipeline's task keys can repeat the parent's.
+    Outer DAGs come first (breadth-first from the root): a sub-pipeline's task keys can
+    repeat the parent's, and the parent's body sits one level down, in its exit handler's DAG.
     """
-    dags = [spec["root"]["dag"]] + [
-        c["dag"] for c in spec.get("components", {}).values() if "dag" in c
-    ]
+    components = spec.get("components", {})
     names: dict[str, str] = {}
-    for dag in dags:
+    pending = [spec["root"]["dag"]]
+    while pending:
+        dag = pending.pop(0)
         for key, task in dag["tasks"].items():
             names.setdefault(key, task["taskInfo"]["name"])
+            inner = components.get(task["componentRef"]["name"], {})
+            if "dag" in inner:
+                pending.append(inner["dag"])
     return names
 
 

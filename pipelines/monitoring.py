@@ -6,23 +6,14 @@ from components.check_performance.component import check_performance
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
 from components.resolve_reference.component import resolve_reference
+from pipelines.exit_handler import notified
 from pipelines.task_settings import step
-from pipelines.training import training
+from pipelines.training import training_sub_pipeline
 
 PIPELINE = "monitoring"  # the pipeline's name, and the `pipeline` label its gates push
 
 
-@dsl.pipeline(
-    name=PIPELINE,
-    description=(
-        "Compare recent production data (files, or the prediction log's days in a window) with "
-        "the reference (the champion's training snapshot unless reference_uri is given); when "
-        "it has drifted, or when labels that arrived later (labels_uri) show the served model "
-        "below its performance bounds for performance_min_days days, run the training "
-        "pipeline, with all its gates, on retrain_data_uri."
-    ),
-)
-def monitoring(
+def monitoring_steps(
     current_uri: str = "s3://kfp-mlops-data/production/german_credit/",
     current_start_date: str = "",
     current_end_date: str = "",
@@ -146,7 +137,7 @@ def monitoring(
     # One bool (drifted or below bound): kfp.local skips a dsl.If on a NamedTuple field
     # silently, and a condition cannot OR two tasks' outputs.
     with dsl.If(performance.outputs["Output"] == True, name="retrain needed"):
-        training(
+        training_sub_pipeline(
             data_uri=retrain_data_uri,
             target_column=target_column,
             sensitive_features=sensitive_features,
@@ -167,3 +158,16 @@ def monitoring(
             positive_label=positive_label,
             promote=promote,
         ).set_display_name("retrain")
+
+
+DESCRIPTION = (
+    "Compare recent production data (files, or the prediction log's days in a window) with "
+    "the reference (the champion's training snapshot unless reference_uri is given); when "
+    "it has drifted, or when labels that arrived later (labels_uri) show the served model "
+    "below its performance bounds for performance_min_days days, run the training "
+    "pipeline, with all its gates, on retrain_data_uri."
+)
+# The retrain is the training steps without their handler: one run, one notification.
+monitoring = dsl.pipeline(
+    name=PIPELINE, description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(monitoring_steps, PIPELINE))

@@ -1,4 +1,4 @@
-"""The training pipeline: snapshot → validate → train → evaluate + fairness → register."""
+"""The training pipeline: snapshot → validate → train → evaluate + fairness → register; notify."""
 
 from kfp import dsl
 
@@ -8,21 +8,14 @@ from components.load_data.component import load_data
 from components.register_model.component import register_model
 from components.train_model.component import train_model
 from components.validate_data.component import validate_data
+from pipelines.exit_handler import notified
 from pipelines.lineage import scalar_parameters
 from pipelines.task_settings import step
 
 PIPELINE = "training"  # the pipeline's name, and the `pipeline` label its gates push
 
 
-@dsl.pipeline(
-    name=PIPELINE,
-    description=(
-        "Snapshot and validate a dataset, train a scikit-learn model, gate it on evaluation "
-        "(thresholds and champion/challenger) and fairness, and register it in MLflow only "
-        "when every gate blessed it."
-    ),
-)
-def training(
+def training_steps(
     data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
     target_column: str = "risk",
     sensitive_features: list = ["sex"],
@@ -137,3 +130,16 @@ def training(
             reads_outside_state=True,
             retries=2,
         )
+
+
+DESCRIPTION = (
+    "Snapshot and validate a dataset, train a scikit-learn model, gate it on evaluation "
+    "(thresholds and champion/challenger) and fairness, and register it in MLflow only "
+    "when every gate blessed it."
+)
+# The steps as a sub-pipeline, without the exit handler: monitoring's retrain (one run, one
+# notification, sent by the monitoring pipeline's own handler).
+training_sub_pipeline = dsl.pipeline(name=PIPELINE, description=DESCRIPTION)(training_steps)
+training = dsl.pipeline(
+    name=PIPELINE, description=DESCRIPTION + " Ends with a notification (notify)."
+)(notified(training_steps, PIPELINE))

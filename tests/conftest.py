@@ -75,8 +75,11 @@ def pushgateway(tmp_path_factory):
         gateway.stop()
 
 
-def _gated_run(stack, pushgateway, *args: str) -> tuple[int, dict]:
-    """`kfp-mlops run-local ... --output json` whose tasks see the Pushgateway's address."""
+def _gated_run(stack, pushgateway, *args: str, webhook=None) -> tuple[int, dict]:
+    """`kfp-mlops run-local ... --output json` whose tasks see the Pushgateway's address.
+
+    With a `webhook` receiver, the run's notify exit task posts its message there.
+    """
     import contextlib
     import io
     import json
@@ -86,6 +89,9 @@ def _gated_run(stack, pushgateway, *args: str) -> tuple[int, dict]:
 
     patch = pytest.MonkeyPatch()
     patch.setenv(PUSHGATEWAY_ENV, pushgateway.url)  # kfp.local's tasks inherit os.environ
+    if webhook is not None:
+        patch.setenv("KFP_MLOPS_WEBHOOK_URL", webhook.url())
+        webhook.script()
     patch.setenv("KFP_MLOPS_HOME", str(stack.home))
     patch.setenv("KFP_MLOPS_S3_PORT", str(stack.s3_port))
     patch.setenv("KFP_MLOPS_MLFLOW_PORT", str(stack.mlflow_port))
@@ -109,16 +115,30 @@ GATED_MODEL = "german-credit-gates"
 
 
 @pytest.fixture(scope="session")
-def gated_training_run(stack, pushgateway):
+def webhook():
+    """A real webhook receiver on 127.0.0.1 (tests/webhook_receiver.py) for the session."""
+    from tests.webhook_receiver import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture(scope="session")
+def gated_training_run(stack, pushgateway, webhook):
     """One real training run (German credit, model GATED_MODEL) with a Pushgateway set.
 
     Returns (exit code, run summary, KFP run id). Shared by the tests of what gates push
-    and record, so the run happens once per session.
+    and record and of what notify posts (only this run posts to `webhook`), so the run
+    happens once per session.
     """
     params = REPO / "examples" / "training-german-credit.yaml"
     code, summary = _gated_run(
         stack, pushgateway, "training", "--params", str(params),
         "-p", f"data_uri={GERMAN_CREDIT}", "-p", f"model_name={GATED_MODEL}",
+        webhook=webhook,
     )  # fmt: skip
     run_id = _run_id(GATED_MODEL, summary["model"]["version"]) if code == 0 else ""
     return code, summary, run_id

@@ -92,13 +92,20 @@ def test_components_depend_on_shared_helpers_only_not_on_each_other(module):
 
 
 # pipelines/ holds pipeline definitions and their compilation; the tool lives in kfp_mlops/.
-PIPELINE_HELPERS = {"__init__", "compile", "descriptors", "lineage", "task_settings"}
+PIPELINE_HELPERS = {
+    "__init__",
+    "compile",
+    "descriptors",
+    "exit_handler",
+    "lineage",
+    "task_settings",
+}
 
 
 @pytest.mark.parametrize("module", sorted((REPO / "pipelines").glob("*.py")), ids=lambda p: p.name)
 def test_pipelines_folder_holds_only_pipeline_definitions_and_compilation(module):
     source = module.read_text()
-    defines_pipeline = "@dsl.pipeline(" in source
+    defines_pipeline = "dsl.pipeline(" in source  # as a decorator or applied to a body
     assert defines_pipeline or module.stem in PIPELINE_HELPERS, (
         f"pipelines/{module.name} is neither a pipeline definition nor compilation; "
         "tool code (CLI, runner, stack, KFP client) belongs in kfp_mlops/"

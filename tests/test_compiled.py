@@ -10,6 +10,12 @@ def _docs(path):
     return list(yaml.safe_load_all(path.read_text()))
 
 
+def _body(spec):
+    """The tasks of a pipeline's body: the DAG of the exit handler around it."""
+    handler = spec["root"]["dag"]["tasks"]["exit-handler-1"]
+    return spec["components"][handler["componentRef"]["name"]]["dag"]["tasks"]
+
+
 def test_compiled_specs_are_current():
     assert stale(out=lambda _: None) == [], "run `kfp-mlops compile` and commit compiled/"
 
@@ -41,18 +47,17 @@ def test_training_spec_caching_retries_and_resources():
 
 def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
     spec, platform = _docs(compiled_path("monitoring"))
-    root = spec["root"]["dag"]["tasks"]
+    body = _body(spec)
     # detect-drift loads the current champion for prediction drift: outside state too.
     names = ("resolve-reference", "load-data", "load-data-2", "detect-drift", "check-performance")
     for name in names:
-        assert root[name]["cachingOptions"] == {}, f"{name} reads outside state: caching off"
-        assert root[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
-    drifted = root["condition-1"]
+        assert body[name]["cachingOptions"] == {}, f"{name} reads outside state: caching off"
+        assert body[name]["retryPolicy"]["maxRetryCount"] >= 2, f"{name} does I/O: it retries"
+    drifted = next(t for t in body.values() if t["taskInfo"]["name"] == "retrain needed")
     # One bool decides: check-performance returns drifted or below bound.
-    assert drifted["taskInfo"]["name"] == "retrain needed"
     assert "check-performance" in drifted["triggerPolicy"]["condition"]
     assert (
-        root["check-performance"]["inputs"]["parameters"]["drifted"]["taskOutputParameter"][
+        body["check-performance"]["inputs"]["parameters"]["drifted"]["taskOutputParameter"][
             "producerTask"
         ]
         == "detect-drift"
@@ -118,3 +123,35 @@ def test_every_component_runs_the_project_image_without_pip_install():
             container = executor["container"]
             assert container["image"] == IMAGE and not IMAGE.endswith(":latest")
             assert "pip install" not in " ".join(container["command"])
+
+
+def test_every_pipeline_ends_with_one_notify_exit_task_reading_optional_settings():
+    for name in pipelines():
+        spec, platform = _docs(compiled_path(name))
+        root = spec["root"]["dag"]["tasks"]
+        assert set(root) == {"exit-handler-1", "notify"}, f"{name}: body outside the handler"
+        exit_task = root["notify"]
+        assert exit_task["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+        assert exit_task["inputs"]["parameters"]["status"]["taskFinalStatus"] == {
+            "producerTask": "exit-handler-1"
+        }
+        assert exit_task["inputs"]["parameters"]["pipeline"]["runtimeValue"]["constant"] == name
+        # One notification per run: no other DAG (monitoring's retrain) holds a notify task.
+        nested = [
+            t
+            for c in spec["components"].values()
+            for t in c.get("dag", {}).get("tasks", {}).values()
+        ]
+        assert [t for t in nested if t["componentRef"]["name"] == "comp-notify"] == []
+        settings = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-notify"]
+        (webhook,) = [s for s in settings["secretAsEnv"] if s["secretName"] == "kfp-mlops-notify"]
+        assert webhook["optional"] is True  # a namespace without the Secret still runs
+        assert webhook["keyToEnv"] == [
+            {"envVar": "KFP_MLOPS_WEBHOOK_URL", "secretKey": "webhook_url"}
+        ]
+        optional = [c for c in settings["configMapAsEnv"] if c["optional"]]
+        assert {k["envVar"] for c in optional for k in c["keyToEnv"]} == {
+            "KFP_MLOPS_UI_URL",
+            "KFP_MLOPS_PUSHGATEWAY_URL",
+        }
+        assert "hooks.slack.com" not in compiled_path(name).read_text()

@@ -7,6 +7,7 @@ import yaml
 
 from kfp_mlops.runs.local import _Progress
 from pipelines.descriptors import PIPELINES, spec_display_names
+from pipelines.exit_handler import FORMAT_PARAMETER
 from pipelines.lineage import SCALAR_TYPES
 
 
@@ -42,7 +43,9 @@ def test_display_names_follow_the_spec_file_when_it_changes(tmp_path):
     path = tmp_path / "training.yaml"
     path.write_text(yaml.safe_dump(spec))
     assert spec_display_names(path)["train-model"] == "train model"
-    spec["root"]["dag"]["tasks"]["train-model"]["taskInfo"]["name"] = "fit"
+    # The body sits in the exit handler's DAG (pipelines/exit_handler.py), not the root's.
+    body = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    body["train-model"]["taskInfo"]["name"] = "fit"
     path.write_text(yaml.safe_dump(spec) + "\n# changed\n")
     assert spec_display_names(path)["train-model"] == "fit"
 
@@ -62,6 +65,7 @@ def test_lineage_records_every_scalar_training_parameter_and_no_list_or_dict():
     scalars = {
         n for n, p in _signature("training").items() if p.annotation in (str, int, float, bool)
     }
+    scalars.remove(FORMAT_PARAMETER)  # how the run's end is told, not how the model was made
     assert {"min_rows", "positive_label", "promote"} <= scalars  # once missing from the lineage
     spec = next(yaml.safe_load_all(PIPELINES["training"].compiled_path.read_text()))
     register = next(
@@ -77,9 +81,11 @@ def test_lineage_records_every_scalar_training_parameter_and_no_list_or_dict():
 def test_progress_names_a_skipped_condition_by_what_its_skipping_means():
     lines = []
     progress = _Progress(PIPELINES["monitoring"], lines.append)
-    progress.feed("Skipping conditional task 'condition-1'")
+    retrain = PIPELINES["monitoring"].retrain_condition
+    drifted = next(key for key, name in progress.names.items() if name == retrain)
+    progress.feed(f"Skipping conditional task '{drifted}'")
     progress.feed("Executing task 'train-model'")
-    progress.feed("Skipping conditional task 'condition-1'")
+    progress.feed(f"Skipping conditional task '{drifted}'")
     assert lines[0] == "  - retrain skipped: no drift, live performance not below its bounds"
     assert lines[-1] == "  - register model skipped: a gate did not bless the model"
 

@@ -15,9 +15,11 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from components._shared.io import s3_client, upload_file
 from tests.conftest import GERMAN_CREDIT
+from tests.webhook_receiver import WebhookReceiver
 
 TRAINING_TASKS = ("load-data-3", "validate-data", "train-model", "evaluate-model", "register-model")
 
@@ -33,7 +35,16 @@ def _ran(summary) -> set[str]:
     return {p.parent.name for p in outputs.glob("*/*/executor_output.json")}
 
 
-def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli):
+@pytest.fixture
+def webhook_env(monkeypatch):
+    """A real webhook receiver the run's notify step posts to (tests/webhook_receiver.py)."""
+    receiver = WebhookReceiver()
+    monkeypatch.setenv("KFP_MLOPS_WEBHOOK_URL", receiver.url())
+    yield receiver
+    receiver.close()
+
+
+def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli, webhook_env):
     code, summary, err = run_json(
         cli,
         f"current_uri={GERMAN_CREDIT}",
@@ -49,16 +60,20 @@ def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli):
     assert summary["reference_uri"] == str(GERMAN_CREDIT)
     assert all(summary["gates"][g] is None for g in ("validation", "evaluation", "fairness"))
     assert summary["model"] is None and summary["blessed"] is None
-    assert _ran(summary) == {
+    body = {
         "resolve-reference",
         "load-data",
         "load-data-2",
         "detect-drift",
         "check-performance",  # no labels_uri: it passes the drift verdict on, skipped
     }
+    assert _ran(summary) == body | {"notify"}  # the exit task runs whatever the body did
     assert summary["gates"]["live_performance"] is None
     assert summary["live_performance_failed"] is None
     assert "▶ detect drift" in err and "▶ train model" not in err
+    (posted,) = webhook_env.requests
+    assert posted["body"]["text"] == "✅ monitoring (monitoring-no-drift): succeeded, no drift"
+    assert "✓ drift: " in posted["body"]["blocks"][1]["text"]["text"]
 
 
 def _shifted(path: Path) -> Path:
@@ -72,7 +87,9 @@ def _shifted(path: Path) -> Path:
     return path
 
 
-def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_reference(cli, tmp_path):
+def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_reference(
+    cli, tmp_path, webhook_env
+):
     model = "monitoring-retrain"
     code, out, _ = cli(
         "run-local",
@@ -104,6 +121,13 @@ def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_refere
     assert all(summary["gates"][g]["passed"] for g in ("validation", "evaluation", "fairness"))
     assert summary["model"]["name"] == model and "champion" in summary["model"]["aliases"]
     assert set(TRAINING_TASKS) <= _ran(summary)
+    # One run, one notification: the retrain is the training steps, without their handler.
+    (posted,) = webhook_env.requests
+    assert posted["body"]["text"] == f"✅ monitoring ({model}): succeeded, blessed"
+    lines = posted["body"]["blocks"][1]["text"]["text"].splitlines()
+    assert [line.split(":")[0] for line in lines[:4]] == [
+        "✗ drift", "✓ validation", "✓ evaluation", "✓ fairness",
+    ]  # fmt: skip
 
     from mlflow import MlflowClient
 

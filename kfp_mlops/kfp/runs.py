@@ -39,6 +39,11 @@ def _tasks(run) -> dict[str, str]:
     return {t.display_name: t.state for t in details if t.display_name}
 
 
+def _is_exit_group(display_name: str) -> bool:
+    """The dsl.ExitHandler group every pipeline's body runs in (pipelines/exit_handler.py)."""
+    return display_name.startswith("exit-handler-")
+
+
 def wait_run(kfp: Kfp, run_id: str, timeout_s: float, poll_s: float, out: Callable) -> object:
     """Poll a run until it finishes, printing state changes and per-task states."""
     seen_state, seen_tasks = None, {}
@@ -71,7 +76,8 @@ def outcome(run, pipeline: Pipeline) -> tuple[int, str]:
     """
     tasks = _tasks(run)
     if run.state != "SUCCEEDED":
-        failed = [t for t, s in tasks.items() if s == "FAILED"]
+        # The exit handler's group fails with the task inside it: name the task, not both.
+        failed = [t for t, s in tasks.items() if s == "FAILED" and not _is_exit_group(t)]
         error = run.error.message if run.error and run.error.message else None
         where = f" at {', '.join(failed)}" if failed else ""
         return EXIT_FAILED, f"{run.state}{where}" + (f": {error}" if error else "")

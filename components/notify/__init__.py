@@ -1,0 +1,1 @@
+"""The notify component: the end-of-run message of every pipeline."""

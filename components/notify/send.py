@@ -1,0 +1,147 @@
+"""Post a message to a webhook: retries with exponential backoff, never an exception.
+
+Connection errors, timeouts, 5xx and 429 are retried (a 429's Retry-After is honoured up to
+a cap); any other 4xx is final (retrying a wrong URL or a refused body cannot help). The
+webhook URL is a credential (a Slack URL carries its token in the path): only its host is
+ever printed, and every message goes through `redact`.
+"""
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlparse
+
+from components._shared.redact import redact
+
+ATTEMPTS = 4
+TIMEOUT_S = 5.0
+BACKOFF_S = 1.0
+MAX_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """How a post went.
+
+    Attributes:
+        sent: The receiver accepted it (2xx).
+        attempts: How many requests were made.
+        status: The last HTTP status (None when no answer came).
+        detail: What happened, safe to print (host only, redacted).
+        waits: The pauses taken between attempts, in seconds.
+    """
+
+    sent: bool
+    attempts: int
+    status: int | None
+    detail: str
+    waits: list[float] = field(default_factory=list)
+
+
+def host_of(url: str) -> str:
+    """The only part of a webhook URL that may be printed."""
+    return urlparse(url).hostname or "(no host)"
+
+
+def post_json(
+    url: str,
+    body: dict,
+    *,
+    attempts: int = ATTEMPTS,
+    timeout_s: float = TIMEOUT_S,
+    backoff_s: float = BACKOFF_S,
+    max_wait_s: float = MAX_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendResult:
+    """POST `body` as JSON to `url`; retry what may pass later; never raise.
+
+    Args:
+        url: The webhook URL (a secret).
+        body: The JSON body.
+        attempts: Requests at most (the first included).
+        timeout_s: Per attempt: connect and each read.
+        backoff_s: The first pause; it doubles after each retried attempt.
+        max_wait_s: The longest pause, a Retry-After included.
+        sleep: How to pause (tests pass a recorder).
+    """
+    host = host_of(url)
+
+    def safe(text: str) -> str:
+        return _masked(redact(text), url)
+
+    if urlparse(url).scheme not in ("http", "https"):
+        return SendResult(False, 0, None, f"webhook URL for {host} is not http(s): not sent")
+    data = json.dumps(body).encode()
+    waits: list[float] = []
+    status, detail = None, ""
+    for attempt in range(1, attempts + 1):
+        status, retry_after, detail = _attempt(url, data, timeout_s)
+        if status is not None and 200 <= status < 300:
+            return SendResult(True, attempt, status, f"sent to {host} ({status})", waits)
+        if not _retryable(status):
+            what = f"{host} answered {status}: {detail}; not retried (fix the URL or the Secret)"
+            return SendResult(False, attempt, status, safe(what), waits)
+        if attempt < attempts:
+            wait = min(max_wait_s, retry_after if retry_after is not None else backoff_s)
+            waits.append(wait)
+            sleep(wait)
+            backoff_s *= 2
+    failed = f"{host}: {detail}" if status is None else f"{host} answered {status}: {detail}"
+    return SendResult(
+        False, attempts, status, safe(f"gave up after {attempts} attempts, {failed}"), waits
+    )
+
+
+def _attempt(url: str, data: bytes, timeout_s: float) -> tuple[int | None, float | None, str]:
+    """(status or None, Retry-After seconds or None, detail) of one POST."""
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, None, _snippet(response.read(2048))
+    except urllib.error.HTTPError as exc:
+        return exc.code, _retry_after(exc.headers.get("Retry-After")), _snippet(exc.read(2048))
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, None, f"{type(reason).__name__}: {reason}"
+
+
+def _masked(text: str, url: str) -> str:
+    """Text without the URL or its path (a receiver may echo either back)."""
+    path = urlparse(url).path
+    text = text.replace(url, "***")
+    return text.replace(path, "***") if len(path) > 1 else text
+
+
+def _retryable(status: int | None) -> bool:
+    return status is None or status == 429 or status >= 500
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _snippet(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text[:200] or "(empty body)"
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, redacted."""
+    print(f"warning: {redact(message)}", file=sys.stderr)

@@ -1,0 +1,59 @@
+"""A real HTTP webhook receiver on 127.0.0.1 (a thread), answering what a test scripts."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# A Slack-like path: the token is in it, so it must never be printed.
+TOKEN = "T0000000/B0000000/notify-test-token-xyz123456"
+
+
+class WebhookReceiver:
+    """Records every POST; answers each with the next scripted (status, headers, body)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self._script: list[tuple[int, dict[str, str], str]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.requests.append(
+                        {"path": self.path, "body": json.loads(raw), "time": time.monotonic()}
+                    )
+                    status, headers, text = (
+                        receiver._script.pop(0) if receiver._script else (200, {}, "ok")
+                    )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(text.encode())))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = f"/services/{TOKEN}") -> str:
+        """The webhook URL (with the secret token in its path)."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def script(self, *answers: tuple[int, dict[str, str], str]) -> None:
+        """Answer the next requests with these, then 200."""
+        with self._lock:
+            self._script = list(answers)
+            self.requests.clear()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
