@@ -97,7 +97,11 @@ class Alertmanager(MonitoringService):
         return alertmanager_config(self.stack.monitoring_settings())
 
     def command(self, binary: Path) -> tuple[list[str], dict[str, str]]:
-        """Loopback only, gossip off (a single local instance must not open port 9094)."""
+        """Loopback only, gossip off (a single local instance must not open port 9094).
+
+        An empty --cluster.listen-address turns clustering off; otherwise Alertmanager gossips
+        on 0.0.0.0:9094 (https://github.com/prometheus/alertmanager#turn-off-high-availability).
+        """
         command = [str(binary), f"--web.listen-address={HOST}:{self.port}"]
         command += ["--cluster.listen-address=", f"--storage.path={self.folder / 'data'}"]
         command += [f"--config.file={self.folder / 'alertmanager.yml'}"]
