@@ -1,52 +1,76 @@
-"""Test helpers for the monitoring stack: the alert receiver, Prometheus queries, a drifted run."""
+"""Test helpers for the monitoring stack: a webhook receiver, Prometheus queries, a drifted run.
+
+The receiver is a real HTTP server on 127.0.0.1 that Alertmanager posts to; it records each
+body with the time it arrived.
+"""
 
 import contextlib
 import io
 import json
+import threading
 import time
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.conftest import GERMAN_CREDIT
-from tests.webhook_receiver import WebhookReceiver
+from tests.conftest import GERMAN_CREDIT, free_port
 
 MODEL = "alerting-credit"
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class AlertReceiver:
-    """The webhook Alertmanager posts to: tests/webhook_receiver.py's, read as alerts."""
+    """A webhook on 127.0.0.1 that keeps every JSON body posted to it, with its arrival time."""
 
     def __init__(self):
-        self.hook = WebhookReceiver()
-        self.url = self.hook.url("/alerts")
+        self.posts: list[tuple[float, dict]] = []  # (time.time() on arrival, body)
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._arrived:
+                    receiver.posts.append((time.time(), json.loads(body)))
+                    receiver._arrived.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def wait_for_alert(self, timeout_s: float, **labels: str) -> tuple[float, dict]:
-        """The first firing alert whose labels include these, with when its post arrived.
-
-        Returns:
-            (arrival as time.time(), the alert as Alertmanager's webhook JSON has it).
+        """The first firing alert whose labels include these, with the time its post arrived.
 
         Raises:
             AssertionError: None arrived within timeout_s; lists what did.
         """
         deadline = time.monotonic() + timeout_s
-        while True:
-            for request in list(self.hook.requests):
-                for alert in request["body"].get("alerts", []):
-                    fits = all(alert["labels"].get(k) == v for k, v in labels.items())
-                    if fits and alert.get("status") == "firing":
-                        wall = request["time"] + time.time() - time.monotonic()
-                        return wall, alert
-            if time.monotonic() > deadline:
-                seen = [a["labels"] for r in self.hook.requests for a in r["body"]["alerts"]]
-                raise AssertionError(f"no firing {labels} in {timeout_s} s; got {seen}")
-            time.sleep(0.1)
+        with self._arrived:
+            while True:
+                for arrived, body in self.posts:
+                    for alert in body.get("alerts", []):
+                        fits = all(alert["labels"].get(k) == v for k, v in labels.items())
+                        if fits and alert.get("status") == "firing":
+                            return arrived, alert
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [a["labels"] for _, b in self.posts for a in b.get("alerts", [])]
+                    raise AssertionError(
+                        f"no firing alert with {labels} in {timeout_s} s; got {seen}"
+                    )
+                self._arrived.wait(left)
 
     def stop(self) -> None:
-        """Stop serving."""
-        self.hook.close()
+        """Stop serving (its own thread)."""
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def serve_port(stack) -> int:
