@@ -86,7 +86,7 @@ def drifted_monitoring_run(monitored_stack, tmp_path_factory):
     from tests.test_pipeline_monitoring import _shifted
 
     current = _shifted(tmp_path_factory.mktemp("drifted") / "shifted.csv")
-    summary, ended = run_monitoring(monitored_stack, current, MODEL)
+    summary, ended = run_monitoring(monitored_stack, MODEL, current_uri=current)
     return summary, ended, MODEL
 
 

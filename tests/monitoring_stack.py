@@ -12,7 +12,6 @@ import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from tests.conftest import GERMAN_CREDIT, free_port
 
@@ -104,26 +103,29 @@ def wait_for_series(prometheus_url: str, promql: str, timeout_s: float) -> list[
         time.sleep(0.5)
 
 
-def run_monitoring(stack, current: Path, model: str) -> tuple[dict, float]:
+def run_monitoring(stack, model: str, **params: object) -> tuple[dict, float]:
     """`kfp-mlops run-local monitoring --output json` in-process against `stack`.
+
+    Args:
+        stack: The stack it runs against (its env, ports and state folder).
+        model: The model_name parameter.
+        **params: Further pipeline parameters; reference_uri and retrain_data_uri default to
+            the German credit data.
 
     Returns:
         The run's JSON summary and the time (time.time()) the run ended.
     """
     from kfp_mlops.cli.main import main
 
+    params = {"reference_uri": GERMAN_CREDIT, "retrain_data_uri": GERMAN_CREDIT} | params
+    pairs = [arg for key, value in params.items() for arg in ("-p", f"{key}={value}")]
     patch = stack_env(stack)
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
-            params = {
-                "current_uri": current,
-                "reference_uri": GERMAN_CREDIT,
-                "retrain_data_uri": GERMAN_CREDIT,
-                "model_name": model,
-            }
-            pairs = [arg for key, value in params.items() for arg in ("-p", f"{key}={value}")]
-            code = main(["run-local", "monitoring", "--output", "json", *pairs])
+            code = main(
+                ["run-local", "monitoring", "--output", "json", "-p", f"model_name={model}", *pairs]
+            )
         ended = time.time()
     finally:
         patch.undo()

@@ -1,20 +1,24 @@
-"""Every panel of the Grafana dashboard shows data after a real monitoring run and a served load.
+"""Every panel of the Grafana dashboard shows data after real monitoring runs and a served load.
 
-The stack's own Prometheus (`stack up --monitoring`) holds what the run's gates pushed and what
-it scraped from a real `kfp-mlops serve` of the model that run registered, on the port the
-stack scrapes. Each panel query goes through Prometheus's HTTP API with Grafana's variables
-set to this test's values; a query that errors or returns nothing fails the test, named with
-its panel. (tests/test_dashboard.py checks the dashboard statically.)
+The stack's own Prometheus (`stack up --monitoring`) holds what the runs' gates pushed and what
+it scraped from a real `kfp-mlops serve` of the model the drifted run registered, on the port
+the stack scrapes. The served requests' true classes then arrive as labels, and a second
+monitoring run (same data: no drift) judges live performance on them. Each panel query goes
+through Prometheus's HTTP API with Grafana's variables set to this test's values; a query that
+errors or returns nothing fails the test, named with its panel. (tests/test_dashboard.py
+checks the dashboard statically.)
 """
 
+import io
+import json
 import time
 
 import pandas as pd
 import pytest
 
 from tests.conftest import GERMAN_CREDIT
-from tests.monitoring_stack import get_json, serve_port
-from tests.serving import Process, post, unique_prefix
+from tests.monitoring_stack import get_json, run_monitoring, serve_port, stack_env
+from tests.serving import Process, post, read_log, unique_prefix
 from tests.test_dashboard import dashboard, data_panels
 
 pytestmark = pytest.mark.stack
@@ -49,20 +53,65 @@ def empty_or_failing(prometheus_url: str, queries: list[tuple[str, str]]) -> lis
     return problems
 
 
+def predict(base: str, model: str, record: dict, request_id: str) -> None:
+    """One V1 prediction under a request id of ours (the prediction log keeps it)."""
+    url = f"{base}/v1/models/{model}:predict"
+    status, answer = post(url, {"instances": [record]}, headers={"X-Request-ID": request_id})
+    assert status == 200, answer
+
+
+def labels_after_the_load(stack, prefix: str, frame: pd.DataFrame) -> str:
+    """Wait until the log holds every request, then store their true classes as labels in S3."""
+    from components._shared.io import s3_client
+
+    patch = stack_env(stack)
+    try:
+        deadline = time.monotonic() + 30
+        while sum(len(t) for t in read_log(prefix).values()) < len(frame):
+            assert time.monotonic() < deadline, f"the prediction log under {prefix} is short"
+            time.sleep(0.5)
+        csv = pd.DataFrame({"request_id": frame["request_id"], "label": frame["risk"]})
+        payload = csv.to_csv(index=False).encode()
+        key = f"{prefix.removeprefix('s3://kfp-mlops-data/')}labels/labels.csv"
+        s3_client().put_object("kfp-mlops-data", key, io.BytesIO(payload), len(payload))
+    finally:
+        patch.undo()
+    return f"s3://kfp-mlops-data/{key}"
+
+
 @pytest.fixture(scope="module")
 def served_load(drifted_monitoring_run, monitored_stack):
-    """`kfp-mlops serve` of the run's champion where Prometheus scrapes, under REQUESTS calls."""
+    """The champion served where Prometheus scrapes, REQUESTS calls, then live performance.
+
+    After the calls, their true classes arrive as labels and a monitoring run judges the
+    served model on them (the live-performance gate pushes).
+    """
     _, _, model = drifted_monitoring_run
-    env = monitored_stack.env() | {"KFP_MLOPS_PREDICTION_LOG_URI": unique_prefix("dashboard")}
+    prefix = unique_prefix("dashboard")
+    env = monitored_stack.env() | {"KFP_MLOPS_PREDICTION_LOG_URI": prefix}
     server = Process(
         "serve", f"models:/{model}@champion", "--log-flush-seconds", "0.5",
         env=env, port=serve_port(monitored_stack),
     )  # fmt: skip
-    rows = pd.read_csv(GERMAN_CREDIT).drop(columns="risk").head(REQUESTS)
+    frame = pd.read_csv(GERMAN_CREDIT).head(REQUESTS)
+    frame["request_id"] = [f"dashboard-{i}" for i in range(REQUESTS)]
+    features = frame.drop(columns=["risk", "request_id"])
     try:
-        for record in rows.astype(object).where(rows.notna(), None).to_dict("records"):
-            status, body = post(f"{server.base}/v1/models/{model}:predict", {"instances": [record]})
-            assert status == 200, body
+        records = features.astype(object).where(features.notna(), None).to_dict("records")
+        for record, request_id in zip(records, frame["request_id"], strict=True):
+            predict(server.base, model, record, request_id)
+        labels = labels_after_the_load(monitored_stack, prefix, frame)
+        summary, _ = run_monitoring(
+            monitored_stack,
+            model,
+            current_uri=GERMAN_CREDIT,  # the reference itself: no drift, no retrain
+            labels_uri=labels,
+            predictions_uri=f"{prefix}{model}/",
+            performance_bounds=json.dumps({"accuracy": 0.5}),
+            performance_min_labels_per_day=10,
+        )
+        live = summary["gates"]["live_performance"]
+        assert summary["drifted"] is False and live["report"]["counts"]["used_labels"] == REQUESTS
         yield model
     finally:
         code, err = server.stop()
