@@ -40,15 +40,28 @@ evidently: $(EVIDENTLY_VENV)/.installed ## Create .venv-evidently (Evidently + p
 
 # The canary judge's tests query a real Prometheus (Debian 12's prometheus 2.42, with promtool
 # to backfill series). apt-get does not start it; the tests run their own process on 127.0.0.1.
-monitoring-tools: ## Install prometheus + promtool (Debian/Ubuntu package) unless both are on PATH
-	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then \
-		echo "prometheus and promtool: $$(command -v prometheus), $$(command -v promtool)"; \
+# The monitoring stack (`kfp-mlops stack up --monitoring`, the alert and dashboard tests) and
+# headless Chromium (report rendering test): Debian packages, installed as root when missing.
+MONITORING_BINARIES := prometheus promtool prometheus-pushgateway prometheus-alertmanager amtool chromium
+MONITORING_PACKAGES := prometheus prometheus-pushgateway prometheus-alertmanager chromium
+
+monitoring-tools: ## Install prometheus, promtool, the Pushgateway, Alertmanager and chromium (apt-get) unless on PATH
+	@missing=""; for bin in $(MONITORING_BINARIES); do \
+		command -v $$bin >/dev/null || missing="$$missing $$bin"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "monitoring tools on PATH: $(MONITORING_BINARIES)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		packages=""; for bin in $$missing; do case $$bin in \
+			promtool) pkg=prometheus;; amtool) pkg=prometheus-alertmanager;; *) pkg=$$bin;; esac; \
+			case " $$packages " in *" $$pkg "*) ;; *) packages="$$packages $$pkg";; esac; \
+		done; \
+		echo "installing:$$packages (missing:$$missing)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y --no-install-recommends prometheus \
-			|| { apt-get update && apt-get install -y --no-install-recommends prometheus; }; \
+		apt-get install -y --no-install-recommends $$packages \
+			|| { apt-get update && apt-get install -y --no-install-recommends $$packages; }; \
 	else \
-		echo "error: prometheus and promtool are needed by the deploy tests; install the 'prometheus' package (sudo apt-get install prometheus) or put both binaries on PATH"; exit 2; \
+		echo "error: missing$$missing; install the Debian packages '$(MONITORING_PACKAGES)' as root (sudo apt-get install $(MONITORING_PACKAGES)) or put the binaries on PATH"; exit 2; \
 	fi
 
 demo: install ## Start the embedded stack and run the training pipeline on the German credit data

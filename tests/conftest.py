@@ -39,6 +39,57 @@ def stack(tmp_path_factory):
         st.down()
 
 
+@pytest.fixture(scope="session")
+def alert_receiver():
+    """A real webhook on 127.0.0.1 that records what Alertmanager posts to it."""
+    from tests.monitoring_stack import AlertReceiver
+
+    receiver = AlertReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def monitored_stack(tmp_path_factory, alert_receiver):
+    """A second stack with monitoring on (free ports, default intervals), alerts to the receiver.
+
+    Prometheus scrapes a model server on a port free now (tests/monitoring_stack.serve_port);
+    a test starts `kfp-mlops serve` there. Its env is not exported: monitoring_stack.stack_env.
+    """
+    from kfp_mlops.stack import Stack
+
+    st = Stack(
+        home=tmp_path_factory.mktemp("monitored"),
+        s3_port=free_port(),
+        mlflow_port=free_port(),
+        prometheus_port=free_port(),
+        pushgateway_port=free_port(),
+        alertmanager_port=free_port(),
+        alert_webhook=alert_receiver.url,
+        serve_target=f"127.0.0.1:{free_port()}",
+    )
+    st.up(monitoring_on=True)
+    try:
+        yield st
+    finally:
+        st.down()
+
+
+@pytest.fixture(scope="session")
+def drifted_monitoring_run(monitored_stack, tmp_path_factory):
+    """The monitoring pipeline on drifted data against the monitored stack (it retrains).
+
+    Returns:
+        (its JSON summary, the time.time() it ended, the model name).
+    """
+    from tests.monitoring_stack import MODEL, run_monitoring
+    from tests.test_pipeline_monitoring import _shifted
+
+    current = _shifted(tmp_path_factory.mktemp("drifted") / "shifted.csv")
+    summary, ended = run_monitoring(monitored_stack, MODEL, current_uri=current)
+    return summary, ended, MODEL
+
+
 @pytest.fixture
 def cli(stack, monkeypatch, capsys):
     """Run `kfp-mlops ...` in-process against the session stack; return (code, stdout, stderr)."""
@@ -59,7 +110,7 @@ def cli(stack, monkeypatch, capsys):
 def pytest_collection_modifyitems(items):
     """Mark every test that uses the stack, so `pytest -m 'not stack'` runs the fast ones."""
     for item in items:
-        if "stack" in getattr(item, "fixturenames", ()):
+        if {"stack", "monitored_stack"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.stack)
 
 

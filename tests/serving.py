@@ -34,8 +34,14 @@ def command(*args: str) -> list[str]:
 class Process:
     """A `kfp-mlops serve` or `log-sink` subprocess on 127.0.0.1 and a free port."""
 
-    def __init__(self, *args: str, env: dict | None = None, ready: str = "/v2/health/ready"):
-        self.port = free_port()
+    def __init__(
+        self,
+        *args: str,
+        env: dict | None = None,
+        ready: str = "/v2/health/ready",
+        port: int | None = None,
+    ):
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             command(*args, "--host", "127.0.0.1", "--port", str(self.port)),

@@ -256,7 +256,8 @@ def test_stack_kill_mlflow_then_up_restarts_it_alone_with_its_registry(running):
 
 def test_stack_kill_unknown_service_lists_the_known_ones_and_idle_one_says_not_running(tmp_path):
     st = Stack(home=tmp_path, s3_port=free_port(), mlflow_port=free_port())
-    with pytest.raises(ConfigError, match=r"unknown service 'redis'; expected one of \['mlflow'"):
+    known = r"\['alertmanager', 'mlflow', 'prometheus', 'pushgateway', 'seaweedfs'\]"
+    with pytest.raises(ConfigError, match=rf"unknown service 'redis'; expected one of {known}"):
         st.kill("redis")
     lines: list[str] = []
     st.kill("mlflow", log=lines.append)

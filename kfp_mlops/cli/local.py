@@ -14,9 +14,10 @@ from kfp_mlops.errors import EXIT_FAILED, UsageError, exit_code, exit_code_for
 def _stack_cmd(args: argparse.Namespace) -> int:
     from kfp_mlops.stack import Stack
 
-    stack = Stack.from_env()
+    # Options given on the command line win over the environment and the remembered settings.
+    stack = Stack.from_env(alert_webhook=args.alert_webhook, serve_target=args.serve_target)
     if args.action == "up":
-        stack.up()
+        stack.up(monitoring_on=args.monitoring)
     elif args.action == "down":
         stack.down()
     elif args.action == "env":
@@ -32,7 +33,7 @@ def _stack_cmd(args: argparse.Namespace) -> int:
                 if info.get("answering")
                 else ("running, not answering" if info.get("running") else "down")
             )
-            print(f"{service:<8} {state:<24} {info.get('url', '')}  pid={info.get('pid') or '-'}")
+            print(f"{service:<12} {state:<24} {info.get('url', '')}  pid={info.get('pid') or '-'}")
         return 0 if all(i.get("answering") for i in status.values()) else 1
     return 0
 
@@ -110,12 +111,30 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     """Register stack, compile, params and run-local on the `kfp-mlops` sub-parsers."""
     s = sub.add_parser(
-        "stack", help="start, stop or inspect the embedded stack (SeaweedFS + MLflow)"
+        "stack",
+        help="start, stop or inspect the embedded stack (SeaweedFS + MLflow, + monitoring)",
     )
     s.add_argument(
         "action",
         choices=["up", "down", "status", "env"],
         help="env prints the shell exports that point other commands at this stack",
+    )
+    s.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="up: also start Prometheus, the Pushgateway and Alertmanager (kept on until down)",
+    )
+    s.add_argument(
+        "--alert-webhook",
+        metavar="URL",
+        help="up: where Alertmanager posts alerts (default $KFP_MLOPS_ALERT_WEBHOOK_URL, "
+        "else the remembered one, else none); '' removes it",
+    )
+    s.add_argument(
+        "--serve-target",
+        metavar="HOST:PORT",
+        help="up: the model server Prometheus scrapes (default $KFP_MLOPS_SERVE_TARGET, "
+        "else 127.0.0.1:8080)",
     )
     s.set_defaults(func=_stack_cmd)
 

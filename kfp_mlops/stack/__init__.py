@@ -1,4 +1,4 @@
-"""The embedded stack: one class per service (SeaweedFS, MLflow), owned by one state folder."""
+"""The embedded stack: one class per service (S3, MLflow, monitoring), owned by one state folder."""
 
 from kfp_mlops.stack.stack import ARTIFACT_BUCKET, DATA_BUCKET, Stack
 

@@ -1,4 +1,4 @@
-"""The embedded stack: SeaweedFS (S3) and an MLflow tracking server on 127.0.0.1 for local runs."""
+"""The embedded stack on 127.0.0.1: SeaweedFS (S3), MLflow, and optionally its monitoring."""
 
 import json
 import os
@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 from components._shared.errors import ConfigError, ServiceError, one_of
+from kfp_mlops.stack import monitoring as mon
 from kfp_mlops.stack.mlflow_server import ARTIFACT_BUCKET, MLflowServer
+from kfp_mlops.stack.monitoring import MonitoringSettings
+from kfp_mlops.stack.observability import (
+    INSTALL_HINT,
+    Alertmanager,
+    MonitoringService,
+    Prometheus,
+    Pushgateway,
+)
 from kfp_mlops.stack.processes import write_private
 from kfp_mlops.stack.seaweedfs import AWS_KEY_VARS, DATA_BUCKET, REGION, SeaweedFS
 from kfp_mlops.stack.service import STOP_TIMEOUT_S, Log, Service
@@ -22,10 +31,21 @@ UP_HINT = "run `kfp-mlops stack up`"
 
 
 class Stack:
-    """SeaweedFS + MLflow processes owned by one state folder (data, pids, logs, credentials)."""
+    """The stack's processes, owned by one state folder (data, pids, logs, credentials)."""
 
     def __init__(
-        self, home: Path, s3_port: int = 8333, mlflow_port: int = 5000, bin_dir: Path | None = None
+        self,
+        home: Path,
+        s3_port: int = 8333,
+        mlflow_port: int = 5000,
+        bin_dir: Path | None = None,
+        *,
+        prometheus_port: int = Prometheus.default_port,
+        pushgateway_port: int = Pushgateway.default_port,
+        alertmanager_port: int = Alertmanager.default_port,
+        alert_webhook: str | None = None,
+        serve_target: str | None = None,
+        interval_s: float | None = None,
     ):
         """Describe a stack; nothing starts until `up`.
 
@@ -33,23 +53,75 @@ class Stack:
             home: State folder (SeaweedFS data, MLflow db, credentials, pid files, logs).
             s3_port: S3 endpoint port on 127.0.0.1.
             mlflow_port: MLflow tracking server port on 127.0.0.1.
-            bin_dir: Where `weed` and `mlflow` are; default: beside this Python, then PATH.
+            bin_dir: Where the servers' binaries are; default: beside this Python, then PATH.
+            prometheus_port: Prometheus's port (while monitoring is on).
+            pushgateway_port: The Pushgateway's port.
+            alertmanager_port: Alertmanager's port.
+            alert_webhook: Where Alertmanager sends alerts ("" none); None keeps the remembered.
+            serve_target: host:port of the model server to scrape; None keeps the remembered.
+            interval_s: Scrape/evaluation interval; None keeps the remembered (default 5 s).
         """
         self.home = Path(home).absolute()
         self.bin_dir = Path(bin_dir) if bin_dir is not None else None
         self.s3 = SeaweedFS(self, s3_port)
         self.mlflow = MLflowServer(self, mlflow_port)
-        # In start order: MLflow stores its artifacts in S3.
-        self.services: tuple[Service, ...] = (self.s3, self.mlflow)
+        self.pushgateway = Pushgateway(self, pushgateway_port)
+        self.alertmanager = Alertmanager(self, alertmanager_port)
+        self.prometheus = Prometheus(self, prometheus_port)
+        self._given = {
+            "alert_webhook": alert_webhook,
+            "serve_target": serve_target,
+            "interval_s": interval_s,
+        }
+        mon.merged(None, **self._given)  # refuse bad settings now, not at `up`
+        # In start order: MLflow stores its artifacts in S3; Prometheus sends to Alertmanager.
+        self.core: tuple[Service, ...] = (self.s3, self.mlflow)
+        self.observability: tuple[MonitoringService, ...] = (
+            self.pushgateway,
+            self.alertmanager,
+            self.prometheus,
+        )
 
     @classmethod
-    def from_env(cls) -> "Stack":
-        """The stack that KFP_MLOPS_HOME, KFP_MLOPS_S3_PORT and KFP_MLOPS_MLFLOW_PORT describe."""
+    def from_env(
+        cls, *, alert_webhook: str | None = None, serve_target: str | None = None
+    ) -> "Stack":
+        """The stack that KFP_MLOPS_HOME and the KFP_MLOPS_*_PORT variables describe.
+
+        Args:
+            alert_webhook: Replaces the remembered webhook; None: KFP_MLOPS_ALERT_WEBHOOK_URL
+                if set, else the remembered one.
+            serve_target: Replaces the remembered scrape target; None: KFP_MLOPS_SERVE_TARGET
+                if set, else the remembered one.
+        """
+        if alert_webhook is None:
+            alert_webhook = os.environ.get(mon.WEBHOOK_ENV) or None
+        if serve_target is None:
+            serve_target = os.environ.get(mon.SERVE_TARGET_ENV) or None
         return cls(
             home=Path(os.environ.get(HOME_ENV) or DEFAULT_HOME),
             s3_port=_port_from_env(SeaweedFS.port_env, 8333),
             mlflow_port=_port_from_env(MLflowServer.port_env, 5000),
+            prometheus_port=_port_from_env(Prometheus.port_env, Prometheus.default_port),
+            pushgateway_port=_port_from_env(Pushgateway.port_env, Pushgateway.default_port),
+            alertmanager_port=_port_from_env(Alertmanager.port_env, Alertmanager.default_port),
+            alert_webhook=alert_webhook,
+            serve_target=serve_target,
         )
+
+    @property
+    def monitoring(self) -> bool:
+        """Whether monitoring is on (remembered in the state folder)."""
+        return (self.home / mon.STATE_FILE).exists()
+
+    def monitoring_settings(self) -> MonitoringSettings:
+        """The remembered monitoring settings with those given to this object replaced."""
+        return mon.merged(mon.remembered(self.home), **self._given)
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        """The services `up` starts and `status` lists: the monitoring ones while it is on."""
+        return self.core + (self.observability if self.monitoring else ())
 
     @property
     def s3_port(self) -> int:
@@ -71,10 +143,18 @@ class Stack:
         """The MLflow tracking URI."""
         return self.mlflow.url
 
-    def up(self, log: Log = print) -> None:
-        """Start what is not running, wait until both services answer, create the buckets."""
-        binaries = {s.name: self._binary(s.binary) for s in self.services}
+    def up(self, log: Log = print, *, monitoring_on: bool = False) -> None:
+        """Start what is not running, wait until every service answers, create the buckets.
+
+        Args:
+            log: Where progress goes.
+            monitoring_on: Turn monitoring on (it stays on for later `up`s until `down`).
+        """
+        wanted = self.core + (self.observability if monitoring_on or self.monitoring else ())
+        binaries = {s.name: self._binary(s) for s in wanted}
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if wanted != self.core:
+            mon.remember(self.home, self.monitoring_settings())
         (self.home / "logs").mkdir(exist_ok=True, mode=0o700)
         self.credentials(create=True)
         running = {s.name: s.process.pid() for s in self.services}
@@ -89,21 +169,34 @@ class Stack:
                 pid = service.start(binaries[service.name])
             else:
                 log(f"{service.title} already running on {service.url} (pid {pid})")
+                if isinstance(service, MonitoringService) and service.configure():
+                    service.reload(outer)  # new webhook, scrape target or rules
             service.wait(pid, started, log)
             service.ready(log)
         state = "already up" if already else "up"
         outer(f"stack {state}: S3 {self.s3_url}, MLflow {self.mlflow_url}, state in {self.home}")
+        if self.monitoring:
+            outer(
+                f"monitoring: Prometheus {self.prometheus.url}, Alertmanager "
+                f"{self.alertmanager.url}, Pushgateway {self.pushgateway.url}"
+            )
 
     def down(self, log: Log = print) -> None:
-        """Stop the processes this state folder started (MLflow first: it writes to S3)."""
-        for service in reversed(self.services):
+        """Stop every process this state folder started (MLflow before S3: it writes to S3).
+
+        Monitoring is turned off too: the next plain `up` starts SeaweedFS and MLflow only.
+        """
+        was_on = self.monitoring
+        for service in reversed(self.core + self.observability):
             pid = service.process.pid()
             if pid is None:
-                log(f"{service.title} not running")
+                if service in self.core or was_on:
+                    log(f"{service.title} not running")
                 continue
             log(f"stopping {service.title} (pid {pid}) ...")
             outcome = service.process.stop(STOP_TIMEOUT_S)
             log(f"{service.title} {outcome or 'stopped'}")
+        mon.forget(self.home)
 
     def kill(self, name: str, log: Log = print) -> None:
         """SIGKILL one service's whole process group, as a crash would (fault tests).
@@ -111,10 +204,10 @@ class Stack:
         Its data, credentials and ports stay: `up` starts it again on the same ports and state.
 
         Args:
-            name: "seaweedfs" or "mlflow".
+            name: "seaweedfs", "mlflow", "pushgateway", "alertmanager" or "prometheus".
             log: Where to say what happened.
         """
-        by_name = {s.name: s for s in self.services}
+        by_name = {s.name: s for s in self.core + self.observability}
         if name not in by_name:
             raise one_of("service", name, by_name)
         service = by_name[name]
@@ -145,7 +238,16 @@ class Stack:
             "AWS_DEFAULT_REGION": REGION,
             "MLFLOW_TRACKING_URI": self.mlflow_url,
             "MLFLOW_DISABLE_TELEMETRY": "true",
-        }
+        } | self.monitoring_env()
+
+    def monitoring_env(self) -> dict[str, str]:
+        """Where gates push and the deploy judge queries, for each monitoring server that runs."""
+        env = {}
+        if self.monitoring and self.pushgateway.process.pid() is not None:
+            env["KFP_MLOPS_PUSHGATEWAY_URL"] = self.pushgateway.url
+        if self.monitoring and self.prometheus.process.pid() is not None:
+            env["KFP_MLOPS_PROMETHEUS_URL"] = self.prometheus.url
+        return env
 
     def credentials(self, create: bool) -> tuple[str, str]:
         """The S3 access and secret key of this stack, created on first `up`."""
@@ -171,7 +273,8 @@ class Stack:
         recorded = {**self.recorded_ports(), name: ports}
         (self.home / "ports.json").write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
 
-    def _binary(self, name: str) -> Path:
+    def _binary(self, service: Service) -> Path:
+        name = service.binary
         if self.bin_dir is not None:
             candidates, where = [self.bin_dir / name], str(self.bin_dir)
         else:
@@ -181,7 +284,8 @@ class Stack:
         for path in candidates:
             if path.is_file() and os.access(path, os.X_OK):
                 return path
-        raise ServiceError(f"{name} not found (looked in {where}); run `make install`")
+        hint = INSTALL_HINT if isinstance(service, MonitoringService) else "run `make install`"
+        raise ServiceError(f"{name} not found (looked in {where}); {hint}")
 
 
 def _port_from_env(name: str, default: int) -> int:
