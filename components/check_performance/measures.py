@@ -1,78 +1,17 @@
 """Classification metrics of labelled predictions, scored as evaluate_model scores a test set.
 
-Components share only `_shared`, so these are not evaluate_model's functions but the same
-definitions (tests/test_check_performance.py holds them equal on the same rows): binary
-metrics of the positive class (the later of two classes), macro averages for multiclass.
-Binary rows, the common case, are counted once in numpy (one confusion matrix, roc_auc as the
-Mann-Whitney statistic over average ranks, which is what roc_auc_score computes): sklearn's
+The metrics are evaluate_model's, from components/_shared/scoring.py: binary metrics of the
+positive class (the later of two classes), macro averages for multiclass. Binary rows, the
+common case, are counted once in numpy (one confusion matrix, roc_auc as the Mann-Whitney
+statistic over average ranks, which is what roc_auc_score computes): sklearn's
 per-call input checks cost ~2 s on 1e6 rows split into 30 days.
 """
 
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from components._shared.errors import DataError, one_of
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Labelled predictions and the classes they refer to (positive last when binary)."""
-
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    proba: np.ndarray | None  # one column per class, in the order of `classes`
-    classes: tuple
-
-
-def _accuracy(s: Scores) -> float:
-    return float(accuracy_score(s.y_true, s.y_pred))
-
-
-def _binary_or_macro(score: Callable, s: Scores) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # no positive prediction on a day: 0, not a warning
-        if len(s.classes) == 2:
-            return float(
-                score(s.y_true, s.y_pred, pos_label=s.classes[1], average="binary", zero_division=0)
-            )
-        return float(
-            score(s.y_true, s.y_pred, labels=list(s.classes), average="macro", zero_division=0)
-        )
-
-
-def _precision(s: Scores) -> float:
-    return _binary_or_macro(precision_score, s)
-
-
-def _recall(s: Scores) -> float:
-    return _binary_or_macro(recall_score, s)
-
-
-def _f1(s: Scores) -> float:
-    return _binary_or_macro(f1_score, s)
-
-
-def _roc_auc(s: Scores) -> float:
-    if len(s.classes) == 2:
-        return float(roc_auc_score(s.y_true == s.classes[1], s.proba[:, 1]))
-    return float(
-        roc_auc_score(s.y_true, s.proba, multi_class="ovr", average="macro", labels=list(s.classes))
-    )
-
-
-# Every metric is higher-is-better: a bound is a minimum.
-METRICS: dict[str, Callable[[Scores], float]] = {
-    "accuracy": _accuracy,
-    "precision": _precision,
-    "recall": _recall,
-    "f1": _f1,
-    "roc_auc": _roc_auc,
-}
+from components._shared.scoring import METRICS, Scores
 
 
 def ordered_classes(classes: list, positive_label: str) -> tuple:

@@ -1,51 +1,26 @@
 """Classification metrics of one model's test-set predictions, and its ROC points for the UI."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from components._shared.errors import DataError
+from components._shared.scoring import Scores, accuracy, f1, roc_auc
 
 MAX_ROC_POINTS = 200  # the Kubeflow UI artifact stays small
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Predictions of one model on the test rows, and the classes they refer to."""
-
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    proba: np.ndarray  # one column per class, in the order of `classes`
-    classes: tuple[Any, ...]
-
-
-def _accuracy(s: Scores) -> float:
-    return float(accuracy_score(s.y_true, s.y_pred))
-
-
-def _f1(s: Scores) -> float:
-    if len(s.classes) == 2:  # binary: F1 of the positive class, the later one in sorted order
-        return float(f1_score(s.y_true, s.y_pred, pos_label=s.classes[1], average="binary"))
-    return float(f1_score(s.y_true, s.y_pred, labels=list(s.classes), average="macro"))
 
 
 def _roc_auc(s: Scores) -> float:
     if len(set(s.y_true.tolist())) < 2:
         raise DataError("the test rows hold a single class; ROC AUC is undefined")
-    if len(s.classes) == 2:
-        return float(roc_auc_score(s.y_true == s.classes[1], s.proba[:, 1]))
-    return float(
-        roc_auc_score(s.y_true, s.proba, multi_class="ovr", average="macro", labels=list(s.classes))
-    )
+    return roc_auc(s)
 
 
 # Every metric is higher-is-better, so "delta < -max_regression" means a regression.
 METRICS: dict[str, Callable[[Scores], float]] = {
-    "accuracy": _accuracy,
-    "f1": _f1,
+    "accuracy": accuracy,
+    "f1": f1,
     "roc_auc": _roc_auc,
 }
 
