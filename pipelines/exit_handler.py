@@ -33,6 +33,7 @@ def notify_step(pipeline: str, model_name, message_format) -> dsl.PipelineTask:
         message_format=message_format,
         pipeline_root=dsl.PIPELINE_ROOT_PLACEHOLDER,
         job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        run_created=dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
     )
     # Gate records and the webhook can change between runs with the same parameters.
     step(task, "notify", s3=True, reads_outside_state=True, memory="512Mi", pipeline=pipeline)

@@ -80,14 +80,20 @@ def drifted_monitoring_run(monitored_stack, tmp_path_factory):
     """The monitoring pipeline on drifted data against the monitored stack (it retrains).
 
     Returns:
-        (its JSON summary, the time.time() it ended, the model name).
+        (its JSON summary, the time.time() it ended, the model name, the time its drift gate
+        pushed, read now: later runs on the same stack push again).
     """
-    from tests.monitoring_stack import MODEL, run_monitoring
+    from tests.monitoring_stack import MODEL, run_monitoring, wait_for_series
     from tests.test_pipeline_monitoring import _shifted
 
     current = _shifted(tmp_path_factory.mktemp("drifted") / "shifted.csv")
     summary, ended = run_monitoring(monitored_stack, MODEL, current_uri=current)
-    return summary, ended, MODEL
+    [pushed] = wait_for_series(
+        monitored_stack.prometheus.url,
+        f'kfp_mlops_gate_last_run_timestamp_seconds{{gate="drift",model="{MODEL}"}}',
+        30,
+    )
+    return summary, ended, MODEL, float(pushed["value"][1])
 
 
 @pytest.fixture

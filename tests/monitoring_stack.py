@@ -84,18 +84,22 @@ def get_json(url: str, **params: str) -> dict:
         return json.loads(response.read())
 
 
-def query(prometheus_url: str, promql: str) -> dict:
-    """One instant query through Prometheus's HTTP API; its `data` (errors raise)."""
-    answer = get_json(f"{prometheus_url}/api/v1/query", query=promql)
+def query(prometheus_url: str, promql: str, at: float | None = None) -> dict:
+    """One instant query through Prometheus's HTTP API (at time `at`, default now); its
+    `data` (errors raise)."""
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+    answer = get_json(f"{prometheus_url}/api/v1/query", **params)
     assert answer["status"] == "success", answer
     return answer["data"]
 
 
-def wait_for_series(prometheus_url: str, promql: str, timeout_s: float) -> list[dict]:
-    """Poll until the query returns at least one series."""
+def wait_for_series(
+    prometheus_url: str, promql: str, timeout_s: float, at: float | None = None
+) -> list[dict]:
+    """Poll until the query (evaluated at time `at`, default now) returns a series."""
     deadline = time.monotonic() + timeout_s
     while True:
-        result = query(prometheus_url, promql)["result"]
+        result = query(prometheus_url, promql, at)["result"]
         if result:
             return result
         if time.monotonic() > deadline:

@@ -22,7 +22,12 @@ WAY_OUT = "Set it with -p"
 
 
 def store_state() -> dict:
-    """Every object in every bucket and every registered model and version, with their tags."""
+    """Every object in every bucket and every registered model and version, with their tags.
+
+    Gate records (`runs/<run id>/gates/`) are left out: a run that a gate stops writes the
+    gate's verdict there by design (tests/test_gate_records.py), a report beside what was
+    stored, never a change to it.
+    """
     from mlflow import MlflowClient
 
     from components._shared.io import s3_client
@@ -30,7 +35,9 @@ def store_state() -> dict:
     s3 = s3_client()
     objects = {
         b.name: sorted(
-            (o.object_name, o.etag, o.size) for o in s3.list_objects(b.name, recursive=True)
+            (o.object_name, o.etag, o.size)
+            for o in s3.list_objects(b.name, recursive=True)
+            if not o.object_name.startswith("runs/")
         )
         for b in s3.list_buckets()
     }

@@ -86,7 +86,7 @@ def served_load(drifted_monitoring_run, monitored_stack):
     After the calls, their true classes arrive as labels and a monitoring run judges the
     served model on them (the live-performance gate pushes, fails, and the run retrains).
     """
-    _, _, model = drifted_monitoring_run
+    _, _, model, _ = drifted_monitoring_run
     prefix = unique_prefix("dashboard")
     env = monitored_stack.env() | {"KFP_MLOPS_PREDICTION_LOG_URI": prefix}
     server = Process(

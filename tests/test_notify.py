@@ -368,3 +368,28 @@ def test_announce_with_s3_unreachable_still_sends_the_message(receiver, monkeypa
     assert receiver.requests[0]["body"]["text"].endswith(
         "no gate verdicts recorded\nrun run-without-s3 (set KFP_MLOPS_UI_URL for a link)"
     )
+
+
+def test_run_seconds_from_the_backends_create_time_and_nothing_from_anything_else():
+    from datetime import UTC, datetime
+
+    from components.notify.announce import run_seconds
+
+    now = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
+    assert run_seconds("2026-11-30T12:00:00Z", now) == 30.0
+    for unresolved in ("", "{{$.pipeline_job_create_time_utc}}", "2026-11-30T12:00:00", "soon"):
+        assert run_seconds(unresolved, now) is None  # never a made-up duration
+    assert run_seconds("2026-11-30T12:01:00Z", now) is None  # a clock ahead of ours
+
+
+def test_local_runs_resolve_the_create_time_placeholder_as_the_backend_does(tmp_path):
+    from datetime import UTC, datetime
+
+    from kfp_mlops.runs.placeholders import CREATE_TIME, resolved_spec
+    from pipelines.descriptors import compiled_path
+
+    spec = compiled_path("training")
+    assert CREATE_TIME in spec.read_text()  # the cluster resolves it
+    copy = resolved_spec(spec, tmp_path, datetime(2026, 1, 9, 12, 34, 56, tzinfo=UTC))
+    assert CREATE_TIME not in copy.read_text()
+    assert "2026-01-09T12:34:56Z" in copy.read_text()

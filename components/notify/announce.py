@@ -7,6 +7,7 @@ fail. What could not be done is a warning in the task's log.
 import json
 import os
 import sys
+from datetime import UTC, datetime
 
 from components._shared.redact import redact
 from components.notify.core import (
@@ -67,6 +68,7 @@ def announce(
     message_format: str,
     pipeline_root: str = "",
     job_name: str = "",
+    run_created: str = "",
 ) -> dict:
     """Build the end-of-run message, print it, post it, push the pipeline-end metrics.
 
@@ -91,7 +93,7 @@ def announce(
     )
     print(redact("\n".join(text_lines(note))))
     result = _send(note, message_format)
-    pushed = _push_end(note)
+    pushed = _push_end(note, run_seconds(run_created))
     return {
         "status": note.status,
         "blessed": note.blessed,
@@ -122,7 +124,24 @@ def _send(note: Notification, message_format: str) -> SendResult | None:
     return result
 
 
-def _push_end(note: Notification) -> bool:
+def run_seconds(run_created: str, now: datetime | None = None) -> float | None:
+    """Seconds since the run was created, or None (missing, unresolved or not a time).
+
+    Args:
+        run_created: RFC 3339, as KFP resolves PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER.
+        now: The time to measure to (default: now).
+    """
+    try:
+        created = datetime.fromisoformat(run_created.strip())
+    except ValueError:
+        return None
+    if created.tzinfo is None:
+        return None
+    elapsed = ((now or datetime.now(UTC)) - created).total_seconds()
+    return elapsed if elapsed >= 0 else None
+
+
+def _push_end(note: Notification, duration_seconds: float | None) -> bool:
     from components._shared.pushgateway import push_pipeline_end
 
     try:
@@ -131,10 +150,7 @@ def _push_end(note: Notification) -> bool:
             note.model,
             succeeded=note.succeeded,
             blessed=note.blessed,
-            # kfp.local cannot resolve PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER (it raises
-            # IndexError on it), and what runs locally is what is compiled: no start, no
-            # duration, rather than a made-up one.
-            duration_seconds=None,
+            duration_seconds=duration_seconds,
         )
     except Exception as exc:  # push_pipeline_end warns itself; this is a last guard
         warn(f"pipeline-end metrics not pushed: {exc}")

@@ -14,6 +14,7 @@ def notify(
     message_format: str,
     pipeline_root: str,
     job_name: str,
+    run_created: str,
 ) -> str:
     """Tell a webhook how the run ended; push the pipeline-end metrics; never fail the run.
 
@@ -37,6 +38,8 @@ def notify(
         pipeline_root: dsl.PIPELINE_ROOT_PLACEHOLDER: in a local run, where the tasks' outputs
             show which task failed.
         job_name: dsl.PIPELINE_JOB_NAME_PLACEHOLDER: the run's folder under pipeline_root.
+        run_created: dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER (RFC 3339): the run's
+            duration is measured from it; anything unparseable leaves the duration out.
 
     Returns:
         The final status the message reported ("unknown" if notify itself went wrong).
@@ -53,5 +56,6 @@ def notify(
         message_format=message_format,
         pipeline_root=pipeline_root,
         job_name=job_name,
+        run_created=run_created,
     )
     return outcome["status"]

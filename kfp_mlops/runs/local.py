@@ -19,6 +19,7 @@ from typing import Any
 
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
 from kfp_mlops.runs.outputs import redacted
+from kfp_mlops.runs.placeholders import resolved_spec
 from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
 from pipelines.descriptors import Pipeline, pipeline
@@ -132,6 +133,8 @@ class LocalRun:
         run_dir = self.run_dir
         params = _absolute_local_uris(params)
         (run_dir / "params.json").write_text(json.dumps(params, indent=2))
+        # What the backend would fill in (the run's creation time), which kfp.local cannot.
+        spec_path = resolved_spec(spec_path, run_dir, datetime.now(UTC))
         env = {
             **os.environ,
             **service_env,

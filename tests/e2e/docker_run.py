@@ -95,7 +95,12 @@ def _worker(spec: str, run_dir: str) -> int:
         raise_on_error=False,
     )
     params = json.loads((run / "params.json").read_text())
-    components.load_component_from_file(spec)(**params)
+    from datetime import UTC, datetime
+
+    from kfp_mlops.runs.placeholders import resolved_spec
+
+    resolved = resolved_spec(spec, run, datetime.now(UTC))  # as the backend would
+    components.load_component_from_file(str(resolved))(**params)
     return 0
 
 
