@@ -105,6 +105,7 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.datapath
 	$(BIN)/python -m benchmarks.serve
+	$(BIN)/python -m benchmarks.predlog
 	$(BIN)/python -m benchmarks.push
 	$(BIN)/python -m benchmarks.performance
 

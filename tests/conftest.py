@@ -46,7 +46,7 @@ def alert_receiver():
 
     receiver = AlertReceiver()
     yield receiver
-    receiver.stop()
+    receiver.close()
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +65,7 @@ def monitored_stack(tmp_path_factory, alert_receiver):
         prometheus_port=free_port(),
         pushgateway_port=free_port(),
         alertmanager_port=free_port(),
-        alert_webhook=alert_receiver.url,
+        alert_webhook=alert_receiver.url("/alerts"),
         serve_target=f"127.0.0.1:{free_port()}",
     )
     st.up(monitoring_on=True)
@@ -208,17 +208,10 @@ def gated_monitoring_run(gated_training_run, stack, pushgateway, tmp_path_factor
     The champion is the training run's model, so prediction drift is measured too.
     Returns (exit code, run summary, KFP run id).
     """
-    import pandas as pd
+    from tests.test_pipeline_monitoring import _shifted
 
-    frame = pd.read_csv(GERMAN_CREDIT)
-    frame["credit_amount"] = frame["credit_amount"] * 3 + 5000
-    frame["duration"] = frame["duration"] + 40
-    frame["age"] = frame["age"] + 30
-    frame["housing"] = "free"
-    frame["saving_accounts"] = "rich"
-    frame["purpose"] = "business"  # 6 of the model's 9 input columns: over the 0.5 share
-    current = tmp_path_factory.mktemp("gated-monitoring") / "shifted.csv"
-    frame.to_csv(current, index=False)
+    # 6 of the model's 9 input columns: over the 0.5 share.
+    current = _shifted(tmp_path_factory.mktemp("gated-monitoring") / "shifted.csv", purpose=True)
     params = REPO / "examples" / "training-german-credit.yaml"  # retrain = the champion's model
     code, summary = _gated_run(
         stack, pushgateway, "monitoring", "--params", str(params), "-p", f"current_uri={current}",

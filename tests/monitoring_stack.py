@@ -1,48 +1,25 @@
-"""Test helpers for the monitoring stack: a webhook receiver, Prometheus queries, a drifted run.
+"""Test helpers for the monitoring stack: an alert receiver, Prometheus queries, a drifted run.
 
-The receiver is a real HTTP server on 127.0.0.1 that Alertmanager posts to; it records each
-body with the time it arrived.
+The receiver is tests/webhook_receiver.py's real HTTP server on 127.0.0.1, which
+Alertmanager posts to; it records each body with the time it arrived.
 """
 
 import contextlib
 import io
 import json
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.conftest import GERMAN_CREDIT, free_port
+from tests.conftest import GERMAN_CREDIT
+from tests.webhook_receiver import WebhookReceiver
 
 MODEL = "alerting-credit"
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class AlertReceiver:
-    """A webhook on 127.0.0.1 that keeps every JSON body posted to it, with its arrival time."""
-
-    def __init__(self):
-        self.posts: list[tuple[float, dict]] = []  # (time.time() on arrival, body)
-        self._arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver._arrived:
-                    receiver.posts.append((time.time(), json.loads(body)))
-                    receiver._arrived.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+class AlertReceiver(WebhookReceiver):
+    """The shared webhook receiver, posted to by Alertmanager, with a wait for one alert."""
 
     def wait_for_alert(self, timeout_s: float, **labels: str) -> tuple[float, dict]:
         """The first firing alert whose labels include these, with the time its post arrived.
@@ -50,26 +27,22 @@ class AlertReceiver:
         Raises:
             AssertionError: None arrived within timeout_s; lists what did.
         """
-        deadline = time.monotonic() + timeout_s
-        with self._arrived:
-            while True:
-                for arrived, body in self.posts:
-                    for alert in body.get("alerts", []):
-                        fits = all(alert["labels"].get(k) == v for k, v in labels.items())
-                        if fits and alert.get("status") == "firing":
-                            return arrived, alert
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [a["labels"] for _, b in self.posts for a in b.get("alerts", [])]
-                    raise AssertionError(
-                        f"no firing alert with {labels} in {timeout_s} s; got {seen}"
-                    )
-                self._arrived.wait(left)
 
-    def stop(self) -> None:
-        """Stop serving (its own thread)."""
-        self.server.shutdown()
-        self.server.server_close()
+        def first(requests: list[dict]):
+            for request in requests:
+                for alert in request["body"].get("alerts", []):
+                    fits = all(alert["labels"].get(k) == v for k, v in labels.items())
+                    if fits and alert.get("status") == "firing":
+                        return request["arrived"], alert
+            return None
+
+        try:
+            return self.wait(first, timeout_s)
+        except TimeoutError:
+            seen = [a["labels"] for r in self.requests for a in r["body"].get("alerts", [])]
+            raise AssertionError(
+                f"no firing alert with {labels} in {timeout_s} s; got {seen}"
+            ) from None
 
 
 def serve_port(stack) -> int:

@@ -3,9 +3,6 @@
 """
 
 import re
-import shutil
-import subprocess
-import time
 import urllib.request
 from datetime import UTC, date, datetime
 
@@ -24,7 +21,6 @@ from components.check_performance.report import (
     render_markdown,
 )
 from kfp_mlops.serve import logrows
-from tests.conftest import free_port
 from tests.test_check_performance import judge, labels_with_precision, log
 
 
@@ -96,37 +92,20 @@ def test_check_performance_figures_push_days_below_per_metric_and_no_day_label(f
 
 
 @pytest.fixture
-def pushgateway(tmp_path, monkeypatch):
-    binary = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=(tmp_path / "pg.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        monkeypatch.setenv("KFP_MLOPS_PUSHGATEWAY_URL", url)
-        monkeypatch.setenv("KFP_MLOPS_PIPELINE", "monitoring")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def gateway_url(pushgateway, monkeypatch):
+    """The session's real Pushgateway (tests/real_pushgateway.py), as a monitoring task sees it."""
+    monkeypatch.setenv("KFP_MLOPS_PUSHGATEWAY_URL", pushgateway.url)
+    monkeypatch.setenv("KFP_MLOPS_PIPELINE", "monitoring")
+    return pushgateway.url
 
 
 def test_check_performance_pushes_the_series_the_alert_watches_to_a_real_pushgateway(
-    failing, pushgateway
+    failing, gateway_url
 ):
     from components._shared.pushgateway import push_gate
 
     assert push_gate(figures_of(failing, "german-credit", 0.25))
-    page = urllib.request.urlopen(f"{pushgateway}/metrics", timeout=5).read().decode()
+    page = urllib.request.urlopen(f"{gateway_url}/metrics", timeout=5).read().decode()
     labels = 'gate="live_performance",instance="",job="kfp_mlops_gate"'
     assert (
         f'{DAYS_BELOW}{{{labels},metric="precision",model="german-credit",pipeline="monitoring"}} 3'

@@ -76,13 +76,16 @@ def test_monitoring_same_data_no_drift_exit_0_nothing_retrained(cli, webhook_env
     assert "✓ drift: " in posted["body"]["blocks"][1]["text"]["text"]
 
 
-def _shifted(path: Path) -> Path:
+def _shifted(path: Path, purpose: bool = False) -> Path:
+    """German credit with 5 columns shifted (6 with `purpose`), written to `path`."""
     frame = pd.read_csv(GERMAN_CREDIT)
     frame["credit_amount"] = frame["credit_amount"] * 3 + 5000
     frame["duration"] = frame["duration"] + 40
     frame["age"] = frame["age"] + 30
     frame["housing"] = "free"
     frame["saving_accounts"] = "rich"
+    if purpose:
+        frame["purpose"] = "business"
     frame.to_csv(path, index=False)
     return path
 

@@ -1,4 +1,7 @@
-"""A real HTTP webhook receiver on 127.0.0.1 (a thread), answering what a test scripts."""
+"""A real HTTP webhook receiver on 127.0.0.1 (a thread), answering what a test scripts.
+
+Notify's tests script its answers; the alerting tests wait for what Alertmanager posts.
+"""
 
 import json
 import threading
@@ -10,12 +13,15 @@ TOKEN = "T0000000/B0000000/notify-test-token-xyz123456"
 
 
 class WebhookReceiver:
-    """Records every POST; answers each with the next scripted (status, headers, body)."""
+    """Records every POST; answers each with the next scripted (status, headers, body).
+
+    Each record: path, JSON body, `time` (monotonic) and `arrived` (time.time()).
+    """
 
     def __init__(self):
         self.requests: list[dict] = []
         self._script: list[tuple[int, dict[str, str], str]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,8 +29,14 @@ class WebhookReceiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
                     receiver.requests.append(
-                        {"path": self.path, "body": json.loads(raw), "time": time.monotonic()}
+                        {
+                            "path": self.path,
+                            "body": json.loads(raw),
+                            "time": time.monotonic(),
+                            "arrived": time.time(),
+                        }
                     )
+                    receiver._lock.notify_all()
                     status, headers, text = (
                         receiver._script.pop(0) if receiver._script else (200, {}, "ok")
                     )
@@ -52,6 +64,21 @@ class WebhookReceiver:
         with self._lock:
             self._script = list(answers)
             self.requests.clear()
+
+    def wait(self, find, timeout_s: float):
+        """Wait until `find(requests)` returns something other than None; return it.
+
+        Raises:
+            TimeoutError: Nothing found within timeout_s.
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while (found := find(list(self.requests))) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"nothing found in {timeout_s} s")
+                self._lock.wait(left)
+            return found
 
     def close(self) -> None:
         """Stop serving."""

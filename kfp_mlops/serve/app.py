@@ -101,22 +101,18 @@ class Server:
         self.metrics.rows.labels(self.served.name).inc(len(frame))
         if self.log is not None:
             when = datetime.now(UTC)
-            served = self.served
-            outputs = (tuple(answer.labels),)
-            if answer.probabilities is not None:
-                outputs += tuple(zip(*answer.probabilities, strict=True))
-            entry = LoggedRequest(
+            entry = LoggedRequest.of(
                 request_id,
                 when,
                 self.log_model,
-                self.log_names[0],
-                tuple(map(tuple, map(columns.__getitem__, self.log_names[0]))),
-                self.log_names[1] if answer.probabilities is not None else ("prediction",),
-                outputs,
+                self.log_names,
+                columns,
+                answer.labels,
+                answer.probabilities,
                 latency,
             )
             # Partitioned by the registered name, whatever --name the routes answer to.
-            self.log.submit(served.registered_name, when, len(frame), entry)
+            self.log.submit(self.served.registered_name, when, len(frame), entry)
         return answer
 
     def metadata(self) -> dict:

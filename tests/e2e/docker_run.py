@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from components._shared.settings import (
     S3_SECRET_KEY_ENV,
 )
 from kfp_mlops.runs.local import _follow, _Progress
+from kfp_mlops.runs.placeholders import resolved_spec
 from kfp_mlops.runs.summaries import summarize
 from pipelines.descriptors import pipeline
 
@@ -95,10 +97,6 @@ def _worker(spec: str, run_dir: str) -> int:
         raise_on_error=False,
     )
     params = json.loads((run / "params.json").read_text())
-    from datetime import UTC, datetime
-
-    from kfp_mlops.runs.placeholders import resolved_spec
-
     resolved = resolved_spec(spec, run, datetime.now(UTC))  # as the backend would
     components.load_component_from_file(str(resolved))(**params)
     return 0
