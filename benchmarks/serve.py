@@ -227,12 +227,20 @@ def targets(name: str, env: dict, prefix: str) -> list[tuple]:
     ]  # fmt: skip
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process so far, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def logging_cost(targets: list[tuple], rounds: int, seconds: int, only: str) -> None:
     """The prediction log's cost of throughput, log on against off, interleaved.
 
     Both servers stay up (the idle one waits on its socket) and wrk alternates between them,
     round after round, so a neighbour's load changes both sides alike; the cost is from the
-    medians, 1 - on/off.
+    medians, 1 - on/off. The server's CPU per request (all its threads, from /proc) is the
+    steadier figure beside it: the log's own work, whatever the neighbours do.
     """
     import statistics
 
@@ -240,20 +248,28 @@ def logging_cost(targets: list[tuple], rounds: int, seconds: int, only: str) -> 
     servers = [Target(label, argv, path, wrap, health, env) for label, argv, path, wrap, health,
                env in pair]  # fmt: skip
     try:
-        print(f"\nlogging cost, {rounds} interleaved rounds of {seconds} s (median req/s):")
+        print(f"\nlogging cost, {rounds} interleaved rounds of {seconds} s (medians):")
         for scenario, body_rows, conc, _, rate in scenarios(True):
             if rate or only not in scenario:
                 continue
             body = json.dumps({"instances": body_rows}).encode()
             seen: dict[str, list[float]] = {t.label: [] for t in servers}
+            cpu: dict[str, list[float]] = {t.label: [] for t in servers}
             for t in servers:
                 wrk(t, body, conc, 1)
             for k in range(rounds):
                 for t in servers if k % 2 == 0 else servers[::-1]:
-                    seen[t.label].append(wrk(t, body, conc, seconds)[0])
+                    used = cpu_seconds(t.proc.pid)
+                    rps = wrk(t, body, conc, seconds)[0]
+                    requests = rps * seconds  # what wrk sent (its rate over its duration)
+                    seen[t.label].append(rps)
+                    cpu[t.label].append((cpu_seconds(t.proc.pid) - used) / requests * 1e3)
             on, off = (statistics.median(v) for v in seen.values())
+            cpu_on, cpu_off = (statistics.median(v) for v in cpu.values())
             print(
-                f"  {scenario:<32} log on {on:8.1f}  log off {off:8.1f}  cost {1 - on / off:6.1%}"
+                f"  {scenario:<32} req/s log on {on:8.1f}  off {off:8.1f}  cost {1 - on / off:6.1%}"
+                f" | CPU ms/request on {cpu_on:6.3f}  off {cpu_off:6.3f}  "
+                f"(+{cpu_on / cpu_off - 1:.1%})"
             )
     finally:
         for t in servers:

@@ -5,6 +5,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -71,6 +72,15 @@ def test_split_cuts_labels_and_probabilities_back_in_order():
         Prediction([1], [[0.1]]), Prediction([2, 3, 4], [[0.2], [0.3], [0.4]])
     ]  # fmt: skip
     assert split(Prediction([1, 2], None), [2]) == [Prediction([1, 2], None)]
+
+
+def test_split_cuts_the_answer_arrays_the_log_takes_alike():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    answer = Prediction([0, 1, 0], proba.tolist(), proba.argmax(axis=1), proba)
+    first, second = split(answer, [2, 1])
+    assert first.codes.tolist() == [0, 1] and second.codes.tolist() == [0]
+    assert second.proba.tolist() == [[0.6, 0.4]] == second.probabilities
+    assert first.labels == first.codes.tolist()
 
 
 def test_take_stops_before_max_rows_but_always_takes_one():

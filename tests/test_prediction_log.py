@@ -4,12 +4,23 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from kfp_mlops.serve.logrows import LoggedRequest, records, request_table, table
+from kfp_mlops.serve.logrows import (
+    ARRAY_ROWS,
+    LoggedRequest,
+    arrays,
+    concat,
+    log_entry,
+    records,
+    request_table,
+    table,
+)
 from kfp_mlops.serve.metrics import Metrics
+from kfp_mlops.serve.model import Prediction
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 from tests.conftest import GERMAN_CREDIT, free_port
 from tests.serving import ROWS, Process, get, metric, post, read_log, register, unique_prefix
@@ -187,6 +198,9 @@ def test_prediction_log_server_sigterm_writes_every_row_to_its_partition(model_n
         url = f"{server.base}/v1/models/{model_name}:predict"
         answers = [post(url, {"instances": ROWS}) for _ in range(20)]
         assert {status for status, _ in answers} == {200}
+        large = {"instances": ROWS * 50}  # 100 rows: its answer goes to the log as arrays
+        big = post(url, large, {"x-request-id": "large-request"})
+        assert big[0] == 200
         v2 = {"id": "v2-request", "inputs": [
             {"name": "x", "shape": [2, 5], "datatype": "BYTES",
              "data": [v for r in ROWS for v in r.values()]}
@@ -194,13 +208,13 @@ def test_prediction_log_server_sigterm_writes_every_row_to_its_partition(model_n
         assert post(f"{server.base}/v2/models/{model_name}/infer", v2)[0] == 200
         assert post(url, {"instances": []})[0] == 400  # refused requests are not logged
         text = get(f"{server.base}/metrics")[1]
-        assert metric(text, "kfp_mlops_prediction_log_queue_rows") == 42
+        assert metric(text, "kfp_mlops_prediction_log_queue_rows") == 142
     finally:
         code, err = server.stop()
     assert code == 0, err
     logs = read_log(prefix)
     frame = pd.concat(logs.values(), ignore_index=True)
-    assert len(frame) == 42  # zero lost at a clean shutdown
+    assert len(frame) == 142  # zero lost at a clean shutdown
     assert list(frame.columns) == [
         "request_id", "time", "model_name", "model_version", *FEATURES, "prediction",
         "proba_0", "proba_1", "latency_seconds",
@@ -214,6 +228,10 @@ def test_prediction_log_server_sigterm_writes_every_row_to_its_partition(model_n
     assert frame["prediction"].tolist()[:2] == answers[0][1]["predictions"]
     assert frame["sex"].tolist()[:2] == ["male", "female"]
     assert (frame["latency_seconds"] > 0).all()
+    logged_big = frame[frame["request_id"] == "large-request"]
+    assert logged_big["prediction"].tolist() == big[1]["predictions"]
+    assert logged_big[["proba_0", "proba_1"]].values.tolist() == big[1]["probabilities"]
+    assert logged_big["sex"].tolist() == ["male", "female"] * 50
     assert {c: str(frame[c].dtype) for c in ("age", "prediction", "proba_1")} == {
         "age": "int64", "prediction": "int64", "proba_1": "float64"
     }  # fmt: skip
@@ -261,3 +279,112 @@ def test_request_table_builds_the_same_table_column_wise_or_declines():
     assert built.column("age").to_pylist() == [30, None, 31, None, 32, None]
     other = requests[0]._replace(input_names=("age",), inputs=((1,),))  # another server's
     assert request_table([*requests, other]) is None
+
+
+def test_request_table_takes_a_large_answer_as_arrays_as_it_takes_tuples():
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    names = (("age", "sex"), ("prediction", "proba_0", "proba_1"))
+    columns = {"age": [30, None, 41], "sex": ["f", "m", None]}
+    proba = np.array([[0.25, 0.75], [0.6, 0.4], [0.5, 0.5]])
+    as_lists = LoggedRequest.of(
+        "r1", when, ("m", "2"), names, columns, [1, 0, 0], proba.tolist(), 0.01
+    )
+    labels = pa.array([0, 1]).take(np.array([1, 0, 0]))  # the server: classes.take(codes)
+    given = arrays(columns, {"age": pa.int64(), "sex": pa.string()})
+    as_arrays = LoggedRequest.of("r2", when, ("m", "2"), names, given, labels, proba, 0.01)
+    small = LoggedRequest.of(
+        "r3", when, ("m", "2"), names, {"age": [5], "sex": ["f"]}, [1], [[0.1, 0.9]], 0.02
+    )
+    types = {"age": pa.int64(), "prediction": pa.int64(), "proba_0": pa.float64()}
+    requests = [as_lists, as_arrays, small]
+    built = request_table(requests, types | {"proba_1": pa.float64()})
+    assert built.equals(table([r.columns() for r in requests], types | {"proba_1": pa.float64()}))
+    assert built.column("prediction").to_pylist() == [1, 0, 0, 1, 0, 0, 1]
+    assert built.column("proba_1").to_pylist() == [0.75, 0.4, 0.5, 0.75, 0.4, 0.5, 0.9]
+    assert built.column("sex").to_pylist() == ["f", "m", None, "f", "m", None, "f"]
+
+
+def test_concat_joins_tables_and_a_column_of_two_types_becomes_text():
+    first = pa.table({"x": [1, 2], "y": ["a", "b"]})
+    second = pa.table({"x": ["three"], "y": ["c"]})
+    third = pa.table({"y": ["d"]})  # a column a table lacks is null there
+    assert concat([first]) is first
+    joined = concat([first, second, third])
+    assert joined.column("x").to_pylist() == ["1", "2", "three", None]
+    assert joined.column("y").to_pylist() == ["a", "b", "c", "d"]
+    assert concat([first, third]).column("x").type == pa.int64()
+
+
+def test_prediction_log_builds_rows_once_convert_rows_wait_not_at_the_flush(stack):
+    prefix = unique_prefix("convert")
+    metrics = Metrics()
+    built = []
+
+    def make(i: int):
+        def rows():
+            built.append(i)
+            return records(
+                f"r{i}", datetime.now(UTC), ("m", "3"), {"x": [i]}, {"prediction": [1]}, 0.01
+            )
+
+        return rows
+
+    log = PredictionLog(prefix, metrics, flush_rows=1000, flush_seconds=600, convert_rows=4)
+    log.start()
+    try:
+        for i in range(3):
+            log.submit("m", datetime.now(UTC), 1, make(i))
+        time.sleep(0.3)  # below convert_rows: the writer leaves them queued as they are
+        assert built == []
+        log.submit("m", datetime.now(UTC), 1, make(3))
+        until(lambda: len(built) == 4, "the queued requests built")
+        assert flushed(metrics) == 0  # built, not written: far below flush_rows
+        assert sample(metrics, "kfp_mlops_prediction_log_queue_rows") == 4
+    finally:
+        log.close()
+    assert flushed(metrics) == 4 and logged_rows(prefix) == 4
+
+
+def test_prediction_log_rows_that_cannot_be_built_are_dropped_and_counted(stack):
+    prefix = unique_prefix("broken")
+    metrics = Metrics()
+
+    def broken():
+        raise ValueError("a row builder's bug")
+
+    log = PredictionLog(prefix, metrics, flush_rows=2, flush_seconds=600, convert_rows=1).start()
+    try:
+        log.submit("m", datetime.now(UTC), 1, broken)
+        until(lambda: dropped(metrics, "write_failed") == 1, "the broken request dropped")
+        assert submit(log, 2)  # the writer goes on
+        until(lambda: flushed(metrics) == 2, "the next rows written")
+    finally:
+        log.close()
+    assert logged_rows(prefix) == 2 and log.queued_rows == 0
+
+
+def test_log_entry_builds_a_large_request_as_arrow_and_keeps_a_small_one_as_tuples():
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    names = (("age", "sex"), ("prediction", "proba_0", "proba_1"))
+    types = {"age": pa.int64(), "sex": pa.string(), "prediction": pa.string()}
+    types |= {"proba_0": pa.float64(), "proba_1": pa.float64()}
+    classes = pa.array(["bad", "good"])
+
+    def logged(rows: int):
+        proba = np.tile([[0.2, 0.8], [0.9, 0.1]], (rows // 2, 1))
+        codes = proba.argmax(axis=1)
+        answer = Prediction(np.array(["bad", "good"])[codes].tolist(), proba.tolist(), codes, proba)
+        columns = {"age": list(range(rows)), "sex": ["f", None] * (rows // 2)}
+        made = log_entry("r", when, ("m", "2"), names, columns, answer, 0.01, classes, types)
+        as_tuples = LoggedRequest.of(
+            "r", when, ("m", "2"), names, columns, answer.labels, answer.probabilities, 0.01
+        )
+        return made, request_table([as_tuples], types)
+
+    small, expected = logged(2)
+    assert isinstance(small, LoggedRequest)
+    assert request_table([small], types).equals(expected)
+    large, expected = logged(ARRAY_ROWS)
+    assert isinstance(large, pa.Table) and large.equals(expected)
+    assert large.column("prediction").to_pylist()[:2] == ["good", "bad"]
+    assert large.column("sex").null_count == ARRAY_ROWS // 2

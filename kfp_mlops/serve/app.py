@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +17,7 @@ from components._shared.image import package_version
 from kfp_mlops.serve.batch import Batcher, Batching, one_thread
 from kfp_mlops.serve.frame import RequestError, checked_rows
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
-from kfp_mlops.serve.logrows import LoggedRequest
+from kfp_mlops.serve.logrows import log_entry
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction, ServedModel
 from kfp_mlops.serve.predlog import PredictionLog
@@ -54,6 +55,8 @@ class Server:
             tuple(served.schema.names),
             ("prediction", *(f"proba_{c}" for c in served.classes)),
         )
+        self.log_classes = pa.array(served.classes) if served.classes else None
+        self.log_types = served.log_types()
 
     def warm_up(self) -> None:
         """One prediction before readiness: the first real request then pays no lazy setup."""
@@ -101,16 +104,10 @@ class Server:
         self.metrics.rows.labels(self.served.name).inc(len(frame))
         if self.log is not None:
             when = datetime.now(UTC)
-            entry = LoggedRequest.of(
-                request_id,
-                when,
-                self.log_model,
-                self.log_names,
-                columns,
-                answer.labels,
-                answer.probabilities,
-                latency,
-            )
+            entry = log_entry(
+                request_id, when, self.log_model, self.log_names, columns, answer, latency,
+                self.log_classes, self.log_types,
+            )  # fmt: skip
             # Partitioned by the registered name, whatever --name the routes answer to.
             self.log.submit(self.served.registered_name, when, len(frame), entry)
         return answer

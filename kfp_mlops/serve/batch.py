@@ -50,8 +50,11 @@ def split(answer: Prediction, sizes: list[int]) -> list[Prediction]:
     parts, start = [], 0
     for size in sizes:
         end = start + size
-        proba = None if answer.probabilities is None else answer.probabilities[start:end]
-        parts.append(Prediction(answer.labels[start:end], proba))
+        cut = slice(start, end)
+        proba = None if answer.probabilities is None else answer.probabilities[cut]
+        codes = None if answer.codes is None else answer.codes[cut]
+        array = None if answer.proba is None else answer.proba[cut]
+        parts.append(Prediction(answer.labels[cut], proba, codes, array))
         start = end
     return parts
 

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -25,22 +24,23 @@ class Repeat:
 
 
 class LoggedRequest(NamedTuple):
-    """One request's log facts as tuples of plain values, kept until the next flush.
+    """One request's log facts as tuples of plain values, kept until the writer converts them.
 
     Tuples of strings, numbers and None are untracked by Python's cycle collector after the
     first collection they survive, so thousands of queued requests add almost nothing to each
-    full collection (10,000 queued: 0.7 ms, against 18.7 ms as closures over lists;
+    full collection (10,000 queued: 0.7 ms, several times less than as closures over lists;
     `python -m benchmarks.predlog`). The name tuples are the server's own, shared by every
-    request. `columns()` builds the rows in the writer.
+    request. `columns()` builds the rows in the writer. A large request's values and answer
+    may be arrays instead (see `log_entry`).
     """
 
     request_id: str
     when: datetime
     model: tuple[str, str | None]
     input_names: tuple[str, ...]
-    inputs: tuple[tuple, ...]  # one tuple of values per input name
+    inputs: tuple  # per input name: a tuple of values, or an Arrow array
     output_names: tuple[str, ...]
-    outputs: tuple[tuple, ...]
+    outputs: tuple  # per output name: a tuple of values, or an array (numpy or Arrow)
     latency_seconds: float | None
 
     @classmethod
@@ -51,8 +51,8 @@ class LoggedRequest(NamedTuple):
         model: tuple[str, str | None],
         names: tuple[tuple[str, ...], tuple[str, ...]],
         columns: dict[str, list],
-        labels: list,
-        probabilities: list[list[float]] | None,
+        labels: "list | pa.Array",
+        probabilities: "list[list[float]] | np.ndarray | None",
         latency_seconds: float | None,
     ) -> "LoggedRequest":
         """A request as the server logs it: its checked columns and its answer.
@@ -63,18 +63,26 @@ class LoggedRequest(NamedTuple):
             model: (registered name, version), shared by every request of a server.
             names: (input names, output names: "prediction" then "proba_<class>" per class),
                 the server's own tuples, shared by every request.
-            columns: The request's values by input name.
-            labels: The predicted label per row.
-            probabilities: Per row, one probability per class; None when the model has none.
+            columns: The request's values by input name: lists, or Arrow arrays (see
+                `arrays`).
+            labels: The predicted label per row: a list, or an Arrow array (a large request:
+                the writer takes it as it is).
+            probabilities: Per row, one probability per class (a list of rows, or a numpy
+                array rows x classes: its columns are kept as arrays); None when the model
+                has none.
             latency_seconds: The request's own latency.
         """
         inputs, outputs = names
-        answer = (tuple(labels),)
-        if probabilities is not None:
-            answer += tuple(zip(*probabilities, strict=True))
-        else:
+        answer: tuple = (labels if isinstance(labels, pa.Array) else tuple(labels),)
+        if probabilities is None:
             outputs = outputs[:1]
-        values = tuple(map(tuple, map(columns.__getitem__, inputs)))
+        elif isinstance(probabilities, np.ndarray):
+            answer += tuple(np.ascontiguousarray(probabilities.T))
+        else:
+            answer += tuple(zip(*probabilities, strict=True))
+        given = map(columns.__getitem__, inputs)
+        # All arrays (see `arrays`) or all lists: one check, not one per column.
+        values = tuple(given if isinstance(columns[inputs[0]], pa.Array) else map(tuple, given))
         return cls(request_id, when, model, inputs, values, outputs, answer, latency_seconds)
 
     def columns(self) -> dict:
@@ -83,10 +91,64 @@ class LoggedRequest(NamedTuple):
             self.request_id,
             self.when,
             self.model,
-            {name: list(v) for name, v in zip(self.input_names, self.inputs, strict=True)},
-            {name: list(v) for name, v in zip(self.output_names, self.outputs, strict=True)},
+            {name: _values(v) for name, v in zip(self.input_names, self.inputs, strict=True)},
+            {name: _values(v) for name, v in zip(self.output_names, self.outputs, strict=True)},
             self.latency_seconds,
         )
+
+
+# From this many rows a request is logged as Arrow, built in the request path; below it as
+# tuples the writer thread converts in bulk, which costs less for a row or two
+# (benchmarks/predlog.py).
+ARRAY_ROWS = 64
+
+
+def log_entry(
+    request_id: str,
+    when: datetime,
+    model: tuple[str, str | None],
+    names: tuple[tuple[str, ...], tuple[str, ...]],
+    columns: dict[str, list],
+    answer,
+    latency_seconds: float,
+    classes: pa.Array | None,
+    types: dict[str, pa.DataType],
+) -> "LoggedRequest | pa.Table":
+    """What the server queues for one request.
+
+    A request of ARRAY_ROWS rows or more is built into its log rows here, as Arrow: its
+    values are freed by the thread that parsed them, while they are still in its cache, and
+    the writer thread has nothing to convert (1000 rows: 405 to 437 µs here, against 477 to
+    546 µs as tuples queued plus the writer's conversion; `python -m benchmarks.predlog`).
+
+    Args:
+        request_id: The request's id.
+        when: When it was answered (UTC).
+        model: (registered name, version).
+        names: (input names, output names), the server's own tuples.
+        columns: The request's checked values by input name.
+        answer: The model's answer (serve.model.Prediction): labels and probabilities, and
+            the same as arrays (class index per row, probabilities) when it has them.
+        latency_seconds: The request's own latency.
+        classes: The model's classes as an Arrow array (label = classes[index]), or None.
+        types: Arrow types of the input and output columns.
+    """
+    large = len(answer.labels) >= ARRAY_ROWS and classes is not None
+    if large and answer.codes is not None and answer.proba is not None:
+        entry = LoggedRequest.of(
+            request_id, when, model, names, arrays(columns, types),
+            classes.take(answer.codes), answer.proba, latency_seconds,
+        )  # fmt: skip
+        return request_table([entry], types)
+    return LoggedRequest.of(
+        request_id, when, model, names, columns, answer.labels, answer.probabilities,
+        latency_seconds,
+    )  # fmt: skip
+
+
+def arrays(columns: dict[str, list], types: dict[str, pa.DataType]) -> dict[str, pa.Array]:
+    """A large request's columns as Arrow arrays (see `log_entry`)."""
+    return {name: _array(values, types.get(name)) for name, values in columns.items()}
 
 
 def records(
@@ -168,11 +230,43 @@ def _rows(part: dict) -> int:
     return first.n if isinstance(first, Repeat) else len(first)
 
 
+def _values(part: "tuple | np.ndarray | pa.Array") -> list:
+    """A column part as a list of Python values."""
+    if isinstance(part, pa.Array):
+        return part.to_pylist()
+    return part.tolist() if isinstance(part, np.ndarray) else list(part)
+
+
+def _column(parts, kind: pa.DataType | None) -> "pa.Array | pa.ChunkedArray":
+    """One column from many requests' parts.
+
+    Runs of value tuples are converted together; arrays (a large request's answer) are taken
+    as they are.
+    """
+    chunks: list[pa.Array] = []
+    run: list = []
+    for part in parts:
+        if isinstance(part, tuple):
+            run.extend(part)
+            continue
+        if run:
+            chunks.append(_array(run, kind))
+            run = []
+        chunks.append(part if isinstance(part, pa.Array) else _array(part, kind))
+    if run or not chunks:
+        chunks.append(_array(run, kind))
+    if len(chunks) == 1:
+        return chunks[0]
+    if len({c.type for c in chunks}) > 1:  # a part that disagreed with the schema: all as text
+        chunks = [c.cast(pa.string()) for c in chunks]
+    return pa.chunked_array(chunks)
+
+
 def request_table(requests: list[LoggedRequest], types: dict[str, pa.DataType] | None = None):
     """The same table as `table([r.columns() for r in requests])`, built column-wise.
 
     For requests of one server (the same input and output names, in the same order): each
-    column is one C-level chain over the requests' tuples, with no dict or list per request
+    column is built from the requests' tuples in one pass, with no dict or list per request
     (the writer shares the interpreter with the requests). Returns None when the requests
     do not share their names; the caller then uses `table`.
     """
@@ -194,10 +288,34 @@ def request_table(requests: list[LoggedRequest], types: dict[str, pa.DataType] |
         "model_version": repeated("model_version", [r.model[1] for r in requests]),
     }
     for i, name in enumerate(in_names):
-        values = list(chain.from_iterable(r.inputs[i] for r in requests))
-        arrays[name] = _array(values, known.get(name))
+        arrays[name] = _column((r.inputs[i] for r in requests), known.get(name))
     for i, name in enumerate(out_names):
-        values = list(chain.from_iterable(r.outputs[i] for r in requests))
-        arrays[name] = _array(values, known.get(name))
+        arrays[name] = _column((r.outputs[i] for r in requests), known.get(name))
     arrays["latency_seconds"] = repeated("latency_seconds", [r.latency_seconds for r in requests])
     return pa.table(arrays)
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Tables built at different times as one, without copying.
+
+    A column whose type differs between them (a request that disagreed with the schema)
+    becomes text, as in `table`.
+    """
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        clash = {
+            name
+            for name in {n for t in tables for n in t.column_names}
+            if len({t.schema.field(name).type for t in tables if name in t.column_names}) > 1
+        }
+        return pa.concat_tables([_text(t, clash) for t in tables], promote_options="default")
+
+
+def _text(table_: pa.Table, names: set[str]) -> pa.Table:
+    for name in names & set(table_.column_names):
+        i = table_.column_names.index(name)
+        table_ = table_.set_column(i, name, table_.column(name).cast(pa.string()))
+    return table_

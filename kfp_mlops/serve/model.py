@@ -1,6 +1,6 @@
 """The served model: loaded only through the sha-checked loader, with its schema and a warm-up."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,10 @@ class Prediction:
 
     labels: list
     probabilities: list[list[float]] | None
+    # The same answer as arrays, for the prediction log: the class index per row and the
+    # rounded probabilities (None for a model without predict_proba).
+    codes: np.ndarray | None = field(default=None, compare=False)
+    proba: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,10 @@ class ServedModel:
             if not hasattr(self.model, "predict_proba"):
                 return Prediction(np.asarray(self.model.predict(frame)).tolist(), None)
             proba = np.asarray(self.model.predict_proba(frame), dtype=float)
-        labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)].tolist()
-        return Prediction(labels, proba.round(6).tolist())
+        codes = proba.argmax(axis=1)
+        rounded = proba.round(6)
+        labels = np.asarray(self.model.classes_)[codes].tolist()
+        return Prediction(labels, rounded.tolist(), codes, rounded)
 
     def log_types(self) -> dict:
         """Arrow types of the log's input and output columns, from the schema and the classes."""

@@ -21,11 +21,12 @@ import pyarrow.parquet as pq
 
 from components._shared.io import parse_s3_uri, s3_client
 from components._shared.redact import redact
-from kfp_mlops.serve.logrows import LoggedRequest, request_table, table
+from kfp_mlops.serve.logrows import LoggedRequest, concat, request_table, table
 from kfp_mlops.serve.metrics import Metrics
 
 PREFIX_ENV = "KFP_MLOPS_PREDICTION_LOG_URI"
 DEFAULT_PREFIX = "s3://kfp-mlops-data/predictions/"
+STATISTICS = ("request_id", "time", "model_name", "model_version")
 SHUTDOWN_ATTEMPTS = 3  # writes tried at shutdown before what is left is dropped and counted
 log = logging.getLogger("kfp_mlops.serve")
 
@@ -40,17 +41,21 @@ def log_prefix() -> str:
 class _Batch(NamedTuple):
     """One request's place in the queue.
 
-    A tuple: untracked by the cycle collector when `make` is a logrows.LoggedRequest (a
-    closure is tracked, and so is everything it holds).
+    A tuple: one object for the cycle collector to visit, whose values (a LoggedRequest's
+    inner tuples) it stops tracking; a closure is tracked, and so is everything it holds.
     """
 
     model: str
     date: str  # YYYY-MM-DD (UTC) of the request, the partition it goes to
     rows: int
-    make: "LoggedRequest | Callable[[], dict[str, list]]"  # the rows, built by the writer thread
+    # The rows: built by the writer thread from a LoggedRequest or a function, or already
+    # built in the request path (a large request's pa.Table).
+    make: "LoggedRequest | pa.Table | Callable[[], dict[str, list]]"
 
     def columns(self) -> dict[str, list]:
         """The rows by column."""
+        if isinstance(self.make, pa.Table):
+            return self.make.to_pydict()
         return self.make.columns() if isinstance(self.make, LoggedRequest) else self.make()
 
 
@@ -63,9 +68,13 @@ class PredictionLog:
     """A bounded queue of log rows and the thread that writes them, by size and by interval.
 
     `submit` never waits on I/O: when the queue holds `max_rows` rows it drops the new rows
-    and counts them. A failed write keeps its rows queued (still counted against the bound)
-    and is retried; `close` writes what is left, retrying a few times, and counts what it
-    could not write as dropped.
+    and counts them. The writer thread turns queued requests into Arrow as soon as
+    `convert_rows` rows of them wait, so the Python values requests parsed are let go within
+    a few thousand rows, and a flush never converts 25,000 rows at once while holding the
+    interpreter lock the requests need. Rows a large request built itself (a `pa.Table`)
+    wait as they are. Rows are written by size (`flush_rows`) and interval; a failed write
+    keeps them (still counted against the bound) and is retried; `close` writes what is
+    left, retrying a few times, and counts what it could not write as dropped.
     """
 
     def __init__(
@@ -77,15 +86,20 @@ class PredictionLog:
         flush_rows: int = 25_000,
         flush_seconds: float = 5.0,
         retry_seconds: float = 1.0,
+        convert_rows: int = 2_000,
         types: dict[str, pa.DataType] | None = None,
     ):
         self.bucket, _, path = prefix.removeprefix("s3://").partition("/")
         self.path = path.strip("/")
         self.metrics, self.types = metrics, types
         self.max_rows, self.flush_rows = max_rows, flush_rows
+        self.convert_rows = min(convert_rows, flush_rows)
         self.flush_seconds, self.retry_seconds = flush_seconds, retry_seconds
         self._pending: deque[_Batch] = deque()
-        self._rows = 0
+        self._rows = 0  # every row queued and not yet written or dropped: the bound
+        self._raw = 0  # of which not yet converted
+        # Converted, not yet written, by (model, date): (rows, table). The writer's own.
+        self._built: dict[tuple[str, str], list[tuple[int, pa.Table]]] = {}
         # A plain lock under the condition: submit takes it once per request.
         self._cond = threading.Condition(threading.Lock())
         self._stopping = False
@@ -105,7 +119,7 @@ class PredictionLog:
         model: str,
         when: datetime,
         rows: int,
-        make: "LoggedRequest | Callable[[], dict[str, list]]",
+        make: "LoggedRequest | pa.Table | Callable[[], dict[str, list]]",
     ) -> bool:
         """Queue one request's rows; False (and counted) when the queue is full.
 
@@ -114,8 +128,8 @@ class PredictionLog:
             when: The request's time (UTC): its date is the partition.
             rows: How many rows `make` builds.
             make: The request's facts (logrows.LoggedRequest, cheapest to keep queued) or a
-                function building its rows (see `records`); the writer thread builds them, so
-                the request pays only for queueing.
+                function building its rows (see `records`), which the writer thread builds; or
+                the rows already built (a large request: `request_table` of its arrays).
         """
         n = rows
         date = (when if when.tzinfo is UTC else when.astimezone(UTC)).date().isoformat()
@@ -125,7 +139,10 @@ class PredictionLog:
                 return False
             self._pending.append(_Batch(model, date, n, make))
             self._rows += n
-            if self._rows >= self.flush_rows:
+            if not isinstance(make, pa.Table):
+                self._raw += n
+            full = self._rows >= self.flush_rows > self._rows - n  # crossed the flush size
+            if full or self._raw >= self.convert_rows:
                 self._cond.notify()
         return True
 
@@ -144,16 +161,18 @@ class PredictionLog:
         if self._thread.is_alive():  # S3 hangs: say what the exit is about to lose
             log.error("prediction log: %d rows still unwritten after %.0f s", self._rows, timeout)
 
-    def _wait(self) -> bool:
-        """Wait for a reason to write; returns whether the log is stopping."""
+    def _wait(self, due: float) -> tuple[bool, bool]:
+        """Wait for work: (stopping, write now). Returns early with rows to convert."""
         with self._cond:
-            wait = self.retry_seconds if self._failing else self.flush_seconds
-            deadline = time.monotonic() + wait
-            while not self._stopping and (remaining := deadline - time.monotonic()) > 0:
-                if self._rows >= self.flush_rows and not self._failing:
-                    break
+            while not self._stopping:
+                remaining = due - time.monotonic()
+                if remaining <= 0:
+                    return False, True
+                full = self._rows >= self.flush_rows and not self._failing
+                if full or self._raw >= self.convert_rows:
+                    return False, full
                 self._cond.wait(remaining)
-            return self._stopping
+            return True, True
 
     def _run(self) -> None:
         try:
@@ -161,52 +180,84 @@ class PredictionLog:
         except Exception as exc:  # S3 may be down at start: the first write tries again
             log.warning("prediction log: S3 not reachable yet: %s", redact(exc)[:300])
         attempts = 0
+        due = time.monotonic() + self.flush_seconds
         while True:
-            stopping = self._wait()
-            with self._cond:
-                batches = list(self._pending)
-                self._pending.clear()
-            failed = self._write(batches) if batches else []
-            with self._cond:
-                self._pending.extendleft(reversed(failed))
-                self._failing = bool(failed)
+            stopping, write = self._wait(due)
+            self._convert()
+            if not write:
+                continue
+            failed = self._write()
+            self._failing = failed
+            due = time.monotonic() + (self.retry_seconds if failed else self.flush_seconds)
             if not stopping:
                 continue
             attempts += 1
             if not failed:
                 return
             if attempts >= SHUTDOWN_ATTEMPTS:
-                lost = sum(b.rows for b in failed)
+                lost = sum(n for parts in self._built.values() for n, _ in parts)
+                self._built.clear()
                 self.metrics.log_dropped.labels("write_failed").inc(lost)
                 with self._cond:
-                    self._pending.clear()
                     self._rows -= lost
                 log.error("prediction log: %d rows could not be written at shutdown", lost)
                 return
             time.sleep(self.retry_seconds)
 
-    def _write(self, batches: list[_Batch]) -> list[_Batch]:
-        """Write the batches, one object per model and date; returns the ones that failed."""
+    def _convert(self) -> None:
+        """Every queued request into Arrow, one table per model and date.
+
+        Their Python values are let go. A request whose rows cannot be built (a bug) is
+        dropped and counted.
+        """
+        with self._cond:
+            batches = list(self._pending)
+            self._pending.clear()
+            self._raw = 0
         groups: dict[tuple[str, str], list[_Batch]] = {}
         for batch in batches:
             groups.setdefault((batch.model, batch.date), []).append(batch)
-        failed = []
-        for (model, date), group in groups.items():
+        for key, group in groups.items():
+            ready = [b for b in group if isinstance(b.make, pa.Table)]
+            if ready:
+                self._built.setdefault(key, []).extend((b.rows, b.make) for b in ready)
+                group = [b for b in group if not isinstance(b.make, pa.Table)]
+                if not group:
+                    continue
             rows = sum(b.rows for b in group)
             try:
-                self._put(model, date, self._table(group))
-            except Exception as exc:  # S3Error, urllib3 errors, or a row builder's: all retried
+                built = self._table(group)
+            except Exception as exc:  # a row builder's bug: count it, keep the writer alive
+                log.error("prediction log: %d rows could not be built: %r", rows, exc)
+                self.metrics.log_dropped.labels("write_failed").inc(rows)
+                with self._cond:
+                    self._rows -= rows
+                continue
+            self._built.setdefault(key, []).append((rows, built))
+
+    def _write(self) -> bool:
+        """Write what is converted, one object per model and date.
+
+        Returns whether any write failed; its rows stay for the next attempt.
+        """
+        failed = False
+        for (model, date), parts in list(self._built.items()):
+            rows = sum(n for n, _ in parts)
+            try:
+                self._put(model, date, concat([t for _, t in parts]))
+            except Exception as exc:  # S3Error, urllib3 errors: all retried
                 self.metrics.log_write_errors.inc()
                 log.warning("prediction log: write failed, will retry: %s", redact(exc)[:300])
-                failed.extend(group)
+                failed = True
                 continue
+            del self._built[(model, date)]
             self.metrics.log_flushed.inc(rows)
             with self._cond:
                 self._rows -= rows
         return failed
 
     def _table(self, group: list[_Batch]) -> pa.Table:
-        """One flush's rows as an Arrow table (column-wise when they are all LoggedRequests)."""
+        """One group's rows as an Arrow table (column-wise when they are all LoggedRequests)."""
         if all(isinstance(b.make, LoggedRequest) for b in group):
             built = request_table([b.make for b in group], self.types)
             if built is not None:
@@ -224,7 +275,9 @@ class PredictionLog:
     def _put(self, model: str, date: str, rows: pa.Table) -> None:
         client = self._connect()
         buffer = io.BytesIO()
-        pq.write_table(rows, buffer)
+        # Min/max statistics for the facts readers filter on (a date window, a version), not
+        # for every feature: they were a quarter of the encoding time (benchmarks/predlog.py).
+        pq.write_table(rows, buffer, write_statistics=list(STATISTICS))
         stamp = datetime.now(UTC).strftime("%H%M%S")
         name = f"{stamp}-{uuid.uuid4().hex}.parquet"
         key = "/".join(p for p in (self.path, _safe(model), f"date={date}", name) if p)
