@@ -10,7 +10,7 @@ import pytest
 
 from components._shared.errors import DataError
 from kfp_mlops.serve.app import Limits, Server
-from kfp_mlops.serve.frame import RequestError, build_frame
+from kfp_mlops.serve.frame import RequestError, build_frame, checked_rows
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import ServedModel
 from kfp_mlops.serve.schema import Column, Schema, schema_from
@@ -124,6 +124,32 @@ def test_build_frame_mistyped_value_names_column_row_and_value(column, value, me
     columns = {n: [ROWS[0][n]] for n in FEATURES} | {column: [value]}
     with pytest.raises(RequestError, match=message):
         build_frame(columns, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "refused"),
+    [
+        ("integer", [1, None, 2.0, -3], None),  # an integral float is an integer
+        ("integer", [1, 2, 2.5], 2),
+        ("integer", [1, None, False], 2),
+        ("double", [1, 2.5, None, 7], None),
+        ("double", [1.5, 2.5, float("inf")], 2),
+        ("double", [True, 1.0], 0),
+        ("string", ["a", None, "b"], None),
+        ("string", ["a", "b", 3], 2),
+        ("boolean", [True, None, False], None),
+        ("boolean", [True, 1], 1),
+        ("string", [], None),
+    ],
+)
+def test_checked_values_pass_or_name_the_first_bad_row(kind, values, refused):
+    """The one-pass type check accepts exactly what the value-by-value check does."""
+    schema = Schema((Column("x", kind),))
+    if refused is None:
+        assert checked_rows({"x": values}, schema)["x"] == values
+        return
+    with pytest.raises(RequestError, match=f"in row {refused}$"):
+        checked_rows({"x": values}, schema)
 
 
 def test_v1_lists_follow_training_order_and_records_may_come_in_any_order():

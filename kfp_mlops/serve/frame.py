@@ -27,8 +27,33 @@ def _bad(column: Column, row: int, value: object) -> RequestError:
     )
 
 
+# The value types each kind takes at once (null included); anything else goes through the
+# value-by-value check, which also finds the row to name.
+_PLAIN_TYPES = {
+    "string": {str, type(None)},
+    "integer": {int, type(None)},
+    "double": {int, float, type(None)},
+    "boolean": {bool, type(None)},
+}
+_INFINITIES = (math.inf, -math.inf)
+
+
 def _check(column: Column, values: list) -> None:
-    """Raise for the first value that is not of the column's kind (null is allowed)."""
+    """Raise for the first value that is not of the column's kind (null is allowed).
+
+    Every value's type is looked at in one pass in C; the value-by-value loop, which was
+    most of a 1000-row request's checking, runs only when that pass finds a type to look
+    closer at (a float in an integer column, a bool, anything else) and names the row.
+    """
+    seen = set(map(type, values))
+    if seen <= _PLAIN_TYPES[column.kind] and not (
+        float in seen and any(v in values for v in _INFINITIES)
+    ):
+        return
+    _check_each(column, values)
+
+
+def _check_each(column: Column, values: list) -> None:
     kind = column.kind
     for row, value in enumerate(values):
         if value is None:

@@ -1,10 +1,14 @@
 """KServe's V1 protocol: `{"instances": [...]}` in, `{"predictions": [...]}` out."""
 
+from operator import itemgetter
+
 from kfp_mlops.serve.frame import RequestError, check_names, check_rows
 from kfp_mlops.serve.schema import Schema
 
 
 def _records(instances: list[dict], schema: Schema) -> dict[str, list]:
+    names = schema.names
+    expected = set(names)
     for row, instance in enumerate(instances):
         if not isinstance(instance, dict):
             raise RequestError(
@@ -12,12 +16,16 @@ def _records(instances: list[dict], schema: Schema) -> dict[str, list]:
                 f"instance {row} is a {type(instance).__name__}, but instance 0 is a "
                 "record; send every instance as a record or every one as a list",
             )
-        if len(instance) != len(schema.columns) or any(k not in instance for k in schema.names):
+        if instance.keys() != expected:
             try:
                 check_names(list(instance), schema)
             except RequestError as exc:
                 raise RequestError(400, f"instance {row}: {exc.message}") from None
-    return {name: [i[name] for i in instances] for name in schema.names}
+    if len(names) == 1:
+        return {names[0]: [i[names[0]] for i in instances]}
+    # One C-level pass: each record to a tuple in training order, then transposed.
+    columns = zip(*map(itemgetter(*names), instances), strict=True)
+    return dict(zip(names, map(list, columns), strict=True))
 
 
 def _lists(instances: list[list], schema: Schema) -> dict[str, list]:
