@@ -12,7 +12,7 @@ import pytest
 
 from components._shared.errors import DataError
 from components._shared.io.partitions import DateWindow
-from components.check_performance.publish import DAYS_BELOW, figures_of
+from components.check_performance.publish import DAYS_BELOW, MIN_DAYS, figures_of
 from components.check_performance.read import read_labels, read_predictions
 from components.check_performance.report import (
     metadata_of,
@@ -82,7 +82,8 @@ def test_check_performance_figures_push_days_below_per_metric_and_no_day_label(f
     figures = figures_of(failing, "german-credit", 0.25)
     assert figures.gate == "live_performance" and figures.passed is False
     assert [(s.name, dict(s.labels), s.value) for s in figures.series] == [
-        (DAYS_BELOW, {"metric": "precision"}, 3.0)
+        (DAYS_BELOW, {"metric": "precision"}, 3.0),
+        (MIN_DAYS, {"metric": "precision"}, float(failing.min_days)),
     ]
     assert figures.metrics["precision_last_day"] == pytest.approx(0.6)
     assert figures.metrics["precision_window"] == pytest.approx(0.7)
@@ -111,6 +112,10 @@ def test_check_performance_pushes_the_series_the_alert_watches_to_a_real_pushgat
         f'{DAYS_BELOW}{{{labels},metric="precision",model="german-credit",pipeline="monitoring"}} 3'
         in page
     )
+    min_days = (
+        f'{MIN_DAYS}{{{labels},metric="precision",model="german-credit",pipeline="monitoring"}}'
+    )
+    assert f"{min_days} {failing.min_days}" in page
     assert re.search(r'kfp_mlops_gate_passed\{gate="live_performance",[^}]*\} 0', page)
     assert 'metric="precision_last_day"' in page and "day=" not in page
 

@@ -7,6 +7,7 @@ from components.check_performance.report import summary_line
 
 GATE = "live_performance"
 DAYS_BELOW = "kfp_mlops_live_performance_consecutive_days_below_bound"
+MIN_DAYS = "kfp_mlops_live_performance_min_days"
 
 
 def figures_of(
@@ -14,7 +15,8 @@ def figures_of(
 ) -> GateFigures:
     """What the gate pushes: per bound, its last day, window, bound and run of days below.
 
-    The run of days below is the series KfpMlopsLivePerformanceLow watches.
+    The run of days below, against the min_days the gate was given, is what
+    KfpMlopsLivePerformanceLow watches.
     No series carries a `day` label: one per day would grow without bound in Prometheus.
     """
     metrics: dict[str, float] = {}
@@ -31,15 +33,22 @@ def figures_of(
         "labels_duplicate": float(counts.duplicate_labels),
         "predictions_unlabelled": float(counts.unlabelled),
     }
-    series = [
-        Series(
-            DAYS_BELOW,
-            "Consecutive judged days (with enough labels) a live metric stayed below its bound",
-            {"metric": c.metric},
-            float(c.days_below),
-        )
-        for c in result.checks
-    ]
+    series = []
+    for c in result.checks:
+        series += [
+            Series(
+                DAYS_BELOW,
+                "Consecutive judged days (with enough labels) a live metric stayed below its bound",
+                {"metric": c.metric},
+                float(c.days_below),
+            ),
+            Series(
+                MIN_DAYS,
+                "Days below its bound after which the gate fails (its min_days setting)",
+                {"metric": c.metric},
+                float(result.min_days),
+            ),
+        ]
     return GateFigures(
         gate=GATE,
         model=model,
