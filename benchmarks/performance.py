@@ -1,7 +1,7 @@
 """`make bench` live-performance rows: check_performance at 1e6 predictions joined with 1e6 labels.
 
 The data is written first, in the prediction log's layout (`<model>/date=YYYY-MM-DD/`, one
-part per day over 30 days, built with the server's own table builder, logrows.table), with
+part per day over 30 days, built with the server's own table builder, logtable.table), with
 five input columns the gate does not read, and labels as Parquet and as CSV (request_id,
 label, time): 1% for unknown ids, 1% repeated, 1% late. Each measured run is its own
 interpreter, so its peak RSS (getrusage ru_maxrss) is the gate's alone: imports, reading
@@ -29,7 +29,7 @@ def write_data(root: Path, rows: int, seed: int = 0) -> tuple[Path, Path, Path]:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from kfp_mlops.serve import logrows
+    from kfp_mlops.serve import logtable
 
     rng = np.random.default_rng(seed)
     ids = np.char.add("req-", np.arange(rows).astype(str))
@@ -53,7 +53,7 @@ def write_data(root: Path, rows: int, seed: int = 0) -> tuple[Path, Path, Path]:
         }
         folder = root / "log" / "german-credit" / f"date={(DAY0 + timedelta(days=d)).date()}"
         folder.mkdir(parents=True)
-        pq.write_table(logrows.table([columns]), folder / "000000-bench.parquet")
+        pq.write_table(logtable.table([columns]), folder / "000000-bench.parquet")
     right = rng.random(rows) < 0.85
     labels = pd.DataFrame(
         {

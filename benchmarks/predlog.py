@@ -28,7 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kfp_mlops.serve.logrows import LoggedRequest, log_entry, records, request_table, table
+from kfp_mlops.serve.logrows import LoggedRequest, log_entry, records
+from kfp_mlops.serve.logtable import request_table, table
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction
 from kfp_mlops.serve.predlog import STATISTICS, PredictionLog

@@ -20,7 +20,7 @@ from components.check_performance.report import (
     render_html,
     render_markdown,
 )
-from kfp_mlops.serve import logrows
+from kfp_mlops.serve import logtable
 from tests.test_check_performance import judge, labels_with_precision, log
 
 
@@ -123,7 +123,7 @@ def test_check_performance_pushes_the_series_the_alert_watches_to_a_real_pushgat
 def _write_log(root, frame: pd.DataFrame) -> None:
     """Write the frame in the prediction log's layout, with the log's own table builder."""
     for day, rows in frame.groupby(frame["time"].dt.date):
-        part = logrows.table([{c: rows[c].tolist() for c in rows.columns}])
+        part = logtable.table([{c: rows[c].tolist() for c in rows.columns}])
         folder = root / "german-credit" / f"date={day}"
         folder.mkdir(parents=True)
         pq.write_table(part, folder / "000000-a.parquet")

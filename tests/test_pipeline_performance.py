@@ -1,6 +1,6 @@
 """Live performance through the compiled monitoring pipeline, run with kfp.local for real.
 
-A prediction log is written to the embedded stack's S3 in the server's layout (logrows.table,
+A prediction log is written to the embedded stack's S3 in the server's layout (logtable.table,
 the server's own, `predictions/<model>/date=YYYY-MM-DD/`), labels arrive as a CSV in S3, and the
 data itself has not drifted: (1) precision below its bound on each of 3 days → the gate fails
 → the training sub-pipeline retrains; (2) within bounds → nothing retrained, exit 0.
@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from components._shared.gate_records import read_gate_records
 from components._shared.io import s3_client
-from kfp_mlops.serve import logrows
+from kfp_mlops.serve import logrows, logtable
 from tests.conftest import GERMAN_CREDIT
 from tests.test_pipeline_monitoring import run_json
 
@@ -45,7 +45,7 @@ def _write_log(model: str, days: int) -> None:
             inputs = {"age": [30 + i % 7], "credit_amount": [1000.0 + i]}
             parts.append(logrows.records(f"req-{i}", when, (model, "1"), inputs, outputs, 0.01))
         buffer = io.BytesIO()
-        pq.write_table(logrows.table(parts), buffer)
+        pq.write_table(logtable.table(parts), buffer)
         day = (DAY0 + timedelta(days=d)).date()
         _put(f"predictions/{model}/date={day}/080000-{uuid.uuid4().hex}.parquet", buffer.getvalue())
 

@@ -9,16 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from kfp_mlops.serve.logrows import (
-    ARRAY_ROWS,
-    LoggedRequest,
-    arrays,
-    concat,
-    log_entry,
-    records,
-    request_table,
-    table,
-)
+from kfp_mlops.serve.logrows import ARRAY_ROWS, LoggedRequest, arrays, log_entry, records
+from kfp_mlops.serve.logtable import concat, request_table, table
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix

@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from components._shared.io import parse_s3_uri, s3_client
 from components._shared.redact import redact
-from kfp_mlops.serve.logrows import LoggedRequest, concat, request_table, table
+from kfp_mlops.serve.logrows import LoggedRequest
+from kfp_mlops.serve.logtable import concat, request_table, table
 from kfp_mlops.serve.metrics import Metrics
 
 PREFIX_ENV = "KFP_MLOPS_PREDICTION_LOG_URI"
