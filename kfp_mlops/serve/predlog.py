@@ -54,9 +54,7 @@ class _Batch(NamedTuple):
     make: "LoggedRequest | pa.Table | Callable[[], dict[str, list]]"
 
     def columns(self) -> dict[str, list]:
-        """The rows by column."""
-        if isinstance(self.make, pa.Table):
-            return self.make.to_pydict()
+        """The rows by column (a LoggedRequest's or a function's; tables skip this)."""
         return self.make.columns() if isinstance(self.make, LoggedRequest) else self.make()
 
 
