@@ -45,7 +45,7 @@ def test_check_performance_metrics_and_metadata_hold_every_count_and_day(failing
 def test_check_performance_markdown_verdict_first_then_bounds_and_every_day(failing):
     text = render_markdown(failing)
     assert text.startswith("# Live performance: REJECTED\n")
-    assert "| precision | 0.8000 | 2026-11-04 | 0.6000 | 0.7000 | 3 |" in text
+    assert "| precision | 0.8000 | FAILED | 2026-11-04 | 0.6000 | 0.7000 | 3 | 0 |" in text
     assert "precision below 0.8 on each of the last 3 judged days" in text
     assert text.count("\n| 2026-11-0") == 4
 

@@ -34,14 +34,19 @@ def _put(key: str, body: bytes) -> None:
     client.put_object(BUCKET, key, io.BytesIO(body), len(body))
 
 
-def _write_log(model: str, days: int) -> None:
-    """PER_DAY single-row requests a day; request i predicts class i % 2."""
+def _write_log(model: str, days: int, proba: bool = True) -> None:
+    """PER_DAY single-row requests a day; request i predicts class i % 2.
+
+    proba=False: only the prediction, as a payload-logger sink that records no scores writes.
+    """
     for d in range(days):
         parts = []
         for i in range(d * PER_DAY, (d + 1) * PER_DAY):
             when = DAY0 + timedelta(days=d, minutes=i % PER_DAY)
-            outputs = {"prediction": [i % 2], "proba_0": [0.3 + 0.4 * (1 - i % 2)]}
-            outputs["proba_1"] = [1 - outputs["proba_0"][0]]
+            outputs = {"prediction": [i % 2]}
+            if proba:
+                outputs["proba_0"] = [0.3 + 0.4 * (1 - i % 2)]
+                outputs["proba_1"] = [1 - outputs["proba_0"][0]]
             inputs = {"age": [30 + i % 7], "credit_amount": [1000.0 + i]}
             parts.append(logrows.records(f"req-{i}", when, (model, "1"), inputs, outputs, 0.01))
         buffer = io.BytesIO()
@@ -164,4 +169,24 @@ def test_monitoring_labels_without_request_id_fail_naming_the_columns_and_the_fo
         in (summary["error"])
     )
     assert "a labels file holds request_id, label[, time][, row]" in summary["error"]
+    assert summary["retrained"] is False
+
+
+def test_monitoring_roc_auc_bound_on_a_log_without_probabilities_fails_naming_the_columns(cli):
+    model = "perf-no-proba"
+    _write_log(model, 3, proba=False)
+    code, summary, _ = run_json(
+        cli,
+        f"current_uri={GERMAN_CREDIT}",
+        f"reference_uri={GERMAN_CREDIT}",
+        f"model_name={model}",
+        f"labels_uri={_labels(model, 3, 1.0)}",
+        f"predictions_uri=s3://{BUCKET}/predictions/{model}/",
+        'performance_bounds={"accuracy": 0.7, "roc_auc": 0.7}',
+    )
+    # Not "within bounds": the step fails, naming what the log lacks and the way out.
+    assert code == 1 and summary["failed_task"] == "check-performance"
+    assert "the roc_auc bound needs the model's probabilities" in summary["error"]
+    assert "lacks ['proba_0', 'proba_1']" in summary["error"]
+    assert "or drop roc_auc from the bounds" in summary["error"]
     assert summary["retrained"] is False

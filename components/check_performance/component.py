@@ -32,9 +32,12 @@ def check_performance(
     prediction and over the window, and fails a bound when its metric is below it on each of
     the last `min_days` days that have at least `min_labels_per_day` labels. Labels for
     unknown ids, repeated labels (the latest time wins), late labels and unlabelled
-    predictions are counted and reported. Fails closed: no bound means not passed. Pushes
-    its figures to the Pushgateway when one is configured and records its verdict for the
-    run's notification.
+    predictions are counted and reported. Each bound is passed, failed or not judged, and
+    the report says why. Fails closed: no bound, or a bound whose metric could be computed
+    on fewer than `min_days` of at least `min_days` judged days (roc_auc on days of one
+    class), means not passed; with fewer judged days than `min_days` no bound is judged yet
+    and the gate passes, saying so. Pushes its figures to the Pushgateway when one is
+    configured and records its verdict for the run's notification.
 
     Args:
         drifted: The drift gate's verdict; returned unchanged when no labels_uri is given.
@@ -54,7 +57,8 @@ def check_performance(
         kfp_run_id: The run's id, for the gate record the notification reads.
         metrics: Output numbers: window values, <metric>_last_day, days below, label counts.
         report: Output Markdown verdict. Metadata: passed (None when skipped), skipped,
-            reasons, notes, bounds, counts, days [{day, labelled, <metric>...}].
+            reasons, notes, bounds, checks {metric: {status, reason, ...}}, counts, days
+            [{day, labelled, <metric>..., unscored}].
         report_html: Output HTML page with one per-day SVG chart per metric, bound drawn.
 
     Returns:
@@ -62,7 +66,8 @@ def check_performance(
 
     Raises:
         DataError: Missing labels or log, missing columns, labels not of the model's classes
-            (non-numeric for a numeric target), an empty window, no label that matches.
+            (non-numeric for a numeric target), an empty window, no label that matches, a
+            roc_auc bound on a log without a proba_<class> column per class.
         ConfigError: An unknown metric, a bound outside [0, 1], a bad window or setting.
     """
     import time

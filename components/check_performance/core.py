@@ -1,13 +1,15 @@
 """Live-performance gate core: labelled predictions scored per day, bounds held over N days."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError, one_of
-from components.check_performance.join import JoinCounts, Joined, join_labels
+from components.check_performance.bounds import NOT_JUDGED, MetricCheck, check_bound
+from components.check_performance.join import PROBA_PREFIX, JoinCounts, Joined, join_labels
 from components.check_performance.measures import METRICS, measure, ordered_classes
 
 
@@ -21,19 +23,7 @@ class DayPerformance:
     late_labels: int
     judged: bool  # at least min_labels_per_day labelled rows
     values: dict[str, float | None]  # metric -> value (empty when not judged)
-
-
-@dataclass(frozen=True)
-class MetricCheck:
-    """One bounded metric: its recent values and how long it has stayed below its bound."""
-
-    metric: str
-    bound: float  # a minimum: every metric is higher-is-better
-    last_day: date | None  # the last judged day with a value
-    last_day_value: float | None
-    window_value: float | None
-    days_below: int  # consecutive judged days below the bound, counted back from the last
-    failed: bool  # days_below >= min_days
+    unscored: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value
 
 
 @dataclass(frozen=True)
@@ -42,10 +32,10 @@ class PerformanceResult:
 
     passed: bool
     reasons: list[str]  # why it failed (empty when passed)
-    notes: list[str]  # what a reader should know: labels not used, too few judged days
+    notes: list[str]  # what a reader should know: labels not used, days not judged
     days: list[DayPerformance]
     window: dict[str, float | None]
-    checks: list[MetricCheck]
+    checks: list[MetricCheck]  # one per bound, each with its status and the reason for it
     counts: JoinCounts
     classes: list
     positive_class: object  # None for multiclass (macro averages)
@@ -78,12 +68,49 @@ def _settings(min_days: int, min_labels_per_day: int, max_label_delay_days: floa
         )
 
 
-def _score(rows: pd.DataFrame, joined: Joined, classes: tuple) -> dict[str, float | None]:
-    proba = None
+def _require_probabilities(bounds: dict, joined: Joined, columns: list) -> None:
+    """A roc_auc bound on a log without a probability per class could never be judged."""
+    if "roc_auc" not in bounds or joined.proba_columns is not None:
+        return
+    needed = [f"{PROBA_PREFIX}{c}" for c in joined.classes]
+    lacking = [c for c in needed if c not in columns]
+    raise DataError(
+        f"the roc_auc bound needs the model's probabilities, one column per class {needed}; "
+        f"the prediction log lacks {lacking} (its columns: {columns}); log the probabilities "
+        f"(the server's own prediction log writes {PROBA_PREFIX}<class>; a payload-logger "
+        "sink must record them too) or drop roc_auc from the bounds"
+    )
+
+
+def _unscored(metric: str, rows: pd.DataFrame, classes: tuple, proba, unlogged: int) -> str:
+    """Why a metric has no value on these rows (measure gives None, not a reason)."""
+    if metric != "roc_auc":
+        return "undefined on these rows"
+    if proba is None:
+        return "no probabilities logged"
+    if unlogged:
+        return f"no probabilities logged for {unlogged} of {len(rows)} rows"
+    seen = rows["y_true"].nunique()
+    if seen < 2:
+        return "labels of one class only"
+    if seen < len(classes):
+        return f"labels of {seen} of the {len(classes)} classes"
+    return "undefined on these rows"
+
+
+def _score(rows: pd.DataFrame, joined: Joined, classes: tuple) -> tuple[dict, dict[str, str]]:
+    """Every metric of the rows, and why each one without a value has none."""
+    proba, unlogged = None, 0
     if joined.proba_columns is not None:
         order = [joined.proba_columns[joined.classes.index(c)] for c in classes]
         proba = rows[order].to_numpy(dtype=float)
-    return measure(rows["y_true"].to_numpy(), rows["y_pred"].to_numpy(), proba, classes)
+        # Parts written without scores (another sink, another version) read as null.
+        unlogged = int(np.isnan(proba).any(axis=1).sum())
+    values = measure(
+        rows["y_true"].to_numpy(), rows["y_pred"].to_numpy(), None if unlogged else proba, classes
+    )
+    why = {m: _unscored(m, rows, classes, proba, unlogged) for m, v in values.items() if v is None}
+    return values, why
 
 
 def _days(joined: Joined, classes: tuple, min_labels: int) -> list[DayPerformance]:
@@ -93,6 +120,7 @@ def _days(joined: Joined, classes: tuple, min_labels: int) -> list[DayPerformanc
         rows = groups.get(day)
         labelled = 0 if rows is None else len(rows)
         judged = labelled >= min_labels
+        values, unscored = _score(rows, joined, classes) if judged else ({}, {})
         days.append(
             DayPerformance(
                 day=day.date(),
@@ -100,32 +128,14 @@ def _days(joined: Joined, classes: tuple, min_labels: int) -> list[DayPerformanc
                 labelled=labelled,
                 late_labels=int(joined.late_per_day.get(day, 0)),
                 judged=judged,
-                values=_score(rows, joined, classes) if judged else {},
+                values=values,
+                unscored=unscored,
             )
         )
     return days
 
 
-def _check(metric: str, bound: float, days, window, min_days: int) -> MetricCheck:
-    judged = [d for d in days if d.judged and d.values.get(metric) is not None]
-    below = 0
-    for d in reversed(judged):
-        if d.values[metric] >= bound:
-            break
-        below += 1
-    last = judged[-1] if judged else None
-    return MetricCheck(
-        metric=metric,
-        bound=bound,
-        last_day=last.day if last else None,
-        last_day_value=last.values[metric] if last else None,
-        window_value=window.get(metric),
-        days_below=below,
-        failed=below >= min_days,
-    )
-
-
-def _notes(counts: JoinCounts, days: list[DayPerformance], min_days: int, min_labels: int):
+def _notes(counts: JoinCounts, days: list[DayPerformance], checks, min_days: int, min_labels):
     notes = []
     unused = {
         "labels name no prediction in the window (unknown request id or row)": (
@@ -147,9 +157,19 @@ def _notes(counts: JoinCounts, days: list[DayPerformance], min_days: int, min_la
     if judged < min_days:
         notes.append(
             f"only {judged} day(s) have >= {min_labels} labels (min_labels_per_day); a bound "
-            f"fails after {min_days} judged days below it (min_days)"
+            f"fails after {min_days} judged days below it (min_days): no bound judged yet"
         )
+    notes += [  # a judged bound with gaps: the reason of a not-judged one says it already
+        f"{c.metric} could not be computed on {c.days_without_value} of the {judged} judged "
+        f"days ({_why(days, c.metric)}); those days neither break nor extend its run"
+        for c in checks
+        if c.days_without_value and c.status != NOT_JUDGED
+    ]
     return notes
+
+
+def _why(days: list[DayPerformance], metric: str) -> str:
+    return "; ".join(dict.fromkeys(d.unscored[metric] for d in days if metric in d.unscored))
 
 
 def check_performance(
@@ -165,8 +185,11 @@ def check_performance(
     """Score the labelled predictions per day and over the window, and hold them to bounds.
 
     A bound fails when its metric is below it on each of the last `min_days` judged days
-    (days with at least `min_labels_per_day` labels; days with fewer neither break nor
-    extend the run). Fails closed: no bound set means not passed.
+    (days with at least `min_labels_per_day` labels; days with fewer, or on which the metric
+    is undefined, neither break nor extend the run). Fails closed: no bound set, or a bound
+    whose metric has a value on fewer than `min_days` of at least `min_days` judged days
+    (one class on each day for roc_auc), means not passed. With fewer than `min_days` judged
+    days, every bound is not judged yet and the gate passes, saying so.
 
     Args:
         predictions: Prediction-log rows of the window: request_id, time, prediction,
@@ -185,13 +208,15 @@ def check_performance(
         ConfigError: An unknown metric, a bound outside [0, 1], a setting out of range, a
             positive_label that names no class.
         DataError: No predictions in the window, missing columns, labels not of the model's
-            classes, or no label that matches a prediction.
+            classes, no label that matches a prediction, or a roc_auc bound on a log
+            without a proba_<class> column for every class.
     """
     checked = _bounds(bounds)
     _settings(min_days, min_labels_per_day, max_label_delay_days)
     if predictions.empty:
         raise DataError("the prediction log has no rows in the window: nothing to judge")
     joined = join_labels(predictions, labels, max_label_delay_days)
+    _require_probabilities(checked, joined, [str(c) for c in predictions.columns])
     counts = joined.counts
     if counts.used_labels == 0:
         raise DataError(
@@ -202,20 +227,21 @@ def check_performance(
         )
     classes = ordered_classes(joined.classes, positive_label)
     days = _days(joined, classes, min_labels_per_day)
-    window = _score(joined.rows, joined, classes)
-    checks = [_check(m, b, days, window, min_days) for m, b in checked.items()]
-    reasons = [
-        f"{c.metric} below {c.bound:g} on each of the last {c.days_below} judged days "
-        f"(min_days {min_days}); last day {c.last_day}: {c.last_day_value:.4f}"
-        for c in checks
-        if c.failed
+    window, _ = _score(joined.rows, joined, classes)
+    judged = [d for d in days if d.judged]
+    checks = [
+        check_bound(m, b, judged, window.get(m), min_days, min_labels_per_day, _why(days, m))
+        for m, b in checked.items()
     ]
+    # A bound not judged fails closed once there are min_days judged days; before, none can be.
+    enough = len(judged) >= min_days
+    reasons = [c.reason for c in checks if c.failed or (enough and c.status == NOT_JUDGED)]
     if not checked:
         reasons.append("no performance bound set: refusing to pass (fail closed)")
     return PerformanceResult(
         passed=not reasons,
         reasons=reasons,
-        notes=_notes(counts, days, min_days, min_labels_per_day),
+        notes=_notes(counts, days, checks, min_days, min_labels_per_day),
         days=days,
         window=window,
         checks=checks,

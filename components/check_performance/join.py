@@ -191,8 +191,11 @@ def join_labels(
     labelled, nulls = _labels(labels, numeric, classes)
     if not numeric:
         preds["prediction"] = preds["prediction"].astype(str)
+    # A class predicted without a score column leaves the scores partial (proba None below).
+    seen = set(preds["prediction"].dropna().unique().tolist())
     if not classes:  # no scores logged: the classes seen
-        classes = sorted(set(preds["prediction"].unique()) | set(labelled["label"].unique()))
+        seen |= set(labelled["label"].unique().tolist())
+    classes = sorted(set(classes) | seen)
     _check_known(labelled["label"], classes)
     keys = ["request_id", "row"] if "row" in labelled.columns else ["request_id"]
     labelled, repeated_labels = _dedupe(labelled, keys)

@@ -5,7 +5,8 @@ import math
 from dataclasses import asdict
 
 from components._shared.charts import daily_series
-from components._shared.reports import fmt, markdown_table, md_text, verdict
+from components._shared.reports import fmt, markdown_table, md_text
+from components.check_performance.bounds import NOT_JUDGED, PASSED
 from components.check_performance.core import PerformanceResult
 from components.check_performance.measures import METRICS
 
@@ -17,8 +18,41 @@ SKIPPED_REPORT = (
 )
 
 
+BOUND_COLUMNS = ["metric", "bound (min)", "status", "why"]
+BOUND_TABLE = [
+    *BOUND_COLUMNS[:3],
+    *("last judged day", "value", "window", "days below", "days without value", "why"),
+]
+DAY_COLUMNS = ["day", "predictions", "labelled", "late", "judged"]
+
+
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
+
+
+def _shown(status: str) -> str:
+    """A bound's status as a reader scans for it: only "passed" stays quiet."""
+    return {PASSED: "passed"}.get(status, status.replace("_", " ").upper())
+
+
+def _unscored(unscored: dict[str, str]) -> str:
+    return "; ".join(f"{m}: {why}" for m, why in unscored.items())
+
+
+def headline(result: PerformanceResult) -> str:
+    """The verdict a reader sees first: a gate that judged no bound does not say PASSED."""
+    if not result.passed:
+        return "REJECTED"
+    if any(c.status == NOT_JUDGED for c in result.checks):
+        return "NOT JUDGED"
+    return "PASSED"
+
+
+def _said(result: PerformanceResult) -> list[str]:
+    """The reasons, then what a passing gate must still say: each bound it did not judge."""
+    return [*result.reasons] + [
+        c.reason for c in result.checks if c.status == NOT_JUDGED and c.reason not in result.reasons
+    ]
 
 
 def metrics_of(result: PerformanceResult) -> dict[str, float]:
@@ -31,6 +65,8 @@ def metrics_of(result: PerformanceResult) -> dict[str, float]:
         if c.last_day_value is not None:
             numbers[f"{c.metric}_last_day"] = c.last_day_value
         numbers[f"{c.metric}_days_below_bound"] = float(c.days_below)
+        numbers[f"{c.metric}_days_without_value"] = float(c.days_without_value)
+        numbers[f"{c.metric}_not_judged"] = 1.0 if c.status == NOT_JUDGED else 0.0
     numbers |= {k: float(v) for k, v in asdict(result.counts).items()}
     numbers["judged_days"] = float(sum(d.judged for d in result.days))
     numbers["passed"] = 1.0 if result.passed else 0.0
@@ -46,6 +82,17 @@ def metadata_of(result: PerformanceResult) -> dict:
         "notes": list(result.notes),
         "bounds": {c.metric: c.bound for c in result.checks},
         "days_below_bound": {c.metric: c.days_below for c in result.checks},
+        "checks": {
+            c.metric: {
+                "status": c.status,
+                "reason": c.reason,
+                "bound": c.bound,
+                "days_below": c.days_below,
+                "days_with_value": c.days_with_value,
+                "days_without_value": c.days_without_value,
+            }
+            for c in result.checks
+        },
         "min_days": result.min_days,
         "min_labels_per_day": result.min_labels_per_day,
         "max_label_delay_days": result.max_label_delay_days,
@@ -61,6 +108,7 @@ def metadata_of(result: PerformanceResult) -> dict:
                 "late_labels": d.late_labels,
                 "judged": d.judged,
                 **{k: _finite(v) for k, v in d.values.items()},
+                "unscored": dict(d.unscored),
             }
             for d in result.days
         ],
@@ -76,6 +124,8 @@ def summary_line(result: PerformanceResult) -> str:
     """One line for notifications: each bound, its last judged day and its run below."""
     parts = [
         f"{c.metric} {fmt(c.last_day_value)} (bound {c.bound:g}, {c.days_below} day(s) below)"
+        if c.status != NOT_JUDGED
+        else f"{c.metric} not judged (bound {c.bound:g})"
         for c in result.checks
     ]
     return ", ".join(parts) or "no bound set"
@@ -83,14 +133,25 @@ def summary_line(result: PerformanceResult) -> str:
 
 def render_markdown(result: PerformanceResult) -> str:
     """The human report for the Kubeflow UI; every name and value from data is escaped."""
-    lines = [f"# Live performance: {verdict(result.passed)}", ""]
-    lines += [f"- {md_text(r)}" for r in result.reasons] or ["- every bound holds"]
+    lines = [f"# Live performance: {headline(result)}", ""]
+    said = [f"- {md_text(r)}" for r in _said(result)]
+    lines += said or ["- every bound holds"]
     lines += ["", "## Bounds", ""]
     lines.append(
         markdown_table(
-            ["metric", "bound (min)", "last judged day", "value", "window", "days below"],
+            BOUND_TABLE,
             [
-                [c.metric, c.bound, c.last_day, c.last_day_value, c.window_value, c.days_below]
+                [
+                    c.metric,
+                    c.bound,
+                    _shown(c.status),
+                    c.last_day,
+                    c.last_day_value,
+                    c.window_value,
+                    c.days_below,
+                    c.days_without_value,
+                    c.reason,
+                ]
                 for c in result.checks
             ],
         )
@@ -100,10 +161,11 @@ def render_markdown(result: PerformanceResult) -> str:
     lines += ["", f"## Per day (last {len(shown)} of {len(result.days)})", ""]
     lines.append(
         markdown_table(
-            ["day", "predictions", "labelled", "late", "judged", *METRICS],
+            [*DAY_COLUMNS, *METRICS, "not computed"],
             [
                 [str(d.day), d.predictions, d.labelled, d.late_labels, d.judged]
                 + [d.values.get(m) for m in METRICS]
+                + [_unscored(d.unscored)]
                 for d in shown
             ],
         )
@@ -114,7 +176,8 @@ def render_markdown(result: PerformanceResult) -> str:
 STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-    ".fail{color:#c0392b}.pass{color:#1e7b34}figure{display:inline-block;margin:.5em 1em 0 0}"
+    ".fail{color:#c0392b}.pass{color:#1e7b34}.unjudged{color:#8a6d00}"
+    "figure{display:inline-block;margin:.5em 1em 0 0}"
     "figcaption{font-size:.85em}"
 )
 
@@ -129,8 +192,9 @@ def _cells(values: list, tag: str = "td") -> str:
 
 def render_html(result: PerformanceResult) -> str:
     """A self-contained page: verdict, one SVG chart per metric per day, the tables."""
-    title = f"Live performance: {verdict(result.passed)}"
-    css = "pass" if result.passed else "fail"
+    word = headline(result)
+    title = f"Live performance: {word}"
+    css = {"PASSED": "pass", "REJECTED": "fail"}.get(word, "unjudged")
     bounds = {c.metric: c.bound for c in result.checks}
     days = [d.day for d in result.days]
     charted = [*bounds, *(m for m in METRICS if m not in bounds)]
@@ -142,19 +206,23 @@ def render_html(result: PerformanceResult) -> str:
         for m in charted
         if any(d.values.get(m) is not None for d in result.days)
     )
-    items = "".join(f"<li>{html.escape(t)}</li>" for t in [*result.reasons, *result.notes])
-    head = _cells(["day", "predictions", "labelled", "late", "judged", *METRICS], "th")
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in [*_said(result), *result.notes])
+    checks = "".join(
+        f"<tr>{_cells([c.metric, c.bound, _shown(c.status), c.reason])}</tr>" for c in result.checks
+    )
+    head = _cells([*DAY_COLUMNS, *METRICS, "not computed"], "th")
     rows = "".join(
         "<tr>"
         + _cells([str(d.day), d.predictions, d.labelled, d.late_labels, d.judged])
-        + _cells([d.values.get(m) for m in METRICS])
+        + _cells([d.values.get(m) for m in METRICS] + [_unscored(d.unscored)])
         + "</tr>"
         for d in result.days
     )
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>'
         f'<style>{STYLE}</style></head><body><h1 class="{css}">{title}</h1>'
-        f"<ul>{items}</ul><h2>Per day</h2>{charts}"
+        f"<ul>{items}</ul><h2>Bounds</h2><table><tr>{_cells(BOUND_COLUMNS, 'th')}</tr>"
+        f"{checks}</table><h2>Per day</h2>{charts}"
         f"<table><tr>{head}</tr>{rows}</table></body></html>"
     )
 

@@ -40,6 +40,25 @@ def _line(value: Any) -> str:
     )
 
 
+def _verdict(gate: str, result: dict[str, Any]) -> str:
+    """A gate's word: a bound it could not judge is neither "passed" nor "BELOW"."""
+    statuses = {c.get("status") for c in result.get("checks", {}).values()}
+    if "not_judged" in statuses and "failed" not in statuses:
+        return "not judged" if result["passed"] else "NOT JUDGED"
+    failed_as = {"validation": "FAILED", "drift": "DRIFTED", "live_performance": "BELOW"}.get(
+        gate, "REJECTED"
+    )
+    return {True: "passed", False: failed_as}.get(result["passed"], "?")
+
+
+def _said(result: dict[str, Any]) -> list[str]:
+    """The reasons, then each bound not judged whose reason is not among them already."""
+    reasons = list(result["reasons"])
+    checks = result.get("checks", {}).values()
+    unjudged = [c.get("reason") for c in checks if c.get("status") == "not_judged"]
+    return reasons + [r for r in unjudged if r and r not in reasons]
+
+
 def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
     """The human summary printed at the end of a run, redacted.
 
@@ -71,12 +90,9 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         if result is None:
             lines.append(f"  {gate:<11} not run")
             continue
-        failed_as = {"validation": "FAILED", "drift": "DRIFTED", "live_performance": "BELOW"}.get(
-            gate, "REJECTED"
-        )
-        verdict = {True: "passed", False: failed_as}.get(result["passed"], "?")
+        verdict = _verdict(gate, result)
         lines.append(f"  {gate:<11} {verdict:<9} {_numbers(gate, result['metrics'])}")
-        lines += [f"  {'':<11} {'':<9} · {_line(reason)}" for reason in result["reasons"][:6]]
+        lines += [f"  {'':<11} {'':<9} · {_line(reason)}" for reason in _said(result)[:6]]
     model = summary.get("model")
     lines.append("")
     if model:

@@ -61,7 +61,7 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
         "live_performance_failed": decayed,
         "retrained": retrained,
         "blessed": blessed,
-        "outcome": _outcome(failed, drifted, decayed, blessed, model),
+        "outcome": _outcome(failed, drifted, decayed, blessed, model, _live(live)),
         "reference_uri": reference,
         "current": {
             "uri": snapshot.get("source_uri"),
@@ -147,9 +147,13 @@ def _reported(task: dict[str, Any] | None) -> dict | None:
     if meta.get("skipped") or "passed" not in meta:
         return None
     numbers = task["artifacts"].get("metrics", {}).get("metadata", {})
-    return {"passed": meta["passed"], "reasons": meta.get("reasons", []), "metrics": numbers} | {
-        "report": meta
+    # Per bound: status passed, failed or not_judged, and the reason for it.
+    checks = {
+        metric: {"status": c.get("status"), "reason": c.get("reason")}
+        for metric, c in meta.get("checks", {}).items()
     }
+    found = {"passed": meta["passed"], "reasons": meta.get("reasons", []), "metrics": numbers}
+    return found | {"checks": checks, "report": meta}
 
 
 def _validation(task: dict[str, Any] | None, task_key: str, run_dir: Path) -> dict | None:
@@ -198,19 +202,34 @@ def _int(value: Any) -> int | None:
     return int(value) if value is not None else None  # kfp.local turns ints into floats
 
 
+def _live(live: dict | None) -> str:
+    """The live-performance gate in a few words: a bound it did not judge is not "within"."""
+    statuses = {c.get("status") for c in (live or {}).get("checks", {}).values()}
+    if live is None or live["passed"] is None:
+        return ""
+    if live["passed"]:
+        return (
+            "not judged yet (too few judged days)" if "not_judged" in statuses else "within bounds"
+        )
+    if "failed" in statuses:
+        return "below bound"
+    return "could not be judged" if "not_judged" in statuses else "not passed"
+
+
 def _outcome(
     failed: bool,
     drifted: bool | None,
     decayed: bool | None,
     blessed: bool | None,
     model: dict | None,
+    live: str,
 ) -> str:
     if failed:
         return "failed"
     if not drifted and not decayed:
-        return "no drift" + ("; live performance within bounds" if decayed is False else "")
+        return "no drift" + (f"; live performance {live}" if live else "")
     why = " and ".join(
-        w for w, on in (("drifted", drifted), ("live performance below bound", decayed)) if on
+        w for w, on in (("drifted", drifted), (f"live performance {live}", decayed)) if on
     )
     if blessed:
         return f"{why} → retrained: blessed" + (f" (model v{model['version']})" if model else "")
