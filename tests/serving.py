@@ -121,8 +121,7 @@ def unique_prefix(kind: str) -> str:
     return f"s3://kfp-mlops-data/test-{kind}-{uuid.uuid4().hex[:8]}/"
 
 
-def read_log(prefix: str) -> dict[str, pd.DataFrame]:
-    """Every Parquet object under an s3:// prefix, by key."""
+def _objects(prefix: str, suffix: str) -> dict[str, bytes]:
     from components._shared.io import parse_s3_uri, s3_client
 
     bucket, path = parse_s3_uri(prefix.rstrip("/") + "/x")
@@ -130,13 +129,36 @@ def read_log(prefix: str) -> dict[str, pd.DataFrame]:
     client = s3_client()
     out = {}
     for obj in client.list_objects(bucket, prefix=path, recursive=True):
+        if not obj.object_name.endswith(suffix):
+            continue
         response = client.get_object(bucket, obj.object_name)
         try:
-            out[obj.object_name] = pd.read_parquet(io.BytesIO(response.read()))
+            out[obj.object_name] = response.read()
         finally:
             response.close()
             response.release_conn()
     return out
+
+
+def read_log(prefix: str) -> dict[str, pd.DataFrame]:
+    """Every Parquet object under an s3:// prefix, by key (the set-aside requests left out)."""
+    return {k: pd.read_parquet(io.BytesIO(v)) for k, v in _objects(prefix, ".parquet").items()}
+
+
+def read_schemas(prefix: str) -> dict[str, object]:
+    """The Arrow schema of every Parquet object under an s3:// prefix, by key."""
+    import pyarrow.parquet as pq
+
+    return {k: pq.read_schema(io.BytesIO(v)) for k, v in _objects(prefix, ".parquet").items()}
+
+
+def dead_letters(prefix: str) -> list[dict]:
+    """Every request the log set aside under `<prefix>/_rejected/`, one dict per request."""
+    lines = []
+    for key, data in sorted(_objects(prefix, ".jsonl").items()):
+        assert "/_rejected/" in key, key
+        lines += [json.loads(line) for line in data.decode().splitlines()]
+    return lines
 
 
 ROWS = [

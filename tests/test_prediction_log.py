@@ -10,12 +10,22 @@ import pyarrow as pa
 import pytest
 
 from kfp_mlops.serve.logrows import ARRAY_ROWS, LoggedRequest, arrays, log_entry, records
-from kfp_mlops.serve.logtable import concat, request_table, table
+from kfp_mlops.serve.logtable import SchemaClash, concat, conform, request_table, table
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import Prediction
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 from tests.conftest import GERMAN_CREDIT, free_port
-from tests.serving import ROWS, Process, get, metric, post, read_log, register, unique_prefix
+from tests.serving import (
+    ROWS,
+    Process,
+    dead_letters,
+    get,
+    metric,
+    post,
+    read_log,
+    register,
+    unique_prefix,
+)
 from tests.test_register_model import FEATURES
 
 WAIT_S = 60  # how long a background write may take to happen before the test gives up
@@ -58,6 +68,10 @@ def dropped(metrics: Metrics, reason: str) -> float:
     return sample(metrics, "kfp_mlops_prediction_log_dropped_rows_total", reason=reason)
 
 
+def rejected(metrics: Metrics, reason: str) -> float:
+    return sample(metrics, "kfp_mlops_prediction_log_rejected_rows_total", reason=reason)
+
+
 def logged_rows(prefix: str) -> int:
     return sum(len(f) for f in read_log(prefix).values())
 
@@ -95,8 +109,8 @@ def test_prediction_log_records_layout_and_one_table_per_flush():
         pa.string(),
         pa.string(),
     ]  # a flush of nulls keeps the partition's one schema
-    mixed = table([first, {**second, "age": ["fifty"]}]).to_pandas()
-    assert mixed["age"].fillna("-").tolist() == ["30", "-", "fifty"]  # disagreeing types: text
+    with pytest.raises(pa.ArrowInvalid, match="fifty"):  # never a column turned to text
+        table([first, {**second, "age": ["fifty"]}])
 
 
 def test_prediction_log_flushes_by_size(stack):
@@ -296,15 +310,17 @@ def test_request_table_takes_a_large_answer_as_arrays_as_it_takes_tuples():
     assert built.column("sex").to_pylist() == ["f", "m", None, "f", "m", None, "f"]
 
 
-def test_concat_joins_tables_and_a_column_of_two_types_becomes_text():
+def test_conform_brings_a_table_to_the_schema_or_names_the_clash():
+    schema = pa.schema([("x", pa.int64()), ("y", pa.string())])
     first = pa.table({"x": [1, 2], "y": ["a", "b"]})
-    second = pa.table({"x": ["three"], "y": ["c"]})
-    third = pa.table({"y": ["d"]})  # a column a table lacks is null there
-    assert concat([first]) is first
-    joined = concat([first, second, third])
-    assert joined.column("x").to_pylist() == ["1", "2", "three", None]
-    assert joined.column("y").to_pylist() == ["a", "b", "c", "d"]
-    assert concat([first, third]).column("x").type == pa.int64()
+    assert conform(first, schema) is first
+    lacking = conform(pa.table({"y": ["d"]}), schema)  # a column a table lacks is null there
+    assert lacking.schema == schema and lacking.column("x").to_pylist() == [None]
+    assert concat([first, lacking]).column("x").to_pylist() == [1, 2, None]
+    with pytest.raises(SchemaClash, match="column 'x' holds string, the partition's schema int64"):
+        conform(pa.table({"x": ["three"], "y": ["c"]}), schema)
+    with pytest.raises(SchemaClash, match=r"column\(s\) \['z'\] are not in the partition"):
+        conform(pa.table({"x": [1], "z": [1]}), schema)
 
 
 def test_prediction_log_builds_rows_once_convert_rows_wait_not_at_the_flush(stack):
@@ -337,7 +353,7 @@ def test_prediction_log_builds_rows_once_convert_rows_wait_not_at_the_flush(stac
     assert flushed(metrics) == 4 and logged_rows(prefix) == 4
 
 
-def test_prediction_log_rows_that_cannot_be_built_are_dropped_and_counted(stack):
+def test_prediction_log_rows_that_cannot_be_built_are_set_aside_and_counted(stack):
     prefix = unique_prefix("broken")
     metrics = Metrics()
 
@@ -347,12 +363,14 @@ def test_prediction_log_rows_that_cannot_be_built_are_dropped_and_counted(stack)
     log = PredictionLog(prefix, metrics, flush_rows=2, flush_seconds=600, convert_rows=1).start()
     try:
         log.submit("m", datetime.now(UTC), 1, broken)
-        until(lambda: dropped(metrics, "write_failed") == 1, "the broken request dropped")
+        until(lambda: rejected(metrics, "build") == 1, "the broken request set aside")
         assert submit(log, 2)  # the writer goes on
         until(lambda: flushed(metrics) == 2, "the next rows written")
     finally:
         log.close()
     assert logged_rows(prefix) == 2 and log.queued_rows == 0
+    [line] = dead_letters(prefix)
+    assert line["reason"] == "build" and "a row builder's bug" in line["columns_error"]
 
 
 def test_log_entry_builds_a_large_request_as_arrow_and_keeps_a_small_one_as_tuples():

@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from components._shared.image import package_version
+from components._shared.logformat import output_names
 from kfp_mlops.serve.batch import Batcher, Batching, one_thread
-from kfp_mlops.serve.frame import RequestError, checked_rows
+from kfp_mlops.serve.frame import RequestError, check_request_id, checked_rows
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
 from kfp_mlops.serve.logrows import log_entry
 from kfp_mlops.serve.metrics import Metrics
@@ -53,7 +54,7 @@ class Server:
         self.log_model = (served.registered_name, str(served.version))
         self.log_names = (
             tuple(served.schema.names),
-            ("prediction", *(f"proba_{c}" for c in served.classes)),
+            output_names(served.classes),
         )
         self.log_classes = pa.array(served.classes) if served.classes else None
         self.log_types = served.log_types()
@@ -91,7 +92,9 @@ class Server:
             on_batch=self.metrics.batch_requests.observe,
         ).start()
 
-    async def predict(self, columns: dict[str, list], request_id: str) -> Prediction:
+    async def predict(
+        self, columns: dict[str, list], request_id: str, nbytes: int = 0
+    ) -> Prediction:
         """Check the columns, predict (batched with other requests), count rows, log them.
 
         Validation stays per request, so a bad request gets its own 400 and never joins a
@@ -109,7 +112,7 @@ class Server:
                 self.log_classes, self.log_types,
             )  # fmt: skip
             # Partitioned by the registered name, whatever --name the routes answer to.
-            self.log.submit(self.served.registered_name, when, len(frame), entry)
+            self.log.submit(self.served.registered_name, when, len(frame), entry, nbytes)
         return answer
 
     def metadata(self) -> dict:
@@ -142,10 +145,12 @@ def _routes(app: FastAPI, server: Server) -> None:
     @app.post("/v1/models/{name}:predict")
     async def v1_predict(name: str, request: Request):
         server.check(name)
-        body = parse_json(await read_body(request, server.limits.max_body_bytes))
+        raw = await read_body(request, server.limits.max_body_bytes)
+        body = parse_json(raw)
         columns = v1_columns(body, served.schema, server.limits.max_rows)
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        answer = await server.predict(columns, request_id)
+        given = request.headers.get("x-request-id")
+        request_id = check_request_id(given, "x-request-id") if given else uuid.uuid4().hex
+        answer = await server.predict(columns, request_id, len(raw))
         payload = v1_response(answer.labels, answer.probabilities, served.classes)
         return JSONResponse(payload, headers={"x-request-id": request_id})
 
@@ -180,11 +185,12 @@ def _routes(app: FastAPI, server: Server) -> None:
     @app.post("/v2/models/{name}/versions/{version}/infer")
     async def v2_infer(name: str, request: Request, version: str | None = None):
         server.check(name, version)
-        body = parse_json(await read_body(request, server.limits.max_body_bytes))
+        raw = await read_body(request, server.limits.max_body_bytes)
+        body = parse_json(raw)
         columns = v2_columns(body, served.schema, server.limits.max_rows)
         outputs = requested_outputs(body)
-        request_id = body.get("id") or uuid.uuid4().hex
-        answer = await server.predict(columns, request_id)
+        request_id = body.get("id") or uuid.uuid4().hex  # checked by v2_columns
+        answer = await server.predict(columns, request_id, len(raw))
         return {
             "model_name": served.name,
             "model_version": str(served.version),

@@ -1,6 +1,7 @@
 """Request values checked against the schema, column by column, into the frame the model reads."""
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,13 +19,18 @@ class RequestError(Exception):
         self.message = message
 
 
-def _bad(column: Column, row: int, value: object) -> RequestError:
-    shown = repr(value) if not isinstance(value, str) else repr(value[:40])
+def _bad(column: Column, row: int, value: object, why: str = "") -> RequestError:
+    shown = repr(value[:40]) if isinstance(value, str) else _short(value)
     return RequestError(
         400,
         f"column {column.name!r} expects {column.kind} values, got {shown} "
-        f"({type(value).__name__}) in row {row}",
+        f"({type(value).__name__}{why}) in row {row}",
     )
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge int"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # The value types each kind takes at once (null included); anything else goes through the
@@ -35,22 +41,63 @@ _PLAIN_TYPES = {
     "double": {int, float, type(None)},
     "boolean": {bool, type(None)},
 }
-_INFINITIES = (math.inf, -math.inf)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT_MAX = sys.float_info.max
 
 
 def _check(column: Column, values: list) -> None:
-    """Raise for the first value that is not of the column's kind (null is allowed).
+    """Raise for the first value that does not fit the column's type (null is allowed).
 
-    Every value's type is looked at in one pass in C; the value-by-value loop, which was
-    most of a 1000-row request's checking, runs only when that pass finds a type to look
-    closer at (a float in an integer column, a bool, anything else) and names the row.
+    The type the log stores is the one checked here: integers within int64, floats finite,
+    integers in a float column within float64, text valid Unicode (no lone surrogate).
+    Every value's type is looked at in one pass in C, and the range or encoding of the whole
+    column at once; the value-by-value loop, which finds the row to name, runs only when
+    one of those finds something to look closer at.
     """
     seen = set(map(type, values))
-    if seen <= _PLAIN_TYPES[column.kind] and not (
-        float in seen and any(v in values for v in _INFINITIES)
-    ):
+    if seen <= _PLAIN_TYPES[column.kind] and _fits(column.kind, seen, values):
         return
     _check_each(column, values)
+
+
+def _fits(kind: str, seen: set, values: list) -> bool:
+    """Whether values of plain types are all within the column type's range (one pass)."""
+    if kind == "boolean" or seen <= {type(None)}:
+        return True
+    present = values if type(None) not in seen else [v for v in values if v is not None]
+    if kind == "string":
+        try:
+            "".join(present).encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    low, high = min(present), max(present)
+    if kind == "integer":
+        return low >= INT64_MIN and high <= INT64_MAX
+    return low >= -_FLOAT_MAX and high <= _FLOAT_MAX  # also false for inf; NaN never parses
+
+
+def _problem(kind: str, value: object) -> str | None:
+    """Why one value does not fit its column's type, or None when it does."""
+    if kind == "string":
+        if not isinstance(value, str):
+            return ""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return ", not valid Unicode: a lone surrogate"
+        return None
+    if kind == "boolean":
+        return None if isinstance(value, bool) else ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ", not finite"
+    if kind == "integer":
+        if isinstance(value, float) and not value.is_integer():
+            return ""
+        return None if INT64_MIN <= value <= INT64_MAX else ", outside int64"
+    return None if -_FLOAT_MAX <= value <= _FLOAT_MAX else ", outside float64"
 
 
 def _check_each(column: Column, values: list) -> None:
@@ -58,18 +105,9 @@ def _check_each(column: Column, values: list) -> None:
     for row, value in enumerate(values):
         if value is None:
             continue
-        if kind == "string":
-            ok = isinstance(value, str)
-        elif kind == "boolean":
-            ok = isinstance(value, bool)
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            ok = False
-        elif kind == "integer" and isinstance(value, float):
-            ok = value.is_integer()
-        else:
-            ok = not (isinstance(value, float) and math.isinf(value))
-        if not ok:
-            raise _bad(column, row, value)
+        why = _problem(kind, value)
+        if why is not None:
+            raise _bad(column, row, value, why)
 
 
 def _series(column: Column, values: list) -> pd.Series:
@@ -82,6 +120,30 @@ def _series(column: Column, values: list) -> pd.Series:
     if column.kind == "integer" and not has_null:
         return pd.Series(values, dtype="int64")
     return pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+
+
+MAX_ID_CHARS = 256  # a request id: a UUID is 36; ids go into every log row of the request
+
+
+def check_request_id(value: object, where: str) -> str:
+    """A request id as given (`id` of a V2 body, the x-request-id header): text, bounded.
+
+    Raises:
+        RequestError: Not a string, empty, longer than MAX_ID_CHARS, or not valid Unicode.
+    """
+    if not isinstance(value, str) or not value:
+        raise RequestError(400, f"the request id ({where}) must be a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise RequestError(
+            400, f"the request id ({where}) has {len(value)} characters; at most {MAX_ID_CHARS}"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            400, f"the request id ({where}) is not valid Unicode (a lone surrogate)"
+        ) from None
+    return value
 
 
 def check_rows(rows: int, max_rows: int) -> None:

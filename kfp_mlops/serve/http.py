@@ -3,13 +3,17 @@
 import json
 import time
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from kfp_mlops.serve.frame import RequestError
 from kfp_mlops.serve.metrics import Metrics
 
-REASONS = {400: "bad_request", 404: "not_found", 413: "too_large", 503: "not_ready"}
+# 499 is nginx's "client closed request": the client is gone, so no one reads the answer.
+REASONS = {
+    400: "bad_request", 404: "not_found", 413: "too_large", 499: "client_closed",
+    503: "not_ready",
+}  # fmt: skip
 
 
 def _no_constant(name: str) -> float:
@@ -26,24 +30,40 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             "(--max-body-bytes); send fewer rows per request",
         )
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise RequestError(
-                413,
-                f"the body is more than the server's limit of {max_bytes} bytes "
-                "(--max-body-bytes); send fewer rows per request",
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise RequestError(
+                    413,
+                    f"the body is more than the server's limit of {max_bytes} bytes "
+                    "(--max-body-bytes); send fewer rows per request",
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client left mid-body, or was cut off for sending it too slowly (408 already
+        # sent by kfp_mlops.serve.connections): an answer, not a traceback, ends the request.
+        raise RequestError(499, "the connection closed before the body arrived in full") from None
     return b"".join(chunks)
 
 
 def parse_json(body: bytes) -> object:
-    """The body as JSON, or a 400 naming where it is malformed (NaN and Infinity refused)."""
+    """The body as JSON, or a 400 naming where it is malformed.
+
+    NaN and Infinity literals are refused. Nesting is bounded by the parser's recursion
+    limit (about 1,000 levels, where a request needs 4 or 5): deeper is a 400, not a
+    RecursionError; the checks after it refuse any nesting where a value belongs.
+    """
     try:
         return json.loads(body, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RequestError(400, f"the body is not valid JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise RequestError(
+            400,
+            "the body nests JSON arrays or objects too deep for the parser (about 1,000 "
+            "levels); a V1 request needs 3, a V2 tensor its rank plus 3",
+        ) from None
 
 
 def error_response(status: int, message: str, metrics: Metrics) -> JSONResponse:

@@ -8,9 +8,6 @@ import pyarrow as pa
 
 from kfp_mlops.serve.logtable import Repeat, request_table, to_array, values_of
 
-# What each row carries beside the model's inputs and outputs (outputs: prediction, proba_<c>).
-META_COLUMNS = ("request_id", "time", "model_name", "model_version", "latency_seconds")
-
 
 class LoggedRequest(NamedTuple):
     """One request's log facts as tuples of plain values, kept until the writer converts them.
@@ -124,11 +121,14 @@ def log_entry(
     """
     large = len(answer.labels) >= ARRAY_ROWS and classes is not None
     if large and answer.codes is not None and answer.proba is not None:
-        entry = LoggedRequest.of(
-            request_id, when, model, names, arrays(columns, types),
-            classes.take(answer.codes), answer.proba, latency_seconds,
-        )  # fmt: skip
-        return request_table([entry], types)
+        try:
+            entry = LoggedRequest.of(
+                request_id, when, model, names, arrays(columns, types),
+                classes.take(answer.codes), answer.proba, latency_seconds,
+            )  # fmt: skip
+            return request_table([entry], types)
+        except (pa.ArrowException, OverflowError, UnicodeError):
+            pass  # values the checks let through: queued as they are, the writer sets them aside
     return LoggedRequest.of(
         request_id, when, model, names, columns, answer.labels, answer.probabilities,
         latency_seconds,

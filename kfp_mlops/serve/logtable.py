@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from components._shared.logformat import META_TYPES
+
 if TYPE_CHECKING:
     from kfp_mlops.serve.logrows import LoggedRequest
 
@@ -22,24 +24,14 @@ class Repeat:
         return [self.value] * self.n
 
 
-# Fixed types, so every file of a partition has one schema (a flush of nulls included).
-META_TYPES = {
-    "request_id": pa.string(),
-    "time": pa.timestamp("us", tz="UTC"),
-    "model_name": pa.string(),
-    "model_version": pa.string(),
-    "latency_seconds": pa.float64(),
-}
-
-
 def to_array(values: list, kind: pa.DataType | None) -> pa.Array:
-    """Values as an Arrow array of `kind` (inferred when None); as text when they disagree."""
-    try:
-        return pa.array(values, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Requests that disagree on a column's type (the sink reads any payload): keep them
-        # all, as text, rather than lose the flush.
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    """Values as an Arrow array of `kind` (inferred when None).
+
+    Never another type than `kind`: values that do not fit raise (ArrowInvalid,
+    ArrowTypeError, OverflowError, UnicodeEncodeError), and the writer sets aside the
+    request they came from (predlog.PredictionLog), so one request never retypes a column.
+    """
+    return pa.array(values, type=kind)
 
 
 def table(parts: list[dict[str, list]], types: dict[str, pa.DataType] | None = None) -> pa.Table:
@@ -103,8 +95,8 @@ def _column(parts, kind: pa.DataType | None) -> "pa.Array | pa.ChunkedArray":
         chunks.append(to_array(run, kind))
     if len(chunks) == 1:
         return chunks[0]
-    if len({c.type for c in chunks}) > 1:  # a part that disagreed with the schema: all as text
-        chunks = [c.cast(pa.string()) for c in chunks]
+    if kind is not None:  # an answer array of a narrower type (a large request's labels)
+        chunks = [c if c.type == kind else c.cast(kind) for c in chunks]
     return pa.chunked_array(chunks)
 
 
@@ -142,26 +134,54 @@ def request_table(requests: "list[LoggedRequest]", types: dict[str, pa.DataType]
 
 
 def concat(tables: list[pa.Table]) -> pa.Table:
-    """Tables built at different times as one, without copying.
-
-    A column whose type differs between them (a request that disagreed with the schema)
-    becomes text, as in `table`.
-    """
+    """Tables built at different times as one, without copying (one schema: see `conform`)."""
     if len(tables) == 1:
         return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="default")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        clash = {
-            name
-            for name in {n for t in tables for n in t.column_names}
-            if len({t.schema.field(name).type for t in tables if name in t.column_names}) > 1
-        }
-        return pa.concat_tables([_text(t, clash) for t in tables], promote_options="default")
+    return pa.concat_tables(tables)
 
 
-def _text(table_: pa.Table, names: set[str]) -> pa.Table:
-    for name in names & set(table_.column_names):
-        i = table_.column_names.index(name)
-        table_ = table_.set_column(i, name, table_.column(name).cast(pa.string()))
-    return table_
+class SchemaClash(ValueError):
+    """A table whose columns or types do not fit the partition's schema."""
+
+
+def conform(built: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A table in exactly `schema`: its columns in order, a column it lacks as nulls.
+
+    Raises:
+        SchemaClash: A column the schema does not have, or one whose values do not fit the
+            schema's type (the message names the column).
+    """
+    if built.schema == schema:
+        return built
+    extra = [n for n in built.column_names if schema.get_field_index(n) < 0]
+    if extra:
+        raise SchemaClash(f"column(s) {extra} are not in the partition's schema")
+    columns = []
+    for field in schema:
+        if field.name not in built.column_names:
+            columns.append(pa.nulls(len(built), field.type))
+            continue
+        column = built.column(field.name)
+        try:
+            columns.append(column if column.type == field.type else column.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise SchemaClash(
+                f"column {field.name!r} holds {column.type}, the partition's schema "
+                f"{field.type}: {str(exc)[:120]}"
+            ) from None
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def widen(known: pa.Schema, built: pa.Table) -> pa.Schema:
+    """A partition's schema learned from its tables (the sink's, which has no model schema).
+
+    The first table fixes it; a later one may only give a type to a column that was all null
+    so far. Anything else is a clash, which `conform` reports.
+    """
+    fields = []
+    for field in known:
+        index = built.schema.get_field_index(field.name)
+        if pa.types.is_null(field.type) and index >= 0:
+            field = field.with_type(built.schema.field(index).type)
+        fields.append(field)
+    return pa.schema(fields)

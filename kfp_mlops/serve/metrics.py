@@ -45,10 +45,19 @@ class Metrics:
             "kfp_mlops_prediction_log_queue_rows", "Prediction-log rows waiting to be written",
             registry=r,
         )  # fmt: skip
+        self.log_queue_bytes = Gauge(
+            "kfp_mlops_prediction_log_queue_bytes",
+            "Bytes the waiting prediction-log rows hold (against --log-max-bytes)", registry=r,
+        )  # fmt: skip
         self.log_dropped = Counter(
             "kfp_mlops_prediction_log_dropped_rows",
-            "Prediction-log rows dropped, by reason (queue_full, write_failed)", ["reason"],
-            registry=r,
+            "Prediction-log rows dropped, by reason (queue_full, queue_bytes, write_failed)",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.log_rejected = Counter(
+            "kfp_mlops_prediction_log_rejected_rows",
+            "Prediction-log rows set aside under _rejected/, by reason (type, schema, build, "
+            "write_refused)", ["reason"], registry=r,
         )  # fmt: skip
         self.log_flushed = Counter(
             "kfp_mlops_prediction_log_flushed_rows", "Prediction-log rows written to S3",

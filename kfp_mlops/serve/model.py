@@ -8,9 +8,9 @@ import pandas as pd
 
 from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
+from components._shared.logformat import log_schema
 from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
 from kfp_mlops.serve.frame import Rows, checked_rows
-from kfp_mlops.serve.logrows import META_COLUMNS
 from kfp_mlops.serve.schema import Schema, schema_from
 
 
@@ -80,15 +80,14 @@ class ServedModel:
         labels = np.asarray(self.model.classes_)[codes].tolist()
         return Prediction(labels, rounded.tolist(), codes, rounded)
 
-    def log_types(self) -> dict:
-        """Arrow types of the log's input and output columns, from the schema and the classes."""
-        import pyarrow as pa
+    def log_schema(self):
+        """The schema of this model's prediction-log files (components/_shared/logformat.py)."""
+        return log_schema(((c.name, c.kind) for c in self.schema.columns), self.classes)
 
-        kinds = {"string": pa.string(), "integer": pa.int64(), "double": pa.float64()}
-        types = {c.name: kinds.get(c.kind, pa.bool_()) for c in self.schema.columns}
-        labels = pa.array(self.classes).type if self.classes else pa.string()
-        types["prediction"] = labels
-        return types | {f"proba_{c}": pa.float64() for c in self.classes}
+    def log_types(self) -> dict:
+        """Arrow types of the log's columns by name (the log schema's)."""
+        schema = self.log_schema()
+        return dict(zip(schema.names, schema.types, strict=True))
 
     def warm_up(self) -> Prediction:
         """One prediction on a row of missing values (every train_model pipeline imputes)."""
@@ -128,11 +127,9 @@ def load_served(model_uri: str, name: str | None = None, fast_path: bool = True)
         )
     where = f"models:/{registered}/{found.version}"
     schema = schema_from(found.model, signature_inputs(where), where)
-    clash = sorted(set(schema.names) & set(META_COLUMNS))  # the log's own facts
-    if clash:
-        raise ConfigError(
-            f"{where} has feature column(s) {clash}, which the prediction log uses for its own "
-            "facts; rename them in the training data"
-        )
     served = ServedModel(name or registered, registered, found.version, found.model, schema)
+    try:
+        served.log_schema()
+    except ValueError as exc:  # a feature named like one of the log's own columns
+        raise ConfigError(f"{where}: {exc}") from None
     return served.with_fast_path() if fast_path else served

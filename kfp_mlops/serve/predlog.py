@@ -1,33 +1,31 @@
 """The prediction log: rows queued off the request path, written to S3 as Parquet by one thread.
 
-Layout: `<prefix>/<model>/date=YYYY-MM-DD/<time>-<unique>.parquet`, one file per model and
-date per flush. The server and the log sink both write through this module.
+Layout (components/_shared/logformat.py): `<prefix>/<model>/date=YYYY-MM-DD/<time>-<unique>
+.parquet`, one file per model and date per flush, every file of a partition in one schema;
+requests that do not fit it under `<prefix>/_rejected/` (deadletter.py). The server and the
+log sink both write through this module.
 """
 
-import io
 import logging
 import os
-import re
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from components._shared.io import parse_s3_uri, s3_client
+from components._shared.io import parse_s3_uri
+from components._shared.logformat import partition
 from components._shared.redact import redact
 from kfp_mlops.serve.logrows import LoggedRequest
-from kfp_mlops.serve.logtable import concat, request_table, table
+from kfp_mlops.serve.logstore import LogStore
+from kfp_mlops.serve.logwriter import Batch, Partitions
 from kfp_mlops.serve.metrics import Metrics
 
 PREFIX_ENV = "KFP_MLOPS_PREDICTION_LOG_URI"
 DEFAULT_PREFIX = "s3://kfp-mlops-data/predictions/"
-STATISTICS = ("request_id", "time", "model_name", "model_version")
 SHUTDOWN_ATTEMPTS = 3  # writes tried at shutdown before what is left is dropped and counted
 log = logging.getLogger("kfp_mlops.serve")
 
@@ -39,41 +37,19 @@ def log_prefix() -> str:
     return prefix.rstrip("/")
 
 
-class _Batch(NamedTuple):
-    """One request's place in the queue.
-
-    A tuple: one object for the cycle collector to visit, whose values (a LoggedRequest's
-    inner tuples) it stops tracking; a closure is tracked, and so is everything it holds.
-    """
-
-    model: str
-    date: str  # YYYY-MM-DD (UTC) of the request, the partition it goes to
-    rows: int
-    # The rows: built by the writer thread from a LoggedRequest or a function, or already
-    # built in the request path (a large request's pa.Table).
-    make: "LoggedRequest | pa.Table | Callable[[], dict[str, list]]"
-
-    def columns(self) -> dict[str, list]:
-        """The rows by column (a LoggedRequest's or a function's; tables skip this)."""
-        return self.make.columns() if isinstance(self.make, LoggedRequest) else self.make()
-
-
-def _safe(name: str) -> str:
-    """A model name as one path segment (registry names may hold characters keys should not)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
-
-
 class PredictionLog:
     """A bounded queue of log rows and the thread that writes them, by size and by interval.
 
-    `submit` never waits on I/O: when the queue holds `max_rows` rows it drops the new rows
-    and counts them. The writer thread turns queued requests into Arrow as soon as
-    `convert_rows` rows of them wait, so the Python values requests parsed are let go within
-    a few thousand rows, and a flush never converts 25,000 rows at once while holding the
-    interpreter lock the requests need. Rows a large request built itself (a `pa.Table`)
-    wait as they are. Rows are written by size (`flush_rows`) and interval; a failed write
-    keeps them (still counted against the bound) and is retried; `close` writes what is
-    left, retrying a few times, and counts what it could not write as dropped.
+    `submit` never waits on I/O: when the queue holds `max_rows` rows or `max_bytes` bytes
+    it drops the new rows and counts them. The writer thread turns queued requests into
+    Arrow as soon as `convert_rows` rows of them wait, so the Python values requests parsed
+    are let go within a few thousand rows. Every table is brought to the partition's schema
+    (the model's, given as `schema`; for the sink, learned from the partition's first
+    table): a request whose rows do not fit, or cannot be built, is set aside on its own in
+    the dead-letter prefix and counted, and its neighbours are written. A write that S3
+    refuses for good is set aside the same way; a failed write is retried with backoff per
+    partition (other partitions go on), up to `max_attempts`, then dropped and counted.
+    `close` writes what is left, retrying a few times.
     """
 
     def __init__(
@@ -82,31 +58,36 @@ class PredictionLog:
         metrics: Metrics,
         *,
         max_rows: int = 100_000,
+        max_bytes: int = 256 << 20,
         flush_rows: int = 25_000,
         flush_seconds: float = 5.0,
         retry_seconds: float = 1.0,
+        max_retry_seconds: float = 30.0,
+        max_attempts: int = 12,
         convert_rows: int = 2_000,
-        types: dict[str, pa.DataType] | None = None,
+        schema: pa.Schema | None = None,
     ):
-        self.bucket, _, path = prefix.removeprefix("s3://").partition("/")
-        self.path = path.strip("/")
-        self.metrics, self.types = metrics, types
-        self.max_rows, self.flush_rows = max_rows, flush_rows
+        self.store = LogStore(prefix)
+        self.metrics = metrics
+        self.max_rows, self.max_bytes, self.flush_rows = max_rows, max_bytes, flush_rows
         self.convert_rows = min(convert_rows, flush_rows)
         self.flush_seconds, self.retry_seconds = flush_seconds, retry_seconds
-        self._pending: deque[_Batch] = deque()
+        self._pending: deque[Batch] = deque()
         self._rows = 0  # every row queued and not yet written or dropped: the bound
+        self._bytes = 0  # what those rows hold: the byte budget
         self._raw = 0  # of which not yet converted
-        # Converted, not yet written, by (model, date): (rows, table). The writer's own.
-        self._built: dict[tuple[str, str], list[tuple[int, pa.Table]]] = {}
+        self.partitions = Partitions(
+            self.store, metrics, schema, self._release, retry_seconds=retry_seconds,
+            max_retry_seconds=max_retry_seconds, max_attempts=max_attempts,
+        )  # fmt: skip
         # A plain lock under the condition: submit takes it once per request.
         self._cond = threading.Condition(threading.Lock())
         self._stopping = False
         self._failing = False
-        self._client = None
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         # Read when Prometheus scrapes, not written on every request.
         metrics.log_queue.set_function(lambda: self._rows)
+        metrics.log_queue_bytes.set_function(lambda: self._bytes)
 
     def start(self) -> "PredictionLog":
         """Start the writer thread."""
@@ -119,6 +100,7 @@ class PredictionLog:
         when: datetime,
         rows: int,
         make: "LoggedRequest | pa.Table | Callable[[], dict[str, list]]",
+        nbytes: int = 0,
     ) -> bool:
         """Queue one request's rows; False (and counted) when the queue is full.
 
@@ -129,15 +111,22 @@ class PredictionLog:
             make: The request's facts (logrows.LoggedRequest, cheapest to keep queued) or a
                 function building its rows (see `records`), which the writer thread builds; or
                 the rows already built (a large request: `request_table` of its arrays).
+            nbytes: What the request holds in memory (its body's size is a fair measure);
+                a table's own size is used for a table.
         """
         n = rows
+        size = make.nbytes if isinstance(make, pa.Table) else max(nbytes, 64 * rows)
         date = (when if when.tzinfo is UTC else when.astimezone(UTC)).date().isoformat()
         with self._cond:
             if self._stopping or self._rows + n > self.max_rows:
                 self.metrics.log_dropped.labels("queue_full").inc(n)
                 return False
-            self._pending.append(_Batch(model, date, n, make))
+            if self._bytes + size > self.max_bytes:
+                self.metrics.log_dropped.labels("queue_bytes").inc(n)
+                return False
+            self._pending.append(Batch(model, date, n, size, make))
             self._rows += n
+            self._bytes += size
             if not isinstance(make, pa.Table):
                 self._raw += n
             full = self._rows >= self.flush_rows > self._rows - n  # crossed the flush size
@@ -175,7 +164,7 @@ class PredictionLog:
 
     def _run(self) -> None:
         try:
-            self._connect()  # now, so the first flush does not pay for it amid requests
+            self.store.connect()  # now, so the first flush does not pay for it amid requests
         except Exception as exc:  # S3 may be down at start: the first write tries again
             log.warning("prediction log: S3 not reachable yet: %s", redact(exc)[:300])
         attempts = 0
@@ -185,7 +174,7 @@ class PredictionLog:
             self._convert()
             if not write:
                 continue
-            failed = self._write()
+            failed = self.partitions.write(stopping)
             self._failing = failed
             due = time.monotonic() + (self.retry_seconds if failed else self.flush_seconds)
             if not stopping:
@@ -194,96 +183,23 @@ class PredictionLog:
             if not failed:
                 return
             if attempts >= SHUTDOWN_ATTEMPTS:
-                lost = sum(n for parts in self._built.values() for n, _ in parts)
-                self._built.clear()
-                self.metrics.log_dropped.labels("write_failed").inc(lost)
-                with self._cond:
-                    self._rows -= lost
-                log.error("prediction log: %d rows could not be written at shutdown", lost)
+                self.partitions.give_up_all("at shutdown")
                 return
             time.sleep(self.retry_seconds)
 
-    def _convert(self) -> None:
-        """Every queued request into Arrow, one table per model and date.
+    def _release(self, rows: int, nbytes: int) -> None:
+        with self._cond:
+            self._rows -= rows
+            self._bytes -= nbytes
 
-        Their Python values are let go. A request whose rows cannot be built (a bug) is
-        dropped and counted.
-        """
+    def _convert(self) -> None:
+        """Every queued request into Arrow (the writer's `convert`), the queue let go."""
         with self._cond:
             batches = list(self._pending)
             self._pending.clear()
             self._raw = 0
-        groups: dict[tuple[str, str], list[_Batch]] = {}
-        for batch in batches:
-            groups.setdefault((batch.model, batch.date), []).append(batch)
-        for key, group in groups.items():
-            ready = [b for b in group if isinstance(b.make, pa.Table)]
-            if ready:
-                self._built.setdefault(key, []).extend((b.rows, b.make) for b in ready)
-                group = [b for b in group if not isinstance(b.make, pa.Table)]
-                if not group:
-                    continue
-            rows = sum(b.rows for b in group)
-            try:
-                built = self._table(group)
-            except Exception as exc:  # a row builder's bug: count it, keep the writer alive
-                log.error("prediction log: %d rows could not be built: %r", rows, exc)
-                self.metrics.log_dropped.labels("write_failed").inc(rows)
-                with self._cond:
-                    self._rows -= rows
-                continue
-            self._built.setdefault(key, []).append((rows, built))
-
-    def _write(self) -> bool:
-        """Write what is converted, one object per model and date.
-
-        Returns whether any write failed; its rows stay for the next attempt.
-        """
-        failed = False
-        for (model, date), parts in list(self._built.items()):
-            rows = sum(n for n, _ in parts)
-            try:
-                self._put(model, date, concat([t for _, t in parts]))
-            except Exception as exc:  # S3Error, urllib3 errors: all retried
-                self.metrics.log_write_errors.inc()
-                log.warning("prediction log: write failed, will retry: %s", redact(exc)[:300])
-                failed = True
-                continue
-            del self._built[(model, date)]
-            self.metrics.log_flushed.inc(rows)
-            with self._cond:
-                self._rows -= rows
-        return failed
-
-    def _table(self, group: list[_Batch]) -> pa.Table:
-        """One group's rows as an Arrow table (column-wise when they are all LoggedRequests)."""
-        if all(isinstance(b.make, LoggedRequest) for b in group):
-            built = request_table([b.make for b in group], self.types)
-            if built is not None:
-                return built
-        return table([b.columns() for b in group], self.types)
-
-    def _connect(self):
-        if self._client is None:
-            client = s3_client()
-            if not client.bucket_exists(self.bucket):
-                client.make_bucket(self.bucket)
-            self._client = client
-        return self._client
-
-    def _put(self, model: str, date: str, rows: pa.Table) -> None:
-        client = self._connect()
-        buffer = io.BytesIO()
-        # Min/max statistics for the facts readers filter on (a date window, a version), not
-        # for every feature: they were a quarter of the encoding time (benchmarks/predlog.py).
-        pq.write_table(rows, buffer, write_statistics=list(STATISTICS))
-        stamp = datetime.now(UTC).strftime("%H%M%S")
-        name = f"{stamp}-{uuid.uuid4().hex}.parquet"
-        key = "/".join(p for p in (self.path, _safe(model), f"date={date}", name) if p)
-        size = buffer.tell()
-        buffer.seek(0)
-        client.put_object(self.bucket, key, buffer, size, "application/vnd.apache.parquet")
+        self.partitions.convert(batches)
 
     def object_key(self, model: str, date: str) -> str:
         """The key prefix of one model's partition for one date (for readers and tests)."""
-        return "/".join(p for p in (self.path, _safe(model), f"date={date}") if p) + "/"
+        return partition(self.store.path, model, date)

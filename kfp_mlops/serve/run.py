@@ -34,13 +34,13 @@ def _uvicorn(app, host: str, port: int) -> None:
 
 
 def _log(
-    metrics: Metrics, log_options: dict | None, types: dict | None = None
+    metrics: Metrics, log_options: dict | None, schema=None
 ) -> tuple[PredictionLog | None, str]:
     if log_options is None:
         return None, "off"
     prefix = log_prefix()
     s3_settings()  # unconfigured S3 fails now, not at the first flush
-    return PredictionLog(prefix, metrics, types=types, **log_options).start(), prefix
+    return PredictionLog(prefix, metrics, schema=schema, **log_options).start(), prefix
 
 
 def serve(
@@ -75,7 +75,7 @@ def serve(
     threadpool_limits(1)
     served = load_served(model_uri, name, fast_path=fast_path)
     metrics = Metrics()
-    log, where = _log(metrics, log_options, served.log_types())
+    log, where = _log(metrics, log_options, served.log_schema())
     server = Server(served, log, limits, metrics, batching)
     print(
         f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "

@@ -2,7 +2,7 @@
 
 import math
 
-from kfp_mlops.serve.frame import RequestError, check_rows
+from kfp_mlops.serve.frame import RequestError, check_request_id, check_rows
 from kfp_mlops.serve.schema import V2_DATATYPES, Schema
 
 OUTPUTS = ("predict", "predict_proba")  # output tensor names: labels, class probabilities
@@ -30,6 +30,8 @@ def _tensor(item: object, k: int) -> tuple[str, list[int], str, list]:
     if missing:
         raise RequestError(400, f"inputs[{k}] lacks {missing}; a tensor has all four")
     name, shape, datatype, data = item["name"], item["shape"], item["datatype"], item["data"]
+    if not isinstance(name, str) or not isinstance(datatype, str):
+        raise RequestError(400, f"inputs[{k}]: name and datatype are strings")
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
@@ -43,7 +45,7 @@ def _tensor(item: object, k: int) -> tuple[str, list[int], str, list]:
             f"input {name!r}: shape {shape} holds {math.prod(shape)} values, "
             f"but data has {len(flat)}; make the shape match the data",
         )
-    return str(name), shape, str(datatype), flat
+    return name, shape, datatype, flat
 
 
 def _one_2d(name: str, shape: list[int], datatype: str, flat: list, schema: Schema) -> dict:
@@ -105,8 +107,8 @@ def v2_columns(body: object, schema: Schema, max_rows: int) -> dict[str, list]:
             'a V2 infer body is a JSON object {"inputs": [{"name", "shape", "datatype", '
             '"data"}, ...]} with at least one input',
         )
-    if "id" in body and not isinstance(body["id"], str):
-        raise RequestError(400, "the request id must be a string")
+    if body.get("id") not in (None, ""):
+        check_request_id(body["id"], "id")
     tensors = [_tensor(item, k) for k, item in enumerate(body["inputs"])]
     name, shape = tensors[0][0], tensors[0][1]
     width = len(schema.columns)
@@ -125,7 +127,9 @@ def requested_outputs(body: dict) -> tuple[str, ...]:
         return OUTPUTS
     if not isinstance(wanted, list) or not all(isinstance(o, dict) for o in wanted):
         raise RequestError(400, 'outputs is a list of {"name": ...} objects')
-    names = tuple(str(o.get("name")) for o in wanted)
+    names = tuple(o.get("name") for o in wanted)
+    if not all(isinstance(n, str) for n in names):
+        raise RequestError(400, 'outputs is a list of {"name": ...} objects, each name a string')
     unknown = [n for n in names if n not in OUTPUTS]
     if unknown:
         raise RequestError(400, f"unknown output(s) {unknown}; the model gives {list(OUTPUTS)}")
