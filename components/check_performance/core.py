@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError, one_of
+from components._shared.logformat import PROBA_PREFIX, proba_column
 from components.check_performance.bounds import NOT_JUDGED, MetricCheck, check_bound
-from components.check_performance.join import PROBA_PREFIX, JoinCounts, Joined, join_labels
+from components.check_performance.join import JoinCounts, Joined, join_labels
 from components.check_performance.measures import METRICS, measure, ordered_classes
 
 
@@ -72,7 +73,7 @@ def _require_probabilities(bounds: dict, joined: Joined, columns: list) -> None:
     """A roc_auc bound on a log without a probability per class could never be judged."""
     if "roc_auc" not in bounds or joined.proba_columns is not None:
         return
-    needed = [f"{PROBA_PREFIX}{c}" for c in joined.classes]
+    needed = [proba_column(c) for c in joined.classes]
     lacking = [c for c in needed if c not in columns]
     raise DataError(
         f"the roc_auc bound needs the model's probabilities, one column per class {needed}; "

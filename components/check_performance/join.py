@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import DataError
+from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
 
-PREDICTION_COLUMNS = ("request_id", "time", "prediction")
-PROBA_PREFIX = "proba_"
 LABEL_COLUMNS = ("request_id", "label")
 LABEL_FORMAT = "request_id, label[, time][, row]"
 
@@ -182,7 +181,7 @@ def join_labels(
         DataError: A required column is missing, labels are not of the model's classes (or
             not numeric for a numeric target), or a time is unreadable.
     """
-    _require(predictions, PREDICTION_COLUMNS, "the prediction log", "is it a prediction log?")
+    _require(predictions, JOIN_COLUMNS, "the prediction log", "is it a prediction log?")
     _require(labels, LABEL_COLUMNS, "the labels file", f"a labels file holds {LABEL_FORMAT}")
     pred_kind = predictions["prediction"].dtype
     numeric = pd.api.types.is_numeric_dtype(pred_kind) and not pd.api.types.is_bool_dtype(pred_kind)

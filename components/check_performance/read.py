@@ -12,7 +12,7 @@ from components._shared.io.parts import is_collection, parquet_parts
 from components._shared.io.s3 import s3_objects
 from components._shared.io.sources import open_source
 from components._shared.io.whole import FORMATS, read_table
-from components.check_performance.join import PREDICTION_COLUMNS, PROBA_PREFIX
+from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -43,7 +43,7 @@ def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
     for part in in_window(parquet_parts(uri), window, uri):
         source = open_source(part.uri, "prediction log")
         names = source.schema.names
-        wanted = [n for n in names if n in PREDICTION_COLUMNS or n.startswith(PROBA_PREFIX)]
+        wanted = [n for n in names if n in JOIN_COLUMNS or n.startswith(PROBA_PREFIX)]
         tables.append(_plain(source.table(wanted)))
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
