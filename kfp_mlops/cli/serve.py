@@ -1,8 +1,13 @@
 """`kfp-mlops serve|log-sink`: the model server and the sink for KServe's payload logger."""
 
 import argparse
+import math
+from typing import TYPE_CHECKING
 
 from kfp_mlops.errors import UsageError
+
+if TYPE_CHECKING:  # the serving stack is imported only when a command runs
+    from kfp_mlops.serve.connections import ConnectionLimits
 
 
 def _positive(value: str) -> int:
@@ -10,6 +15,24 @@ def _positive(value: str) -> int:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number")
     return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"{value} is not a number of seconds above 0")
+    return number
+
+
+def _connection_limits(args: argparse.Namespace) -> "ConnectionLimits":
+    from kfp_mlops.serve.connections import ConnectionLimits
+
+    return ConnectionLimits(
+        header_seconds=args.header_timeout_seconds,
+        body_seconds=args.body_timeout_seconds,
+        keep_alive_seconds=args.keep_alive_seconds,
+        max_connections=args.max_connections,
+    )
 
 
 def _log_options(args: argparse.Namespace) -> dict | None:
@@ -42,6 +65,7 @@ def _serve_cmd(args: argparse.Namespace) -> int:
         log_options=_log_options(args),
         batching=batching,
         fast_path=not args.no_fast_path,
+        connections=_connection_limits(args),
     )
 
 
@@ -50,7 +74,7 @@ def _sink_cmd(args: argparse.Namespace) -> int:
 
     return log_sink(
         host=args.host, port=args.port, log_options=_log_options(args),
-        join_seconds=args.join_seconds,
+        join_seconds=args.join_seconds, connections=_connection_limits(args),
     )  # fmt: skip
 
 
@@ -74,6 +98,19 @@ def _common(p: argparse.ArgumentParser, port: int) -> None:
     )
     log.add_argument("--log-flush-seconds", type=float, default=5.0,
                      help="write at least this often")  # fmt: skip
+    slow = p.add_argument_group("slow and silent clients (their connection is closed)")
+    slow.add_argument("--header-timeout-seconds", type=_seconds, default=10.0,
+                      help="request line and headers must arrive within this, from connect "
+                      "or from the request's first byte (default 10)")  # fmt: skip
+    slow.add_argument("--body-timeout-seconds", type=_seconds, default=30.0,
+                      help="the whole body must arrive within this after the headers, or "
+                      "408 (default 30)")  # fmt: skip
+    slow.add_argument("--keep-alive-seconds", type=_seconds, default=5.0,
+                      help="an idle connection between requests is closed after this "
+                      "(default 5)")  # fmt: skip
+    slow.add_argument("--max-connections", type=_positive, default=1000,
+                      help="connections open at most; past it the one idle longest is "
+                      "closed, or the new one when none is idle (default 1000)")  # fmt: skip
 
 
 def add_parser(subparsers) -> None:

@@ -38,6 +38,15 @@ class Metrics:
             "kfp_mlops_serve_errors", "Requests refused or failed, by reason", ["reason"],
             registry=r,
         )  # fmt: skip
+        self.connections = Gauge(
+            "kfp_mlops_serve_connections", "HTTP connections open now", registry=r
+        )
+        self.connections_closed = Counter(
+            "kfp_mlops_serve_connections_closed",
+            "Connections the server closed on a slow or silent client, by reason "
+            "(header_timeout, body_timeout, keep_alive_timeout, max_connections)",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.ready = Gauge(
             "kfp_mlops_serve_ready", "1 once the model is loaded and warmed up", registry=r
         )

@@ -8,12 +8,13 @@ from components._shared.redact import redact
 from components._shared.settings import s3_settings
 from kfp_mlops.serve.app import Limits, Server, build_app
 from kfp_mlops.serve.batch import Batching
+from kfp_mlops.serve.connections import ConnectionLimits, guarded_protocol
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import load_served
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 
 
-def _uvicorn(app, host: str, port: int) -> None:
+def _uvicorn(app, host: str, port: int, limits: ConnectionLimits, metrics: Metrics) -> None:
     import uvicorn
 
     # uvicorn re-raises the SIGTERM it shut down on once it is done; a no-op handler makes
@@ -27,6 +28,11 @@ def _uvicorn(app, host: str, port: int) -> None:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # uvicorn's h11 protocol (what "auto" picks without httptools) with a deadline per
+        # phase and a connection cap; no WebSocket routes, so no upgrade swaps the protocol.
+        http=guarded_protocol(limits, metrics),
+        ws="none",
+        timeout_keep_alive=limits.keep_alive_seconds,
         # Requests in flight get this long after SIGTERM; the log is flushed after them.
         timeout_graceful_shutdown=10,
     )
@@ -53,6 +59,7 @@ def serve(
     log_options: dict | None,
     batching: Batching | None = None,
     fast_path: bool = True,
+    connections: ConnectionLimits | None = None,
 ) -> int:
     """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
 
@@ -66,6 +73,7 @@ def serve(
             serve without the prediction log.
         batching: Rows per model call and the wait for company (kfp_mlops.serve.batch).
         fast_path: Preprocess in numpy when verified equal to the pipeline (fastpath.py).
+        connections: Deadlines for slow clients and the cap on open connections.
     """
     from threadpoolctl import threadpool_limits
 
@@ -84,11 +92,18 @@ def serve(
         file=sys.stderr,
         flush=True,
     )
-    _uvicorn(build_app(server), host, port)
+    _uvicorn(build_app(server), host, port, connections or ConnectionLimits(), metrics)
     return 0
 
 
-def log_sink(*, host: str, port: int, log_options: dict, join_seconds: float) -> int:
+def log_sink(
+    *,
+    host: str,
+    port: int,
+    log_options: dict,
+    join_seconds: float,
+    connections: ConnectionLimits | None = None,
+) -> int:
     """Serve the payload-logger sink until SIGTERM, writing joined events to the log."""
     from kfp_mlops.serve.sink import Sink, build_sink_app
 
@@ -97,5 +112,5 @@ def log_sink(*, host: str, port: int, log_options: dict, join_seconds: float) ->
     log, where = _log(metrics, log_options)
     sink = Sink(log, metrics, join_seconds=join_seconds)
     print(f"log sink on http://{host}:{port}; prediction log: {redact(where)}", file=sys.stderr)
-    _uvicorn(build_sink_app(sink), host, port)
+    _uvicorn(build_sink_app(sink), host, port, connections or ConnectionLimits(), metrics)
     return 0
