@@ -57,20 +57,31 @@ def headers(event_id: str, kind: str, service: str = "credit", at: datetime | No
 # -- payloads without a schema ---------------------------------------------------------------
 
 
-def test_log_sink_v1_records_and_lists_as_columns():
-    assert input_columns({"instances": ROWS})["age"] == [67, 22]
+def test_log_sink_v1_records_and_lists_as_typed_columns():
+    records_ = input_columns({"instances": ROWS})
+    assert records_.values["age"] == [67, 22] and records_.kinds["age"] == "integer"
+    assert records_.kinds["sex"] == "string"
     lists = input_columns({"instances": [list(r.values()) for r in ROWS]})
-    assert list(lists) == [f"input_{j}" for j in range(5)] and lists["input_4"] == [67, 22]
-    assert output_columns({"predictions": [1, 0]}) == {"prediction": [1, 0]}
+    assert list(lists.values) == [f"input_{j}" for j in range(5)]
+    assert lists.values["input_4"] == [67, 22]
+    answer = output_columns({"predictions": [1, 0], "classes": [0, 1],
+                             "probabilities": [[0.2, 0.8], [0.9, 0.1]]})  # fmt: skip
+    assert answer.values == {"prediction": [1, 0], "proba_0": [0.2, 0.9], "proba_1": [0.8, 0.1]}
+    assert answer.kinds == {"prediction": "integer", "proba_0": "double", "proba_1": "double"}
 
 
-def test_log_sink_v2_tensors_as_columns():
-    assert input_columns(V2_REQUEST) == {"age": [67, 22], "sex": ["male", "female"]}
+def test_log_sink_v2_tensors_as_columns_typed_by_their_datatype():
+    columns = input_columns(V2_REQUEST)
+    assert columns.values == {"age": [67, 22], "sex": ["male", "female"]}
+    assert columns.kinds == {"age": "integer", "sex": "string"}
     two_d = {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]}
-    assert input_columns(two_d) == {"x_0": [1, 3], "x_1": [2, 4]}
-    assert output_columns(V2_RESPONSE) == {
+    assert input_columns(two_d).values == {"x_0": [1, 3], "x_1": [2, 4]}
+    assert output_columns(V2_RESPONSE).values == {
         "prediction": [1, 0], "predict_proba_0": [0.2, 0.9], "predict_proba_1": [0.8, 0.1]
     }  # fmt: skip
+    named = {**V2_RESPONSE, "outputs": [V2_RESPONSE["outputs"][0], {
+        **V2_RESPONSE["outputs"][1], "parameters": {"classes": ["bad", "good"]}}]}  # fmt: skip
+    assert list(output_columns(named).values) == ["prediction", "proba_bad", "proba_good"]
 
 
 def test_log_sink_unreadable_payloads_are_named():
@@ -84,7 +95,10 @@ def test_log_sink_unreadable_payloads_are_named():
 
 
 def half(kind: str, body: object, at: datetime | None = None) -> Half:
-    return Half(kind, body, "credit", at or datetime.now(UTC), time.monotonic())
+    read = input_columns if kind == "request" else output_columns
+    facts = body if kind == "response" else {}
+    at = at or datetime.now(UTC)
+    return Half(kind, read(body), facts, "credit", at, at, time.monotonic())
 
 
 def test_log_sink_joins_either_order_and_counts_unmatched_halves():
@@ -135,7 +149,8 @@ def test_log_sink_process_writes_joined_events_in_the_served_layout(stack):
         status, body = post(sink.base, {"predictions": [1, 0]}, headers(v1_id, RESPONSE, at=later))
         assert (status, body["joined"]) == (200, True)
         # V2, the response first (the logger sends the halves independently).
-        assert post(sink.base, V2_RESPONSE, headers(v2_id, RESPONSE, "other"))[0] == 200
+        other = {**V2_RESPONSE, "model_name": "other"}  # the answer names the model
+        assert post(sink.base, other, headers(v2_id, RESPONSE, "credit"))[0] == 200
         assert post(sink.base, V2_REQUEST, headers(v2_id, REQUEST, "other"))[1]["joined"]
         # A request whose response never comes, an event that is not the logger's, bad JSON.
         assert post(sink.base, {"instances": ROWS}, headers("lonely", REQUEST))[0] == 200
@@ -167,7 +182,7 @@ def test_log_sink_process_writes_joined_events_in_the_served_layout(stack):
     ]  # fmt: skip
     assert v1["request_id"].tolist() == [v1_id] * 2 and v1["prediction"].tolist() == [1, 0]
     assert v1["latency_seconds"].tolist() == pytest.approx([0.015, 0.015])
-    assert v1["time"][0] == pd.Timestamp(start).floor("us")
+    assert v1["time"][0] >= pd.Timestamp(start)  # when the sink received it, not Ce-Time
     v2 = by_model["other"]
     assert v2["model_version"].tolist() == ["4", "4"] and v2["sex"].tolist() == ["male", "female"]
     assert v2["predict_proba_1"].tolist() == [0.8, 0.1]

@@ -151,7 +151,7 @@ def _routes(app: FastAPI, server: Server) -> None:
         given = request.headers.get("x-request-id")
         request_id = check_request_id(given, "x-request-id") if given else uuid.uuid4().hex
         answer = await server.predict(columns, request_id, len(raw))
-        payload = v1_response(answer.labels, answer.probabilities, served.classes)
+        payload = v1_response(answer.labels, answer.probabilities, served.classes, server.log_model)
         return JSONResponse(payload, headers={"x-request-id": request_id})
 
     @app.get("/v2")
@@ -195,7 +195,7 @@ def _routes(app: FastAPI, server: Server) -> None:
             "model_name": served.name,
             "model_version": str(served.version),
             "id": request_id,
-            "outputs": v2_outputs(outputs, answer.labels, answer.probabilities),
+            "outputs": v2_outputs(outputs, answer.labels, answer.probabilities, served.classes),
         }
 
     @app.get("/metrics")

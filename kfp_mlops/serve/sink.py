@@ -1,21 +1,25 @@
 """The sink for KServe's payload logger: request and response CloudEvents joined on Ce-Id."""
 
 import gc
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from kfp_mlops.serve.frame import RequestError
+from components._shared.logformat import KIND_TYPES, META_TYPES
+from kfp_mlops.serve.frame import RequestError, check_request_id
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
 from kfp_mlops.serve.logrows import records
+from kfp_mlops.serve.logtable import table
 from kfp_mlops.serve.metrics import Metrics
-from kfp_mlops.serve.payloads import input_columns, output_columns
+from kfp_mlops.serve.payloads import Columns, input_columns, output_columns
 from kfp_mlops.serve.predlog import PredictionLog
 
 EVENT_TYPES = {
@@ -23,26 +27,49 @@ EVENT_TYPES = {
     "org.kubeflow.serving.inference.response": "response",
 }
 MAX_BODY_BYTES = 16 << 20
+MAX_ATTRIBUTE_CHARS = 256  # any Ce-* header; a Kubernetes name is at most 63
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass
 class Half:
-    """One event waiting for its partner."""
+    """One event waiting for its partner, its payload already read as typed columns."""
 
     kind: str  # request or response
-    body: object
-    model: str
-    time: datetime  # Ce-Time, or when it arrived
+    columns: Columns
+    body: dict  # the response's own facts (model_name, model_version); {} for a request
+    model: str  # Ce-Inferenceservicename ("" when absent)
+    time: datetime  # when the sink received it: the date partition, never Ce-Time
+    stamp: datetime | None  # Ce-Time, for the latency only
     arrived: float  # monotonic seconds, for the join deadline
+    nbytes: int = 0  # the body's size, against the byte budget of the waiting halves
 
 
-def _event_time(value: str | None) -> datetime:
-    if value:
+def _event_time(value: str | None) -> datetime | None:
+    if value and len(value) <= MAX_ATTRIBUTE_CHARS:
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
         except ValueError:
-            pass  # a malformed Ce-Time: the arrival time stands in
-    return datetime.now(UTC)
+            pass  # a malformed Ce-Time: the arrival times stand in for the latency
+    return None
+
+
+def _latency(request: Half, response: Half) -> float:
+    """The response's Ce-Time minus the request's when both are plausible, else arrivals."""
+    if request.stamp is not None and response.stamp is not None:
+        stamped = (response.stamp - request.stamp).total_seconds()
+        if 0 <= stamped <= (response.time - request.time).total_seconds() + 60:
+            return stamped
+    return max((response.time - request.time).total_seconds(), 0.0)
+
+
+def _model(request: Half, response: Half) -> tuple[str, str | None]:
+    """The registered name and version: the server's answer says them; else the service."""
+    name, version = response.body.get("model_name"), response.body.get("model_version")
+    if not (isinstance(name, str) and 0 < len(name) <= MAX_ATTRIBUTE_CHARS and name.isprintable()):
+        name = request.model or response.model
+    ok = isinstance(version, str | int) and not isinstance(version, bool)
+    return name, str(version)[:MAX_ATTRIBUTE_CHARS] if ok else None
 
 
 class Sink:
@@ -53,10 +80,12 @@ class Sink:
     """
 
     def __init__(self, log: PredictionLog, metrics: Metrics, *, join_seconds: float = 30.0,
-                 max_pending: int = 10_000):  # fmt: skip
+                 max_pending: int = 10_000, max_pending_bytes: int = 128 << 20):  # fmt: skip
         self.log, self.metrics = log, metrics
         self.join_seconds, self.max_pending = join_seconds, max_pending
+        self.max_pending_bytes = max_pending_bytes
         self.pending: OrderedDict[str, Half] = OrderedDict()
+        self.pending_bytes = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.sweeper = threading.Thread(target=self._sweep_loop, name="sink-sweeper", daemon=True)
@@ -67,40 +96,52 @@ class Sink:
             other = self.pending.get(event_id)
             if other is None or other.kind == half.kind:
                 if other is not None:  # the same half again: the newer one stands
-                    self.metrics.sink_unmatched.labels(other.kind).inc()
+                    self._drop(event_id)
                 self.pending[event_id] = half
-                self.pending.move_to_end(event_id)
-                while len(self.pending) > self.max_pending:
-                    _, oldest = self.pending.popitem(last=False)
-                    self.metrics.sink_unmatched.labels(oldest.kind).inc()
+                self.pending_bytes += half.nbytes
+                # Bounded in count and in bytes: past either, the oldest halves go first.
+                while len(self.pending) > self.max_pending or (
+                    self.pending_bytes > self.max_pending_bytes
+                ):
+                    self._drop(next(iter(self.pending)))
                 return False
             del self.pending[event_id]
+            self.pending_bytes -= other.nbytes
         request, response = (other, half) if half.kind == "response" else (half, other)
         self._log_pair(event_id, request, response)
         return True
 
     def _log_pair(self, event_id: str, request: Half, response: Half) -> None:
-        try:
-            inputs = input_columns(request.body)
-            outputs = output_columns(response.body)
-        except RequestError:
-            self.metrics.sink_events.labels("pair", "unreadable").inc()
-            return
-        n_in, n_out = len(next(iter(inputs.values()))), len(next(iter(outputs.values())))
-        if n_in != n_out or n_in == 0:
+        inputs, outputs = request.columns, response.columns
+        if inputs.rows != outputs.rows or inputs.rows == 0:
             self.metrics.sink_events.labels("pair", "row_mismatch").inc()
             return
-        body = response.body if isinstance(response.body, dict) else {}
-        model = request.model or str(body.get("model_name") or "unknown")
-        version = body.get("model_version")
-        latency = (response.time - request.time).total_seconds()
-
-        def make() -> dict[str, list]:
-            facts = (model, None if version is None else str(version))
-            return records(event_id, request.time, facts, inputs, outputs, max(latency, 0.0))
-
-        self.log.submit(model, request.time, n_in, make)
+        clash = set(inputs.values) & (set(outputs.values) | set(META_TYPES))
+        if clash:
+            self.metrics.sink_events.labels("pair", "unreadable").inc()
+            return
+        model, version = _model(request, response)
+        if not model:
+            self.metrics.sink_events.labels("pair", "unreadable").inc()
+            return
+        kinds = inputs.kinds | outputs.kinds
+        types = {n: KIND_TYPES[k] for n, k in kinds.items() if k is not None}
+        rows = records(
+            event_id, request.time, (model, version), inputs.values, outputs.values,
+            _latency(request, response),
+        )  # fmt: skip
+        try:
+            built = table([rows], types)
+        except (pa.ArrowException, OverflowError, UnicodeError):  # checked: not expected
+            self.metrics.sink_events.labels("pair", "unreadable").inc()
+            return
+        self.log.submit(model, request.time, inputs.rows, built)
         self.metrics.sink_events.labels("pair", "logged").inc()
+
+    def _drop(self, event_id: str) -> None:
+        half = self.pending.pop(event_id)
+        self.pending_bytes -= half.nbytes
+        self.metrics.sink_unmatched.labels(half.kind).inc()
 
     def sweep(self) -> int:
         """Drop and count halves older than join_seconds; returns how many."""
@@ -111,8 +152,7 @@ class Sink:
                 event_id, half = next(iter(self.pending.items()))
                 if half.arrived > deadline:
                     break
-                del self.pending[event_id]
-                self.metrics.sink_unmatched.labels(half.kind).inc()
+                self._drop(event_id)
                 dropped += 1
         return dropped
 
@@ -124,27 +164,56 @@ class Sink:
         """Count the halves still waiting as unmatched, then flush the log."""
         self.stopping.set()
         with self.lock:
-            for half in self.pending.values():
-                self.metrics.sink_unmatched.labels(half.kind).inc()
-            self.pending.clear()
+            for event_id in list(self.pending):
+                self._drop(event_id)
         self.log.close()
 
 
-async def _event(request: Request, sink: Sink) -> dict:
-    headers = request.headers
+def _attributes(headers) -> tuple[str, str, str]:
+    """Ce-Id, the event's kind and Ce-Inferenceservicename, each checked (RequestError 400)."""
+    long = sorted(
+        k for k, v in headers.items() if k.startswith("ce-") and len(v) > MAX_ATTRIBUTE_CHARS
+    )
+    if long:
+        raise RequestError(400, f"CloudEvent attribute(s) {long} longer than {MAX_ATTRIBUTE_CHARS}")
     event_id, event_type = headers.get("ce-id"), headers.get("ce-type", "")
     kind = EVENT_TYPES.get(event_type)
     if not event_id or kind is None:
-        sink.metrics.sink_events.labels(kind or "unknown", "refused").inc()
         raise RequestError(
             400,
             f"not a payload-logger CloudEvent (Ce-Id {event_id!r}, Ce-Type "
             f"{event_type!r}); expected Ce-Type one of {sorted(EVENT_TYPES)}",
         )
-    body = parse_json(await read_body(request, MAX_BODY_BYTES))
+    check_request_id(event_id, "Ce-Id")
+    service = headers.get("ce-inferenceservicename", "")
+    if service and not DNS_LABEL.fullmatch(service):
+        raise RequestError(
+            400,
+            f"Ce-Inferenceservicename {service!r} is not a Kubernetes name (a DNS-1123 label: "
+            "lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)",
+        )
+    return event_id, kind, service
+
+
+async def _event(request: Request, sink: Sink) -> dict:
+    try:
+        event_id, kind, service = _attributes(request.headers)
+    except RequestError:
+        sink.metrics.sink_events.labels("unknown", "refused").inc()
+        raise
+    raw = await read_body(request, MAX_BODY_BYTES)
+    try:
+        body = parse_json(raw)
+        if kind == "request":
+            columns, facts = input_columns(body), {}
+        else:
+            columns, facts = output_columns(body), body
+    except RequestError:
+        sink.metrics.sink_events.labels(kind, "refused").inc()
+        raise
     half = Half(
-        kind, body, headers.get("ce-inferenceservicename", ""), _event_time(headers.get("ce-time")),
-        time.monotonic(),
+        kind, columns, facts, service, datetime.now(UTC),
+        _event_time(request.headers.get("ce-time")), time.monotonic(), len(raw),
     )  # fmt: skip
     sink.metrics.sink_events.labels(kind, "accepted").inc()
     joined = sink.accept(event_id, half)

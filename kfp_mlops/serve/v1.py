@@ -72,9 +72,13 @@ def v1_columns(body: object, schema: Schema, max_rows: int) -> dict[str, list]:
     )
 
 
-def v1_response(labels: list, probabilities: list | None, classes: list) -> dict:
-    """The V1 answer: labels, and each class's probability in `classes` order when known."""
+def v1_response(labels: list, probabilities: list | None, classes: list, model: tuple) -> dict:
+    """The V1 answer: labels, and each class's probability in `classes` order when known.
+
+    With the model's registered name and version (what the payload-logger sink logs the
+    rows under).
+    """
     out: dict = {"predictions": labels}
     if probabilities is not None:
         out |= {"classes": classes, "probabilities": probabilities}
-    return out
+    return out | {"model_name": model[0], "model_version": model[1]}

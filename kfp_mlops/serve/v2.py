@@ -146,8 +146,14 @@ def datatype_of(values: list) -> str:
     return "FP64" if isinstance(first, float) else "BYTES"
 
 
-def v2_outputs(names: tuple[str, ...], labels: list, probabilities: list | None) -> list[dict]:
-    """The response's output tensors, in the order asked for."""
+def v2_outputs(
+    names: tuple[str, ...], labels: list, probabilities: list | None, classes: list
+) -> list[dict]:
+    """The response's output tensors, in the order asked for.
+
+    `predict_proba` carries the classes its columns stand for as `parameters.classes` (the
+    tensor alone does not say), which the payload-logger sink reads to name `proba_<class>`.
+    """
     rows, out = len(labels), []
     for name in names:
         if name == "predict":
@@ -157,5 +163,10 @@ def v2_outputs(names: tuple[str, ...], labels: list, probabilities: list | None)
         elif probabilities is not None:
             width = len(probabilities[0]) if probabilities else 0
             flat = [p for row in probabilities for p in row]
-            out.append({"name": name, "shape": [rows, width], "datatype": "FP64", "data": flat})
+            out.append(
+                {
+                    "name": name, "shape": [rows, width], "datatype": "FP64",
+                    "parameters": {"classes": classes}, "data": flat,
+                }
+            )  # fmt: skip
     return out
