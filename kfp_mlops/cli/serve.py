@@ -42,6 +42,7 @@ def _log_options(args: argparse.Namespace) -> dict | None:
         raise UsageError(f"--log-flush-seconds {args.log_flush_seconds} must be above 0")
     return {
         "max_rows": args.log_max_rows,
+        "max_bytes": args.log_max_bytes,
         "flush_rows": args.log_flush_rows,
         "flush_seconds": args.log_flush_seconds,
     }
@@ -89,6 +90,13 @@ def _common(p: argparse.ArgumentParser, port: int) -> None:
         type=_positive,
         default=100_000,
         help="rows queued at most; past it new rows are dropped and counted",
+    )
+    log.add_argument(
+        "--log-max-bytes",
+        type=_positive,
+        default=256 << 20,
+        help="bytes the queued rows may hold (default 256 MiB, sized for a 1 GiB pod); past "
+        "it new rows are dropped and counted",
     )
     log.add_argument(
         "--log-flush-rows",
