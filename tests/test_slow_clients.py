@@ -165,7 +165,9 @@ def test_slow_clients_idle_keep_alive_connection_is_closed(sink):
 def test_slow_clients_idle_flood_past_max_connections_does_not_lock_out(sink):
     before = closed(sink, "max_connections")
     busy = connect(sink)  # a request in flight is never the one closed to make room
-    busy.sendall(STALLED_EVENT + b"{")
+    busy.sendall(STALLED_EVENT[:-2] + b"Expect: 100-continue\r\n\r\n")
+    assert busy.recv(65536).startswith(b"HTTP/1.1 100 ")  # its headers are in: it is busy
+    busy.sendall(b"{")
     idle = [connect(sink) for _ in range(3 * MAX_CONNECTIONS)]
     try:
         assert healthy(sink)  # a fresh client makes room: the oldest idle one is closed
