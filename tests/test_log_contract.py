@@ -11,9 +11,11 @@ import socket
 import uuid
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from components._shared.logformat import log_schema
+from kfp_mlops.serve.signatures import RegistrySchemas
 from tests.conftest import GERMAN_CREDIT
 from tests.serving import (
     ROWS,
@@ -310,3 +312,56 @@ def test_log_contract_sink_writes_the_servers_files_column_by_column_and_type_by
         if column in ("time", "latency_seconds"):  # when each of them saw the request
             continue
         assert frames[0][column].tolist() == frames[1][column].tolist(), column
+
+
+def test_log_contract_sink_takes_the_registered_signature_so_a_first_odd_pair_sets_nothing(
+    model_name,
+):
+    """With MLflow set (the stack's), a model's day has the signature's types from the start."""
+    prefix = unique_prefix("sink-signature")
+    sink = Process("log-sink", env={"KFP_MLOPS_PREDICTION_LOG_URI": prefix}, ready="/healthz")
+    answer = {**V1_ANSWER, "model_name": model_name, "model_version": "1"}
+    try:
+        texts = [{**r, "age": str(r["age"])} for r in ROWS]  # the day's first pair: ages as text
+        assert _pair(sink.base, "text-ages", {"instances": texts}, answer) == (200, 200)
+        wholes = [{**r, "age": float(r["age"])} for r in ROWS]  # 67.0: the server takes it
+        assert _pair(sink.base, "whole-floats", {"instances": wholes}, answer) == (200, 200)
+        assert _pair(sink.base, "plain", {"instances": ROWS}, answer) == (200, 200)
+    finally:
+        code, err = sink.stop()
+    assert code == 0, err
+    assert "input types from the registered signatures" in err
+    [frame] = read_log(prefix).values()
+    assert sorted(set(frame["request_id"])) == ["plain", "whole-floats"]
+    frame = frame.sort_values("request_id", kind="stable")
+    assert frame["age"].tolist() == [67, 22, 67, 22]  # 67.0 logged as the integer 67
+    [schema] = {s.remove_metadata() for s in read_schemas(prefix).values()}
+    assert schema.field("age").type == pa.int64() and schema.field("sex").type == pa.string()
+    [aside] = dead_letters(prefix)
+    assert aside["reason"] == "schema" and aside["columns"]["request_id"][0] == "text-ages"
+
+
+def test_registry_schemas_ask_once_per_version_and_again_only_after_a_miss():
+    asked = []
+
+    def lookup(model, version):
+        asked.append((model, version))
+        if version == "9":
+            raise RuntimeError("no such version")
+        return [("age", "integer"), ("amount", "double")]
+
+    schemas = RegistrySchemas(lookup, retry_seconds=3600)
+    table = pa.table({"request_id": ["r"], "time": pa.array([None], pa.timestamp("us", "UTC")),
+                      "model_name": ["m"], "model_version": ["2"], "amount": [3],
+                      "prediction": [1], "latency_seconds": [0.1]})  # fmt: skip
+    schema = schemas("m", table)
+    assert schema.names == [
+        "request_id", "time", "model_name", "model_version", "age", "amount", "prediction",
+        "latency_seconds",
+    ]  # fmt: skip
+    assert schema.field("amount").type == pa.float64() and schema.field("age").type == pa.int64()
+    assert schemas("m", table) == schema and asked == [("m", "2")]  # asked once
+    unknown = table.set_column(3, "model_version", pa.array(["9"]))
+    assert schemas("m", unknown) is None and schemas("m", unknown) is None
+    assert asked == [("m", "2"), ("m", "9")]  # the miss is not asked again before retry_seconds
+    assert schemas("m", table.drop_columns(["model_version"])) is None

@@ -161,14 +161,32 @@ def conform(built: pa.Table, schema: pa.Schema) -> pa.Table:
         if field.name not in built.column_names:
             columns.append(pa.nulls(len(built), field.type))
             continue
-        column = built.column(field.name)
-        if column.type != field.type and not pa.types.is_null(column.type):
-            # Never a cast: text "67" is not the integer 67 to a log that says int64.
-            raise SchemaClash(
-                f"column {field.name!r} holds {column.type}, the partition's schema {field.type}"
-            )
-        columns.append(column if column.type == field.type else column.cast(field.type))
+        columns.append(_fitted(built.column(field.name), field))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+_NUMBERS = (pa.int64(), pa.float64())
+
+
+def _fitted(column: "pa.ChunkedArray", field: pa.Field) -> "pa.ChunkedArray":
+    """A column in its field's type, or a SchemaClash.
+
+    As it is, nulls typed, or a number as the other number when no value changes (30.0 as
+    the integer 30, as the server takes it); never text as a number or a number as text
+    ("67" is not 67 to a log that says int64).
+    """
+    if column.type == field.type:
+        return column
+    if pa.types.is_null(column.type):
+        return column.cast(field.type)
+    if column.type in _NUMBERS and field.type in _NUMBERS:
+        try:
+            return column.cast(field.type, safe=True)
+        except pa.ArrowInvalid:
+            pass
+    raise SchemaClash(
+        f"column {field.name!r} holds {column.type}, the partition's schema {field.type}"
+    )
 
 
 def widen(known: pa.Schema, built: pa.Table) -> pa.Schema:

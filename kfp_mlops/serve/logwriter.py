@@ -62,6 +62,8 @@ class Partitions:
         schema: The model's log schema (the server); None learns each partition's from its
             first table (the sink, which has no model).
         release: Called with (rows, bytes) that leave the queue's bounds.
+        resolve: Without `schema`, asked for a partition's schema given its first table
+            (signatures.RegistrySchemas); None or its None: the first table's own.
         retry_seconds, max_retry_seconds, max_attempts: A failed write is retried after
             retry_seconds, doubling up to max_retry_seconds, and dropped after max_attempts.
     """
@@ -73,11 +75,13 @@ class Partitions:
         schema: pa.Schema | None,
         release: Callable[[int, int], None],
         *,
+        resolve: "Callable[[str, pa.Table], pa.Schema | None] | None" = None,
         retry_seconds: float,
         max_retry_seconds: float,
         max_attempts: int,
     ):
         self.store, self.metrics, self.schema, self.release = store, metrics, schema, release
+        self.resolve = resolve
         self.types = dict(zip(schema.names, schema.types, strict=True)) if schema else None
         self.retry_seconds, self.max_retry_seconds = retry_seconds, max_retry_seconds
         self.max_attempts = max_attempts
@@ -122,6 +126,8 @@ class Partitions:
         first = group[0].make
         built = first if len(group) == 1 and isinstance(first, pa.Table) else self._table(group)
         schema = self.schema or self._schemas.get(key)
+        if schema is None and self.resolve is not None:  # the sink: the registry's types
+            schema = self.resolve(key[0], built)
         schema = built.schema if schema is None else widen(schema, built)
         built = conform(built, schema)
         if self.schema is None:

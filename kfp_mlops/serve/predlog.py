@@ -66,6 +66,7 @@ class PredictionLog:
         max_attempts: int = 12,
         convert_rows: int = 2_000,
         schema: pa.Schema | None = None,
+        resolve=None,
     ):
         self.store = LogStore(prefix)
         self.metrics = metrics
@@ -78,7 +79,7 @@ class PredictionLog:
         self._raw = 0  # of which not yet converted
         self.partitions = Partitions(
             self.store, metrics, schema, self._release, retry_seconds=retry_seconds,
-            max_retry_seconds=max_retry_seconds, max_attempts=max_attempts,
+            max_retry_seconds=max_retry_seconds, max_attempts=max_attempts, resolve=resolve,
         )  # fmt: skip
         # A plain lock under the condition: submit takes it once per request.
         self._cond = threading.Condition(threading.Lock())

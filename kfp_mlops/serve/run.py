@@ -1,6 +1,7 @@
 """Start the model server or the log sink with uvicorn; SIGTERM shuts down gracefully."""
 
 import logging
+import os
 import signal
 import sys
 
@@ -12,6 +13,7 @@ from kfp_mlops.serve.connections import ConnectionLimits, guarded_protocol
 from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.model import load_served
 from kfp_mlops.serve.predlog import PredictionLog, log_prefix
+from kfp_mlops.serve.signatures import RegistrySchemas
 
 
 def _uvicorn(app, host: str, port: int, limits: ConnectionLimits, metrics: Metrics) -> None:
@@ -40,13 +42,14 @@ def _uvicorn(app, host: str, port: int, limits: ConnectionLimits, metrics: Metri
 
 
 def _log(
-    metrics: Metrics, log_options: dict | None, schema=None
+    metrics: Metrics, log_options: dict | None, schema=None, resolve=None
 ) -> tuple[PredictionLog | None, str]:
     if log_options is None:
         return None, "off"
     prefix = log_prefix()
     s3_settings()  # unconfigured S3 fails now, not at the first flush
-    return PredictionLog(prefix, metrics, schema=schema, **log_options).start(), prefix
+    log = PredictionLog(prefix, metrics, schema=schema, resolve=resolve, **log_options)
+    return log.start(), prefix
 
 
 def serve(
@@ -109,8 +112,15 @@ def log_sink(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     metrics = Metrics()
-    log, where = _log(metrics, log_options)
+    # With a registry, a model's partitions take their input types from its signature.
+    registry = bool(os.environ.get("MLFLOW_TRACKING_URI"))
+    log, where = _log(metrics, log_options, resolve=RegistrySchemas() if registry else None)
     sink = Sink(log, metrics, join_seconds=join_seconds)
-    print(f"log sink on http://{host}:{port}; prediction log: {redact(where)}", file=sys.stderr)
+    types = "the registered signatures" if registry else "each day's first pair (no MLflow)"
+    print(
+        f"log sink on http://{host}:{port}; prediction log: {redact(where)}; input types from "
+        f"{types}",
+        file=sys.stderr,
+    )
     _uvicorn(build_sink_app(sink), host, port, connections or ConnectionLimits(), metrics)
     return 0
