@@ -1,5 +1,6 @@
 """The prediction log against real S3 (SeaweedFS): layout, flushing, bounds, outages, SIGTERM."""
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -398,3 +399,26 @@ def test_log_entry_builds_a_large_request_as_arrow_and_keeps_a_small_one_as_tupl
     assert isinstance(large, pa.Table) and large.equals(expected)
     assert large.column("prediction").to_pylist()[:2] == ["good", "bad"]
     assert large.column("sex").null_count == ARRAY_ROWS // 2
+
+
+def test_set_aside_requests_wait_for_s3_within_their_own_bound(monkeypatch):
+    from kfp_mlops.serve import deadletter
+    from kfp_mlops.serve.logstore import LogStore
+    from kfp_mlops.serve.logwriter import Batch, Partitions
+
+    def batch(k: int) -> Batch:
+        return Batch("m", "2026-12-05", 1, 100, pa.table({"request_id": [f"r{k}"]}))
+
+    line = deadletter.record("m", 1, "schema", "ValueError: does not fit", batch(0).make)
+    monkeypatch.setattr(deadletter, "MAX_PENDING_BYTES", len(line) * 5 // 2)  # two fit
+    metrics, released = Metrics(), []
+    partitions = Partitions(
+        LogStore("s3://never-written/log"), metrics, None, lambda r, b: released.append(r),
+        retry_seconds=1, max_retry_seconds=1, max_attempts=1,
+    )  # fmt: skip
+    for k in range(5):
+        partitions._reject(("m", "2026-12-05"), batch(k), "schema", ValueError("does not fit"))
+    assert rejected(metrics, "schema") == 5 and released == [1] * 5
+    kept = partitions._rejected[("m", "2026-12-05")]
+    assert [json.loads(x)["columns"]["request_id"] for x in kept] == [["r0"], ["r1"]]
+    assert dropped(metrics, "rejected_unwritten") == 3

@@ -18,6 +18,9 @@ from kfp_mlops.serve.logtable import values_of
 # Why a request was set aside (the `reason` label of kfp_mlops_prediction_log_rejected_rows).
 REASONS = ("type", "schema", "build", "write_refused")
 MAX_DETAIL_CHARS = 300
+# Set-aside requests waiting for S3 are held up to this many bytes; past it they are only
+# counted (kfp_mlops_prediction_log_dropped_rows_total{reason="rejected_unwritten"}).
+MAX_PENDING_BYTES = 16 << 20
 
 
 def _columns(make: "LoggedRequest | pa.Table | Callable[[], dict]") -> dict:

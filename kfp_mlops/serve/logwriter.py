@@ -89,6 +89,7 @@ class Partitions:
         self._schemas: dict[Key, pa.Schema] = {}
         self._backoff: dict[Key, tuple[int, float]] = {}  # (failures, next attempt)
         self._rejected: dict[Key, list[str]] = {}  # JSON lines
+        self._rejected_bytes = 0
 
     def give_up_all(self, when: str) -> None:
         """Drop and count every converted row (S3 never came back before shutdown)."""
@@ -139,9 +140,14 @@ class Partitions:
     def _reject(self, key: Key, batch: Batch, reason: str, exc: Exception) -> None:
         detail = f"{type(exc).__name__}: {exc}"
         line = deadletter.record(batch.model, batch.rows, reason, detail, batch.make)
-        self._rejected.setdefault(key, []).append(line)
         self.metrics.log_rejected.labels(reason).inc(batch.rows)
         self.release(batch.rows, batch.nbytes)
+        if self._rejected_bytes + len(line) > deadletter.MAX_PENDING_BYTES:
+            # S3 has not taken the set-aside requests yet: their own bound, then counted only.
+            self.metrics.log_dropped.labels("rejected_unwritten").inc(batch.rows)
+            return
+        self._rejected.setdefault(key, []).append(line)
+        self._rejected_bytes += len(line)
         # %r: what a client sent is never written into this log as lines of its own.
         log.warning("prediction log: %d row(s) of %r set aside (%s): %r", batch.rows,
                     batch.model, reason, detail[:200])  # fmt: skip
@@ -207,6 +213,7 @@ class Partitions:
                     failed = True
                     continue
             del self._rejected[key]
+            self._rejected_bytes -= sum(map(len, lines))
         return failed
 
     def _table(self, group: list[Batch]) -> pa.Table:

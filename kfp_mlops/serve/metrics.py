@@ -60,7 +60,8 @@ class Metrics:
         )  # fmt: skip
         self.log_dropped = Counter(
             "kfp_mlops_prediction_log_dropped_rows",
-            "Prediction-log rows dropped, by reason (queue_full, queue_bytes, write_failed)",
+            "Prediction-log rows dropped, by reason (queue_full, queue_bytes, write_failed, "
+            "rejected_unwritten)",
             ["reason"], registry=r,
         )  # fmt: skip
         self.log_rejected = Counter(
