@@ -58,7 +58,7 @@ def test_every_alert_is_tested_firing_and_not_firing():
             for check in case.get("alert_rule_test", []):
                 (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
     names = set(alerts())
-    assert len(names) == 9, names
+    assert len(names) == 10, names
     assert names - firing == set(), "alerts without a firing test"
     assert names - quiet == set(), "alerts without a not-firing test"
     assert (firing | quiet) - names == set(), "tests of alerts the rules file does not define"

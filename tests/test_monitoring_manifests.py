@@ -50,7 +50,7 @@ def test_prometheus_rule_groups_equal_the_plain_rules_file(monitoring):
     rule = _find(monitoring, "PrometheusRule", "kfp-mlops")
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["spec"]["groups"] == plain["groups"]
-    assert len([r for g in plain["groups"] for r in g["rules"]]) == 9
+    assert len([r for g in plain["groups"] for r in g["rules"]]) == 10
 
 
 def _generator(*args):
