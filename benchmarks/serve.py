@@ -133,7 +133,8 @@ def handler_floor(name: str, n: int = 1000, calls: int = 50) -> float:
         start = time.perf_counter()
         columns = v1_columns(parse_json(body), served.schema, n)
         checked_rows(columns, served.schema)
-        json.dumps(v1_response(answer.labels, answer.probabilities, served.classes))
+        model = (served.registered_name, str(served.version))
+        json.dumps(v1_response(answer.labels, answer.probabilities, served.classes, model))
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 

@@ -422,3 +422,19 @@ def test_set_aside_requests_wait_for_s3_within_their_own_bound(monkeypatch):
     kept = partitions._rejected[("m", "2026-12-05")]
     assert [json.loads(x)["columns"]["request_id"] for x in kept] == [["r0"], ["r1"]]
     assert dropped(metrics, "rejected_unwritten") == 3
+
+
+def test_learned_schemas_of_days_long_past_are_let_go():
+    from kfp_mlops.serve.logstore import LogStore
+    from kfp_mlops.serve.logwriter import Batch, Partitions
+
+    partitions = Partitions(
+        LogStore("s3://never-written/log"), Metrics(), None, lambda r, b: None,
+        retry_seconds=1, max_retry_seconds=1, max_attempts=1,
+    )  # fmt: skip
+    table_ = pa.table({"request_id": ["r"], "x": [1]})
+    for date in ("2026-12-01", "2026-12-03", "2026-12-04"):
+        partitions.convert([Batch("m", date, 1, 10, table_)])
+    partitions._built.clear()  # as if written
+    partitions.convert([Batch("m", "2026-12-05", 1, 10, table_)])
+    assert sorted(d for _, d in partitions._schemas) == ["2026-12-03", "2026-12-04", "2026-12-05"]

@@ -8,6 +8,7 @@ aside (deadletter.py). Only that thread calls it; the queue is PredictionLog's (
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -22,6 +23,8 @@ from kfp_mlops.serve.metrics import Metrics
 
 log = logging.getLogger("kfp_mlops.serve")
 Key = tuple[str, str]  # (model, date)
+WARN_SECONDS = 60.0
+SCHEMA_DAYS = 2  # a partition's learned schema is kept this many days past its date
 
 
 class Batch(NamedTuple):
@@ -90,6 +93,7 @@ class Partitions:
         self._backoff: dict[Key, tuple[int, float]] = {}  # (failures, next attempt)
         self._rejected: dict[Key, list[str]] = {}  # JSON lines
         self._rejected_bytes = 0
+        self._warned: dict[str, float] = {}  # reason -> when it was last logged
 
     def give_up_all(self, when: str) -> None:
         """Drop and count every converted row (S3 never came back before shutdown)."""
@@ -105,6 +109,8 @@ class Partitions:
         groups: dict[Key, list[Batch]] = {}
         for batch in batches:
             groups.setdefault((batch.model, batch.date), []).append(batch)
+        if groups and self._schemas:
+            self._forget_before(min(date for _, date in groups))
         for key, group in groups.items():
             built = self._built.setdefault(key, [])
             raw = [b for b in group if not isinstance(b.make, pa.Table)]
@@ -121,6 +127,12 @@ class Partitions:
                     self._reject(key, batch, reason_of(exc), exc)
             if not built:
                 del self._built[key]
+
+    def _forget_before(self, date: str) -> None:
+        """Let go of the learned schemas of days long past (one a model a day, else forever)."""
+        oldest = (datetime.fromisoformat(date) - timedelta(days=SCHEMA_DAYS)).date().isoformat()
+        for key in [k for k in self._schemas if k[1] < oldest and k not in self._built]:
+            del self._schemas[key]
 
     def _part(self, key: Key, group: list[Batch]) -> tuple[int, int, pa.Table]:
         """Some requests' rows as one table in the partition's schema: (rows, bytes, table)."""
@@ -148,9 +160,14 @@ class Partitions:
             return
         self._rejected.setdefault(key, []).append(line)
         self._rejected_bytes += len(line)
-        # %r: what a client sent is never written into this log as lines of its own.
-        log.warning("prediction log: %d row(s) of %r set aside (%s): %r", batch.rows,
-                    batch.model, reason, detail[:200])  # fmt: skip
+        # At most one line a minute per reason (a client sending such requests would flood
+        # the log otherwise); %r: what a client sent never becomes lines of its own here.
+        now = time.monotonic()
+        if now - self._warned.get(reason, -WARN_SECONDS) >= WARN_SECONDS:
+            self._warned[reason] = now
+            log.warning("prediction log: %d row(s) of %r set aside (%s): %r; more of this "
+                        "reason are counted in kfp_mlops_prediction_log_rejected_rows_total",
+                        batch.rows, batch.model, reason, detail[:200])  # fmt: skip
 
     def write(self, stopping: bool) -> bool:
         """Write what is converted, one object per partition, then what was set aside.
