@@ -1,5 +1,6 @@
 """The prediction log against real S3 (SeaweedFS): layout, flushing, bounds, outages, SIGTERM."""
 
+import itertools
 import json
 import time
 import uuid
@@ -438,3 +439,41 @@ def test_learned_schemas_of_days_long_past_are_let_go():
     partitions._built.clear()  # as if written
     partitions.convert([Batch("m", "2026-12-05", 1, 10, table_)])
     assert sorted(d for _, d in partitions._schemas) == ["2026-12-03", "2026-12-04", "2026-12-05"]
+
+
+def test_prediction_log_a_failing_partition_backs_off_and_never_holds_back_another(stack):
+    """S3 fails for one model's partition only (injected before the PUT): the other model's
+    rows are written at once, the failing one's once S3 takes them again."""
+    import urllib3
+
+    from components._shared.failpoints import armed
+
+    prefix = unique_prefix("partitions")
+    metrics = Metrics()
+    tries = []
+
+    def refuse_a(where: str) -> None:
+        if "/a/" in where:
+            tries.append(time.monotonic())
+            raise urllib3.exceptions.ProtocolError("injected: connection reset")
+
+    log = PredictionLog(
+        prefix, metrics, flush_rows=1000, flush_seconds=0.1, retry_seconds=0.2,
+        max_retry_seconds=0.8,
+    ).start()  # fmt: skip
+    try:
+        with armed("predlog.put", refuse_a):
+            submit(log, 2, model="a")
+            submit(log, 3, model="b")
+            until(lambda: flushed(metrics) == 3, "model b's rows")
+            until(lambda: len(tries) >= 4, "model a retried")
+            submit(log, 1, model="b")  # a's backoff holds nothing of b's back
+            until(lambda: flushed(metrics) == 4, "model b's next rows")
+        until(lambda: flushed(metrics) == 6, "model a's rows once S3 takes them")
+    finally:
+        log.close()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
+    assert gaps[-1] > gaps[0]  # backing off, up to max_retry_seconds
+    keys = read_log(prefix)
+    assert sorted(len(f) for f in keys.values()) in ([1, 2, 3], [2, 4])
+    assert dropped(metrics, "write_failed") == 0

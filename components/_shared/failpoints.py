@@ -25,9 +25,11 @@ POINTS = (
     "rollback.champion_moved",
     # load_data: after the first object or part was read
     "load.part_read",
+    # the prediction log, before each object is sent (its action is given the key prefix)
+    "predlog.put",
 )
 
-_armed: dict[str, Callable[[], None]] = {}
+_armed: dict[str, Callable[..., None]] = {}
 
 
 class Crash(BaseException):
@@ -37,17 +39,17 @@ class Crash(BaseException):
     """
 
 
-def failpoint(name: str) -> None:
-    """Run the action armed at this point, if any (a no-op otherwise)."""
+def failpoint(name: str, *where: object) -> None:
+    """Run the action armed at this point, if any (a no-op otherwise), given `where`."""
     if name not in POINTS:
         raise ValueError(f"unknown failpoint {name!r}; expected one of {list(POINTS)}")
     action = _armed.get(name)
     if action is not None:
-        action()
+        action(*where)
 
 
 @contextmanager
-def armed(name: str, action: Callable[[], None]) -> Iterator[None]:
+def armed(name: str, action: Callable[..., None]) -> Iterator[None]:
     """Arm one point with an action while the block runs (tests only)."""
     if name not in POINTS:
         raise ValueError(f"unknown failpoint {name!r}; expected one of {list(POINTS)}")

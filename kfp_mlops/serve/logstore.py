@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from components._shared.failpoints import failpoint
 from components._shared.io import s3_client
 from components._shared.logformat import STATISTICS
 
@@ -56,4 +57,5 @@ class LogStore:
     def _put(self, where: str, data: bytes, suffix: str, content_type: str) -> None:
         name = f"{datetime.now(UTC).strftime('%H%M%S')}-{uuid.uuid4().hex}.{suffix}"
         client = self.connect()
+        failpoint("predlog.put", where)
         client.put_object(self.bucket, where + name, io.BytesIO(data), len(data), content_type)
