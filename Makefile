@@ -106,6 +106,8 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.datapath
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.predlog
+	$(BIN)/python -m benchmarks.checks
+	$(BIN)/python -m benchmarks.flood
 	$(BIN)/python -m benchmarks.push
 	$(BIN)/python -m benchmarks.performance
 
