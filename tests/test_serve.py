@@ -382,3 +382,37 @@ def test_serve_model_whose_sha_does_not_match_refuses_to_start(stack, tmp_path, 
     assert done.returncode == 1
     assert f"models:/{name}/1 has sha256" in done.stderr
     assert "was recorded: the file changed after its hash was recorded" in done.stderr
+
+
+def test_serve_pinned_to_another_sha_refuses_to_start_naming_both(cli, model_name, monkeypatch):
+    """The pin deploy_model renders (KFP_MLOPS_MODEL_SHA256), or --model-sha256: a version
+    whose checked file is another one exits before a port is bound."""
+    from mlflow import MlflowClient
+
+    actual = MlflowClient().get_model_version(model_name, "1").tags["model_sha256"]
+    other = "ab" * 32
+    code, _, err = cli("serve", f"models:/{model_name}/1", "--model-sha256", other, "--port", "1")
+    assert code == 1
+    assert (
+        f"models:/{model_name}/1 has model_sha256 {actual}, but this server was pinned to " in err
+    )
+    assert other in err and actual in err and "redeploy the version you mean" in err
+    monkeypatch.setenv("KFP_MLOPS_MODEL_SHA256", other.upper())
+    code, _, err = cli("serve", f"models:/{model_name}/1", "--port", "1")
+    assert code == 1 and f"pinned to {other}" in err
+    code, _, err = cli("serve", f"models:/{model_name}/1", "--model-sha256", "not-a-sha")
+    assert code == 2 and "is not a sha256 (64 hex digits)" in err
+
+
+def test_serve_pinned_to_its_own_sha_starts(model_name):
+    from mlflow import MlflowClient
+
+    actual = MlflowClient().get_model_version(model_name, "1").tags["model_sha256"]
+    server = Process(
+        "serve", f"models:/{model_name}/1", "--no-log",
+        env={"KFP_MLOPS_MODEL_SHA256": actual.upper()},
+    )  # fmt: skip
+    try:
+        assert v1(server, model_name, {"instances": ROWS})[0] == 200
+    finally:
+        assert server.stop()[0] == 0

@@ -32,6 +32,7 @@ class Champion:
     version: int
     model: Any | None  # None when the version could not be loaded
     problem: str | None = None  # why model is None, for the report
+    sha256: str | None = None  # the file's, checked against the version's tag at load
 
 
 @contextmanager
@@ -123,7 +124,7 @@ def _load(uri: str, model_name: str, model_version: Any) -> Champion:
         # Our class list, not the one stored beside the model: a crafted MLmodel file could
         # trust any type (which is also why mlflow.sklearn.load_model is not used).
         model = load_bytes(path.read_bytes(), sha256=expected, where=where)
-    return Champion(version, model)
+    return Champion(version, model, sha256=expected)
 
 
 def load_version(model_name: str, version: int) -> Champion:

@@ -22,6 +22,8 @@ MLFLOW_QUIET_URL_ENV = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 # Lineage facts a build or a runner sets; absent ones are recorded as "unknown".
 IMAGE_ENV = "KFP_MLOPS_IMAGE"
 GIT_COMMIT_ENV = "KFP_MLOPS_GIT_COMMIT"
+# The sha256 deploy_model pins a predictor to; the server refuses another file.
+MODEL_SHA256_ENV = "KFP_MLOPS_MODEL_SHA256"
 
 SETUP_HINT = "run `kfp-mlops stack up` locally, or apply manifests/ on a cluster"
 

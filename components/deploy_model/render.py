@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from components._shared.errors import ConfigError, one_of
 from components._shared.kube import API_VERSION, KIND
+from components._shared.settings import MODEL_SHA256_ENV
 
 # serving.kserve.io/deploymentMode values: Knative (Serverless) and the plain Deployment mode,
 # called RawDeployment before KServe 0.20 and Standard since (same controller path).
@@ -130,7 +131,7 @@ def _container(target: Target, args: list[str]) -> dict:
     env = [
         {"name": "KFP_MLOPS_MODEL_NAME", "value": target.model_name},
         {"name": "KFP_MLOPS_MODEL_VERSION", "value": str(target.version)},
-        {"name": "KFP_MLOPS_MODEL_SHA256", "value": target.sha256},
+        {"name": MODEL_SHA256_ENV, "value": target.sha256},
         {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
         from_config("MLFLOW_TRACKING_URI"),
         from_config("AWS_ENDPOINT_URL_S3"),

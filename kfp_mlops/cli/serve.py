@@ -2,9 +2,14 @@
 
 import argparse
 import math
+import os
+import re
 from typing import TYPE_CHECKING
 
+from components._shared.settings import MODEL_SHA256_ENV
 from kfp_mlops.errors import UsageError
+
+PIN_ENV = MODEL_SHA256_ENV  # what deploy_model renders into the predictor's env
 
 if TYPE_CHECKING:  # the serving stack is imported only when a command runs
     from kfp_mlops.serve.connections import ConnectionLimits
@@ -67,7 +72,20 @@ def _serve_cmd(args: argparse.Namespace) -> int:
         batching=batching,
         fast_path=not args.no_fast_path,
         connections=_connection_limits(args),
+        model_sha256=_pin(args.model_sha256 or os.environ.get(PIN_ENV, "")),
     )
+
+
+def _pin(value: str) -> str | None:
+    """The sha256 pin as given, or None; anything but 64 hex digits is a usage error."""
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise UsageError(
+            f"--model-sha256 / {PIN_ENV} {value[:80]!r} is not a sha256 (64 hex digits); give "
+            "the version's model_sha256 tag, or leave it unset"
+        )
+    return value.lower()
 
 
 def _sink_cmd(args: argparse.Namespace) -> int:
@@ -145,6 +163,11 @@ def add_parser(subparsers) -> None:
     )  # fmt: skip
     _common(s, 8080)
     s.add_argument("--no-log", action="store_true", help="serve without the prediction log")
+    s.add_argument(
+        "--model-sha256", default="",
+        help=f"refuse to start unless the version's file has this sha256 (default "
+        f"${PIN_ENV}; deploy_model renders it)",
+    )  # fmt: skip
     s.add_argument(
         "--no-fast-path", action="store_true",
         help="preprocess through the model's own scikit-learn pipeline even when the numpy "

@@ -9,6 +9,7 @@ import pandas as pd
 from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
 from components._shared.logformat import log_schema
+from components._shared.model_io import ModelTrustError
 from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
 from kfp_mlops.serve.frame import Rows, checked_rows
 from kfp_mlops.serve.schema import Schema, schema_from
@@ -106,15 +107,30 @@ def _split(model_uri: str) -> str:
     return rest.partition("@")[0] if "@" in rest else rest.rpartition("/")[0]
 
 
-def load_served(model_uri: str, name: str | None = None, fast_path: bool = True) -> ServedModel:
+def _check_pin(where: str, found_sha: str | None, pin: str | None) -> None:
+    """Refuse a version whose file is not the one the deployment pinned (both hashes named)."""
+    if pin and pin.lower() != (found_sha or "").lower():
+        raise ModelTrustError(
+            f"{where} has model_sha256 {found_sha}, but this server was pinned to {pin.lower()} "
+            "(--model-sha256 / KFP_MLOPS_MODEL_SHA256): the registry no longer holds the file "
+            "the deployment was rendered for; redeploy the version you mean, or find who "
+            "changed it (its model_sha256 tag and file)"
+        )
+
+
+def load_served(
+    model_uri: str, name: str | None = None, fast_path: bool = True, pin: str | None = None
+) -> ServedModel:
     """Load a registered version through champion.load_model_uri and derive its schema.
 
     With `fast_path`, rows reach the estimator through fastpath.FastPreprocess when it is
     verified to give the pipeline's probabilities (`ServedModel.path` says which and why).
+    With `pin` (the sha256 deploy_model rendered), the version's checked file must be that one.
 
     Raises:
         ConfigError: Not a registered model URI, no such version, or an alias not set.
-        ModelTrustError: The file is not the recorded one (sha256) or names untrusted types.
+        ModelTrustError: The file is not the recorded one (sha256), not the pinned one, or
+            names untrusted types.
         DataError: The model does not record its columns, or its signature disagrees.
         ServiceError: MLflow does not answer.
     """
@@ -126,6 +142,7 @@ def load_served(model_uri: str, name: str | None = None, fast_path: bool = True)
             "register one first, or name a version (models:/NAME/VERSION)"
         )
     where = f"models:/{registered}/{found.version}"
+    _check_pin(where, found.sha256, pin)
     schema = schema_from(found.model, signature_inputs(where), where)
     served = ServedModel(name or registered, registered, found.version, found.model, schema)
     try:

@@ -63,6 +63,7 @@ def serve(
     batching: Batching | None = None,
     fast_path: bool = True,
     connections: ConnectionLimits | None = None,
+    model_sha256: str | None = None,
 ) -> int:
     """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
 
@@ -77,6 +78,8 @@ def serve(
         batching: Rows per model call and the wait for company (kfp_mlops.serve.batch).
         fast_path: Preprocess in numpy when verified equal to the pipeline (fastpath.py).
         connections: Deadlines for slow clients and the cap on open connections.
+        model_sha256: The file the deployment pinned (deploy_model renders it); a version
+            whose checked file is another one is refused.
     """
     from threadpoolctl import threadpool_limits
 
@@ -84,7 +87,7 @@ def serve(
     # One thread per prediction: requests already run side by side, and OpenMP's start-up
     # on every call tripled a single row's latency (benchmarks/serve.py).
     threadpool_limits(1)
-    served = load_served(model_uri, name, fast_path=fast_path)
+    served = load_served(model_uri, name, fast_path=fast_path, pin=model_sha256)
     metrics = Metrics()
     log, where = _log(metrics, log_options, served.log_schema())
     server = Server(served, log, limits, metrics, batching)
