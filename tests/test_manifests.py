@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -515,3 +516,35 @@ def test_committed_specs_hold_no_credential_like_literal():
         for executor in spec["deploymentSpec"]["executors"].values():
             for env in executor.get("container", {}).get("env", []):
                 assert not secretish.search(env["name"]), f"{name}: literal env {env['name']}"
+
+
+def _secrets_steps(doc: Path, heading: str) -> str:
+    """A doc's "secrets first" commands up to the check, as a user would paste them."""
+    section = doc.read_text().split(heading, 1)[1]
+    block = textwrap.dedent(section.split("```bash\n", 1)[1].split("```", 1)[0])
+    return block.split("make manifests-check", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("doc", "heading"),
+    [
+        (REPO / "README.md", "### Apply the manifests (secrets first)"),
+        (MANIFESTS / "README.md", "1. **Secrets first.**"),
+    ],
+    ids=["README.md", "manifests/README.md"],
+)
+def test_the_docs_secrets_first_steps_build_every_overlay_as_written(tmp_path, doc, heading):
+    """A new user copies exactly the env files the docs name, nothing else; kubectl kustomize
+    (what `kubectl apply -k` runs first) then builds every overlay."""
+    shutil.copytree(MANIFESTS, tmp_path / "manifests", ignore=shutil.ignore_patterns("*.env"))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", _secrets_steps(doc, heading)], cwd=tmp_path,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for overlay in ("standalone", "kubeflow-profile"):
+        built = subprocess.run(
+            ["kubectl", "kustomize", str(tmp_path / "manifests" / "overlays" / overlay)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert built.returncode == 0, f"{overlay}: {built.stderr}"
