@@ -93,3 +93,21 @@ def test_cli_suggest_suite_writes_a_suite_its_data_passes(tmp_path, capsys):
     suite = json.loads(out.read_text())
     assert validate(read_table(str(GERMAN_CREDIT)).frame, "risk", suite).success
     assert main(["suggest-suite", str(GERMAN_CREDIT), "--output", str(out)]) == 1  # no overwrite
+
+
+def test_cli_drift_on_parts_of_two_schemas_names_the_part_not_a_traceback(tmp_path, capsys):
+    """A log prefix written before values were held to their type: one day's `age` is text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for day, ages in (("2026-12-01", [30, 41, 52]), ("2026-12-02", ["30", "41", "old"])):
+        (tmp_path / "log" / f"date={day}").mkdir(parents=True)
+        table = pa.table({"age": ages * 20, "amount": [1.0, 2.0, 3.0] * 20})
+        pq.write_table(table, tmp_path / "log" / f"date={day}" / "part.parquet")
+    pq.write_table(pa.table({"age": [30, 41] * 30, "amount": [1.0, 2.0] * 30}), tmp_path / "r.pq")
+    code = main(["drift", str(tmp_path / "r.pq"), f"{tmp_path / 'log'}/", "--mode", "exact"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "date=2026-12-02/part.parquet has other types than" in err
+    assert "age: string (first part: int64)" in err and "a narrower date window" in err
+    assert "Traceback" not in err

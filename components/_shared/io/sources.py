@@ -160,7 +160,30 @@ class ParquetSource:
     def table(self, columns: list[str]) -> pa.Table:
         """The selected columns of every part, in memory (exact mode)."""
         tables = [f.read(columns=columns) for _, _, f in self._checked(columns)]
-        return pa.concat_tables(tables, promote_options="permissive")
+        try:
+            return pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise self._clash(tables, columns) from None
+
+    def _clash(self, tables: list[pa.Table], columns: list[str]) -> DataError:
+        """The first part whose types cannot join the first part's, named with its columns."""
+        first = tables[0].schema
+        for (name, _), other in zip(self.parts[1:], tables[1:], strict=True):
+            differ = [
+                f"{c}: {_shown(other.schema.field(c).type)} (first part: "
+                f"{_shown(first.field(c).type)})"
+                for c in columns
+                if other.schema.field(c).type != first.field(c).type
+            ]
+            try:
+                pa.concat_tables([tables[0], other], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return DataError(
+                    f"cannot read {self.uri}: part {name} has other types than "
+                    f"{self.parts[0][0]} ({'; '.join(differ)}); read the parts of one schema "
+                    "(a narrower date window or folder), or move the odd parts elsewhere"
+                )
+        return DataError(f"cannot read {self.uri}: its parts disagree on a column's type")
 
     def batches(self, columns: list[str]):
         """The selected columns in record batches, part after part, typed as `schema`."""
@@ -179,6 +202,11 @@ class ParquetSource:
                     raise DataError(
                         f"{name} does not match the schema of the first part of {self.uri}: {exc}"
                     ) from exc
+
+
+def _shown(kind: pa.DataType) -> pa.DataType:
+    """A type as written (text read as a dictionary is text)."""
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
 
 
 @dataclass
