@@ -1,4 +1,4 @@
-"""What the server's value checks cost a request, before and after the range and Unicode checks.
+"""What the server's value checks and a bearer token's check cost a request.
 
 Usage: python -m benchmarks.checks [--calls N]
 
@@ -62,6 +62,32 @@ def main(calls: int, request_ms: float, batch_ms: float) -> None:
         f"(a request at concurrency 1 taken as {request_ms} ms end to end for 1 row, "
         f"{batch_ms} ms for 1000 rows)"
     )
+    token_check(calls, request_ms)
+
+
+def token_check(calls: int, request_ms: float) -> None:
+    """A bearer token's check (kfp_mlops/serve/auth.py): one accepted token, then two."""
+    import tempfile
+    from pathlib import Path
+
+    from kfp_mlops.serve.auth import Tokens
+
+    with tempfile.TemporaryDirectory() as folder:
+        for count in (1, 2):
+            path = Path(folder) / f"tokens{count}"
+            path.write_text("".join(f"{k}{'t' * 63}\n" for k in range(count)))
+            tokens = Tokens(path)
+            header = f"Bearer {count - 1}{'t' * 63}"
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter_ns()
+                tokens.accepts(header)
+                times.append(time.perf_counter_ns() - start)
+            took = statistics.median(times) / 1000
+            print(
+                f"bearer token check, {count} token(s) in the file: {took:.2f} us per request "
+                f"({took / (request_ms * 1000):.2%} of a single-row request)"
+            )
 
 
 if __name__ == "__main__":

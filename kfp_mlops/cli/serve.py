@@ -73,6 +73,7 @@ def _serve_cmd(args: argparse.Namespace) -> int:
         fast_path=not args.no_fast_path,
         connections=_connection_limits(args),
         model_sha256=_pin(args.model_sha256 or os.environ.get(PIN_ENV, "")),
+        auth_token_file=args.auth_token_file,
     )
 
 
@@ -94,12 +95,19 @@ def _sink_cmd(args: argparse.Namespace) -> int:
     return log_sink(
         host=args.host, port=args.port, log_options=_log_options(args),
         join_seconds=args.join_seconds, connections=_connection_limits(args),
+        auth_token_file=args.auth_token_file,
     )  # fmt: skip
 
 
 def _common(p: argparse.ArgumentParser, port: int) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (container: 0.0.0.0)")
     p.add_argument("--port", type=int, default=port, help=f"port to bind (default {port})")
+    p.add_argument(
+        "--auth-token-file", metavar="FILE",
+        help="require Authorization: Bearer <token> on every route but health and metrics; the "
+        "file holds the accepted tokens, one per line, and is read again when it changes (a "
+        "mounted Secret). Without it, no authentication: put a mesh in front",
+    )  # fmt: skip
     log = p.add_argument_group(
         "prediction log (s3://kfp-mlops-data/predictions/ or KFP_MLOPS_PREDICTION_LOG_URI)"
     )

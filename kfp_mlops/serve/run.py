@@ -8,6 +8,7 @@ import sys
 from components._shared.redact import redact
 from components._shared.settings import s3_settings
 from kfp_mlops.serve.app import Limits, Server, build_app
+from kfp_mlops.serve.auth import BearerAuth, Tokens
 from kfp_mlops.serve.batch import Batching
 from kfp_mlops.serve.connections import ConnectionLimits, guarded_protocol
 from kfp_mlops.serve.metrics import Metrics
@@ -16,8 +17,13 @@ from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 from kfp_mlops.serve.signatures import RegistrySchemas
 
 
-def _uvicorn(app, host: str, port: int, limits: ConnectionLimits, metrics: Metrics) -> None:
+def _uvicorn(
+    app, host: str, port: int, limits: ConnectionLimits, metrics: Metrics, tokens=None
+) -> None:
     import uvicorn
+
+    if tokens is not None:  # outermost: nothing of the app runs for an unauthenticated call
+        app = BearerAuth(app, tokens, metrics)
 
     # uvicorn re-raises the SIGTERM it shut down on once it is done; a no-op handler makes
     # that re-raise return, so a clean shutdown (log flushed) exits 0 instead of -15.
@@ -39,6 +45,12 @@ def _uvicorn(app, host: str, port: int, limits: ConnectionLimits, metrics: Metri
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()
+
+
+def _auth_said(tokens: Tokens | None) -> str:
+    if tokens is None:
+        return "no authentication (--auth-token-file, or a mesh in front)"
+    return f"bearer token required ({tokens.path}) except on health and metrics"
 
 
 def _log(
@@ -64,6 +76,7 @@ def serve(
     fast_path: bool = True,
     connections: ConnectionLimits | None = None,
     model_sha256: str | None = None,
+    auth_token_file: str | None = None,
 ) -> int:
     """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
 
@@ -80,6 +93,7 @@ def serve(
         connections: Deadlines for slow clients and the cap on open connections.
         model_sha256: The file the deployment pinned (deploy_model renders it); a version
             whose checked file is another one is refused.
+        auth_token_file: Bearer tokens every route but health and metrics needs (auth.py).
     """
     from threadpoolctl import threadpool_limits
 
@@ -87,6 +101,7 @@ def serve(
     # One thread per prediction: requests already run side by side, and OpenMP's start-up
     # on every call tripled a single row's latency (benchmarks/serve.py).
     threadpool_limits(1)
+    tokens = Tokens(auth_token_file) if auth_token_file else None  # before the model loads
     served = load_served(model_uri, name, fast_path=fast_path, pin=model_sha256)
     metrics = Metrics()
     log, where = _log(metrics, log_options, served.log_schema())
@@ -94,11 +109,12 @@ def serve(
     print(
         f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "
         f"http://{host}:{port} (V1, V2, /metrics); prediction log: {redact(where)}; "
-        f"rows reach the model through {served.path}",
+        f"rows reach the model through {served.path}; {_auth_said(tokens)}",
         file=sys.stderr,
         flush=True,
     )
-    _uvicorn(build_app(server), host, port, connections or ConnectionLimits(), metrics)
+    limits_ = connections or ConnectionLimits()
+    _uvicorn(build_app(server), host, port, limits_, metrics, tokens)
     return 0
 
 
@@ -109,11 +125,13 @@ def log_sink(
     log_options: dict,
     join_seconds: float,
     connections: ConnectionLimits | None = None,
+    auth_token_file: str | None = None,
 ) -> int:
     """Serve the payload-logger sink until SIGTERM, writing joined events to the log."""
     from kfp_mlops.serve.sink import Sink, build_sink_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    tokens = Tokens(auth_token_file) if auth_token_file else None
     metrics = Metrics()
     # With a registry, a model's partitions take their input types from its signature.
     registry = bool(os.environ.get("MLFLOW_TRACKING_URI"))
@@ -122,8 +140,9 @@ def log_sink(
     types = "the registered signatures" if registry else "each day's first pair (no MLflow)"
     print(
         f"log sink on http://{host}:{port}; prediction log: {redact(where)}; input types from "
-        f"{types}",
+        f"{types}; {_auth_said(tokens)}",
         file=sys.stderr,
     )
-    _uvicorn(build_sink_app(sink), host, port, connections or ConnectionLimits(), metrics)
+    limits_ = connections or ConnectionLimits()
+    _uvicorn(build_sink_app(sink), host, port, limits_, metrics, tokens)
     return 0
