@@ -128,6 +128,69 @@ def test_lease_write_whose_reply_was_lost_is_recognised_as_ours(stack):
     assert other._commit(other._body(False), {"If-None-Match": "*"}, released=False) is False
 
 
+@contextlib.contextmanager
+def clock_off_by(seconds: float):
+    """This process's wall clock (time.time, time.time_ns) `seconds` off; monotonic untouched."""
+    real, real_ns = time.time, time.time_ns
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: real() + seconds)
+        patch.setattr(time, "time_ns", lambda: real_ns() + int(seconds * 1e9))
+        yield
+
+
+def test_seaweedfs_stamps_reads_with_its_clock_and_a_rewrite_moves_last_modified(stack):
+    from email.utils import parsedate_to_datetime
+
+    s3 = s3_client()
+    bucket, key = "kfp-mlops-data", f"locks/clock-{uuid.uuid4().hex[:8]}"
+    first = s3._put_object(bucket, key, b"one", headers={"If-None-Match": "*"})
+    before = s3.get_object(bucket, key).headers
+    time.sleep(1.2)  # Last-Modified has 1-second resolution
+    s3._put_object(bucket, key, b"two", headers={"If-Match": f'"{first.etag}"'})
+    after = s3.get_object(bucket, key).headers
+    assert parsedate_to_datetime(after["Last-Modified"]) > parsedate_to_datetime(
+        before["Last-Modified"]
+    )
+    assert parsedate_to_datetime(after["Date"]) >= parsedate_to_datetime(after["Last-Modified"])
+
+
+@pytest.mark.parametrize(
+    ("holder_off_s", "contender_off_s"),
+    [(-70, 0), (70, 0), (0, 70)],
+    ids=["holder-70s-behind", "holder-70s-ahead", "contender-70s-ahead"],
+)
+def test_lease_of_a_holder_with_a_skewed_clock_is_taken_only_once_expired_on_the_server(
+    stack, holder_off_s, contender_off_s
+):
+    name, ttl_s = lease_name(), 3
+    started = time.monotonic()
+    with clock_off_by(holder_off_s):
+        Lease(name, "run-a", ttl_s=ttl_s).acquire()  # never released: left to expire
+    with clock_off_by(contender_off_s):
+        with pytest.raises(LeaseError, match=r"held by run-a until .* \(S3 server time\)"):
+            Lease(name, "run-b", wait_s=0.5).acquire()
+        with Lease(name, "run-b", wait_s=30) as lease:
+            taken_after_s = time.monotonic() - started
+            stored = json.loads(s3_client().get_object(lease.bucket, lease.key).read())
+    assert stored["who"] == "run-b"
+    assert ttl_s <= taken_after_s < 30  # not before its TTL ran out, nor 70 s late
+
+
+def test_lease_renewed_by_its_holder_stays_live_past_its_first_ttl(stack):
+    name = lease_name()
+    holder = Lease(name, "run-a", ttl_s=4)
+    with clock_off_by(-70):
+        holder.acquire()
+        time.sleep(3)
+        holder.ensure()  # less than MARGIN_S left: re-PUT, which moves Last-Modified
+    time.sleep(2.5)  # past the first write's expiry, within the renewed one
+    with pytest.raises(LeaseError, match="held by run-a"):
+        Lease(name, "run-b", wait_s=0.3).acquire()
+    holder.release()
+    with Lease(name, "run-b", wait_s=0.3) as lease:
+        assert lease.etag
+
+
 # -- registrations racing for champion ------------------------------------------------------------
 
 

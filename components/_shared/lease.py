@@ -10,6 +10,18 @@ MinIO; SeaweedFS 4.48, pinned by tests/test_registry_race.py), or 409 Conditiona
 while another conditional write to the key is in flight (AWS). Every body carries a random
 token, so a PUT whose reply was lost and that the HTTP client retried (then answered 412) is
 recognised as ours by reading the object back.
+
+Time: no client's wall clock enters any decision, so holders whose clocks disagree still
+exclude each other. The body records only the TTL; a contender judges expiry on the S3
+server's clock alone: the lease is live until its `Last-Modified` (set by the server at the
+PUT; every renewal re-PUTs and moves it) + TTL + 1 s (both headers have 1-second resolution),
+and "now" is the `Date` of the server's answer to the GET that read it. The holder trusts its
+lease for TTL measured on its own monotonic clock from before it sent the winning PUT (the
+server wrote it later, so the server's window ends later) and, before each alias move, renews
+it unless at least MARGIN_S is left. Remaining assumptions: the S3 server's clock (all its
+nodes' clocks, for a distributed S3) does not jump and runs at about the rate of the holder's
+monotonic clock (drift over one TTL well under MARGIN_S), and a holder's alias move after
+`ensure()` takes less than MARGIN_S.
 """
 
 import contextlib
@@ -18,6 +30,8 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 from components._shared.errors import ServiceError
 from components._shared.redact import redact
@@ -27,6 +41,7 @@ DEFAULT_LOCK_URI = "s3://kfp-mlops-data/locks/"
 TTL_S = 60.0  # longer than any critical section (a few MLflow calls), short after a crash
 WAIT_S = 90.0  # long enough to outwait one lease a crashed holder left behind
 MARGIN_S = 15.0  # renew before an alias move unless at least this much lease is left
+RESOLUTION_S = 1.0  # of S3's Last-Modified and Date: a lease is live one tick longer
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict")
 
 
@@ -36,17 +51,23 @@ class LeaseError(ServiceError):
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a lease, as read from its object."""
+    """Who holds a lease, as read from its object; times are the S3 server's (epoch seconds)."""
 
     who: str
     token: str
-    expires: float
+    expires: float  # Last-Modified + TTL + RESOLUTION_S
     released: bool
+    server_now: float  # the Date of the answer that read it
+
+    @property
+    def expired(self) -> bool:
+        """True when the server's clock says the lease has run out."""
+        return self.server_now >= self.expires
 
     def describe(self) -> str:
-        """`<who> until <UTC time>`, for messages."""
+        """`<who> until <UTC time> (S3 server time)`, for messages."""
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires))
-        return f"{self.who} until {until}"
+        return f"{self.who} until {until} (S3 server time)"
 
 
 def lock_uri(name: str) -> str:
@@ -83,7 +104,7 @@ class Lease:
         self.who, self.rerun, self.ttl_s, self.wait_s = who, rerun, ttl_s, wait_s
         self.token = secrets.token_hex(16)
         self.etag: str | None = None
-        self.expires = 0.0
+        self.trusted_until = 0.0  # time.monotonic() after which we no longer count on it
 
     def __enter__(self) -> "Lease":
         self.acquire()
@@ -111,7 +132,7 @@ class Lease:
                 # A rerun of the same attempt (same KFP run id) takes over what its dead
                 # predecessor held: KFP retries a step only after the earlier pod ended.
                 takeover = self.rerun and holder.who == self.who
-                if takeover or holder.released or holder.expires <= time.time():
+                if takeover or holder.released or holder.expired:
                     if self._write({"If-Match": f'"{etag}"'}):
                         return
                 elif time.monotonic() >= deadline:
@@ -128,14 +149,15 @@ class Lease:
 
         Call right before each alias move: a holder paused past its TTL must not move an
         alias that a new holder now guards. With more than MARGIN_S left no write is needed:
-        nobody takes over a lease before it expires.
+        nobody takes over a lease before it expires on the server's clock, which ends later
+        than our monotonic count (started before the PUT that the server stamped).
 
         Raises:
             LeaseError: The lease was lost (expired and taken by someone else).
         """
         if self.etag is None:
             raise LeaseError(f"the registry lock {self.uri} is not held; nothing was moved")
-        if self.expires - time.time() >= MARGIN_S:
+        if self.trusted_until - time.monotonic() >= MARGIN_S:
             return
         if not self._write({"If-Match": f'"{self.etag}"'}):
             holder = self._read()
@@ -159,7 +181,7 @@ class Lease:
             "who": self.who,
             "token": self.token,
             "write": self.write_id,
-            "expires": time.time() + self.ttl_s,
+            "ttl_s": self.ttl_s,  # counted from Last-Modified, on the server's clock
             "released": released,
         }
         return json.dumps(facts, sort_keys=True).encode()
@@ -172,6 +194,7 @@ class Lease:
         """PUT `body` if `condition` holds; True when it (or a retry whose reply was lost) won."""
         from minio.error import S3Error
 
+        sent = time.monotonic()  # before the server can stamp the write: our window ends first
         try:
             result = self._put(body, condition)
         except S3Error as exc:
@@ -186,7 +209,7 @@ class Lease:
         else:
             etag = result.etag.strip('"')
         self.etag = None if released else etag
-        self.expires = json.loads(body)["expires"]
+        self.trusted_until = sent + self.ttl_s
         return True
 
     def _put(self, body: bytes, condition: dict[str, str]):
@@ -210,7 +233,7 @@ class Lease:
             response = self.client.get_object(self.bucket, self.key)
             try:
                 raw = response.read()
-                etag = response.headers.get("ETag", "").strip('"')
+                headers = response.headers
             finally:
                 response.close()
                 response.release_conn()
@@ -220,14 +243,29 @@ class Lease:
             raise self._error("reading", exc) from None
         except Exception as exc:
             raise self._error("reading", exc) from None
+        written = self._server_time(headers, "Last-Modified")  # stamped by the server at the PUT
+        now = self._server_time(headers, "Date")
         try:
             facts = json.loads(raw)
-            holder = Holder(
-                str(facts["who"]), str(facts["token"]), float(facts["expires"]), facts["released"]
-            )
-        except (ValueError, KeyError, TypeError):
-            holder = Holder("an unreadable lease", "", 0.0, False)  # expired: taken over
-        return holder, etag, raw
+            # A lease written before the TTL was recorded lived TTL_S (the only TTL then used).
+            expires = written + float(facts.get("ttl_s", TTL_S)) + RESOLUTION_S
+            holder = Holder(str(facts["who"]), str(facts["token"]), expires, facts["released"], now)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            holder = Holder("an unreadable lease", "", 0.0, False, now)  # expired: taken over
+        return holder, headers.get("ETag", "").strip('"'), raw
+
+    def _server_time(self, headers, name: str) -> float:
+        """An HTTP date header of S3's answer, as epoch seconds: the clock every holder shares."""
+        try:
+            stamp = parsedate_to_datetime(headers[name])
+        except (KeyError, TypeError, ValueError):
+            raise ServiceError(
+                f"S3 answered the read of the registry lock {self.uri} without a valid {name} "
+                f"header ({headers.get(name)!r}); the lease judges expiry on the S3 server's "
+                "clock. Use an S3 server that sends Date and Last-Modified (AWS S3, MinIO and "
+                f"SeaweedFS do), or set {LOCK_URI_ENV} to a store on one"
+            ) from None
+        return stamp.replace(tzinfo=stamp.tzinfo or UTC).timestamp()  # HTTP dates are GMT
 
     def _error(self, doing: str, exc: Exception) -> ServiceError:
         what = getattr(exc, "code", None) or type(exc).__name__
