@@ -1,6 +1,7 @@
 """A real HTTP webhook receiver on 127.0.0.1 (a thread), answering what a test scripts.
 
-Notify's tests script its answers; the alerting tests wait for what Alertmanager posts.
+Notify's tests script its answers (a status, a redirect, a stall past the client's
+timeout); the alerting tests wait for what Alertmanager posts.
 """
 
 import json
@@ -10,6 +11,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A Slack-like path: the token is in it, so it must never be printed.
 TOKEN = "T0000000/B0000000/notify-test-token-xyz123456"
+
+
+def redirect(to: str, status: int = 302) -> tuple[int, dict[str, str], str]:
+    """A scripted answer sending the client on to `to`."""
+    return status, {"Location": to}, f"moved to {to}"
+
+
+def stall(seconds: float) -> tuple[int, dict[str, str], str]:
+    """A scripted answer that holds the request `seconds` (or until close), then hangs up."""
+    return -1, {"stall": str(seconds)}, ""
 
 
 class WebhookReceiver:
@@ -22,6 +33,7 @@ class WebhookReceiver:
         self.requests: list[dict] = []
         self._script: list[tuple[int, dict[str, str], str]] = []
         self._lock = threading.Condition()
+        self._closing = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +52,10 @@ class WebhookReceiver:
                     status, headers, text = (
                         receiver._script.pop(0) if receiver._script else (200, {}, "ok")
                     )
+                if status == -1:  # stall: no answer at all, then the connection is dropped
+                    receiver._closing.wait(float(headers["stall"]))
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -81,6 +97,7 @@ class WebhookReceiver:
             return found
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop serving (stalled requests are let go)."""
+        self._closing.set()
         self.server.shutdown()
         self.server.server_close()

@@ -1,12 +1,24 @@
 """The one redaction of credentials: every message, log line and report that names a service.
 
-Two kinds of secret reach our text: a `user:password@` part of a service URI (an MLflow
-tracking URI may carry one), and the values of the credential variables in the environment
-(S3 keys, MLflow passwords and tokens), which an error from a library may echo back.
+What is masked, strongest signal first:
+- the values of the credential variables in this process's environment (S3 keys, MLflow
+  passwords and tokens, the KFP token, the webhook URL and its path), exactly, and in the
+  HTML-escaped form a Slack message gives them;
+- a `user:password@` part of any URI;
+- the value of an `Authorization` header and of a `Bearer` token;
+- the value after `=` or `:` of a key whose name ends in a credential word
+  (`AWS_SECRET_ACCESS_KEY=...`, `"password": "..."`, `?token=...`);
+- tokens whose format announces them (AWS access key ids, Slack and GitHub tokens, JWTs,
+  Slack webhook paths, PEM private keys).
+A generic "long random-looking string" rule is not used: the messages must carry run ids,
+sha256 pins and MLflow run ids, which look just like that, and a threshold would still miss
+a short password. A secret with none of these marks, held by no variable here, is not found.
 """
 
+import html
 import os
 import re
+from urllib.parse import urlparse
 
 MASK = "***"
 # Variables whose values are credentials wherever they appear (names from boto3/minio, MLflow
@@ -23,15 +35,55 @@ SECRET_ENVS = (
 )
 # Short values would mask ordinary words; real keys are long.
 MIN_SECRET_LENGTH = 8
-# scheme://userinfo@ — userinfo is everything up to the last "@" before the host.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@]+)@")
+# scheme://userinfo@ — userinfo is everything up to the last "@" before the host (a password
+# may hold an unescaped "@"); whitespace, quotes and a path, query or fragment end it.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s\"'<>]+)@")
+# A value runs to whitespace, a quote or a closing bracket (";" and "&" stay in it: a
+# Slack-escaped "<" is "&lt;", and masking a little too much is the safe side).
+_VALUE = r"[^\s\"'<>,)}\]]+"
+_AUTHORIZATION = re.compile(
+    rf"(?i)(?P<key>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
+    rf"(?P<scheme>(?:bearer|basic|digest|token)\s+)?(?P<value>{_VALUE})"
+)
+_BEARER = re.compile(r"(?i)(?P<key>\bbearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})")
+# The key must END in a credential word: AWS_SECRET_ACCESS_KEY, client_secret, api-key and
+# MLFLOW_TRACKING_PASSWORD are keys to mask; secret_name, token_count and max_tokens are not.
+_CREDENTIAL_KEY = (
+    r"(?:secret|password|passwd|passphrase|token|api[_-]?key|access[_-]?key(?:[_-]?id)?"
+    r"|secret[_-]?key|private[_-]?key|credentials?)"
+)
+_KEY_VALUE = re.compile(
+    rf"(?i)(?P<key>\b[\w.-]*{_CREDENTIAL_KEY}(?![\w-])[\"']?\s*[:=]\s*[\"']?)(?P<value>{_VALUE})"
+)
+_KNOWN_TOKENS = re.compile(
+    r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"  # AWS access key id
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack token
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_\w{22,}"  # GitHub token
+    r"|\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"  # JWT (header.payload.signature)
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
+    re.DOTALL,
+)
+_SLACK_HOOK = re.compile(r"(?P<key>hooks\.slack\.com/(?:services|workflows|triggers)/)[\w/-]+")
 
 
 def secret_values(environ: "os._Environ[str] | dict[str, str] | None" = None) -> list[str]:
-    """The credential values set in the environment, longest first (so none is half-masked)."""
+    """The credential values set in the environment, longest first (so none is half-masked).
+
+    A URL-valued credential (the webhook) counts with its path and query too: a receiver or
+    a library may echo the path without the host.
+    """
     env = os.environ if environ is None else environ
-    values = {env.get(name, "") for name in SECRET_ENVS}
-    return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+    values = set()
+    for name in SECRET_ENVS:
+        value = env.get(name, "")
+        values.add(value)
+        if "://" in value:
+            parts = urlparse(value)
+            values.update((parts.path, parts.query))
+    escaped = {html.escape(v, quote=False) for v in values}  # as Slack's mrkdwn carries it
+    return sorted(
+        (v for v in values | escaped if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True
+    )
 
 
 def redact_uri(uri: str) -> str:
@@ -40,15 +92,22 @@ def redact_uri(uri: str) -> str:
 
 
 def redact(text: object, environ: "dict[str, str] | None" = None) -> str:
-    """Text with every URI userinfo and every credential value masked.
+    """Text with every credential this module knows of masked (see the module docstring).
 
     Args:
-        text: What is about to be printed, logged or stored.
+        text: What is about to be printed, logged, stored or sent.
         environ: Another environment whose credentials are masked too (e.g. the service
             settings a runner hands its tasks but does not hold itself).
     """
-    out = redact_uri(str(text))
+    out = str(text)
     values = secret_values() + (secret_values(environ) if environ else [])
+    # Exact values first: a pattern below could otherwise mask half of one and hide the rest.
     for value in sorted(set(values), key=len, reverse=True):
         out = out.replace(value, MASK)
-    return out
+    out = redact_uri(out)
+    keep_key = lambda m: f"{m['key']}{MASK}"  # noqa: E731
+    out = _AUTHORIZATION.sub(lambda m: f"{m['key']}{m['scheme'] or ''}{MASK}", out)
+    out = _BEARER.sub(keep_key, out)
+    out = _KEY_VALUE.sub(keep_key, out)
+    out = _SLACK_HOOK.sub(keep_key, out)
+    return _KNOWN_TOKENS.sub(MASK, out)

@@ -115,12 +115,11 @@ def _send(note: Notification, message_format: str) -> SendResult | None:
     if not url:
         print(f"no webhook configured ({WEBHOOK_ENV} unset): message above, not sent")
         return None
-    body = payload(note, message_format)
-    result = post_json(url, body)
+    result = post_json(url, payload(note, message_format))  # post_json redacts the body
     if result.sent:
         print(f"notification ({message_format}) {result.detail} after {result.attempts} attempt(s)")
     else:
-        warn(f"notification not sent: {result.detail}")
+        warn(f"notification {result.detail}")  # "notification not delivered (...): ..."
     return result
 
 

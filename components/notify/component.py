@@ -25,7 +25,10 @@ def notify(
     The webhook URL comes from the env KFP_MLOPS_WEBHOOK_URL (the optional Secret
     kfp-mlops-notify, key webhook_url); without it the message is only printed. Posts are
     retried with exponential backoff on connection errors, timeouts, 5xx and 429 (Retry-After
-    honoured, capped); any other 4xx is not retried. Only the URL's host is ever printed.
+    honoured, capped); any other 4xx is not retried; a redirect (3xx) is not followed and
+    the message is "not delivered". Every string sent is redacted first (credential env
+    values, URI user:password, key=value secrets, bearer tokens). Only the URL's host is
+    ever printed.
     The Pushgateway (KFP_MLOPS_PUSHGATEWAY_URL) gets kfp_mlops_pipeline_last_run_* and, on
     success, kfp_mlops_pipeline_last_success_timestamp_seconds.
 

@@ -200,4 +200,10 @@ def _mrkdwn(text: str) -> str:
 
 
 def _cut(text: str, limit: int = 2900) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    # Cut between words: half a credential is no longer recognised by the redaction of the
+    # final body (send.post_json), so a word is dropped whole rather than split.
+    space = max(head.rfind(" "), head.rfind("\n"))
+    return (head[:space] if space >= limit // 2 else head) + "…"

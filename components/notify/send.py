@@ -1,9 +1,13 @@
-"""Post a message to a webhook: retries with exponential backoff, never an exception.
+"""Post a message to a webhook: redacted, never redirected, retried, never an exception.
 
-Connection errors, timeouts, 5xx and 429 are retried (a 429's Retry-After is honoured up to
-a cap); any other 4xx is final (retrying a wrong URL or a refused body cannot help). The
-webhook URL is a credential (a Slack URL carries its token in the path): only its host is
-ever printed, and every message goes through `redact`.
+`post_json` is the one way out of notify, and the one place its body is redacted: every
+string in it (keys too) goes through `redact` and loses the webhook URL and its path just
+before it is serialised, so no field, present or added later, leaves unmasked.
+A redirect (3xx) is not followed: it would carry the message to an address nobody
+configured; it is final, "not delivered". Connection errors, timeouts, 5xx and 429 are
+retried (a 429's Retry-After is honoured up to a cap); any other 4xx is final (retrying a
+wrong URL or a refused body cannot help). The webhook URL is a credential (a Slack URL
+carries its token in the path): only its host is ever printed.
 """
 
 import json
@@ -14,7 +18,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from components._shared.redact import redact
 
@@ -29,10 +33,11 @@ class SendResult:
     """How a post went.
 
     Attributes:
-        sent: The receiver accepted it (2xx).
+        sent: The receiver accepted it (2xx); False for anything else, a redirect included.
         attempts: How many requests were made.
         status: The last HTTP status (None when no answer came).
-        detail: What happened, safe to print (host only, redacted).
+        detail: What happened, safe to print (host only, redacted): "sent to <host> (200)"
+            or "not delivered (<why>): <what to do>".
         waits: The pauses taken between attempts, in seconds.
     """
 
@@ -75,26 +80,57 @@ def post_json(
         return _masked(redact(text), url)
 
     if urlparse(url).scheme not in ("http", "https"):
-        return SendResult(False, 0, None, f"webhook URL for {host} is not http(s): not sent")
-    data = json.dumps(body).encode()
+        return SendResult(
+            False, 0, None, f"not delivered (webhook URL for {host} is not http(s)): fix the URL"
+        )
+    data = json.dumps(_redacted(body, safe)).encode()
     waits: list[float] = []
     status, detail = None, ""
     for attempt in range(1, attempts + 1):
         status, retry_after, detail = _attempt(url, data, timeout_s)
         if status is not None and 200 <= status < 300:
             return SendResult(True, attempt, status, f"sent to {host} ({status})", waits)
+        if status is not None and 300 <= status < 400:
+            what = (
+                f"not delivered (HTTP {status} from {host}, a redirect to {detail} refused): "
+                "redirects are not followed; set the webhook URL to the address that answers"
+            )
+            return SendResult(False, attempt, status, safe(what), waits)
         if not _retryable(status):
-            what = f"{host} answered {status}: {detail}; not retried (fix the URL or the Secret)"
+            what = (
+                f"not delivered (HTTP {status} from {host}: {detail}): not retried, "
+                "fix the URL or the Secret"
+            )
             return SendResult(False, attempt, status, safe(what), waits)
         if attempt < attempts:
             wait = min(max_wait_s, retry_after if retry_after is not None else backoff_s)
             waits.append(wait)
             sleep(wait)
             backoff_s *= 2
-    failed = f"{host}: {detail}" if status is None else f"{host} answered {status}: {detail}"
-    return SendResult(
-        False, attempts, status, safe(f"gave up after {attempts} attempts, {failed}"), waits
-    )
+    failed = f"{host}: {detail}" if status is None else f"HTTP {status} from {host}: {detail}"
+    what = f"not delivered ({failed}): gave up after {attempts} attempts"
+    return SendResult(False, attempts, status, safe(what), waits)
+
+
+def _redacted(value: object, safe: Callable[[str], str]) -> object:
+    """`value` (a JSON body) with `safe` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, dict):
+        return {safe(str(k)): _redacted(v, safe) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v, safe) for v in value]
+    return value  # numbers, booleans, None
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """No redirect is followed: urllib then raises the 3xx as an HTTPError."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _attempt(url: str, data: bytes, timeout_s: float) -> tuple[int | None, float | None, str]:
@@ -103,9 +139,11 @@ def _attempt(url: str, data: bytes, timeout_s: float) -> tuple[int | None, float
         url, data=data, method="POST", headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with _OPENER.open(request, timeout=timeout_s) as response:
             return response.status, None, _snippet(response.read(2048))
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:  # only the target's host: its URL may carry a token
+            return exc.code, None, host_of(urljoin(url, exc.headers.get("Location") or ""))
         return exc.code, _retry_after(exc.headers.get("Retry-After")), _snippet(exc.read(2048))
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
