@@ -107,6 +107,16 @@ def test_lease_left_by_a_dead_holder_expires_and_is_taken_over(stack):
         assert (stored["who"], stored["released"]) == ("run-next", False)
 
 
+def test_lease_stays_live_to_a_holder_of_the_previous_release_during_an_upgrade(stack):
+    """The previous release judged a lease by its body's `expires` (wall clock) and took a
+    lease without one at once; a lease written now still carries it, so mixed releases on
+    one lock prefix keep that release's behaviour instead."""
+    with Lease(lease_name(), "run-new", ttl_s=60) as lease:
+        stored = json.loads(s3_client().get_object(lease.bucket, lease.key).read())
+        assert stored["expires"] > time.time() + 30  # live by the previous release's rule
+        assert stored["ttl_s"] == 60
+
+
 def test_lease_lost_to_another_holder_refuses_the_next_move(stack):
     name = lease_name()
     slow = Lease(name, "run-slow", ttl_s=1)

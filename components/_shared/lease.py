@@ -183,6 +183,10 @@ class Lease:
             "write": self.write_id,
             "ttl_s": self.ttl_s,  # counted from Last-Modified, on the server's clock
             "released": released,
+            # Never read here: for a holder still running the previous release (which judged
+            # this wall-clock time) during an upgrade; without it, that reader would find the
+            # lease unreadable and take it at once.
+            "expires": time.time() + self.ttl_s,
         }
         return json.dumps(facts, sort_keys=True).encode()
 
