@@ -362,6 +362,28 @@ def test_every_name_a_rendered_predictor_refers_to_exists_in_every_target(built)
         assert "KFP_MLOPS_PROMETHEUS_URL" in config["data"], target
 
 
+def test_rendered_predictors_and_the_sink_reach_mlflow_and_minio(built):
+    """A predictor loads its model through MLflow's artifact proxy (and writes a builtin log
+    to MinIO); the sink reads signatures from MLflow and writes the log to MinIO."""
+    from components.deploy_model import render
+    from tests.test_deploy_render import target as rendered
+
+    minio = {"app.kubernetes.io/name": "minio", "app.kubernetes.io/part-of": "kfp-mlops"}
+    mlflow = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/part-of": "kfp-mlops"}
+    for target, docs in built.items():
+        sink = _pod_labels(_find(docs, "Deployment", "kfp-mlops-log-sink"))
+        for mode in (render.KSERVE_LOGGER, render.BUILTIN_LOG):
+            predictor = render.predictor(rendered(log=mode))["labels"]
+            assert _ingress_allowed(docs, predictor, mlflow, 5000), (target, mode)
+            assert _ingress_allowed(docs, predictor, minio, 9000), (target, mode)
+        assert _ingress_allowed(docs, sink, mlflow, 5000), target
+        assert _ingress_allowed(docs, sink, minio, 9000), target
+
+
+def _pod_labels(workload: dict) -> dict:
+    return workload["spec"]["template"]["metadata"]["labels"]
+
+
 def _pipeline_defaults(name: str) -> dict:
     import inspect
 

@@ -27,6 +27,7 @@ CONTAINER = "kserve-container"
 MODEL_NAME_KEY = "kfp-mlops/model-name"
 MODEL_VERSION_KEY = "kfp-mlops/model-version"
 MODEL_SHA_KEY = "kfp-mlops/model-sha256"
+CLIENT_KEY = "kfp-mlops/client"  # the pod label manifests/ admits to MLflow and MinIO
 STABLE_VERSION_KEY = "kfp-mlops/stable-version"  # the version that serves all traffic
 CONFIG_MAP = "kfp-mlops-config"  # same names as pipelines/task_settings.py and manifests/
 READONLY_SECRET = "kfp-mlops-s3-readonly"
@@ -102,7 +103,13 @@ def predictor(target: Target) -> dict:
     spec: dict = {
         "serviceAccountName": target.service_account,
         "minReplicas": target.min_replicas,
-        "labels": {MODEL_NAME_KEY: target.model_name, MODEL_VERSION_KEY: str(target.version)},
+        # kfp-mlops/client: admitted by MLflow's NetworkPolicy (the model loads through its
+        # artifact proxy) and MinIO's (a builtin prediction log writes there).
+        "labels": {
+            MODEL_NAME_KEY: target.model_name,
+            MODEL_VERSION_KEY: str(target.version),
+            CLIENT_KEY: "true",
+        },
         "annotations": {
             "prometheus.io/scrape": "true",
             "prometheus.io/port": str(PORT),
