@@ -477,3 +477,11 @@ def test_prediction_log_a_failing_partition_backs_off_and_never_holds_back_anoth
     keys = read_log(prefix)
     assert sorted(len(f) for f in keys.values()) in ([1, 2, 3], [2, 4])
     assert dropped(metrics, "write_failed") == 0
+
+
+def test_a_set_aside_request_json_cannot_write_still_gives_a_line_not_a_dead_writer():
+    from kfp_mlops.serve import deadletter
+
+    line = json.loads(deadletter.record("m", 1, "type", "OverflowError", lambda: {"x": [10**5000]}))
+    assert line["reason"] == "type" and "columns" not in line
+    assert "Exceeds the limit" in line["columns_error"]

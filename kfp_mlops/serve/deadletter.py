@@ -41,7 +41,11 @@ def record(model: str, rows: int, reason: str, detail: str, make) -> str:
     line = {"reason": reason, "detail": detail[:MAX_DETAIL_CHARS], "model": model, "rows": rows}
     try:
         line["columns"] = _columns(make)
+        # Inside the try: a value JSON cannot write (an int past Python's 4300 digits) must
+        # not escape into the writer thread and end it.
+        return json.dumps(line, default=_plain, ensure_ascii=True)
     except Exception as exc:  # the builder itself fails: the facts above are what is known
+        line.pop("columns", None)
         line["columns_error"] = f"{type(exc).__name__}: {str(exc)[:MAX_DETAIL_CHARS]}"
     return json.dumps(line, default=_plain, ensure_ascii=True)
 

@@ -45,7 +45,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _FLOAT_MAX = sys.float_info.max
 
 
-def _check(column: Column, values: list) -> None:
+def check_column(column: Column, values: list) -> None:
     """Raise for the first value that does not fit the column's type (null is allowed).
 
     The type the log stores is the one checked here: integers within int64, floats finite,
@@ -207,7 +207,7 @@ def checked_rows(columns: dict[str, list], schema: Schema) -> Rows:
     """
     check_names(list(columns), schema)
     for column in schema.columns:
-        _check(column, columns[column.name])
+        check_column(column, columns[column.name])
     return Rows({c.name: columns[c.name] for c in schema.columns}, schema)
 
 

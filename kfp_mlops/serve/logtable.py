@@ -29,7 +29,7 @@ def to_array(values: list, kind: pa.DataType | None) -> pa.Array:
 
     Never another type than `kind`: values that do not fit raise (ArrowInvalid,
     ArrowTypeError, OverflowError, UnicodeEncodeError), and the writer sets aside the
-    request they came from (predlog.PredictionLog), so one request never retypes a column.
+    request they came from (logwriter.Partitions), so one request never retypes a column.
     """
     return pa.array(values, type=kind)
 

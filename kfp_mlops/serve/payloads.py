@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from components._shared.logformat import PREDICTION, proba_column
-from kfp_mlops.serve.frame import RequestError, _check
+from kfp_mlops.serve.frame import RequestError, check_column
 from kfp_mlops.serve.schema import V2_DATATYPES, Column
 from kfp_mlops.serve.v2 import flatten
 
@@ -57,7 +57,7 @@ def _checked(values: dict[str, list], kinds: dict[str, str | None]) -> Columns:
         kind = kinds.get(name) or _kind_of(name, column)
         kinds[name] = kind
         if kind is not None:
-            _check(Column(name, kind), column)
+            check_column(Column(name, kind), column)
     return Columns(values, kinds)
 
 

@@ -61,7 +61,12 @@ def _pipeline_kinds(model: object) -> dict[str, str]:
     return kinds
 
 
-def _signature_kinds(signature_inputs: list[dict], where: str) -> dict[str, str]:
+def signature_kinds(signature_inputs: list[dict], where: str) -> dict[str, str]:
+    """Each signature input's kind by name (MLflow's types: long, double, string, ...).
+
+    Raises:
+        DataError: A type the server does not check (the message lists the served ones).
+    """
     kinds = {}
     for spec in signature_inputs:
         kind = KINDS.get(str(spec.get("type")))
@@ -100,7 +105,7 @@ def schema_from(model: object, signature_inputs: list[dict] | None, where: str) 
         )
     names = [str(n) for n in names]
     if signature_inputs:
-        kinds = _signature_kinds(signature_inputs, where)
+        kinds = signature_kinds(signature_inputs, where)
         if set(kinds) != set(names):
             raise DataError(
                 f"{where}: the registered signature names columns {sorted(kinds)}, but the model "

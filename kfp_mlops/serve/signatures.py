@@ -4,9 +4,11 @@ The sink has no model of its own. Without this, a model's day takes its schema f
 first pair, typed by what the payload says (a V1 number without a decimal point is an
 integer); with it, the input columns have the registered version's signature types, as the
 server's files do, and a pair that disagrees is set aside. Looked up on the writer thread
-(never on the request path), once per model version; a version the registry does not know
-(or a registry that does not answer) is asked again after `retry_seconds`, and meanwhile
-the partition learns its schema from its first pair.
+(never on the request path), once per model version. A version the registry does not know
+(or a registry that does not answer) is asked again after `retry_seconds`, for the next
+partition that needs it; a partition whose schema was learned from its first pair meanwhile
+keeps it for its day (its files stay one schema). A registry that hangs costs the writer at
+most one request timeout (15 s, champion.CLIENT_ENV) per model version per `retry_seconds`.
 """
 
 import logging
@@ -30,13 +32,13 @@ def registered_inputs(model: str, version: str) -> list[tuple[str, str]] | None:
         DataError: A signature type the server does not take.
     """
     from components._shared.champion import signature_inputs
-    from kfp_mlops.serve.schema import _signature_kinds
+    from kfp_mlops.serve.schema import signature_kinds
 
     where = f"models:/{model}/{version}"
     inputs = signature_inputs(where)
     if not inputs:
         return None
-    return list(_signature_kinds(inputs, where).items())
+    return list(signature_kinds(inputs, where).items())
 
 
 class RegistrySchemas:
