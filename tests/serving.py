@@ -43,8 +43,15 @@ class Process:
     ):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # The sink serves /metrics on a port of its own (--metrics-port); the server on its one.
+        extra: tuple[str, ...] = ()
+        self.metrics_base = self.base
+        if args[0] == "log-sink":
+            metrics_port = free_port()
+            extra = ("--metrics-port", str(metrics_port))
+            self.metrics_base = f"http://127.0.0.1:{metrics_port}"
         self.proc = subprocess.Popen(
-            command(*args, "--host", "127.0.0.1", "--port", str(self.port)),
+            command(*args, "--host", "127.0.0.1", "--port", str(self.port), *extra),
             cwd=REPO,
             env={**os.environ, **(env or {})},
             stdout=subprocess.PIPE,

@@ -83,7 +83,7 @@ def test_sink_with_a_token_file_answers_only_bearers_and_follows_a_rotation(stac
         assert post(sink.base, body, EVENT | {"Authorization": f"Bearer {NEW}"})[0] == 401
         assert post(sink.base, body, EVENT | {"Authorization": f"Bearer {OLD}"})[0] == 200
         assert get(f"{sink.base}/healthz")[0] == 200  # probes and Prometheus need no token
-        status, text = get(f"{sink.base}/metrics")
+        status, text = get(f"{sink.metrics_base}/metrics")
         assert status == 200 and metric(text, "kfp_mlops_serve_errors_total",
                                         reason="unauthorized") == 2  # fmt: skip
         _rotate(path, NEW)

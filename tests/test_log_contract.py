@@ -231,7 +231,7 @@ def test_log_contract_sink_hostile_events_cost_no_other_pair_anything(stack):
         assert _pair(sink.base, "after-flip", {"instances": ROWS}, V1_ANSWER) == (200, 200)
         # An unmatched half: counted once the join deadline passes.
         assert _event(sink.base, "alone", REQUEST, {"instances": ROWS})[0] == 200
-        text = get(f"{sink.base}/metrics")[1]
+        text = get(f"{sink.metrics_base}/metrics")[1]
         peak = _vm(sink.proc.pid, "VmHWM")
     finally:
         code, err = sink.stop()

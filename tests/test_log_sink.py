@@ -1,5 +1,8 @@
 """The payload-logger sink: KServe CloudEvents joined on Ce-Id into the prediction log (real S3)."""
 
+import os
+import socket
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +15,7 @@ from kfp_mlops.serve.metrics import Metrics
 from kfp_mlops.serve.payloads import input_columns, output_columns
 from kfp_mlops.serve.predlog import PredictionLog
 from kfp_mlops.serve.sink import Half, Sink
+from tests.conftest import free_port
 from tests.serving import ROWS, Process, get, metric, post, read_log, unique_prefix
 
 REQUEST = "org.kubeflow.serving.inference.request"
@@ -159,14 +163,14 @@ def test_log_sink_process_writes_joined_events_in_the_served_layout(stack):
         assert post(sink.base, b"{", headers("broken", REQUEST))[0] == 400
 
         def lonely_counted():
-            text = get(f"{sink.base}/metrics")[1]
+            text = get(f"{sink.metrics_base}/metrics")[1]
             return metric(text, "kfp_mlops_log_sink_unmatched_total", type="request") == 1
 
         deadline = time.monotonic() + 60
         while not lonely_counted():
             assert time.monotonic() < deadline, "the unmatched request was never counted"
             time.sleep(0.1)
-        text = get(f"{sink.base}/metrics")[1]
+        text = get(f"{sink.metrics_base}/metrics")[1]
         assert metric(text, "kfp_mlops_log_sink_events_total", type="pair", outcome="logged") == 2
     finally:
         code, err = sink.stop()
@@ -188,3 +192,51 @@ def test_log_sink_process_writes_joined_events_in_the_served_layout(stack):
     assert v2["predict_proba_1"].tolist() == [0.8, 0.1]
     for key, frame in logs.items():
         assert f"/date={frame['time'][0].strftime('%Y-%m-%d')}/" in key
+
+
+# -- the metrics listener: its own port, so Prometheus can be let in to it alone ----------------
+
+
+def test_log_sink_serves_metrics_on_its_own_port_and_events_only_on_the_ingest_port(stack):
+    sink = Process(
+        "log-sink", env={"KFP_MLOPS_PREDICTION_LOG_URI": unique_prefix("sink-metrics")},
+        ready="/healthz",
+    )  # fmt: skip
+    try:
+        assert sink.metrics_base != sink.base
+        assert post(sink.base, {"instances": ROWS}, headers("m-1", REQUEST))[0] == 200
+        assert get(f"{sink.base}/metrics")[0] == 404  # not on the ingest port
+        status, text = get(f"{sink.metrics_base}/metrics")
+        assert status == 200
+        assert metric(text, "kfp_mlops_log_sink_events_total", type="request",
+                      outcome="accepted") == 1  # fmt: skip
+        assert get(f"{sink.metrics_base}/healthz")[0] == 200
+        # The metrics port takes no events: a caller let in for scrapes cannot write the log.
+        assert post(sink.metrics_base, {"instances": ROWS}, headers("m-2", REQUEST))[0] == 404
+    finally:
+        code, err = sink.stop()
+    assert code == 0, err
+    assert f"metrics on {sink.metrics_base}/metrics" in err
+
+
+def test_log_sink_refuses_a_metrics_port_it_cannot_use(tmp_path):
+    from tests.serving import command
+
+    same = subprocess.run(
+        command("log-sink", "--port", "18099", "--metrics-port", "18099"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert same.returncode == 2
+    assert "--metrics-port 18099 is the ingest port" in same.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            command("log-sink", "--port", str(free_port()), "--metrics-port", str(port)),
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "KFP_MLOPS_PREDICTION_LOG_URI": "s3://unused/predictions"},
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "give another with --metrics-port" in done.stderr

@@ -322,6 +322,7 @@ def test_log_sink_runs_the_project_image_with_the_sink_command(built):
         assert container["image"] == image_reference(registry=DEFAULT_REGISTRY), target
         assert container["command"] + container["args"] == [
             "kfp-mlops", "log-sink", "--host", "0.0.0.0", "--port", "8080",
+            "--metrics-port", "9090",
         ], target  # fmt: skip
 
 

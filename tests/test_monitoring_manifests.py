@@ -167,7 +167,8 @@ def test_log_sink_pod_monitor_scrapes_the_sink_and_prometheus_may_reach_it(built
     assert not _ingress_allowed(built["base"], PROMETHEUS_POD, LOG_SINK, port["containerPort"])
     assert _ingress_allowed(docs, PROMETHEUS_POD, LOG_SINK, port["containerPort"])
     assert not _ingress_allowed(docs, {"app": "notebook"}, LOG_SINK, port["containerPort"])
-    assert not _ingress_allowed(docs, PROMETHEUS_POD, LOG_SINK, 9090)
+    assert port["containerPort"] == 9090  # the metrics listener, not the ingest port
+    assert not _ingress_allowed(docs, PROMETHEUS_POD, LOG_SINK, 8080)
 
 
 def test_dashboard_configmap_is_the_json_file_for_the_grafana_sidecar(monitoring):

@@ -73,8 +73,8 @@ def read_response(sock: socket.socket) -> bytes:
 
 
 def closed(proc: Process, reason: str) -> float:
-    return metric(get(f"{proc.base}/metrics")[1], "kfp_mlops_serve_connections_closed_total",
-                  reason=reason)  # fmt: skip
+    text = get(f"{proc.metrics_base}/metrics")[1]
+    return metric(text, "kfp_mlops_serve_connections_closed_total", reason=reason)
 
 
 def healthy(proc: Process) -> bool:
@@ -174,7 +174,7 @@ def test_slow_clients_idle_flood_past_max_connections_does_not_lock_out(sink):
         assert event(sink)[0] == 200
         evicted = closed(sink, "max_connections") - before
         assert evicted >= 2 * MAX_CONNECTIONS
-        open_now = metric(get(f"{sink.base}/metrics")[1], "kfp_mlops_serve_connections")
+        open_now = metric(get(f"{sink.metrics_base}/metrics")[1], "kfp_mlops_serve_connections")
         assert open_now <= MAX_CONNECTIONS
         assert read_until_closed(busy, BODY_S + MARGIN_S).startswith(b"HTTP/1.1 408 ")
     finally:

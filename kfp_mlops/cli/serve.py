@@ -95,7 +95,7 @@ def _sink_cmd(args: argparse.Namespace) -> int:
     return log_sink(
         host=args.host, port=args.port, log_options=_log_options(args),
         join_seconds=args.join_seconds, connections=_connection_limits(args),
-        auth_token_file=args.auth_token_file,
+        auth_token_file=args.auth_token_file, metrics_port=args.metrics_port,
     )  # fmt: skip
 
 
@@ -187,6 +187,11 @@ def add_parser(subparsers) -> None:
         "log-sink", help="receive KServe payload-logger CloudEvents into the prediction log"
     )
     _common(k, 8081)
+    k.add_argument(
+        "--metrics-port", type=int, default=9090,
+        help="port of the metrics listener: /metrics (and /healthz) only, apart from the "
+        "ingest port so that Prometheus may be let in to it alone (default 9090)",
+    )  # fmt: skip
     k.add_argument("--join-seconds", type=float, default=30.0,
                    help="how long a request waits for its response (and back) before it is "
                    "dropped and counted")  # fmt: skip

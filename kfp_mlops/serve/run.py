@@ -3,10 +3,13 @@
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
 
 from components._shared.redact import redact
 from components._shared.settings import s3_settings
+from kfp_mlops.errors import UsageError
 from kfp_mlops.serve.app import Limits, Server, build_app
 from kfp_mlops.serve.auth import BearerAuth, Tokens
 from kfp_mlops.serve.batch import Batching
@@ -17,8 +20,62 @@ from kfp_mlops.serve.predlog import PredictionLog, log_prefix
 from kfp_mlops.serve.signatures import RegistrySchemas
 
 
+def _bind(host: str, port: int, flag: str) -> socket.socket:
+    """A socket bound to host:port, or a UsageError naming the flag to change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(
+            f"{flag} {port}: cannot listen on {host}:{port} ({exc.strerror}); free the port or "
+            f"give another with {flag}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _MetricsListener:
+    """A second uvicorn server on its own port and thread, for /metrics and /healthz only.
+
+    Bound before the main server starts (a taken port ends the command at once); stopped after
+    the main server has shut down, so the last scrape can still see the final counts.
+    """
+
+    def __init__(self, app, host: str, port: int):
+        import uvicorn
+
+        self.socket = _bind(host, port, "--metrics-port")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", ws="none",
+            timeout_keep_alive=5,
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        # Not the main thread: uvicorn leaves the signal handlers to the main server.
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True,
+            name="metrics-listener",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
 def _uvicorn(
-    app, host: str, port: int, limits: ConnectionLimits, metrics: Metrics, tokens=None
+    app,
+    host: str,
+    port: int,
+    limits: ConnectionLimits,
+    metrics: Metrics,
+    tokens=None,
+    metrics_listener: _MetricsListener | None = None,
 ) -> None:
     import uvicorn
 
@@ -44,7 +101,14 @@ def _uvicorn(
         # Requests in flight get this long after SIGTERM; the log is flushed after them.
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    if metrics_listener is None:
+        uvicorn.Server(config).run()
+        return
+    metrics_listener.start()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        metrics_listener.stop()
 
 
 def _auth_said(tokens: Tokens | None) -> str:
@@ -126,23 +190,34 @@ def log_sink(
     join_seconds: float,
     connections: ConnectionLimits | None = None,
     auth_token_file: str | None = None,
+    metrics_port: int = 9090,
 ) -> int:
-    """Serve the payload-logger sink until SIGTERM, writing joined events to the log."""
-    from kfp_mlops.serve.sink import Sink, build_sink_app
+    """Serve the payload-logger sink until SIGTERM, writing joined events to the log.
+
+    Events arrive on `port`; /metrics is served on `metrics_port` alone (with /healthz), so
+    that Prometheus can be let in to the one and not the other.
+    """
+    from kfp_mlops.serve.sink import Sink, build_metrics_app, build_sink_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if metrics_port == port:
+        raise UsageError(
+            f"--metrics-port {metrics_port} is the ingest port (--port {port}); give the "
+            "metrics another port, so that Prometheus can be let in to it alone"
+        )
     tokens = Tokens(auth_token_file) if auth_token_file else None
     metrics = Metrics()
+    listener = _MetricsListener(build_metrics_app(metrics), host, metrics_port)
     # With a registry, a model's partitions take their input types from its signature.
     registry = bool(os.environ.get("MLFLOW_TRACKING_URI"))
     log, where = _log(metrics, log_options, resolve=RegistrySchemas() if registry else None)
     sink = Sink(log, metrics, join_seconds=join_seconds)
     types = "the registered signatures" if registry else "each day's first pair (no MLflow)"
     print(
-        f"log sink on http://{host}:{port}; prediction log: {redact(where)}; input types from "
-        f"{types}; {_auth_said(tokens)}",
+        f"log sink on http://{host}:{port} (metrics on http://{host}:{metrics_port}/metrics); "
+        f"prediction log: {redact(where)}; input types from {types}; {_auth_said(tokens)}",
         file=sys.stderr,
     )
     limits_ = connections or ConnectionLimits()
-    _uvicorn(build_sink_app(sink), host, port, limits_, metrics, tokens)
+    _uvicorn(build_sink_app(sink), host, port, limits_, metrics, tokens, listener)
     return 0

@@ -221,7 +221,7 @@ async def _event(request: Request, sink: Sink) -> dict:
 
 
 def build_sink_app(sink: Sink) -> FastAPI:
-    """The sink's ASGI app: POST / takes events, /metrics, /healthz; flushes at shutdown."""
+    """The sink's ingest app: POST / takes events, /healthz; flushes at shutdown."""
 
     async def lifespan(_app):
         sink.sweeper.start()
@@ -247,9 +247,24 @@ def build_sink_app(sink: Sink) -> FastAPI:
     async def healthz():
         return {"live": True}
 
-    @app.get("/metrics")
-    async def metrics():
-        return Response(sink.metrics.render(), media_type=sink.metrics.content_type)
-
     app.add_middleware(RouteMetrics, metrics=sink.metrics)
+    return app
+
+
+def build_metrics_app(metrics: Metrics) -> FastAPI:
+    """The sink's metrics listener: GET /metrics and /healthz, nothing else.
+
+    On its own port so that a NetworkPolicy can open it to Prometheus while the ingest port
+    stays open to the model servers alone.
+    """
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"live": True}
+
+    @app.get("/metrics")
+    async def render():
+        return Response(metrics.render(), media_type=metrics.content_type)
+
     return app
