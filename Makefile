@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check stack-up stack-down bench bench-tools lock clean clean-state wheels image image-mlflow e2e
+.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check checkov stack-up stack-down bench bench-tools lock clean clean-state wheels image image-mlflow e2e
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,18 @@ $(EVIDENTLY_VENV)/.installed: $(BIN)/uv $(EVIDENTLY_LOCK)
 	@touch $@
 
 evidently: $(EVIDENTLY_VENV)/.installed ## Create .venv-evidently (Evidently + pandas<3) for the drift comparison
+
+# checkov (the Pod Security "restricted" check of manifests-check) pins much of its tree
+# exactly: its own venv, from a hashed lock.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_LOCK := manifests/checkov/requirements.lock
+
+$(CHECKOV_VENV)/.installed: $(BIN)/uv $(CHECKOV_LOCK)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip sync --require-hashes --python $(CHECKOV_VENV)/bin/python $(CHECKOV_LOCK)
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed ## Create .venv-checkov (checkov) for the Pod Security check of manifests-check
 
 # The canary judge's tests query a real Prometheus (Debian 12's prometheus 2.42, with promtool
 # to backfill series). apt-get does not start it; the tests run their own process on 127.0.0.1.
@@ -87,8 +99,9 @@ compile: install ## Compile every pipeline into compiled/
 compile-check: install ## Fail when compiled/ is stale
 	$(BIN)/kfp-mlops compile --check
 
-manifests-check: install ## Build every manifests/ overlay (kubectl kustomize) and validate it offline, strict
+manifests-check: install checkov ## Build every manifests/ overlay (kubectl kustomize), validate it offline, strict; Pod Security restricted
 	$(BIN)/python manifests/check.py
+	$(BIN)/python manifests/podsecurity.py
 
 stack-up: install ## Start the embedded stack (SeaweedFS + MLflow) on 127.0.0.1
 	$(BIN)/kfp-mlops stack up
@@ -142,7 +155,7 @@ lock: ## Re-resolve uv.lock after changing pyproject.toml
 
 clean: ## Stop the stack and remove the virtualenvs (keeps .kfp-mlops: data, registry, runs)
 	-$(BIN)/kfp-mlops stack down
-	rm -rf $(VENV) $(EVIDENTLY_VENV)
+	rm -rf $(VENV) $(EVIDENTLY_VENV) $(CHECKOV_VENV)
 
 clean-state: ## Stop the stack and DELETE its state: stored data, MLflow registry, run outputs
 	-$(BIN)/kfp-mlops stack down
