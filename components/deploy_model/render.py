@@ -34,6 +34,12 @@ READONLY_SECRET = "kfp-mlops-s3-readonly"
 # The server's own prediction log writes to S3: that needs the read-write user the pipelines
 # and the log sink use. With the payload logger (the default) the predictor stays read-only.
 WRITER_SECRET = "kfp-mlops-s3"
+# Every rendered model server carries this pod label: manifests/mesh selects them all by it.
+COMPONENT_KEY, COMPONENT = "app.kubernetes.io/component", "model-server"
+# Without a mesh, the server checks a bearer token: the Secret's key `token` (one accepted token
+# a line; the server reads the file again when the kubelet updates it after a rotation).
+TOKEN_DIR, TOKEN_KEY = "/var/run/secrets/kfp-mlops/auth", "token"
+TOKEN_VOLUME = "auth-token"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")
 
@@ -54,6 +60,7 @@ class Target:
     log_sink_url: str
     resources: dict  # {"requests": {"cpu":..,"memory":..}, "limits": {...}}
     min_replicas: int = 1
+    auth_token_secret: str = ""  # Secret with key `token`; "" = no token (a mesh, or none)
 
 
 def check_target(target: Target, canary_traffic_percent: int) -> None:
@@ -62,6 +69,11 @@ def check_target(target: Target, canary_traffic_percent: int) -> None:
         raise ConfigError(
             f"service_name {target.service!r} is not a DNS label (lowercase letters, digits, "
             "'-', at most 63 characters, starting with a letter)"
+        )
+    if target.auth_token_secret and not _DNS_LABEL.match(target.auth_token_secret):
+        raise ConfigError(
+            f"auth_token_secret {target.auth_token_secret!r} is not a Secret name (lowercase "
+            "letters, digits, '-'); name the Secret holding the key `token`, or leave it empty"
         )
     if target.deployment_mode not in MODES:
         raise one_of("deployment_mode", target.deployment_mode, MODES)
@@ -100,6 +112,8 @@ def predictor(target: Target) -> dict:
     args += ["--host", "0.0.0.0", "--port", str(PORT)]
     if target.prediction_log != BUILTIN_LOG:
         args.append("--no-log")  # the payload logger (or nobody) records predictions
+    if target.auth_token_secret:
+        args += ["--auth-token-file", f"{TOKEN_DIR}/{TOKEN_KEY}"]
     spec: dict = {
         "serviceAccountName": target.service_account,
         "minReplicas": target.min_replicas,
@@ -109,6 +123,7 @@ def predictor(target: Target) -> dict:
             MODEL_NAME_KEY: target.model_name,
             MODEL_VERSION_KEY: str(target.version),
             CLIENT_KEY: "true",
+            COMPONENT_KEY: COMPONENT,
         },
         "annotations": {
             "prometheus.io/scrape": "true",
@@ -118,11 +133,23 @@ def predictor(target: Target) -> dict:
         },
         "containers": [_container(target, args)],
     }
+    if target.auth_token_secret:
+        spec["volumes"] = [_token_volume(target.auth_token_secret)]
+        spec["containers"][0]["volumeMounts"] = [
+            {"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}
+        ]
     if target.deployment_mode != SERVERLESS:
         spec["name"] = f"v{target.version}"  # Standard's spec.canary[] needs named predictors
     if target.prediction_log == KSERVE_LOGGER:
         spec["logger"] = {"mode": "all", "url": target.log_sink_url}
     return spec
+
+
+def _token_volume(secret: str) -> dict:
+    # Only the key `token`; the pod runs as a non-root user, so the file keeps the default
+    # world-readable mode inside this pod's own volume.
+    items = [{"key": TOKEN_KEY, "path": TOKEN_KEY}]
+    return {"name": TOKEN_VOLUME, "secret": {"secretName": secret, "items": items}}
 
 
 def _container(target: Target, args: list[str]) -> dict:

@@ -11,11 +11,11 @@ from kfp_mlops.errors import EXIT_INTERRUPTED, exit_code_for
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser (kept separate so the docs and tests can read it)."""
-    from kfp_mlops.cli import drift, kfp, local, registry, serve, suggest
+    from kfp_mlops.cli import drift, kfp, local, mesh, registry, serve, suggest
 
     p = argparse.ArgumentParser(prog="kfp-mlops", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (local, drift, suggest, kfp, registry, serve):
+    for group in (local, drift, suggest, kfp, registry, serve, mesh):
         group.add_parser(sub)
     return p
 
