@@ -31,6 +31,7 @@ import yaml
 
 # operator_objects.py sits beside this file, which is run as a script or loaded by path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mesh_objects
 import operator_objects
 
 # kubernetes-validate 1.37.0 re-reads and re-parses the (large) schema files on every call;
@@ -111,6 +112,9 @@ def problems(target: str, docs: list[dict], versions=K8S_VERSIONS) -> list[str]:
     for doc in docs:
         if operator_objects.is_operator_kind(doc):
             found += [f"{target}: {_name(doc)}: {p}" for p in operator_objects.problems(doc)]
+            continue
+        if mesh_objects.is_mesh_kind(doc):
+            found += [f"{target}: {_name(doc)}: {p}" for p in mesh_objects.problems(doc)]
             continue
         for version in versions:
             try:
