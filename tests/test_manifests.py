@@ -407,14 +407,18 @@ def test_standalone_binds_pipeline_runner_and_sets_the_launcher_default(overlays
     assert launcher["data"]["defaultPipelineRoot"] == "minio://mlpipeline/v2/artifacts"
 
 
-def test_kubeflow_profile_binds_default_editor_and_keeps_pods_out_of_the_mesh(overlays):
+def test_kubeflow_profile_binds_default_editor_and_keeps_the_stores_out_of_the_mesh(overlays):
     docs = overlays["overlays/kubeflow-profile"]
     namespace = _namespace(docs)
     assert _binding_subjects(docs) == [("default-editor", namespace)]
     assert _find(docs, "ConfigMap", "kfp-launcher") is None, "the profile controller owns it"
+    # MinIO, MLflow and the bucket Job stay out (pipeline pods have no sidecar); the log sink
+    # is in the mesh, where its AuthorizationPolicy is enforced (tests/test_mesh.py).
     for doc in (d for d in docs if d["kind"] in WORKLOADS):
         annotations = doc["spec"]["template"]["metadata"].get("annotations", {})
-        assert annotations.get("sidecar.istio.io/inject") == "false", doc["metadata"]["name"]
+        inside = doc["metadata"]["name"] == "kfp-mlops-log-sink"
+        want = "true" if inside else "false"
+        assert annotations.get("sidecar.istio.io/inject") == want, doc["metadata"]["name"]
 
 
 def test_role_grants_only_reads_of_named_objects(built):
