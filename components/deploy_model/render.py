@@ -40,6 +40,9 @@ COMPONENT_KEY, COMPONENT = "app.kubernetes.io/component", "model-server"
 # a line; the server reads the file again when the kubelet updates it after a rotation).
 TOKEN_DIR, TOKEN_KEY = "/var/run/secrets/kfp-mlops/auth", "token"
 TOKEN_VOLUME = "auth-token"
+# Pod Security "restricted" (checked by manifests/podsecurity.py): the root filesystem is
+# read-only, so MLflow's artifact downloads and HOME's caches go to an emptyDir at /tmp.
+TMP_VOLUME, TMP_DIR, TMP_SIZE = "tmp", "/tmp", "512Mi"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")
 
@@ -131,13 +134,16 @@ def predictor(target: Target) -> dict:
             "prometheus.io/path": "/metrics",
             MODEL_SHA_KEY: target.sha256,
         },
+        # Pod level, so it holds for the sidecars KServe and Knative add as well.
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_container(target, args)],
+        "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE}}],
     }
     if target.auth_token_secret:
-        spec["volumes"] = [_token_volume(target.auth_token_secret)]
-        spec["containers"][0]["volumeMounts"] = [
+        spec["volumes"].append(_token_volume(target.auth_token_secret))
+        spec["containers"][0]["volumeMounts"].append(
             {"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}
-        ]
+        )
     if target.deployment_mode != SERVERLESS:
         spec["name"] = f"v{target.version}"  # Standard's spec.canary[] needs named predictors
     if target.prediction_log == KSERVE_LOGGER:
@@ -167,6 +173,7 @@ def _container(target: Target, args: list[str]) -> dict:
         {"name": "KFP_MLOPS_MODEL_VERSION", "value": str(target.version)},
         {"name": MODEL_SHA256_ENV, "value": target.sha256},
         {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+        {"name": "HOME", "value": TMP_DIR},  # the image's HOME is on the read-only root
         from_config("MLFLOW_TRACKING_URI"),
         from_config("AWS_ENDPOINT_URL_S3"),
         from_config("AWS_DEFAULT_REGION"),
@@ -185,8 +192,10 @@ def _container(target: Target, args: list[str]) -> dict:
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
+        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": TMP_DIR}],
     }
 
 
