@@ -30,6 +30,7 @@ def deploy_steps(
     memory_request: str = "512Mi",
     memory_limit: str = "1Gi",
     min_replicas: int = 1,
+    auth_token_secret: str = "",
 ):
     """Deploy a registered version; canary, judge, promote or roll back."""
     step(
@@ -54,6 +55,7 @@ def deploy_steps(
             memory_request=memory_request,
             memory_limit=memory_limit,
             min_replicas=min_replicas,
+            auth_token_secret=auth_token_secret,
             kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "deploy model",

@@ -252,7 +252,7 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
         min_canary_requests=20, ready_timeout_s=30.0, prediction_log=render.BUILTIN_LOG,
         log_sink_url="", service_account="kfp-mlops-predictor", cpu_request="250m",
         cpu_limit="1", memory_request="512Mi", memory_limit="1Gi", min_replicas=1,
-        kfp_run_id="run-component", metrics=metrics, report=report,
+        auth_token_secret="", kfp_run_id="run-component", metrics=metrics, report=report,
     )  # fmt: skip
     assert promoted is True
     assert report.metadata["passed"] is True and report.metadata["version"] == 1

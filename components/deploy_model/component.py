@@ -27,6 +27,7 @@ def deploy_model(
     memory_request: str,
     memory_limit: str,
     min_replicas: int,
+    auth_token_secret: str,
     kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
@@ -68,6 +69,10 @@ def deploy_model(
         memory_request: Predictor memory request (e.g. 512Mi).
         memory_limit: Predictor memory limit.
         min_replicas: Predictor replicas at least.
+        auth_token_secret: A Secret (key `token`, one accepted token a line) the predictor
+            mounts to require `Authorization: Bearer` on every route but health and metrics
+            (RawDeployment/Standard without a mesh); empty = none (with a mesh, the
+            AuthorizationPolicy of `kfp-mlops mesh-policy` or manifests/mesh decides).
         kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder,
             and where the verdict record goes (`runs/<id>/gates/deploy.json`).
         metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms.
@@ -107,7 +112,7 @@ def deploy_model(
         prediction_log=prediction_log, log_sink_url=log_sink_url,
         resources={"requests": {"cpu": cpu_request, "memory": memory_request},
                    "limits": {"cpu": cpu_limit, "memory": memory_limit}},
-        min_replicas=int(min_replicas),
+        min_replicas=int(min_replicas), auth_token_secret=auth_token_secret,
     )  # fmt: skip
     limits = Thresholds(
         max_canary_error_rate, max_canary_p95_latency_ms, min_canary_requests, canary_window_s
