@@ -6,7 +6,6 @@ stack, no cluster.
 
 import base64
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -166,29 +165,8 @@ def test_bucket_job_creates_the_buckets_the_project_uses(built):
         buckets = {DATA_BUCKET, ARTIFACT_BUCKET}
         made = re.search(r"mc mb --ignore-existing (.+)", script).group(1).split()
         assert sorted(made) == sorted(f"store/{b}" for b in buckets), target
-        # The pipelines' user may touch those two buckets and nothing else; the model
-        # servers' user may only read them.
-        written = re.findall(r"printf '%s\\n' '(.+?)' \\\s+> (\S+)", script, re.DOTALL)
-        policies = {path: json.loads(text) for text, path in written}
-        for path, policy in policies.items():
-            resources = {r for st in policy["Statement"] for r in st["Resource"]}
-            assert resources == {f"arn:aws:s3:::{b}{s}" for b in buckets for s in ("", "/*")}
-            assert (
-                f"mc admin policy create store {Path(path).stem.removesuffix('-policy')} "
-                f"{path}" in script
-            )
-        readonly = policies["/tmp/kfp-mlops-readonly-policy.json"]
-        actions = {a for st in readonly["Statement"] for a in st["Action"]}
-        assert actions == {"s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"}, target
-        assert 'attach kfp-mlops-readonly "$READONLY_ACCESS_KEY_ID"' in script
-        env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
-               for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
-               if "valueFrom" in e}  # fmt: skip
-        assert (
-            env["READONLY_ACCESS_KEY_ID"]
-            == env["READONLY_SECRET_ACCESS_KEY"]
-            == ("kfp-mlops-s3-readonly")
-        )
+        # Each role's policy and Secret are checked in tests/test_storage_roles.py.
+        assert "for file in /policies/*.json" in script, target
 
 
 def _pod(doc):

@@ -31,9 +31,10 @@ CLIENT_KEY = "kfp-mlops/client"  # the pod label manifests/ admits to MLflow and
 STABLE_VERSION_KEY = "kfp-mlops/stable-version"  # the version that serves all traffic
 CONFIG_MAP = "kfp-mlops-config"  # same names as pipelines/task_settings.py and manifests/
 READONLY_SECRET = "kfp-mlops-s3-readonly"
-# The server's own prediction log writes to S3: that needs the read-write user the pipelines
-# and the log sink use. With the payload logger (the default) the predictor stays read-only.
-WRITER_SECRET = "kfp-mlops-s3"
+# The server's own prediction log writes to S3: the prediction writer's user, which may only
+# put under predictions/ (manifests/README.md, "Storage roles"); the model still loads
+# through MLflow's artifact proxy. With the payload logger (the default) it stays read-only.
+WRITER_SECRET = "kfp-mlops-s3-predictions"
 # Every rendered model server carries this pod label: manifests/mesh selects them all by it.
 COMPONENT_KEY, COMPONENT = "app.kubernetes.io/component", "model-server"
 # Without a mesh, the server checks a bearer token: the Secret's key `token` (one accepted token
