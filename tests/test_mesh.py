@@ -45,6 +45,7 @@ def test_rendered_policies_are_valid_istio_objects_admitting_only_the_named_call
     assert pa["spec"] == {
         "selector": {"matchLabels": {"serving.kserve.io/inferenceservice": "churn"}},
         "mtls": {"mode": "STRICT"},
+        "portLevelMtls": {"8080": {"mode": "PERMISSIVE"}},
     }
     callers, open_routes = ap["spec"]["rules"]
     assert ap["spec"]["action"] == "ALLOW"
@@ -184,6 +185,10 @@ def test_the_mesh_policies_select_the_pods_they_are_about(built):
     assert list(plain) == [str(ports["metrics"])] and plain[str(ports["metrics"])] == {
         "mode": "PERMISSIVE"
     }
+    # A model server's plain-text port is the one Prometheus scrapes (its annotations).
+    scraped = render.predictor(_target())["annotations"]["prometheus.io/port"]
+    servers = istio["PeerAuthentication", "kfp-mlops-model-servers"]["spec"]["portLevelMtls"]
+    assert servers == {scraped: {"mode": "PERMISSIVE"}}
     # In the mesh the sink runs a sidecar (its policy is enforced there); MinIO and MLflow not.
     sidecar = {
         d["metadata"]["name"]: d["spec"]["template"]["metadata"].get("annotations", {}).get(

@@ -4,8 +4,9 @@ With a mesh (KServe Serverless on Knative and Istio, as in multi-user Kubeflow),
 comes from the sidecars' mutual TLS: a caller's principal is its service account,
 `<trust domain>/ns/<namespace>/sa/<name>`. Two objects per InferenceService:
 
-- `PeerAuthentication` `<service>-mtls`, mode STRICT: its pods accept only mutual TLS, so every
-  caller has a principal (plain-text callers are refused at the sidecar).
+- `PeerAuthentication` `<service>-mtls`, mode STRICT, except the server's own port, which also
+  takes plain text so that a Prometheus outside the mesh can scrape it. A caller's principal
+  is known only over mutual TLS, so a plain-text request matches no prediction rule below.
 - `AuthorizationPolicy` `<service>-callers`, action ALLOW: prediction routes from the named
   principals only (plus the ingress gateway and the Knative activator, which forward external
   and scale-from-zero traffic and are themselves the place to authenticate end users); health
@@ -56,7 +57,7 @@ def principal(account: str, namespace: str, trust_domain: str = TRUST_DOMAIN) ->
 
 
 def peer_authentication(service: str, namespace: str) -> dict:
-    """STRICT mutual TLS on the InferenceService's pods."""
+    """STRICT mutual TLS on the InferenceService's pods (plain text too on PORT, for scrapes)."""
     return {
         "apiVersion": API_VERSION,
         "kind": "PeerAuthentication",
@@ -64,6 +65,7 @@ def peer_authentication(service: str, namespace: str) -> dict:
         "spec": {
             "selector": {"matchLabels": {ISVC_POD_LABEL: service}},
             "mtls": {"mode": "STRICT"},
+            "portLevelMtls": {str(PORT): {"mode": "PERMISSIVE"}},
         },
     }
 
