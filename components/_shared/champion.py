@@ -12,6 +12,7 @@ from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.model_io import MODEL_FILE, REFUSED_HINT, ModelTrustError, load_bytes
 from components._shared.redact import redact, redact_uri
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
+from components._shared.signing import verify_model
 
 ALIAS = "champion"
 SHA256_TAG = "model_sha256"  # the version tag register_model writes: sha256 of the stored file
@@ -100,12 +101,8 @@ def _load(uri: str, model_name: str, model_version: Any) -> Champion:
 
     version = int(model_version.version)
     where = f"models:/{model_name}/{version}"
-    expected = (model_version.tags or {}).get(SHA256_TAG)
-    if not expected:
-        raise ModelTrustError(
-            f"{where} has no {SHA256_TAG} tag, so its file cannot be checked; refusing to load "
-            f"it: {REFUSED_HINT}"
-        )
+    tags = dict(model_version.tags or {})
+    expected = tags.get(SHA256_TAG)
     # Our own temporary folder: MLflow would otherwise leave a copy of the model in /tmp.
     with tempfile.TemporaryDirectory(prefix="kfp-mlops-champion-") as tmp:
         try:
@@ -121,6 +118,14 @@ def _load(uri: str, model_name: str, model_version: Any) -> Champion:
                 f"{where} has no {MODEL_FILE} ({_saved_as(Path(local))}); only skops models are "
                 f"loaded (unpickling a registry file can run arbitrary code): {REFUSED_HINT}"
             )
+        # The signature first (when a public key is configured): it covers the file and the
+        # tags, so a file rewritten together with its model_sha256 tag is refused here.
+        verify_model(local, tags, where)
+        if not expected:
+            raise ModelTrustError(
+                f"{where} has no {SHA256_TAG} tag, so its file cannot be checked; refusing to "
+                f"load it: {REFUSED_HINT}"
+            )
         # Our class list, not the one stored beside the model: a crafted MLmodel file could
         # trust any type (which is also why mlflow.sklearn.load_model is not used).
         model = load_bytes(path.read_bytes(), sha256=expected, where=where)
@@ -131,12 +136,15 @@ def load_version(model_name: str, version: int) -> Champion:
     """One registered version, loaded only if its file matches the version's model_sha256 tag.
 
     Every load of a registered model goes through here (evaluation, drift, the CLI, rollback,
-    serving): the file's sha256 is compared with the tag first, then the classes it names
-    with model_io.TRUSTED_TYPES, and only then is it loaded.
+    serving, deploy): the signature is verified first when a public key is configured
+    (signing.verify_model), then the file's sha256 is compared with the tag, then the
+    classes it names with model_io.TRUSTED_TYPES, and only then is it loaded.
 
     Raises:
-        ModelTrustError: No model_sha256 tag, another file than the recorded one, a model not
-            saved with skops, or a type or node kind outside the trusted lists.
+        ModelTrustError: A signature missing, made by another key or not covering the file
+            and its tags (with a public key configured); no model_sha256 tag, another file
+            than the recorded one, a model not saved with skops, or a type or node kind
+            outside the trusted lists.
         ConfigError: No such version (names the model and version).
         ServiceError: MLflow is not configured or does not answer.
     """

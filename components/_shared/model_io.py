@@ -251,9 +251,10 @@ class SkopsFileFlavor:
 
     __name__ = "mlflow.sklearn"  # the flavor name MLflow records on the logged model
 
-    def __init__(self, path: str | Path):
-        """Remember the skops file to store."""
+    def __init__(self, path: str | Path, beside: tuple[Path, ...] = ()):
+        """Remember the skops file to store, and files to store beside it (its signature)."""
         self.path = Path(path)
+        self.beside = tuple(Path(p) for p in beside)
 
     def save_model(self, path: str, **kwargs) -> None:
         """Save with MLflow's sklearn flavor, then put the trained file in place of its dump."""
@@ -261,3 +262,5 @@ class SkopsFileFlavor:
 
         mlflow.sklearn.save_model(path=path, **kwargs)
         shutil.copyfile(self.path, Path(path) / MODEL_FILE)
+        for extra in self.beside:
+            shutil.copyfile(extra, Path(path) / extra.name)

@@ -1,9 +1,11 @@
 """The MLflow side of registration: fail-fast client, idempotent run/version, aliases."""
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version as installed
+from pathlib import Path
 
 from components._shared.errors import ServiceError
 from components._shared.failpoints import failpoint
@@ -83,7 +85,7 @@ class Registry:
         return int(first.version), first.run_id
 
     def _log_model(
-        self, experiment_id, run_id, model, model_path, model_types, signature
+        self, experiment_id, run_id, model, model_path, model_types, signature, beside
     ) -> tuple[str, str]:
         """The run's logged model (uri, id): one an earlier attempt finished, else logged now.
 
@@ -100,7 +102,7 @@ class Registry:
         def log(model_id: str | None):
             return mlflow.models.Model.log(
                 None,  # artifact_path: deprecated, still positional
-                flavor=SkopsFileFlavor(model_path),
+                flavor=SkopsFileFlavor(model_path, beside),
                 sk_model=model,
                 name="model",
                 serialization_format="skops",
@@ -175,10 +177,12 @@ class Registry:
         sample,
         *,
         model_path: str,
+        beside: tuple = (),
     ):
         """Log the run and the model once per key; a retry reuses what an earlier one made.
 
-        `model` is the object loaded from `model_path`, the skops file stored as is.
+        `model` is the object loaded from `model_path`, the skops file stored as is, with the
+        files in `beside` (its signature) stored next to it.
         """
         import mlflow
 
@@ -196,12 +200,36 @@ class Registry:
                 mlflow.log_params(params)
                 mlflow.log_metrics(metrics)
                 model_uri, model_id = self._log_model(
-                    experiment_id, run_id, model, model_path, model_types, signature
+                    experiment_id, run_id, model, model_path, model_types, signature, beside
                 )
                 failpoint("register.model_logged")
                 # Marks the run as complete for a retry (set only after the model is logged).
                 mlflow.set_tags({"model_uri": model_uri, "model_id": model_id})
             return run_id, model_uri, model_id
+
+    def stored_signature_tag(self, model_id: str) -> dict[str, str]:
+        """The model_signature tag of the signature stored with a logged model.
+
+        Read back from the store, not from the file just made: a retry reuses the model an
+        earlier attempt logged, and an EC signature differs each time it is made.
+        """
+        import mlflow.artifacts
+
+        from components._shared.signing import SIGNATURE_FILE, signature_tag
+
+        state = "nothing was registered; re-run the step"
+        with (
+            self.step(f"reading {SIGNATURE_FILE} back", state),
+            tempfile.TemporaryDirectory(prefix="kfp-mlops-signature-") as tmp,
+        ):
+            location = self.client.get_logged_model(model_id).artifact_location
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{location.rstrip('/')}/{SIGNATURE_FILE}",
+                dst_path=tmp,
+                tracking_uri=self.uri,
+                registry_uri=self.uri,
+            )
+            return signature_tag(Path(local))
 
     def create_version(self, name, key, run_id, model_uri, model_id, tags, description) -> int:
         """Create the version with all its tags in one call, so it never exists without them."""

@@ -24,6 +24,10 @@ IMAGE_ENV = "KFP_MLOPS_IMAGE"
 GIT_COMMIT_ENV = "KFP_MLOPS_GIT_COMMIT"
 # The sha256 deploy_model pins a predictor to; the server refuses another file.
 MODEL_SHA256_ENV = "KFP_MLOPS_MODEL_SHA256"
+# Model signatures (components/_shared/signing.py): the PEM EC private key registration signs
+# with (the register step alone mounts it), and the PEM public key every load verifies with.
+MODEL_SIGNING_KEY_ENV = "KFP_MLOPS_MODEL_SIGNING_KEY"
+MODEL_PUBLIC_KEY_ENV = "KFP_MLOPS_MODEL_PUBLIC_KEY"
 
 SETUP_HINT = "run `kfp-mlops stack up` locally, or apply manifests/ on a cluster"
 

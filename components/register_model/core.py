@@ -1,10 +1,13 @@
 """Register a blessed model in MLflow with lineage, a model card and guarded alias moves."""
 
 import re
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from components._shared.errors import ConfigError
 from components._shared.failpoints import failpoint
+from components._shared.signing import LINEAGE_FILE, SIGNATURE_FILE, sign_model
 from components.register_model.card import render_card
 from components.register_model.lineage import (
     Candidate,
@@ -60,12 +63,15 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
 
     Order of operations, so a failure at any step leaves nothing half-done: find-or-create
     the run, the logged model and the version by the attempt's key (kfp_run_id + model
-    sha256; the version carries all lineage tags from its creation); then, holding the
+    sha256; the version carries all lineage tags from its creation; with
+    KFP_MLOPS_MODEL_SIGNING_KEY set, model.sig over the file and those tags is stored beside
+    the model file and its sha256 in the model_signature tag); then, holding the
     model's lease on S3, `challenger` and maybe `champion`, each move recorded in the audit
     trail before it is made; last the lineage JSON and model card on the run.
 
     Raises:
-        ConfigError: The model name is not a valid registry name.
+        ConfigError: The model name is not a valid registry name, or the signing key
+            variable names no usable EC private key.
         DataError: The model file does not match the sha256 train_model recorded.
         ServiceError: MLflow or S3 is not configured or fails; names the endpoint and the
             step. LeaseError (a ServiceError) when another run holds the lock too long.
@@ -104,17 +110,24 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
     if found:
         version, run_id = found
     else:
-        run_id, model_uri, model_id = registry.log_run(
-            model_name,
-            key,
-            load_model(candidate.model_path, sha256=sha),
-            candidate.model.get("skops_trusted_types") or [],
-            run_params(candidate),
-            run_metrics(candidate, gates),
-            candidate.sample,
-            model_path=candidate.model_path,
-        )
         tags, text = version_tags(lineage), description(lineage)
+        with tempfile.TemporaryDirectory(prefix="kfp-mlops-signature-") as signed_dir:
+            # Signed before anything is logged: the signature is stored with the model.
+            signed = sign_model(candidate.model_path, tags, signed_dir)
+            beside = tuple(Path(signed_dir, f) for f in (SIGNATURE_FILE, LINEAGE_FILE))
+            run_id, model_uri, model_id = registry.log_run(
+                model_name,
+                key,
+                load_model(candidate.model_path, sha256=sha),
+                candidate.model.get("skops_trusted_types") or [],
+                run_params(candidate),
+                run_metrics(candidate, gates),
+                candidate.sample,
+                model_path=candidate.model_path,
+                beside=beside if signed else (),
+            )
+        if signed:
+            tags |= registry.stored_signature_tag(model_id)
         version = registry.create_version(model_name, key, run_id, model_uri, model_id, tags, text)
     failpoint("register.version_created")
     state = (

@@ -1,0 +1,281 @@
+"""Signed models: register_model signs, every load verifies, against the real embedded MLflow."""
+
+import base64
+import hashlib
+import io
+import json
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from components._shared import signing
+from components._shared.champion import load_champion, load_model_uri, load_version
+from components._shared.errors import ConfigError
+from components._shared.io import s3_client
+from components._shared.model_io import MODEL_FILE, ModelTrustError
+from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
+from components._shared.signing import LINEAGE_FILE, SIGNATURE_FILE, SIGNATURE_TAG
+from kfp_mlops.stack import ARTIFACT_BUCKET
+from tests.conftest import GERMAN_CREDIT, REPO
+from tests.serving import command
+from tests.test_register_model import FEATURES, artifacts, run, train
+
+
+@pytest.fixture(scope="module")
+def credit() -> pd.DataFrame:
+    return pd.read_csv(GERMAN_CREDIT).head(300)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Two real EC P-256 key pairs: ours, and someone else's."""
+    folder = tmp_path_factory.mktemp("keys")
+    pairs = {}
+    for who in ("ours", "theirs"):
+        pairs[who] = (folder / f"{who}.key", folder / f"{who}.pub")
+        signing.write_key_pair(*pairs[who])
+    return pairs
+
+
+@pytest.fixture
+def no_keys(monkeypatch):
+    monkeypatch.delenv(MODEL_SIGNING_KEY_ENV, raising=False)
+    monkeypatch.delenv(MODEL_PUBLIC_KEY_ENV, raising=False)
+
+
+def register(tmp_path, credit, monkeypatch, private: Path | None, seed: int = 0) -> str:
+    """Register through the real register_model component; the signing key as given."""
+    name = f"signing-{uuid.uuid4().hex[:8]}"
+    if private is None:
+        monkeypatch.delenv(MODEL_SIGNING_KEY_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MODEL_SIGNING_KEY_ENV, str(private))
+    assert (
+        run(tmp_path, artifacts(tmp_path, credit, seed=seed, model_name=name))["meta"]["version"]
+        == 1
+    )
+    monkeypatch.delenv(MODEL_SIGNING_KEY_ENV, raising=False)  # loaders never hold it
+    return name
+
+
+def stored_key(name: str, file: str) -> str:
+    """The S3 key of a file stored with version 1's logged model."""
+    from mlflow import MlflowClient
+
+    model_id = MlflowClient().get_model_version(name, "1").source.removeprefix("models:/")
+    suffix = f"/{model_id}/artifacts/{file}"
+    found = [
+        o.object_name
+        for o in s3_client().list_objects(ARTIFACT_BUCKET, recursive=True)
+        if o.object_name.endswith(suffix)
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def read(key: str) -> bytes:
+    response = s3_client().get_object(ARTIFACT_BUCKET, key)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def overwrite(key: str, data: bytes) -> None:
+    s3_client().put_object(ARTIFACT_BUCKET, key, io.BytesIO(data), len(data))
+
+
+def tags(name: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    return dict(MlflowClient().get_model_version(name, "1").tags)
+
+
+def set_tag(name: str, key: str, value: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().set_model_version_tag(name, "1", key, value)
+
+
+def test_signed_registration_round_trips_through_every_load(
+    stack, tmp_path, credit, keys, monkeypatch
+):
+    name = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    signature = read(stored_key(name, SIGNATURE_FILE))
+    recorded = tags(name)
+    # Beside the model file: the signature and the lineage it covers; the tag records it.
+    assert recorded[SIGNATURE_TAG] == (
+        f"{SIGNATURE_FILE} sha256:{hashlib.sha256(signature).hexdigest()}"
+    )
+    signed_lineage = json.loads(read(stored_key(name, LINEAGE_FILE)))
+    assert signed_lineage["model_sha256"] == recorded["model_sha256"]
+    assert signed_lineage == {k: recorded[k] for k in signed_lineage}
+    assert json.loads(signature)["mediaType"].startswith("application/vnd.dev.sigstore.bundle")
+
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    expected = train(credit).predict(credit[FEATURES])
+    for found in (
+        load_version(name, 1),
+        load_champion(name),
+        load_model_uri(f"models:/{name}@champion"),
+    ):
+        assert found.version == 1
+        assert (found.model.predict(credit[FEATURES]) == expected).all()
+
+
+def test_file_and_sha_tag_both_rewritten_is_refused_naming_the_signature(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys
+):
+    name = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    other = artifacts(tmp_path, credit, seed=7)["model"]  # a real model of trusted classes
+    overwrite(stored_key(name, MODEL_FILE), Path(other.path).read_bytes())
+    set_tag(name, "model_sha256", other.metadata["sha256"])
+
+    # Without a public key this is the gap the signature closes: the swapped model loads.
+    assert load_version(name, 1).sha256 == other.metadata["sha256"]
+
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    with pytest.raises(ModelTrustError) as caught:
+        load_version(name, 1)
+    message = str(caught.value)
+    assert f"models:/{name}/1: signature check failed" in message
+    assert f"{MODEL_FILE} or {LINEAGE_FILE} is not what {SIGNATURE_FILE} signed" in message
+    assert f"(changed after signing: {MODEL_FILE})" in message
+    assert MODEL_SIGNING_KEY_ENV in message and "kfp-mlops rollback" in message  # the way out
+
+
+def test_a_rewritten_lineage_tag_is_refused_naming_it(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys
+):
+    name = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    set_tag(name, "dataset_sha256", "e" * 64)
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    with pytest.raises(
+        ModelTrustError, match="tags differ from the signed lineage: dataset_sha256"
+    ):
+        load_champion(name)
+
+
+def _tampered(bundle: bytes) -> bytes:
+    """The same bundle with one bit of its ECDSA signature flipped."""
+    parsed = json.loads(bundle)
+    envelope = parsed["dsseEnvelope"]["signatures"][0]
+    raw = bytearray(base64.b64decode(envelope["sig"]))
+    raw[-1] ^= 0x01
+    envelope["sig"] = base64.b64encode(bytes(raw)).decode()
+    return json.dumps(parsed).encode()
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (_tampered, f"{SIGNATURE_FILE} does not verify"),
+        (lambda _: b"not a signature", f"{SIGNATURE_FILE} does not verify (JSONDecodeError"),
+    ],
+    ids=["flipped-bit", "garbage"],
+)
+def test_a_tampered_signature_is_refused(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys, damage, problem
+):
+    name = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    key = stored_key(name, SIGNATURE_FILE)
+    overwrite(key, damage(read(key)))
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    with pytest.raises(ModelTrustError) as caught:
+        load_version(name, 1)
+    assert f"models:/{name}/1: signature check failed: {problem}" in str(caught.value)
+
+
+def test_a_signature_by_another_key_is_refused(stack, tmp_path, credit, keys, monkeypatch, no_keys):
+    name = register(tmp_path, credit, monkeypatch, keys["theirs"][0])
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    with pytest.raises(ModelTrustError) as caught:
+        load_champion(name)
+    assert f"{SIGNATURE_FILE} was made with another key than {MODEL_PUBLIC_KEY_ENV}" in str(
+        caught.value
+    )
+
+
+def test_a_signature_replaced_by_another_valid_one_is_refused(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys
+):
+    """A valid signature of another version, stored with this one: its lineage is not this one's."""
+    first = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    second = register(tmp_path, credit, monkeypatch, keys["ours"][0], seed=3)
+    for file in (SIGNATURE_FILE, LINEAGE_FILE):
+        overwrite(stored_key(first, file), read(stored_key(second, file)))
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    with pytest.raises(ModelTrustError, match="signature check failed"):
+        load_version(first, 1)
+
+
+def test_a_missing_signature_with_a_key_configured_is_refused(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys, capsys
+):
+    name = register(tmp_path, credit, monkeypatch, None)
+    assert SIGNATURE_TAG not in tags(name)
+    assert f"model not signed: no private key configured ({MODEL_SIGNING_KEY_ENV})" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    with pytest.raises(ModelTrustError) as caught:
+        load_version(name, 1)
+    message = str(caught.value)
+    assert f"no {SIGNATURE_FILE} beside {MODEL_FILE}, and {MODEL_PUBLIC_KEY_ENV} is set" in message
+    assert "register the model again from a training run whose register step has " in message
+
+
+def test_without_a_public_key_loads_as_today_said_once(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys, capsys
+):
+    unsigned = register(tmp_path, credit, monkeypatch, None)
+    signed = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    monkeypatch.setattr(signing, "_unverified_said", False)
+    capsys.readouterr()
+    for name in (unsigned, signed, unsigned):
+        assert load_version(name, 1).version == 1
+    err = capsys.readouterr().err
+    line = f"model signatures not verified: no public key configured ({MODEL_PUBLIC_KEY_ENV})"
+    assert err.count(line) == 1
+
+
+def test_key_variables_naming_no_usable_key_are_config_errors(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys
+):
+    monkeypatch.setenv(MODEL_SIGNING_KEY_ENV, str(tmp_path / "absent.key"))
+    with pytest.raises(ConfigError, match=f"{MODEL_SIGNING_KEY_ENV}=.*absent.key names no file"):
+        run(tmp_path, artifacts(tmp_path, credit, model_name=f"signing-{uuid.uuid4().hex[:8]}"))
+    monkeypatch.setenv(MODEL_SIGNING_KEY_ENV, str(keys["ours"][1]))  # a public key
+    with pytest.raises(ConfigError, match="is not a usable EC private key"):
+        run(tmp_path, artifacts(tmp_path, credit, model_name=f"signing-{uuid.uuid4().hex[:8]}"))
+
+    name = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][0]))  # the private key
+    with pytest.raises(ConfigError, match="is not a usable EC public key"):
+        load_version(name, 1)
+
+
+def test_the_server_refuses_a_bad_signature_before_binding_its_port(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys
+):
+    name = register(tmp_path, credit, monkeypatch, keys["theirs"][0])
+    env = {**__import__("os").environ, MODEL_PUBLIC_KEY_ENV: str(keys["ours"][1])}
+    # The port is taken: a server that got as far as binding would fail naming the port.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = subprocess.run(
+            command("serve", f"models:/{name}/1", "--host", "127.0.0.1", "--port", str(port)),
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"models:/{name}/1: signature check failed: {SIGNATURE_FILE} was made with " in (
+        done.stderr
+    )
+    assert "in use" not in done.stderr and str(port) not in done.stderr
