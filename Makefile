@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Do not let uv pick another interpreter or fetch one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check checkov stack-up stack-down bench bench-tools lock clean clean-state wheels image image-mlflow e2e
+.PHONY: help install evidently monitoring-tools demo test test-fast lint format compile compile-check manifests-check checkov nca stack-up stack-down bench bench-tools lock clean clean-state wheels image image-mlflow e2e
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
@@ -50,6 +50,18 @@ $(CHECKOV_VENV)/.installed: $(BIN)/uv $(CHECKOV_LOCK)
 
 checkov: $(CHECKOV_VENV)/.installed ## Create .venv-checkov (checkov) for the Pod Security check of manifests-check
 
+# network-config-analyzer (the reachability check of manifests-check) pins PyYAML, networkx and
+# lxml apart from the main venv: its own venv, from a hashed lock.
+NCA_VENV := .venv-nca
+NCA_LOCK := manifests/nca/requirements.lock
+
+$(NCA_VENV)/.installed: $(BIN)/uv $(NCA_LOCK)
+	$(PYTHON) -m venv $(NCA_VENV)
+	$(BIN)/uv pip sync --require-hashes --python $(NCA_VENV)/bin/python $(NCA_LOCK)
+	@touch $@
+
+nca: $(NCA_VENV)/.installed ## Create .venv-nca (network-config-analyzer) for the reachability check of manifests-check
+
 # The canary judge's tests query a real Prometheus (Debian 12's prometheus 2.42, with promtool
 # to backfill series). apt-get does not start it; the tests run their own process on 127.0.0.1.
 # The monitoring stack (`kfp-mlops stack up --monitoring`, the alert and dashboard tests) and
@@ -82,7 +94,7 @@ demo: install ## Start the embedded stack and run the training pipeline on the G
 test: install evidently monitoring-tools manifests-check ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest -m "not e2e"
 
-test-fast: install ## Unit tests and guards only (no stack, no Evidently)
+test-fast: install nca ## Unit tests and guards only (no stack, no Evidently)
 	$(BIN)/pytest -m "not stack and not evidently and not e2e"
 
 lint: install ## ruff lint + format check
@@ -99,9 +111,10 @@ compile: install ## Compile every pipeline into compiled/
 compile-check: install ## Fail when compiled/ is stale
 	$(BIN)/kfp-mlops compile --check
 
-manifests-check: install checkov ## Build every manifests/ overlay (kubectl kustomize), validate it offline, strict; Pod Security restricted
+manifests-check: install checkov nca ## Build every manifests/ overlay (kubectl kustomize), validate it offline, strict; Pod Security restricted; reachability (NCA)
 	$(BIN)/python manifests/check.py
 	$(BIN)/python manifests/podsecurity.py
+	$(BIN)/python manifests/reachability.py
 
 stack-up: install ## Start the embedded stack (SeaweedFS + MLflow) on 127.0.0.1
 	$(BIN)/kfp-mlops stack up
@@ -155,7 +168,7 @@ lock: ## Re-resolve uv.lock after changing pyproject.toml
 
 clean: ## Stop the stack and remove the virtualenvs (keeps .kfp-mlops: data, registry, runs)
 	-$(BIN)/kfp-mlops stack down
-	rm -rf $(VENV) $(EVIDENTLY_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(EVIDENTLY_VENV) $(CHECKOV_VENV) $(NCA_VENV)
 
 clean-state: ## Stop the stack and DELETE its state: stored data, MLflow registry, run outputs
 	-$(BIN)/kfp-mlops stack down
