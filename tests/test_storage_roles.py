@@ -330,3 +330,107 @@ def test_the_log_sink_and_rendered_predictors_use_their_roles_secrets():
         if "secretKeyRef" in e.get("valueFrom", {})
     }
     assert names == {SECRETS[WRITER]}
+
+
+# -- the Job's script under a real shell ---------------------------------------------------------
+# mc and MinIO cannot run here (neither is installable from the registries the project uses), so
+# `mc` is a stand-in that keeps MinIO's user/policy state in a file and answers as mc does where
+# the script depends on it: attaching a policy already attached fails, `user info` lists the
+# user's policies, detaching one not attached fails.
+FAKE_MC = r"""#!/bin/sh
+state="$MC_STATE"
+touch "$state"
+echo "$*" >> "$state.calls"
+has() { awk -v u="$1" -v p="$2" '$1=="attached" && $2==u && $3==p' "$state"; }
+case "$1 $2 $3" in
+  "admin user add") echo "user $5" >> "$state" ;;
+  "admin policy attach")  # mc admin policy attach store POLICY --user USER
+    if [ -n "$(has "$7" "$5")" ]; then
+      echo "mc: <ERROR> policy change is already in effect" >&2; exit 1
+    fi
+    echo "attached $7 $5" >> "$state" ;;
+  "admin policy detach")
+    if [ -z "$(has "$7" "$5")" ]; then exit 1; fi
+    awk -v u="$7" -v p="$5" '!($1=="attached" && $2==u && $3==p)' "$state" > "$state.new"
+    mv "$state.new" "$state" ;;
+  "admin user info")
+    echo "PolicyName: $(awk -v u="$5" '$1=="attached" && $2==u {printf "%s,", $3}' "$state")" ;;
+esac
+exit 0
+"""
+
+
+def _job_script(root: Path) -> str:
+    docs = _build()
+    (job,) = [d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "minio-buckets"]
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    return script.replace("/policies/", f"{root}/policies/").replace(
+        "/credentials/", f"{root}/credentials/"
+    )
+
+
+def _run_job(root: Path, keys: dict[str, str]) -> subprocess.CompletedProcess:
+    (root / "policies").mkdir(exist_ok=True)
+    for path in POLICIES.glob("*.json"):
+        shutil.copyfile(path, root / "policies" / path.name)
+    for role, access in keys.items():
+        folder = root / "credentials" / role
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "AWS_ACCESS_KEY_ID").write_text(access)  # as a Secret mounts it: no newline
+        (folder / "AWS_SECRET_ACCESS_KEY").write_text(f"{access}-secret-key")
+    bin_dir = root / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "mc").write_text(FAKE_MC)
+    (bin_dir / "mc").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "MC_STATE": str(root / "state")}
+    env |= {"MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "root-password"}
+    return subprocess.run(
+        ["/bin/sh", "-ec", _job_script(root)], env=env, capture_output=True, text=True
+    )
+
+
+def _attached(root: Path) -> set[tuple[str, str]]:
+    lines = (root / "state").read_text().splitlines()
+    return {tuple(line.split()[1:]) for line in lines if line.startswith("attached ")}
+
+
+def test_the_job_script_gives_each_user_its_own_policy_and_a_rerun_changes_nothing(tmp_path):
+    keys = {role: f"{role}-user" for role in SECRETS}
+    first = _run_job(tmp_path, keys)
+    assert first.returncode == 0, first.stderr
+    expected = {(f"{role}-user", role) for role in SECRETS}
+    assert _attached(tmp_path) == expected
+    again = _run_job(tmp_path, keys)  # every attach now fails as "already in effect"
+    assert again.returncode == 0, again.stderr
+    assert _attached(tmp_path) == expected
+    assert "users with their own policy ready: " in again.stdout
+    calls = (tmp_path / "state.calls").read_text()
+    assert "-secret-key" not in again.stdout + again.stderr  # no secret key in the Job's log
+    assert calls.count("admin policy create store") == 2 * len(SECRETS)
+
+
+def test_the_job_script_moves_a_key_to_its_new_role_without_its_old_rights(tmp_path):
+    assert _run_job(tmp_path, {role: f"{role}-user" for role in SECRETS}).returncode == 0
+    # The old pipeline user's keys are now the writer's, and the pipeline gets a new user.
+    moved = {
+        PIPELINE: "new-pipeline-user",
+        PREDICTOR: f"{PREDICTOR}-user",
+        WRITER: "kfp-mlops-user",
+    }
+    done = _run_job(tmp_path, moved)
+    assert done.returncode == 0, done.stderr
+    held = {policy for user, policy in _attached(tmp_path) if user == "kfp-mlops-user"}
+    assert held == {WRITER}
+
+
+def test_the_job_script_refuses_two_roles_with_one_user_and_an_empty_key(tmp_path):
+    shared = {PIPELINE: "same-user", PREDICTOR: "same-user", WRITER: "writer-user"}
+    (tmp_path / "shared").mkdir()
+    done = _run_job(tmp_path / "shared", shared)
+    assert done.returncode == 1
+    assert "has the AWS_ACCESS_KEY_ID of another role; give each role its own user" in done.stderr
+    empty = {PIPELINE: "pipeline-user", PREDICTOR: "", WRITER: "writer-user"}
+    (tmp_path / "empty").mkdir()
+    done = _run_job(tmp_path / "empty", empty)
+    assert done.returncode == 1
+    assert f"credentials/{PREDICTOR}/AWS_ACCESS_KEY_ID is empty or missing" in done.stderr
