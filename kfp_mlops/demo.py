@@ -14,11 +14,14 @@ DATA_URI = f"s3://{DATA_BUCKET}/german_credit/german_credit.csv"
 
 
 def main() -> int:
-    """Start the stack, store the data in S3, run compiled/training.yaml, print the summary."""
+    """Start the stack (with a signing key pair), store the data, run compiled/training.yaml."""
     import os
 
     stack = Stack.from_env()
     stack.up()
+    # The demo's registered models are signed, and every load verifies them
+    # (`kfp-mlops stack env` exports the same key paths for `kfp-mlops serve`).
+    stack.make_signing_keys()
     os.environ.update(stack.env())
     upload_file(DATA, DATA_URI)
     print(f"stored {DATA.relative_to(REPO)} at {DATA_URI}")

@@ -20,8 +20,8 @@ from components._shared.model_io import MODEL_FILE, ModelTrustError
 from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
 from components._shared.signing import LINEAGE_FILE, SIGNATURE_FILE, SIGNATURE_TAG
 from kfp_mlops.stack import ARTIFACT_BUCKET
-from tests.conftest import GERMAN_CREDIT, REPO
-from tests.serving import command
+from tests.conftest import GERMAN_CREDIT, REPO, free_port
+from tests.serving import ROWS, Process, command, post
 from tests.test_register_model import FEATURES, artifacts, run, train
 
 
@@ -279,3 +279,42 @@ def test_the_server_refuses_a_bad_signature_before_binding_its_port(
         done.stderr
     )
     assert "in use" not in done.stderr and str(port) not in done.stderr
+
+
+def test_the_server_serves_a_version_signed_with_its_key(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys
+):
+    name = register(tmp_path, credit, monkeypatch, keys["ours"][0])
+    server = Process(
+        "serve", f"models:/{name}/1", "--no-log", env={MODEL_PUBLIC_KEY_ENV: str(keys["ours"][1])}
+    )
+    try:
+        status, body = post(f"{server.base}/v1/models/{name}:predict", {"instances": ROWS})
+        assert status == 200 and len(body["predictions"]) == len(ROWS)
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "model signatures not verified" not in err
+
+
+def test_the_stack_makes_one_key_pair_and_exports_its_paths(tmp_path, monkeypatch):
+    from kfp_mlops.stack import Stack
+
+    local = Stack(home=tmp_path / "home", s3_port=free_port(), mlflow_port=free_port())
+    assert local.signing_env() == {}  # no pair yet: loaders behave as before
+    local.make_signing_keys(log=lambda _: None)
+    private, public = local.signing_keys
+    first = private.read_bytes()
+    local.make_signing_keys(log=lambda _: None)  # kept, not replaced
+    assert private.read_bytes() == first and private.stat().st_mode & 0o077 == 0
+    exported = local.signing_env()
+    assert exported == {MODEL_SIGNING_KEY_ENV: str(private), MODEL_PUBLIC_KEY_ENV: str(public)}
+
+    # The pair is one: what the private key signs, the public key verifies.
+    for key, value in exported.items():
+        monkeypatch.setenv(key, value)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / MODEL_FILE).write_bytes(b"model bytes")
+    lineage = {"model_sha256": hashlib.sha256(b"model bytes").hexdigest()}
+    tag = signing.sign_model(folder / MODEL_FILE, lineage, folder)
+    assert signing.verify_model(folder, lineage | tag, "the local model") is True
