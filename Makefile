@@ -94,7 +94,7 @@ demo: install ## Start the embedded stack and run the training pipeline on the G
 test: install evidently monitoring-tools manifests-check ## Run every test (unit, component, pipeline, guards) against the embedded stack
 	$(BIN)/pytest -m "not e2e"
 
-test-fast: install nca ## Unit tests and guards only (no stack, no Evidently)
+test-fast: install checkov nca ## Unit tests and guards only (no stack, no Evidently)
 	$(BIN)/pytest -m "not stack and not evidently and not e2e"
 
 lint: install ## ruff lint + format check
