@@ -42,6 +42,7 @@ TABLE_START = "<!-- reachability table: generated from manifests/reachability.py
 TABLE_END = "<!-- end of the reachability table -->"
 MONITORING_NS = "monitoring"
 CLIENTS_NS = "clients"
+KNATIVE_NS = "knative-serving"
 # The Kubernetes API server is no pod: NetworkPolicy sees it as an address outside the pod
 # network (the Service's ClusterIP is translated to it first). This one stands for it.
 API_ADDRESS = "172.20.0.1"
@@ -86,6 +87,7 @@ DESCRIBED = {
     "minio-buckets": "the bucket Job",
     "prometheus": "Prometheus (`app.kubernetes.io/name=prometheus`, namespace `monitoring`)",
     "client": "an ordinary pod in another namespace",
+    "autoscaler": "Knative's autoscaler (namespace `knative-serving`; Serverless only)",
     "unlabelled": "a pod in our namespace without our labels",
     "kubernetes-api": "the Kubernetes API server (an address outside the pod network)",
 }
@@ -104,6 +106,7 @@ PATHS = (
     Reach("client", "predictor", 8080, OPEN, "predictions (RawDeployment)"),
     Reach("client", "predictor", 8012, OPEN, "predictions through Knative's queue-proxy"),
     Reach("prometheus", "predictor", 8080, OPEN, "scrapes the server's /metrics"),
+    Reach("autoscaler", "predictor", 9090, OPEN, "reads queue-proxy's request statistics"),
     Reach("prometheus", "log-sink", 9090, WITH_MONITORING, "scrapes the sink's metrics port"),
     Reach("client", "log-sink", 8080, CLOSED, "only model servers send events"),
     Reach("client", "log-sink", 9090, CLOSED, "only Prometheus scrapes"),
@@ -118,7 +121,7 @@ PATHS = (
     Reach("prometheus", "mlflow", 5000, CLOSED, "a scraper reads metrics only"),
     Reach("minio", "mlflow", 5000, CLOSED, "storage never calls the registry"),
     Reach("pipeline", "minio", 9001, CLOSED, "S3 port only (no console)"),
-    Reach("client", "predictor", 9090, CLOSED, "serving ports only"),
+    Reach("client", "predictor", 9090, CLOSED, "serving ports only; 9090 is the autoscaler's"),
     Reach("log-sink", "kubernetes-api", 443, CLOSED, "the sink needs no API (egress policy)"),
     Reach("log-sink", "client", 8080, CLOSED, "the sink calls MinIO, MLflow, DNS only"),
     Reach("log-sink", "predictor", 8080, CLOSED, "the sink calls MinIO, MLflow, DNS only"),
@@ -158,6 +161,7 @@ def representative_pods(namespace: str) -> dict[str, tuple[str, dict[str, str]]]
         "predictor": (namespace, predictor_labels()),
         "prometheus": (MONITORING_NS, {"app.kubernetes.io/name": "prometheus"}),
         "client": (CLIENTS_NS, {"app": "client"}),
+        "autoscaler": (KNATIVE_NS, {"app": "autoscaler"}),
         "unlabelled": (namespace, {"app": "shell"}),
     }
 
@@ -172,7 +176,7 @@ def cluster(overlay: list[dict], monitoring: list[dict] | None) -> tuple[list[di
         if policy["kind"] == "NetworkPolicy":  # applied with `kubectl apply -n $NS`
             meta = {**policy["metadata"], "namespace": namespace}
             docs.append({**policy, "metadata": meta})
-    for ns in sorted({namespace, MONITORING_NS, CLIENTS_NS}):
+    for ns in sorted({namespace, MONITORING_NS, CLIENTS_NS, KNATIVE_NS}):
         labels = {"kubernetes.io/metadata.name": ns}
         docs.append({"apiVersion": "v1", "kind": "Namespace",
                      "metadata": {"name": ns, "labels": labels}})  # fmt: skip

@@ -97,8 +97,8 @@ def authorization_policy(
             "rules": [
                 {"from": [{"source": {"principals": principals}}],
                  "to": [{"operation": {"ports": ports}}]},
-                {"to": [{"operation": {"ports": list(ports), "methods": ["GET"],
-                                       "paths": list(OPEN_PATHS)}}]},
+                # Any port: Knative's autoscaler reads queue-proxy's /metrics on 9090.
+                {"to": [{"operation": {"methods": ["GET"], "paths": list(OPEN_PATHS)}}]},
             ],
         },
     }  # fmt: skip
