@@ -5,7 +5,7 @@ from pathlib import Path
 
 from components._shared.io import upload_file
 from kfp_mlops.cli.main import main as cli_main
-from kfp_mlops.stack import DATA_BUCKET, Stack
+from kfp_mlops.stack import DATA_BUCKET, Stack, keys
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "german_credit.csv"
@@ -21,7 +21,7 @@ def main() -> int:
     stack.up()
     # The demo's registered models are signed, and every load verifies them
     # (`kfp-mlops stack env` exports the same key paths for `kfp-mlops serve`).
-    stack.make_signing_keys()
+    keys.make(stack.home)
     os.environ.update(stack.env())
     upload_file(DATA, DATA_URI)
     print(f"stored {DATA.relative_to(REPO)} at {DATA_URI}")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from components._shared.errors import ConfigError, ServiceError, one_of
-from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
+from kfp_mlops.stack import keys
 from kfp_mlops.stack import monitoring as mon
 from kfp_mlops.stack.mlflow_server import ARTIFACT_BUCKET, MLflowServer
 from kfp_mlops.stack.monitoring import MonitoringSettings
@@ -230,45 +230,17 @@ class Stack:
         }
 
     def env(self) -> dict[str, str]:
-        """The variables that point components, MLflow and boto3 at this stack."""
+        """The variables that point components, MLflow and boto3 at this stack, keys.py's too."""
         access_key, secret_key = self.credentials(create=False)
-        return (
-            {
-                "AWS_ENDPOINT_URL_S3": self.s3_url,
-                "AWS_ACCESS_KEY_ID": access_key,
-                "AWS_SECRET_ACCESS_KEY": secret_key,
-                "AWS_DEFAULT_REGION": REGION,
-                "MLFLOW_TRACKING_URI": self.mlflow_url,
-                "MLFLOW_DISABLE_TELEMETRY": "true",
-            }
-            | self.monitoring_env()
-            | self.signing_env()
-        )
-
-    @property
-    def signing_keys(self) -> tuple[Path, Path]:
-        """Where this stack keeps its model-signing key pair (private, public; PEM)."""
-        folder = self.home / "signing"
-        return folder / "model-signing.key", folder / "model-signing.pub"
-
-    def make_signing_keys(self, log: Log = print) -> None:
-        """Make the stack's EC P-256 model-signing key pair, unless it has one already."""
-        from components._shared.signing import write_key_pair
-
-        private, public = self.signing_keys
-        if private.is_file() and public.is_file():
-            return
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        private.parent.mkdir(exist_ok=True, mode=0o700)
-        write_key_pair(private, public)
-        log(f"made a model-signing key pair: {private} (private), {public} (public)")
-
-    def signing_env(self) -> dict[str, str]:
-        """The key paths registration signs with and loaders verify with, when the pair exists."""
-        private, public = self.signing_keys
-        if not (private.is_file() and public.is_file()):
-            return {}
-        return {MODEL_SIGNING_KEY_ENV: str(private), MODEL_PUBLIC_KEY_ENV: str(public)}
+        services = {
+            "AWS_ENDPOINT_URL_S3": self.s3_url,
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_DEFAULT_REGION": REGION,
+            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }
+        return services | self.monitoring_env() | keys.env(self.home)
 
     def monitoring_env(self) -> dict[str, str]:
         """Where gates push and the deploy judge queries, for each monitoring server that runs."""
