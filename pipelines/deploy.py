@@ -63,6 +63,7 @@ def deploy_steps(
         gate=True,
         s3=True,  # the model's S3 lease for the `production` move
         mlflow=True,
+        loads_models=True,  # the version is loaded and checked before it is deployed
         prometheus=True,
         reads_outside_state=True,  # the cluster and the registry change between runs
         memory="1Gi",

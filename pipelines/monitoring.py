@@ -105,6 +105,7 @@ def monitoring_steps(
         pipeline=PIPELINE,
         gate=True,
         mlflow=True,  # loads the model whose predictions are compared
+        loads_models=True,
         reads_outside_state=True,  # the champion can change between runs
         retries=2,
         memory="2Gi",

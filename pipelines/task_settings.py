@@ -9,6 +9,13 @@ from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
 from components._shared.pushgateway import PIPELINE_ENV, PUSHGATEWAY_ENV
+from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
+from components._shared.signing import (
+    PUBLIC_KEY_CONFIG_MAP,
+    PUBLIC_KEY_MOUNT,
+    SIGNING_MOUNT,
+    SIGNING_SECRET,
+)
 
 S3_SECRET = "kfp-mlops-s3"
 S3_SECRET_KEYS = {
@@ -29,6 +36,13 @@ PROMETHEUS_KEYS = {"KFP_MLOPS_PROMETHEUS_URL": "KFP_MLOPS_PROMETHEUS_URL"}
 # (kubeflow/pipelines backend/src/v2/driver, extendPodSpecPatch), which Kubernetes reads as
 # "the ConfigMap or its key need not be defined".
 PUSHGATEWAY_KEYS = {PUSHGATEWAY_ENV: PUSHGATEWAY_ENV}
+# Model signatures (components/_shared/signing.py). The private key is a Secret mounted as a
+# volume into the register step alone; the public key a ConfigMap mounted into every step
+# that loads a registered model. The paths the code reads come from kfp-mlops-config (keys
+# named like the variables), so locally the embedded stack's own paths apply: kfp.local
+# ignores these kfp-kubernetes settings, but would apply a literal env value.
+SIGNING_KEYS = {MODEL_SIGNING_KEY_ENV: MODEL_SIGNING_KEY_ENV}
+PUBLIC_KEY_KEYS = {MODEL_PUBLIC_KEY_ENV: MODEL_PUBLIC_KEY_ENV}
 
 
 def step(
@@ -43,11 +57,15 @@ def step(
     prometheus: bool = False,
     pipeline: str = "",
     gate: bool = False,
+    loads_models: bool = False,
+    signs_models: bool = False,
 ) -> PipelineTask:
     """Attach the settings every task gets, and those its kind of step needs.
 
     A gate (`gate=True`, which needs `pipeline`) gets the Pushgateway address and, for its
-    verdict record, the S3 settings.
+    verdict record, the S3 settings. A step that loads a registered model
+    (`loads_models=True`) gets the public key it verifies signatures with; the register step
+    (`signs_models=True`) alone gets the private key.
     """
     if gate and not pipeline:
         raise ValueError(f"gate step {name!r}: pass pipeline=<the pipeline's name>")
@@ -87,4 +105,16 @@ def step(
         )
     if s3:
         kubernetes.use_secret_as_env(task, secret_name=S3_SECRET, secret_key_to_env=S3_SECRET_KEYS)
+    if loads_models:
+        kubernetes.use_config_map_as_volume(
+            task, config_map_name=PUBLIC_KEY_CONFIG_MAP, mount_path=PUBLIC_KEY_MOUNT
+        )
+        kubernetes.use_config_map_as_env(
+            task, config_map_name=CONFIG_MAP, config_map_key_to_env=PUBLIC_KEY_KEYS
+        )
+    if signs_models:
+        kubernetes.use_secret_as_volume(task, secret_name=SIGNING_SECRET, mount_path=SIGNING_MOUNT)
+        kubernetes.use_config_map_as_env(
+            task, config_map_name=CONFIG_MAP, config_map_key_to_env=SIGNING_KEYS
+        )
     return task

@@ -88,6 +88,7 @@ def training_steps(
         pipeline=PIPELINE,
         gate=True,
         mlflow=True,
+        loads_models=True,  # the champion it compares with
         reads_outside_state=True,  # the champion it compares with can change between runs
         retries=2,
     )
@@ -127,6 +128,7 @@ def training_steps(
             "register model",
             s3=True,  # the registry lock is a lease object on S3
             mlflow=True,
+            signs_models=True,  # the only step that holds the private key
             reads_outside_state=True,
             retries=2,
         )

@@ -6,6 +6,7 @@ import io
 import json
 import socket
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -297,16 +298,17 @@ def test_the_server_serves_a_version_signed_with_its_key(
 
 
 def test_the_stack_makes_one_key_pair_and_exports_its_paths(tmp_path, monkeypatch):
-    from kfp_mlops.stack import Stack
+    from kfp_mlops.stack import Stack, keys
 
     local = Stack(home=tmp_path / "home", s3_port=free_port(), mlflow_port=free_port())
-    assert local.signing_env() == {}  # no pair yet: loaders behave as before
-    local.make_signing_keys(log=lambda _: None)
-    private, public = local.signing_keys
+    assert keys.env(local.home) == {}  # no pair yet: loaders behave as before
+    keys.make(local.home, log=lambda _: None)
+    private, public = keys.paths(local.home)
     first = private.read_bytes()
-    local.make_signing_keys(log=lambda _: None)  # kept, not replaced
+    keys.make(local.home, log=lambda _: None)  # kept, not replaced
     assert private.read_bytes() == first and private.stat().st_mode & 0o077 == 0
-    exported = local.signing_env()
+    local.credentials(create=True)
+    exported = {k: v for k, v in local.env().items() if k in keys.env(local.home)}
     assert exported == {MODEL_SIGNING_KEY_ENV: str(private), MODEL_PUBLIC_KEY_ENV: str(public)}
 
     # The pair is one: what the private key signs, the public key verifies.
@@ -318,3 +320,133 @@ def test_the_stack_makes_one_key_pair_and_exports_its_paths(tmp_path, monkeypatc
     lineage = {"model_sha256": hashlib.sha256(b"model bytes").hexdigest()}
     tag = signing.sign_model(folder / MODEL_FILE, lineage, folder)
     assert signing.verify_model(folder, lineage | tag, "the local model") is True
+
+
+def test_the_rendered_predictor_mounts_the_public_key_only_when_the_deploy_step_has_one():
+    from components._shared.signing import PUBLIC_KEY_CONFIG_MAP, PUBLIC_KEY_MOUNT
+    from components.deploy_model import render
+
+    target = render.Target(
+        service="credit", namespace="ml", model_name="credit", version=3, sha256="a" * 64,
+        image="registry.example/kfp-mlops:0.3.0", service_account="kfp-mlops-predictor",
+        deployment_mode=render.RAW, prediction_log=render.NO_LOG, log_sink_url="",
+        resources={"requests": {"cpu": "1", "memory": "1Gi"},
+                   "limits": {"cpu": "1", "memory": "1Gi"}},
+    )  # fmt: skip
+    plain = render.predictor(target)
+    assert PUBLIC_KEY_CONFIG_MAP not in json.dumps(plain)
+    assert MODEL_PUBLIC_KEY_ENV not in json.dumps(plain)
+
+    from dataclasses import replace
+
+    spec = render.predictor(replace(target, verify_signatures=True))
+    container = spec["containers"][0]
+    volume = next(v for v in spec["volumes"] if v.get("configMap"))
+    assert volume["configMap"] == {"name": PUBLIC_KEY_CONFIG_MAP}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+    assert mount == {"name": volume["name"], "mountPath": PUBLIC_KEY_MOUNT, "readOnly": True}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env[MODEL_PUBLIC_KEY_ENV] == f"{PUBLIC_KEY_MOUNT}/model-signing.pub"
+    assert MODEL_SIGNING_KEY_ENV not in env  # servers never hold the private key
+
+
+def _mounts(spec_path: Path) -> dict[str, list[tuple[str, str, str]]]:
+    """Per executor: (kind, name, mount path) of every Secret/ConfigMap volume it mounts."""
+    import yaml
+
+    docs = list(yaml.safe_load_all(spec_path.read_text()))
+    executors = next(d for d in docs if "platforms" in d)["platforms"]["kubernetes"]
+    found = {}
+    for executor, settings in executors["deploymentSpec"]["executors"].items():
+        found[executor] = [
+            ("Secret", v["secretName"], v["mountPath"]) for v in settings.get("secretAsVolume", [])
+        ] + [
+            ("ConfigMap", v["configMapName"], v["mountPath"])
+            for v in settings.get("configMapAsVolume", [])
+        ]
+    return found
+
+
+def test_only_the_register_step_mounts_the_private_key_and_every_loader_the_public_one():
+    from components._shared.signing import (
+        PUBLIC_KEY_CONFIG_MAP,
+        PUBLIC_KEY_MOUNT,
+        SIGNING_MOUNT,
+        SIGNING_SECRET,
+    )
+
+    private = ("Secret", SIGNING_SECRET, SIGNING_MOUNT)
+    public = ("ConfigMap", PUBLIC_KEY_CONFIG_MAP, PUBLIC_KEY_MOUNT)
+    mounts = {}
+    for spec in ("training", "monitoring", "deploy"):
+        mounts |= {f"{spec}/{e}": m for e, m in _mounts(REPO / "compiled" / f"{spec}.yaml").items()}
+    holders = sorted(e for e, m in mounts.items() if private in m)
+    # The training pipeline's register step, and the same step where monitoring retrains.
+    assert holders and all(e.endswith("exec-register-model") for e in holders), holders
+    loaders = {e.split("/")[1] for e, m in mounts.items() if public in m}
+    assert loaders == {"exec-evaluate-model", "exec-detect-drift", "exec-deploy-model"}
+
+
+def test_every_overlay_defines_the_keys_where_the_steps_look_for_them():
+    from components._shared.signing import (
+        PUBLIC_KEY_CONFIG_MAP,
+        PUBLIC_KEY_MOUNT,
+        PUBLIC_KEY_NAME,
+        SIGNING_KEY_NAME,
+        SIGNING_MOUNT,
+        SIGNING_SECRET,
+    )
+    from manifests import check
+
+    for target, docs in check.build_all().items():
+        if target in check.ADDONS:
+            continue
+        named = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+        assert set(named[("Secret", SIGNING_SECRET)]["data"]) == {SIGNING_KEY_NAME}, target
+        assert set(named[("ConfigMap", PUBLIC_KEY_CONFIG_MAP)]["data"]) == {PUBLIC_KEY_NAME}
+        config = named[("ConfigMap", "kfp-mlops-config")]["data"]
+        assert config[MODEL_SIGNING_KEY_ENV] == f"{SIGNING_MOUNT}/{SIGNING_KEY_NAME}", target
+        assert config[MODEL_PUBLIC_KEY_ENV] == f"{PUBLIC_KEY_MOUNT}/{PUBLIC_KEY_NAME}", target
+
+
+def test_the_examples_are_not_keys_so_an_unreplaced_one_fails_closed(tmp_path, monkeypatch):
+    secrets = REPO / "manifests" / "base" / "secrets"
+    examples = {w: secrets / f"model-signing-{w}.pem.env.example" for w in ("private", "public")}
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(examples["public"]))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / MODEL_FILE).write_bytes(b"model")
+    (folder / SIGNATURE_FILE).write_text("{}")
+    (folder / LINEAGE_FILE).write_text("{}")
+    with pytest.raises(ConfigError, match=f"{MODEL_PUBLIC_KEY_ENV}=.* is not a usable EC public"):
+        signing.verify_model(folder, {}, "models:/credit/1")
+    monkeypatch.setenv(MODEL_SIGNING_KEY_ENV, str(examples["private"]))
+    with pytest.raises(ConfigError, match=f"{MODEL_SIGNING_KEY_ENV}=.* is not a usable EC private"):
+        signing.sign_model(folder / MODEL_FILE, {}, tmp_path / "out")
+
+
+def test_compiled_specs_carry_no_key_material(tmp_path, keys):
+    env = {
+        **__import__("os").environ,
+        MODEL_SIGNING_KEY_ENV: str(keys["ours"][0]),
+        MODEL_PUBLIC_KEY_ENV: str(keys["ours"][1]),
+    }
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from pipelines.compile import compile_pipeline\n"
+        "from pipelines.descriptors import pipelines\n"
+        "for name in pipelines(): compile_pipeline(name, Path(sys.argv[1]) / f'{name}.yaml')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=REPO, env=env, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    specs = sorted(tmp_path.glob("*.yaml"))
+    assert specs
+    for spec in specs:
+        text = spec.read_text()
+        for path in keys["ours"]:
+            body = "".join(path.read_text().splitlines()[1:-1])  # the PEM's base64
+            assert body[:40] not in text.replace("\n", "") and str(path) not in text, spec.name
+        assert (REPO / "compiled" / spec.name).read_text() == text  # the env changes nothing

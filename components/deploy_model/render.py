@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from components._shared.errors import ConfigError, one_of
 from components._shared.kube import API_VERSION, KIND
-from components._shared.settings import MODEL_SHA256_ENV
+from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SHA256_ENV
+from components._shared.signing import PUBLIC_KEY_CONFIG_MAP, PUBLIC_KEY_MOUNT, PUBLIC_KEY_NAME
 
 # serving.kserve.io/deploymentMode values: Knative (Serverless) and the plain Deployment mode,
 # called RawDeployment before KServe 0.20 and Standard since (same controller path).
@@ -44,6 +45,9 @@ TOKEN_VOLUME = "auth-token"
 # Pod Security "restricted" (checked by manifests/podsecurity.py): the root filesystem is
 # read-only, so MLflow's artifact downloads and HOME's caches go to an emptyDir at /tmp.
 TMP_VOLUME, TMP_DIR, TMP_SIZE = "tmp", "/tmp", "512Mi"
+# Model signatures: a deploy step that verifies with a public key renders a predictor that
+# verifies with the same one (the ConfigMap of components/_shared/signing.py, read-only).
+PUBLIC_KEY_VOLUME = "model-signing-public"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")
 
@@ -65,6 +69,7 @@ class Target:
     resources: dict  # {"requests": {"cpu":..,"memory":..}, "limits": {...}}
     min_replicas: int = 1
     auth_token_secret: str = ""  # Secret with key `token`; "" = no token (a mesh, or none)
+    verify_signatures: bool = False  # mount the model-signing public key, point the server at it
 
 
 def check_target(target: Target, canary_traffic_percent: int) -> None:
@@ -144,6 +149,15 @@ def predictor(target: Target) -> dict:
         spec["volumes"].append(_token_volume(target.auth_token_secret))
         spec["containers"][0]["volumeMounts"].append(
             {"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}
+        )
+    if target.verify_signatures:
+        config_map = {"name": PUBLIC_KEY_CONFIG_MAP}
+        spec["volumes"].append({"name": PUBLIC_KEY_VOLUME, "configMap": config_map})
+        spec["containers"][0]["volumeMounts"].append(
+            {"name": PUBLIC_KEY_VOLUME, "mountPath": PUBLIC_KEY_MOUNT, "readOnly": True}
+        )
+        spec["containers"][0]["env"].append(
+            {"name": MODEL_PUBLIC_KEY_ENV, "value": f"{PUBLIC_KEY_MOUNT}/{PUBLIC_KEY_NAME}"}
         )
     if target.deployment_mode != SERVERLESS:
         spec["name"] = f"v{target.version}"  # Standard's spec.canary[] needs named predictors

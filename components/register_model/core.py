@@ -64,7 +64,7 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
     Order of operations, so a failure at any step leaves nothing half-done: find-or-create
     the run, the logged model and the version by the attempt's key (kfp_run_id + model
     sha256; the version carries all lineage tags from its creation; with
-    KFP_MLOPS_MODEL_SIGNING_KEY set, model.sig over the file and those tags is stored beside
+    KFP_MLOPS_MODEL_SIGNING_PEM set, model.sig over the file and those tags is stored beside
     the model file and its sha256 in the model_signature tag); then, holding the
     model's lease on S3, `challenger` and maybe `champion`, each move recorded in the audit
     trail before it is made; last the lineage JSON and model card on the run.
