@@ -40,8 +40,10 @@ HOST = "127.0.0.1"
 
 # Each role: its MinIO policy (file stem) and the Secret holding its user's keys.
 PIPELINE, PREDICTOR, WRITER = "kfp-mlops", "kfp-mlops-readonly", "kfp-mlops-predictions"
+MLFLOW = "kfp-mlops-mlflow"
 SECRETS = {
     PIPELINE: "kfp-mlops-s3",
+    MLFLOW: "kfp-mlops-s3-mlflow",
     PREDICTOR: "kfp-mlops-s3-readonly",
     WRITER: "kfp-mlops-s3-predictions",
 }
@@ -59,6 +61,12 @@ EXPECTED = {
         "data": {"get": True, "put": True, "delete": True, "list": True},
         "predictions": {"get": True, "put": True, "delete": True, "list": True},
         "model artifacts": {"get": True, "put": True, "delete": True, "list": True},
+    },
+    # MLflow's artifact proxy: its bucket only, and never a delete.
+    MLFLOW: {
+        "data": {"get": False, "put": False, "delete": False, "list": False},
+        "predictions": {"get": False, "put": False, "delete": False, "list": False},
+        "model artifacts": {"get": True, "put": True, "delete": False, "list": True},
     },
     PREDICTOR: {
         "data": {"get": False, "put": False, "delete": False, "list": False},
@@ -317,19 +325,23 @@ def test_the_bucket_job_applies_the_declared_policies_to_each_roles_secret():
     assert set(SECRETS.values()) <= secrets_built
 
 
-def test_the_log_sink_and_rendered_predictors_use_their_roles_secrets():
-    from components.deploy_model import render
-
-    assert SECRETS[PREDICTOR] == render.READONLY_SECRET
-    assert SECRETS[WRITER] == render.WRITER_SECRET
-    sink = yaml.safe_load((REPO / "manifests/base/log-sink/deployment.yaml").read_text())
-    env = sink["spec"]["template"]["spec"]["containers"][0]["env"]
-    names = {
+def _secrets_of(deployment: str) -> set[str]:
+    doc = yaml.safe_load((REPO / "manifests/base" / deployment).read_text())
+    env = doc["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {
         e["valueFrom"]["secretKeyRef"]["name"]
         for e in env
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    assert names == {SECRETS[WRITER]}
+
+
+def test_the_log_sink_mlflow_and_rendered_predictors_use_their_roles_secrets():
+    from components.deploy_model import render
+
+    assert SECRETS[PREDICTOR] == render.READONLY_SECRET
+    assert SECRETS[WRITER] == render.WRITER_SECRET
+    assert _secrets_of("log-sink/deployment.yaml") == {SECRETS[WRITER]}
+    assert _secrets_of("mlflow/deployment.yaml") == {SECRETS[MLFLOW]}
 
 
 # -- the Job's script under a real shell ---------------------------------------------------------
@@ -424,12 +436,14 @@ def test_the_job_script_moves_a_key_to_its_new_role_without_its_old_rights(tmp_p
 
 
 def test_the_job_script_refuses_two_roles_with_one_user_and_an_empty_key(tmp_path):
-    shared = {PIPELINE: "same-user", PREDICTOR: "same-user", WRITER: "writer-user"}
+    shared = {PIPELINE: "same-user", PREDICTOR: "same-user", WRITER: "writer-user",
+              MLFLOW: "mlflow-user"}  # fmt: skip
     (tmp_path / "shared").mkdir()
     done = _run_job(tmp_path / "shared", shared)
     assert done.returncode == 1
     assert "has the AWS_ACCESS_KEY_ID of another role; give each role its own user" in done.stderr
-    empty = {PIPELINE: "pipeline-user", PREDICTOR: "", WRITER: "writer-user"}
+    empty = {PIPELINE: "pipeline-user", PREDICTOR: "", WRITER: "writer-user",
+             MLFLOW: "mlflow-user"}  # fmt: skip
     (tmp_path / "empty").mkdir()
     done = _run_job(tmp_path / "empty", empty)
     assert done.returncode == 1
