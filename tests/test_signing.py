@@ -450,3 +450,37 @@ def test_compiled_specs_carry_no_key_material(tmp_path, keys):
             body = "".join(path.read_text().splitlines()[1:-1])  # the PEM's base64
             assert body[:40] not in text.replace("\n", "") and str(path) not in text, spec.name
         assert (REPO / "compiled" / spec.name).read_text() == text  # the env changes nothing
+
+
+def test_evaluation_drift_deploy_and_the_cli_refuse_a_foreign_signature(
+    stack, tmp_path, credit, keys, monkeypatch, no_keys, capsys
+):
+    from kfp import dsl
+
+    from components.deploy_model.registry import resolve
+    from components.detect_drift.component import detect_drift
+    from kfp_mlops.cli.main import main as cli_main
+    from tests.test_evaluate_model import run_gate, trained
+
+    name = register(tmp_path, credit, monkeypatch, keys["theirs"][0])
+    candidate, predictions = trained(tmp_path, credit, "logistic_regression", {})
+    monkeypatch.setenv(MODEL_PUBLIC_KEY_ENV, str(keys["ours"][1]))
+    refused = f"models:/{name}/1: signature check failed: {SIGNATURE_FILE} was made with another"
+
+    with pytest.raises(ModelTrustError, match=refused):  # the champion it compares with
+        run_gate(tmp_path, candidate, predictions, name, min_accuracy=0.5)
+    data = tmp_path / "credit.parquet"
+    credit.to_parquet(data)
+    with pytest.raises(ModelTrustError, match=refused):  # prediction drift
+        detect_drift.python_func(
+            reference=dsl.Dataset(uri=str(data)), current=dsl.Dataset(uri=str(data)),
+            columns=[], method="auto", drift_share=0.5,
+            metrics=dsl.Metrics(uri=str(tmp_path / "m")),
+            report=dsl.Markdown(uri=str(tmp_path / "r")),
+            report_html=dsl.HTML(uri=str(tmp_path / "h")), thresholds={}, column_methods={},
+            model_name=name, model_alias="champion", kfp_run_id="",
+        )  # fmt: skip
+    with pytest.raises(ModelTrustError, match=refused):  # before anything reaches the cluster
+        resolve(name, "champion")
+    code = cli_main(["drift", str(data), str(data), "--model", f"models:/{name}@champion"])
+    assert code == 1 and refused in capsys.readouterr().err
