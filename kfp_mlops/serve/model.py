@@ -129,8 +129,9 @@ def load_served(
 
     Raises:
         ConfigError: Not a registered model URI, no such version, or an alias not set.
-        ModelTrustError: The file is not the recorded one (sha256), not the pinned one, or
-            names untrusted types.
+        ModelTrustError: The signature is missing or does not verify (with
+            KFP_MLOPS_MODEL_PUBLIC_PEM set), the file is not the recorded one (sha256), not
+            the pinned one, or names untrusted types.
         DataError: The model does not record its columns, or its signature disagrees.
         ServiceError: MLflow does not answer.
     """
