@@ -51,7 +51,8 @@ def _key_path(env: str, what: str) -> Path | None:
     if not path.is_file():
         raise ConfigError(
             f"{env}={raw} names no file; mount the {what} there (manifests/README.md, Signed "
-            f"models), run `kfp-mlops stack env` locally, or unset {env}"
+            f"models); locally `make demo` makes a pair and `kfp-mlops stack env` exports its "
+            f"paths; or unset {env}"
         )
     return path
 
@@ -119,7 +120,7 @@ def sign_model(model_file: str | Path, tags: dict[str, str], out_dir: str | Path
             raise ConfigError(
                 f"{MODEL_SIGNING_KEY_ENV}={key} is not a usable EC private key "
                 f"({type(exc).__name__}: {str(exc)[:200]}); give an unencrypted PEM P-256 key "
-                "(`kfp-mlops stack env` makes one locally)"
+                "(locally, `make demo` makes one in .kfp-mlops/signing/)"
             ) from None
     (out / LINEAGE_FILE).write_bytes(lineage)
     return signature_tag(out / SIGNATURE_FILE)
