@@ -34,7 +34,11 @@ def register_model(
     s3://kfp-mlops-data/locks/), sets alias `challenger`, and `champion` when `promote` is on,
     the model is not worse than the champion the evaluation compared with, and that champion
     is still the champion; each move is recorded (`kfp-mlops history`) before it is made.
-    MLflow's endpoint comes from MLFLOW_TRACKING_URI, S3's from AWS_ENDPOINT_URL_S3.
+    MLflow's endpoint comes from MLFLOW_TRACKING_URI, S3's from AWS_ENDPOINT_URL_S3. With
+    KFP_MLOPS_MODEL_SIGNING_PEM naming an EC private key (the Secret kfp-mlops-model-signing,
+    mounted into this step alone), the model file and the version's lineage tags are signed
+    (OpenSSF Model Signing): model.sig is stored beside the model file and recorded in the
+    version's model_signature tag; every later load verifies it.
 
     Args:
         model: The skops model from train_model (metadata estimator, hyperparameters,
@@ -56,6 +60,7 @@ def register_model(
         model_card: Output Markdown model card (also logged on the run as model_card.md).
 
     Raises:
+        ConfigError: KFP_MLOPS_MODEL_SIGNING_PEM names no file or no usable EC private key.
         ServiceError: MLflow or S3 is not configured or does not answer, or another run
             holds the registry lock too long; names the endpoint and the step. No version is
             half-registered and no alias moves before its record and tags.
