@@ -142,6 +142,28 @@ def test_the_parameter_check_catches_a_missing_and_a_stale_entry(tmp_path):
     assert wrapper_params(wrapper) == (["a", "b"], ["a", "gone"])
 
 
+@pytest.mark.parametrize("folder", COMPONENT_DIRS, ids=lambda p: p.name)
+def test_component_readmes_link_the_wrapper_and_restate_no_parameter_table(folder):
+    readme = (folder / "README.md").read_text()
+    assert "(component.py)" in readme, f"{folder.name}/README.md does not link component.py"
+    headings = [h.lower() for h in re.findall(r"^#+\s+(.*)$", _prose(readme), re.MULTILINE)]
+    for banned in ("inputs", "parameters", "inputs and outputs"):
+        assert banned not in headings, (
+            f"{folder.name}/README.md has a '{banned}' section; parameters are documented in "
+            "component.py's docstring (Args), which KFP compiles into the spec"
+        )
+    params, _ = wrapper_params(folder / "component.py")
+    table_rows = re.findall(r"^\|\s*`(\w+)`\s*\|", readme, re.MULTILINE)
+    restated = [p for p in table_rows if p in params and not _is_output(folder, p)]
+    assert not restated, f"{folder.name}/README.md tabulates parameters {restated}"
+
+
+def _is_output(folder: Path, name: str) -> bool:
+    """Outputs (dsl.Output[...]) may be described in the README: they are what it makes."""
+    source = (folder / "component.py").read_text()
+    return re.search(rf"\b{name}: (?:dsl\.)?Output\[", source) is not None
+
+
 # -- addresses the docs give: they answer on what `make monitoring-tools` installs --------
 
 
