@@ -1,6 +1,6 @@
 """The tool's error types and exit codes: every command maps its errors through `exit_code_for`.
 
-Exit codes (README, DESIGN): 0 succeeded and blessed (or no drift), 3 completed but a gate
+Exit codes (as in README.md): 0 succeeded and blessed (or no drift), 3 completed but a gate
 rejected the model (or the data drifted), 1 failed, 2 usage error: the command, a parameter,
 a flag or the configuration is wrong and the user must change what they asked for.
 """

@@ -1,4 +1,7 @@
-"""The prediction log's format, defined once (components/_shared/logformat.py), and its README."""
+"""The prediction log's format, defined once (components/_shared/logformat.py), and its doc.
+
+The doc is docs/serving.md, "The prediction log"; its table must follow the format.
+"""
 
 import pyarrow as pa
 import pytest
@@ -62,8 +65,8 @@ def test_partition_keys_are_one_safe_segment_per_model(name, key):
 
 
 def test_readme_layout_section_lists_the_format_modules_columns_in_order_and_type():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("### The prediction log\n", 1)[1].split("\n### ", 1)[0]
+    readme = (REPO / "docs" / "serving.md").read_text()
+    section = readme.split("## The prediction log\n", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `")]
     listed = [(name.strip().strip("`"), kind.strip()) for name, kind in rows]
     schema = log_schema([("x", "double")], ["c"])

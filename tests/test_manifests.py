@@ -446,10 +446,10 @@ def _secrets_steps(doc: Path, heading: str) -> str:
 @pytest.mark.parametrize(
     ("doc", "heading"),
     [
-        (REPO / "README.md", "### Apply the manifests (secrets first)"),
+        (REPO / "docs" / "kubeflow.md", "## Apply the manifests (secrets first)"),
         (MANIFESTS / "README.md", "1. **Secrets first.**"),
     ],
-    ids=["README.md", "manifests/README.md"],
+    ids=["docs/kubeflow.md", "manifests/README.md"],
 )
 def test_the_docs_secrets_first_steps_build_every_overlay_as_written(tmp_path, doc, heading):
     """A new user copies exactly the env files the docs name, nothing else; kubectl kustomize
