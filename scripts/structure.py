@@ -132,6 +132,7 @@ def folder_of(module: str, modules: dict[str, Path]) -> str:
 
 
 def main() -> None:
+    """Print the tables for the working tree."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--largest", type=int, default=10, help="how many largest files")
     args = parser.parse_args()
