@@ -48,9 +48,9 @@ def failed_task(
     if named:
         return named
     try:
-        from pipelines.descriptors import compiled_path
+        from components._shared.compiled import compiled_spec
 
-        found = local_failed_tasks(compiled_path(pipeline), root, job_name, "notify")
+        found = local_failed_tasks(compiled_spec(pipeline), root, job_name, "notify")
     except Exception as exc:  # no compiled spec beside the image, an unreadable folder
         warn(f"failed task not found in the run folder: {exc}")
         return ""
