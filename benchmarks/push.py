@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from components._shared import pushgateway as pg
-from components._shared.pushgateway import GateFigures, Series
+from components._shared.verdicts import pushgateway as pg
+from components._shared.verdicts.pushgateway import GateFigures, Series
 from tests.conftest import free_port
 from tests.real_pushgateway import RealPushgateway
 

@@ -89,7 +89,7 @@ def model_floor(name: str, calls: int = 200) -> tuple[float, float, float]:
 
     from threadpoolctl import threadpool_limits
 
-    from components._shared.champion import load_model_uri
+    from components._shared.registry.champion import load_model_uri
     from kfp_mlops.serve.fastpath import compile_fast
 
     model = load_model_uri(f"models:/{name}/1").model

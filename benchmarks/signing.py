@@ -1,6 +1,6 @@
 """The cost of signature verification at load, beside the sha256 check it comes before.
 
-Times components/_shared/signing.verify_model (the one check every registered load makes
+Times components/_shared/registry/signing.verify_model (the one check every registered load makes
 when a public key is configured: link the signed files into a folder, hash them, verify the
 ECDSA P-256 signature over the manifest, compare the signed lineage with the version's tags)
 and model_io.file_sha256 (the check after it), on the demo's model (train_model's
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from components._shared import signing
 from components._shared.model_io import MODEL_FILE, file_sha256, save_model
+from components._shared.registry import signing
 from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
 from components.train_model.core import train
 

@@ -1,7 +1,9 @@
-"""Every pipeline described once: function, compiled spec, gate tasks, display names, summarizer.
+"""Every pipeline described once: function, compiled spec, gate tasks, display names.
 
 Compile, the CLI, the local runner and summaries, the KFP client and the tests read a
-pipeline's structure from here. Task keys (`register-model`) are what kfp.local names a task;
+pipeline's structure from here. Data and lazy imports only: this module names no module
+of the tool (kfp_mlops) — the tool's summaries choose their summarizer by pipeline name —
+and no module path as a string. Task keys (`register-model`) are what kfp.local names a task;
 display names (`register model`, from `set_display_name`) are what the compiled spec holds in
 `taskInfo.name` and what the KFP API server reports as a task's `display_name` (v2beta1
 PipelineTaskDetail: "User specified name of a task that is defined in Pipeline.spec",
@@ -10,15 +12,13 @@ written here, so they cannot drift from what a server reports.
 """
 
 import functools
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-COMPILED_DIR = Path(__file__).resolve().parent.parent / "compiled"
+from components._shared.compiled import COMPILED_DIR, compiled_spec  # noqa: F401 (public here too)
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,9 @@ class Pipeline:
 
     Attributes:
         name: The CLI name and the compiled spec's file stem.
-        function: "module:attribute" of the @dsl.pipeline function (imported lazily: kfp and
-            the components are heavy).
+        function: Imports and returns the @dsl.pipeline function (lazily: kfp and the
+            components are heavy).
         gates: Gate name (a key of the summary's `gates`) → task key, in display order.
-        summarizer: "module:function" building the run summary from a finished local run.
         register_task: Task key of the step that registers a blessed model ("" if none).
         train_task: Task key of the step that trains; it ran when a model was trained ("" if
             the pipeline never trains).
@@ -41,9 +40,8 @@ class Pipeline:
     """
 
     name: str
-    function: str
+    function: Callable[[], Callable]
     gates: dict[str, str]
-    summarizer: str
     register_task: str = "register-model"
     train_task: str = "train-model"
     skipped: dict[str, str] = field(default_factory=dict)
@@ -54,15 +52,11 @@ class Pipeline:
     @property
     def compiled_path(self) -> Path:
         """Where the compiled spec lives (compiled/<name>.yaml)."""
-        return COMPILED_DIR / f"{self.name}.yaml"
+        return compiled_spec(self.name)
 
     def load_function(self) -> Callable:
         """The @dsl.pipeline function."""
-        return _resolve(self.function)
-
-    def summarize(self, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
-        """The run summary of a finished local run of this pipeline."""
-        return _resolve(self.summarizer)(self, run_dir, log, returncode)
+        return self.function()
 
     def display_names(self) -> dict[str, str]:
         """Task key → display name, read from the compiled spec (root tasks first)."""
@@ -98,19 +92,36 @@ _TRAINING_GATES = {
 }
 _TRAINING_SKIPS = {"evaluation-blessed": _NOT_BLESSED, "fairness-blessed": _NOT_BLESSED}
 
+
+def _training() -> Callable:
+    from pipelines.training import training
+
+    return training
+
+
+def _monitoring() -> Callable:
+    from pipelines.monitoring import monitoring
+
+    return monitoring
+
+
+def _deploy() -> Callable:
+    from pipelines.deploy import deploy
+
+    return deploy
+
+
 PIPELINES: dict[str, Pipeline] = {
     "training": Pipeline(
         name="training",
-        function="pipelines.training:training",
+        function=_training,
         gates=_TRAINING_GATES,
-        summarizer="kfp_mlops.runs.summaries:summarize_training",
         skipped=_TRAINING_SKIPS,
     ),
     "monitoring": Pipeline(
         name="monitoring",
-        function="pipelines.monitoring:monitoring",
+        function=_monitoring,
         gates={"drift": "detect-drift", "live_performance": "check-performance", **_TRAINING_GATES},
-        summarizer="kfp_mlops.runs.summaries:summarize_monitoring",
         skipped={
             "retrain needed": "retrain skipped: no drift, live performance not below its bounds",
             **_TRAINING_SKIPS,
@@ -121,9 +132,8 @@ PIPELINES: dict[str, Pipeline] = {
     ),
     "deploy": Pipeline(
         name="deploy",
-        function="pipelines.deploy:deploy",
+        function=_deploy,
         gates={"deploy": "deploy-model"},
-        summarizer="kfp_mlops.runs.summaries:summarize_deploy",
         register_task="",
         train_task="",
         trains_always=False,
@@ -176,8 +186,3 @@ def spec_task_names(spec: dict) -> dict[str, str]:
             if "dag" in inner:
                 pending.append(inner["dag"])
     return names
-
-
-def _resolve(path: str) -> Callable:
-    module, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module), attribute)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from kfp import dsl, kubernetes
 
-from components._shared.pushgateway import PUSHGATEWAY_ENV
+from components._shared.verdicts.pushgateway import PUSHGATEWAY_ENV
 from components.notify.announce import UI_URL_ENV, WEBHOOK_ENV
 from components.notify.component import notify
 from pipelines.task_settings import CONFIG_MAP, step

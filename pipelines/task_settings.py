@@ -8,14 +8,14 @@ kfp.local accepts and ignores the kfp-kubernetes settings.
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from components._shared.pushgateway import PIPELINE_ENV, PUSHGATEWAY_ENV
-from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
-from components._shared.signing import (
+from components._shared.registry.signing import (
     PUBLIC_KEY_CONFIG_MAP,
     PUBLIC_KEY_MOUNT,
     SIGNING_MOUNT,
     SIGNING_SECRET,
 )
+from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
+from components._shared.verdicts.pushgateway import PIPELINE_ENV, PUSHGATEWAY_ENV
 
 S3_SECRET = "kfp-mlops-s3"
 S3_SECRET_KEYS = {
@@ -36,11 +36,11 @@ PROMETHEUS_KEYS = {"KFP_MLOPS_PROMETHEUS_URL": "KFP_MLOPS_PROMETHEUS_URL"}
 # (kubeflow/pipelines backend/src/v2/driver, extendPodSpecPatch), which Kubernetes reads as
 # "the ConfigMap or its key need not be defined".
 PUSHGATEWAY_KEYS = {PUSHGATEWAY_ENV: PUSHGATEWAY_ENV}
-# Model signatures (components/_shared/signing.py). The private key is a Secret mounted as a
-# volume into the register step alone; the public key a ConfigMap mounted into every step
-# that loads a registered model. The paths the code reads come from kfp-mlops-config (keys
-# named like the variables), so locally the embedded stack's own paths apply: kfp.local
-# ignores these kfp-kubernetes settings, but would apply a literal env value.
+# Model signatures (components/_shared/registry/signing.py). The private key is a Secret mounted as
+# a volume into the register step alone; the public key a ConfigMap mounted into every step that
+# loads a registered model. The paths the code reads come from kfp-mlops-config (keys named like the
+# variables), so locally the embedded stack's own paths apply: kfp.local ignores these kfp-
+# kubernetes settings, but would apply a literal env value.
 SIGNING_KEYS = {MODEL_SIGNING_KEY_ENV: MODEL_SIGNING_KEY_ENV}
 PUBLIC_KEY_KEYS = {MODEL_PUBLIC_KEY_ENV: MODEL_PUBLIC_KEY_ENV}
 

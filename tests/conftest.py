@@ -141,7 +141,7 @@ def _gated_run(stack, pushgateway, *args: str, webhook=None) -> tuple[int, dict]
     import io
     import json
 
-    from components._shared.pushgateway import PUSHGATEWAY_ENV
+    from components._shared.verdicts.pushgateway import PUSHGATEWAY_ENV
     from kfp_mlops.cli.main import main
 
     patch = pytest.MonkeyPatch()

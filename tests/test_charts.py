@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from components._shared.charts import (
+from components._shared.reports.charts import (
     HEIGHT,
     MAX_BINS,
     MAX_CATEGORIES,

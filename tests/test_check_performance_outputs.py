@@ -63,7 +63,7 @@ def test_check_performance_html_has_one_chart_per_metric_with_the_bound_and_no_s
 
 
 def test_check_performance_page_renders_in_chromium_without_problems(failing, tmp_path):
-    from components._shared.charts import SERIES_COLOURS
+    from components._shared.reports.charts import SERIES_COLOURS
     from tests.browser import Chromium
     from tests.test_report_render import check_renders
 
@@ -103,7 +103,7 @@ def gateway_url(pushgateway, monkeypatch):
 def test_check_performance_pushes_the_series_the_alert_watches_to_a_real_pushgateway(
     failing, gateway_url
 ):
-    from components._shared.pushgateway import push_gate
+    from components._shared.verdicts.pushgateway import push_gate
 
     assert push_gate(figures_of(failing, "german-credit", 0.25))
     page = urllib.request.urlopen(f"{gateway_url}/metrics", timeout=5).read().decode()

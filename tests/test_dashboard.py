@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components._shared import pushgateway
+from components._shared.verdicts import pushgateway
 from kfp_mlops.serve.metrics import Metrics
 from tests.conftest import free_port
 from tests.real_prometheus import Canary, RealPrometheus

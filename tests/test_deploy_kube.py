@@ -6,7 +6,8 @@ import urllib.request
 import pytest
 
 from components._shared.errors import ConfigError
-from components._shared.kube import (
+from components.deploy_model import render
+from components.deploy_model.kube import (
     DEPLOY_ROLE,
     FIELD_MANAGER,
     Cluster,
@@ -15,7 +16,6 @@ from components._shared.kube import (
     readiness,
     replacing,
 )
-from components.deploy_model import render
 from tests.fake_kube_server import TOKEN, FakeKube
 from tests.test_deploy_render import target
 

@@ -8,12 +8,12 @@ import pytest
 from kfp import dsl
 
 from components._shared.errors import ConfigError
-from components._shared.kube import DEPLOY_ROLE, KubeError, KubeForbiddenError
 from components._shared.model_io import ModelTrustError
-from components._shared.prometheus import PROMETHEUS_URL_ENV
 from components.deploy_model import component, render
 from components.deploy_model.core import PRODUCTION, Request, deploy_model
 from components.deploy_model.judge import Thresholds, judge
+from components.deploy_model.kube import DEPLOY_ROLE, KubeError, KubeForbiddenError
+from components.deploy_model.prometheus import PROMETHEUS_URL_ENV
 from kfp_mlops.model_registry.rollback import alias_history
 from tests import test_register_model as registering
 from tests.conftest import free_port
@@ -260,7 +260,7 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
     text = (tmp_path / "report.md").read_text()
     assert text.startswith("# Deploy: PASSED") and "kubeflow/from-component" in text
     assert metrics.metadata["promoted"] == 1.0
-    from components._shared.gate_records import read_gate_records
+    from components._shared.verdicts.gate_records import read_gate_records
 
     (record,) = read_gate_records("run-component")  # the verdict, for the run's notification
     assert (record.gate, record.passed, record.model) == ("deploy", True, model)

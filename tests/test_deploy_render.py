@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from components._shared.errors import ConfigError
-from components._shared.kube import readiness
 from components.deploy_model import promql, render
 from components.deploy_model.judge import Thresholds, decide
+from components.deploy_model.kube import readiness
 from tests.fake_kube_server import merge_patch
 from tests.kserve_schema import problems
 

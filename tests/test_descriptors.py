@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from kfp_mlops.runs.local import _Progress
+from kfp_mlops.runs.summaries import SUMMARIZERS
 from pipelines.descriptors import PIPELINES, spec_display_names
 from pipelines.exit_handler import FORMAT_PARAMETER
 from pipelines.lineage import SCALAR_TYPES
@@ -26,8 +27,11 @@ def test_every_task_a_descriptor_names_is_in_its_compiled_spec(name):
     dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]
     every_name = {task["taskInfo"]["name"] for dag in dags for task in dag["tasks"].values()}
     assert set(described.skipped) <= every_name
-    assert described.summarize.__self__ is described  # a bound method: resolves lazily
-    assert callable(described.load_function())
+    assert described.load_function().name == name  # the @dsl.pipeline function, imported lazily
+
+
+def test_the_tool_has_a_summarizer_for_every_described_pipeline():
+    assert set(SUMMARIZERS) == set(PIPELINES)
 
 
 def test_display_names_are_what_set_display_name_gave_not_the_task_keys():

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from components._shared.charts import MAX_BINS, MAX_CATEGORIES, OTHER
+from components._shared.reports.charts import MAX_BINS, MAX_CATEGORIES, OTHER
 from components.detect_drift.core import detect_drift
 from components.detect_drift.distributions import chart_edges
 from components.detect_drift.ranking import ranked, severity

@@ -15,10 +15,10 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from components._shared.champion import Champion, load_champion
 from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.io import write_parquet
 from components._shared.model_io import TRUSTED_TYPES, SkopsFileFlavor, load_model
+from components._shared.registry.champion import Champion, load_champion
 from components.evaluate_model.component import evaluate_model
 from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
 from components.evaluate_model.report import render_markdown

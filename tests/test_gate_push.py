@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from kfp import dsl
 
-from components._shared import pushgateway as pg
 from components._shared.io import write_parquet
-from components._shared.pushgateway import GateFigures, Series
+from components._shared.verdicts import pushgateway as pg
+from components._shared.verdicts.pushgateway import GateFigures, Series
 from tests.conftest import GATED_MODEL, free_port
 from tests.real_pushgateway import SilentPeer
 

@@ -13,8 +13,8 @@ import pytest
 from kfp import dsl
 
 from components._shared.errors import DataError
-from components._shared.gate_records import read_gate_records, record_uri
 from components._shared.io import write_parquet
+from components._shared.verdicts.gate_records import read_gate_records, record_uri
 from tests.conftest import GATED_MODEL, GERMAN_CREDIT
 
 
@@ -114,7 +114,7 @@ def test_a_record_that_cannot_be_written_is_a_warning_and_the_gate_keeps_its_ver
 
 
 def test_no_run_id_writes_no_record(stack, tmp_path):
-    from components._shared.gate_records import GateRecord, write_gate_record
+    from components._shared.verdicts.gate_records import GateRecord, write_gate_record
 
     assert write_gate_record("", GateRecord("drift", True, "x")) is False
 
@@ -122,7 +122,7 @@ def test_no_run_id_writes_no_record(stack, tmp_path):
 def test_a_line_that_echoes_a_credential_is_stored_masked(stack):
     import os
 
-    from components._shared.gate_records import GateRecord, write_gate_record
+    from components._shared.verdicts.gate_records import GateRecord, write_gate_record
 
     run_id = f"test-{uuid.uuid4().hex[:12]}"
     secret = os.environ["AWS_SECRET_ACCESS_KEY"]
@@ -130,3 +130,19 @@ def test_a_line_that_echoes_a_credential_is_stored_masked(stack):
     assert write_gate_record(run_id, GateRecord("evaluation", False, line))
     (record,) = read_gate_records(run_id)
     assert secret not in record.line and "could not score" in record.line
+
+
+def test_publish_verdict_records_the_verdict_under_the_tasks_pipeline(stack, monkeypatch):
+    from components._shared.verdicts.gate_records import GateRecord
+    from components._shared.verdicts.publish import publish_verdict
+    from components._shared.verdicts.pushgateway import PIPELINE_ENV, GateFigures
+
+    monkeypatch.setenv(PIPELINE_ENV, "monitoring")
+    run_id = f"test-{uuid.uuid4().hex[:12]}"
+    publish_verdict(
+        run_id,
+        GateFigures("drift", "german-credit", True),
+        lambda pipeline: GateRecord("drift", True, "no drift", "german-credit", pipeline),
+    )
+    (record,) = read_gate_records(run_id)
+    assert (record.gate, record.passed, record.pipeline) == ("drift", True, "monitoring")

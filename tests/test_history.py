@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from components._shared.audit import Move, history, parse_moves, unfinished
 from components._shared.failpoints import POINTS, Crash, armed, crash
+from components._shared.registry.audit import Move, history, parse_moves, unfinished
 from tests import test_register_model as registering
 from tests.test_register_model import LINEAGE_TAGS, artifacts, client, evaluation, run, unique
 

@@ -240,7 +240,7 @@ def test_log_sink_runs_the_project_image_with_the_sink_command(built):
 
 
 def test_deploy_role_grants_exactly_what_the_deploy_step_does(built):
-    from components._shared.kube import DEPLOY_ROLE, GROUP, PLURAL
+    from components.deploy_model.kube import DEPLOY_ROLE, GROUP, PLURAL
 
     for target, docs in built.items():
         rules = _find(docs, "Role", DEPLOY_ROLE)["rules"]

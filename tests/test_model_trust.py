@@ -25,7 +25,6 @@ from kfp import dsl
 from sklearn.preprocessing import FunctionTransformer
 from skops.io._protocol import PROTOCOL
 
-from components._shared.champion import load_champion, load_model_uri, load_version
 from components._shared.errors import ConfigError, ServiceError
 from components._shared.io import s3_client, write_parquet
 from components._shared.model_io import (
@@ -38,6 +37,7 @@ from components._shared.model_io import (
     load_model,
     save_model,
 )
+from components._shared.registry.champion import load_champion, load_model_uri, load_version
 from components.detect_drift.component import detect_drift
 from components.train_model.component import train_model
 from components.train_model.core import ESTIMATORS

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components._shared.gate_records import GateRecord, write_gate_record
+from components._shared.verdicts.gate_records import GateRecord, write_gate_record
 from components.notify import core
 from components.notify.announce import announce
 from components.notify.core import Verdict, build_notification, payload, text_lines

@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components._shared.gate_records import read_gate_records
 from components._shared.io import s3_client
+from components._shared.verdicts.gate_records import read_gate_records
 from kfp_mlops.serve import logrows, logtable
 from tests.conftest import GERMAN_CREDIT
 from tests.test_pipeline_monitoring import run_json

@@ -12,7 +12,7 @@ from kfp import dsl
 from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.io import write_parquet
 from components._shared.model_io import save_model
-from components._shared.registry import Registry, pip_requirements
+from components._shared.registry.client import Registry, pip_requirements
 from components.register_model import component
 from components.register_model.core import decide_promotion
 from tests.conftest import GERMAN_CREDIT, free_port

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from components._shared.audit import parse_moves
 from components._shared.io import s3_client
-from components._shared.lease import Lease, LeaseError, lock_uri
+from components._shared.registry.audit import parse_moves
+from components._shared.registry.lease import Lease, LeaseError, lock_uri
 from kfp_mlops.errors import RollbackError
 from kfp_mlops.model_registry.rollback import alias_history, rollback
 from tests import test_register_model as registering

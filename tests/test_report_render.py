@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components._shared.charts import (
+from components._shared.reports.charts import (
     CURRENT_COLOUR,
     HEIGHT,
     REFERENCE_COLOUR,

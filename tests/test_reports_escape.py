@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from components._shared.champion import Champion
-from components._shared.reports import markdown_table, md_text
+from components._shared.registry.champion import Champion
+from components._shared.reports.markdown import markdown_table, md_text
 from components.check_fairness.core import check_fairness
 from components.check_fairness.report import render_report
 from components.detect_drift.core import detect_drift

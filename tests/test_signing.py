@@ -13,13 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from components._shared import signing
-from components._shared.champion import load_champion, load_model_uri, load_version
 from components._shared.errors import ConfigError
 from components._shared.io import s3_client
 from components._shared.model_io import MODEL_FILE, ModelTrustError
+from components._shared.registry import signing
+from components._shared.registry.champion import load_champion, load_model_uri, load_version
+from components._shared.registry.signing import LINEAGE_FILE, SIGNATURE_FILE, SIGNATURE_TAG
 from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SIGNING_KEY_ENV
-from components._shared.signing import LINEAGE_FILE, SIGNATURE_FILE, SIGNATURE_TAG
 from kfp_mlops.stack import ARTIFACT_BUCKET
 from tests.conftest import GERMAN_CREDIT, REPO, free_port
 from tests.serving import ROWS, Process, command, post
@@ -323,7 +323,7 @@ def test_the_stack_makes_one_key_pair_and_exports_its_paths(tmp_path, monkeypatc
 
 
 def test_the_rendered_predictor_mounts_the_public_key_only_when_the_deploy_step_has_one():
-    from components._shared.signing import PUBLIC_KEY_CONFIG_MAP, PUBLIC_KEY_MOUNT
+    from components._shared.registry.signing import PUBLIC_KEY_CONFIG_MAP, PUBLIC_KEY_MOUNT
     from components.deploy_model import render
 
     target = render.Target(
@@ -368,7 +368,7 @@ def _mounts(spec_path: Path) -> dict[str, list[tuple[str, str, str]]]:
 
 
 def test_only_the_register_step_mounts_the_private_key_and_every_loader_the_public_one():
-    from components._shared.signing import (
+    from components._shared.registry.signing import (
         PUBLIC_KEY_CONFIG_MAP,
         PUBLIC_KEY_MOUNT,
         SIGNING_MOUNT,
@@ -388,7 +388,7 @@ def test_only_the_register_step_mounts_the_private_key_and_every_loader_the_publ
 
 
 def test_every_overlay_defines_the_keys_where_the_steps_look_for_them():
-    from components._shared.signing import (
+    from components._shared.registry.signing import (
         PUBLIC_KEY_CONFIG_MAP,
         PUBLIC_KEY_MOUNT,
         PUBLIC_KEY_NAME,

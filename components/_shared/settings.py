@@ -24,10 +24,10 @@ IMAGE_ENV = "KFP_MLOPS_IMAGE"
 GIT_COMMIT_ENV = "KFP_MLOPS_GIT_COMMIT"
 # The sha256 deploy_model pins a predictor to; the server refuses another file.
 MODEL_SHA256_ENV = "KFP_MLOPS_MODEL_SHA256"
-# Model signatures (components/_shared/signing.py): the PEM EC private key registration signs
-# with (the register step alone mounts it), and the PEM public key every load verifies with.
-# Paths, not keys; named without "KEY" so the compiled specs' guard against literal
-# credential-like env names (tests/test_manifests.py) holds where a spec sets them.
+# Model signatures (components/_shared/registry/signing.py): the PEM EC private key registration
+# signs with (the register step alone mounts it), and the PEM public key every load verifies with.
+# Paths, not keys; named without "KEY" so the compiled specs' guard against literal credential-like
+# env names (tests/test_manifests.py) holds where a spec sets them.
 MODEL_SIGNING_KEY_ENV = "KFP_MLOPS_MODEL_SIGNING_PEM"
 MODEL_PUBLIC_KEY_ENV = "KFP_MLOPS_MODEL_PUBLIC_PEM"
 

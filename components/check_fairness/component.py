@@ -55,10 +55,9 @@ def check_fairness(
     """
     import time
 
-    from components._shared.gate_records import write_gate_record
     from components._shared.io import read_parquet
-    from components._shared.pushgateway import pipeline_name, push_gate
-    from components._shared.reports import write_text
+    from components._shared.reports.markdown import write_text
+    from components._shared.verdicts.publish import publish_verdict
     from components.check_fairness.core import check_fairness as assess
     from components.check_fairness.report import metadata_of, metrics_of, render_report
     from components.check_fairness.signals import figures_of, record_of
@@ -78,6 +77,9 @@ def check_fairness(
         metrics.log_metric(name, value)
     write_text(report.path, render_report(result))
     report.metadata.update(metadata_of(result))
-    push_gate(figures_of(result, model_name, time.monotonic() - started))
-    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
+    publish_verdict(
+        kfp_run_id,
+        figures_of(result, model_name, time.monotonic() - started),
+        lambda pipeline: record_of(result, model_name, pipeline),
+    )
     return result.passed

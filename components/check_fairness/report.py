@@ -1,6 +1,6 @@
 """The fairness gate's Markdown report, its metadata and its numbers."""
 
-from components._shared.reports import fmt, markdown_table, md_text, verdict
+from components._shared.reports.markdown import fmt, markdown_table, md_text, verdict
 from components.check_fairness.core import FairnessResult, FeatureFairness
 
 

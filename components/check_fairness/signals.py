@@ -8,8 +8,8 @@ an identifier-like column would flood Prometheus with series.
 
 import math
 
-from components._shared.gate_records import GateRecord
-from components._shared.pushgateway import GateFigures, Series
+from components._shared.verdicts.gate_records import GateRecord
+from components._shared.verdicts.pushgateway import GateFigures, Series
 from components.check_fairness.core import FairnessResult
 
 GATE = "fairness"

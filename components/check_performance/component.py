@@ -73,7 +73,7 @@ def check_performance(
     import time
 
     from components._shared.io.partitions import DateWindow
-    from components._shared.reports import write_text
+    from components._shared.reports.markdown import write_text
     from components.check_performance import report as out
     from components.check_performance.core import check_performance as judge
     from components.check_performance.publish import publish

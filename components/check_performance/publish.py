@@ -1,7 +1,8 @@
 """The live-performance verdict beyond the run: Pushgateway figures and the run's gate record."""
 
-from components._shared.gate_records import GateRecord, write_gate_record
-from components._shared.pushgateway import GateFigures, Series, pipeline_name, push_gate
+from components._shared.verdicts.gate_records import GateRecord
+from components._shared.verdicts.publish import publish_verdict
+from components._shared.verdicts.pushgateway import GateFigures, Series
 from components.check_performance.core import PerformanceResult
 from components.check_performance.report import summary_line
 
@@ -67,14 +68,14 @@ def publish(
 
     Neither can fail the gate: both warn on stderr and go on.
     """
-    push_gate(figures_of(result, model, duration_seconds))
-    write_gate_record(
+    publish_verdict(
         kfp_run_id,
-        GateRecord(
+        figures_of(result, model, duration_seconds),
+        lambda pipeline: GateRecord(
             gate=GATE,
             passed=result.passed,
             line=summary_line(result),
             model=model,
-            pipeline=pipeline_name(),
+            pipeline=pipeline,
         ),
     )

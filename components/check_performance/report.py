@@ -4,8 +4,8 @@ import html
 import math
 from dataclasses import asdict
 
-from components._shared.charts import daily_series
-from components._shared.reports import fmt, markdown_table, md_text
+from components._shared.reports.charts import daily_series
+from components._shared.reports.markdown import fmt, markdown_table, md_text
 from components.check_performance.bounds import NOT_JUDGED, PASSED
 from components.check_performance.core import PerformanceResult
 from components.check_performance.measures import METRICS

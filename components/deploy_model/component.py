@@ -95,15 +95,14 @@ def deploy_model(
     import os
     import time
 
-    from components._shared.gate_records import write_gate_record
     from components._shared.image import IMAGE
-    from components._shared.kube import current_namespace
-    from components._shared.pushgateway import pipeline_name, push_gate
-    from components._shared.reports import write_text
+    from components._shared.reports.markdown import write_text
     from components._shared.settings import MODEL_PUBLIC_KEY_ENV
+    from components._shared.verdicts.publish import publish_verdict
     from components.deploy_model.core import Request
     from components.deploy_model.core import deploy_model as deploy
     from components.deploy_model.judge import Thresholds
+    from components.deploy_model.kube import current_namespace
     from components.deploy_model.render import Target
     from components.deploy_model.report import render_report
     from components.deploy_model.signals import figures_of, record_of
@@ -131,6 +130,9 @@ def deploy_model(
         metrics.log_metric(key, value)
     report.metadata.update(outcome.metadata())
     write_text(report.path, render_report(outcome, service_name, target.namespace))
-    push_gate(figures_of(outcome, limits, time.monotonic() - started))
-    write_gate_record(kfp_run_id, record_of(outcome, limits, pipeline_name()))
+    publish_verdict(
+        kfp_run_id,
+        figures_of(outcome, limits, time.monotonic() - started),
+        lambda pipeline: record_of(outcome, limits, pipeline),
+    )
     return outcome.promoted

@@ -4,14 +4,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from components._shared.alias_moves import move_alias, record_kept
 from components._shared.errors import ConfigError
-from components._shared.kube import Cluster, KubeError, KubeForbiddenError
+from components._shared.registry.aliases import move_alias, record_kept
+from components._shared.registry.names import PRODUCTION
 from components.deploy_model import render
 from components.deploy_model.judge import Thresholds, Verdict, judge
+from components.deploy_model.kube import Cluster, KubeError, KubeForbiddenError
 from components.deploy_model.registry import resolve
 
-PRODUCTION = "production"
 CANARY_TAGS = "kfp_mlops.canary"  # prefix of the version tags recording a canary's outcome
 
 

@@ -3,8 +3,7 @@
 import math
 from dataclasses import dataclass, field
 
-from components._shared import prometheus
-from components.deploy_model import promql
+from components.deploy_model import prometheus, promql
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Which registered version to deploy, checked: it exists, carries model_sha256, and matches it."""
 
-from components._shared.champion import SHA256_TAG, load_version
 from components._shared.errors import ConfigError
-from components._shared.registry import Registry
+from components._shared.registry.champion import SHA256_TAG, load_version
+from components._shared.registry.client import Registry
 
 NOTHING = "nothing was deployed"
 

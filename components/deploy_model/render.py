@@ -9,9 +9,13 @@ import re
 from dataclasses import dataclass
 
 from components._shared.errors import ConfigError, one_of
-from components._shared.kube import API_VERSION, KIND
+from components._shared.registry.signing import (
+    PUBLIC_KEY_CONFIG_MAP,
+    PUBLIC_KEY_MOUNT,
+    PUBLIC_KEY_NAME,
+)
 from components._shared.settings import MODEL_PUBLIC_KEY_ENV, MODEL_SHA256_ENV
-from components._shared.signing import PUBLIC_KEY_CONFIG_MAP, PUBLIC_KEY_MOUNT, PUBLIC_KEY_NAME
+from components.deploy_model.kube import API_VERSION, KIND
 
 # serving.kserve.io/deploymentMode values: Knative (Serverless) and the plain Deployment mode,
 # called RawDeployment before KServe 0.20 and Standard since (same controller path).
@@ -46,7 +50,7 @@ TOKEN_VOLUME = "auth-token"
 # read-only, so MLflow's artifact downloads and HOME's caches go to an emptyDir at /tmp.
 TMP_VOLUME, TMP_DIR, TMP_SIZE = "tmp", "/tmp", "512Mi"
 # Model signatures: a deploy step that verifies with a public key renders a predictor that
-# verifies with the same one (the ConfigMap of components/_shared/signing.py, read-only).
+# verifies with the same one (the ConfigMap of components/_shared/registry/signing.py, read-only).
 PUBLIC_KEY_VOLUME = "model-signing-public"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?)?$")

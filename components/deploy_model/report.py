@@ -1,6 +1,6 @@
 """The deploy step's Markdown report: what was applied, the canary's numbers, the decision."""
 
-from components._shared.reports import markdown_table, md_text, verdict
+from components._shared.reports.markdown import markdown_table, md_text, verdict
 from components.deploy_model.core import Outcome
 
 

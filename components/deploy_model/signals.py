@@ -5,8 +5,8 @@ request count, error rate and p95 latency (seconds) with the bounds it was held 
 rolled back pushes `rolled_back` 1.
 """
 
-from components._shared.gate_records import GateRecord
-from components._shared.pushgateway import GateFigures
+from components._shared.verdicts.gate_records import GateRecord
+from components._shared.verdicts.pushgateway import GateFigures
 from components.deploy_model.core import Outcome
 from components.deploy_model.judge import Thresholds
 

@@ -69,11 +69,10 @@ def detect_drift(
     """
     import time
 
-    from components._shared.champion import load_champion
-    from components._shared.gate_records import write_gate_record
     from components._shared.io.sources import open_source
-    from components._shared.pushgateway import pipeline_name, push_gate
-    from components._shared.reports import write_text
+    from components._shared.registry.champion import load_champion
+    from components._shared.reports.markdown import write_text
+    from components._shared.verdicts.publish import publish_verdict
     from components.detect_drift.core import detect_drift as compare
     from components.detect_drift.report import (
         metadata_of,
@@ -103,6 +102,9 @@ def detect_drift(
     write_text(report_html.path, render_html(result))
     write_text(report.path, render_markdown(result))
     report.metadata.update(metadata_of(result))
-    push_gate(figures_of(result, model_name, time.monotonic() - started))
-    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
+    publish_verdict(
+        kfp_run_id,
+        figures_of(result, model_name, time.monotonic() - started),
+        lambda pipeline: record_of(result, model_name, pipeline),
+    )
     return result.drifted

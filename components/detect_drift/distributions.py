@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from components._shared.charts import (
+from components._shared.reports.charts import (
     MAX_BINS,
     Distribution,
     categorical_distribution,

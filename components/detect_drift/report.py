@@ -3,8 +3,8 @@
 import html
 import math
 
-from components._shared.charts import distribution_pair
-from components._shared.reports import fmt, markdown_table, md_text
+from components._shared.reports.charts import distribution_pair
+from components._shared.reports.markdown import fmt, markdown_table, md_text
 from components.detect_drift.ranking import ranked
 from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
 from components.detect_drift.stattests import P_VALUE, REGISTRY

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from components._shared.charts import Distribution
+from components._shared.reports.charts import Distribution
 from components.detect_drift.scan import EXACT
 
 TESTED, SKIPPED, SCHEMA_CHANGE = "tested", "skipped", "schema_change"

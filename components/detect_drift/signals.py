@@ -10,8 +10,8 @@ dataset's drift share is held to a max.
 
 import math
 
-from components._shared.gate_records import GateRecord
-from components._shared.pushgateway import GateFigures, Series
+from components._shared.verdicts.gate_records import GateRecord
+from components._shared.verdicts.pushgateway import GateFigures, Series
 from components.detect_drift.results import SCHEMA_CHANGE, SKIPPED, ColumnDrift, DriftResult
 
 GATE = "drift"

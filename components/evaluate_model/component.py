@@ -66,12 +66,11 @@ def evaluate_model(
     """
     import time
 
-    from components._shared.champion import load_champion
-    from components._shared.gate_records import write_gate_record
     from components._shared.io import read_parquet
     from components._shared.model_io import load_model
-    from components._shared.pushgateway import pipeline_name, push_gate
-    from components._shared.reports import write_text
+    from components._shared.registry.champion import load_champion
+    from components._shared.reports.markdown import write_text
+    from components._shared.verdicts.publish import publish_verdict
     from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
     from components.evaluate_model.report import render_markdown
     from components.evaluate_model.signals import figures_of, record_of
@@ -94,6 +93,9 @@ def evaluate_model(
     classification_metrics.log_roc_curve(*(list(values) for values in result.roc))
     write_text(report.path, render_markdown(result))
     report.metadata.update(result.report_metadata())
-    push_gate(figures_of(result, limits, model_name, time.monotonic() - started))
-    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
+    publish_verdict(
+        kfp_run_id,
+        figures_of(result, limits, model_name, time.monotonic() - started),
+        lambda pipeline: record_of(result, model_name, pipeline),
+    )
     return result.passed

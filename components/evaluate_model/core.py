@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
-from components._shared.champion import Champion
 from components._shared.errors import ConfigError, DataError, one_of
+from components._shared.registry.champion import Champion
 from components.evaluate_model.latency import latency_ms
 from components.evaluate_model.scoring import METRICS, Scores, roc_points
 

@@ -1,6 +1,6 @@
 """The Markdown report of an evaluation: verdict first, then metrics, then the champion."""
 
-from components._shared.reports import Md, fmt, markdown_table, md_text, verdict
+from components._shared.reports.markdown import Md, fmt, markdown_table, md_text, verdict
 from components.evaluate_model.core import Evaluation
 
 ROWS = ("accuracy", "f1", "roc_auc", "latency_p50_ms", "latency_p95_ms")

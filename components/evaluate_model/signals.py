@@ -5,8 +5,8 @@ The champion comparison is pushed as `delta_<primary>` (challenger - champion) w
 bound it is held to, -max_regression as a minimum.
 """
 
-from components._shared.gate_records import GateRecord
-from components._shared.pushgateway import GateFigures
+from components._shared.verdicts.gate_records import GateRecord
+from components._shared.verdicts.pushgateway import GateFigures
 from components.evaluate_model.core import Evaluation, Thresholds
 
 GATE = "evaluation"

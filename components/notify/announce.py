@@ -26,7 +26,7 @@ UI_URL_ENV = "KFP_MLOPS_UI_URL"
 
 def gate_verdicts(kfp_run_id: str) -> list[Verdict]:
     """The run's gate records as verdicts ([] with a warning when they cannot be read)."""
-    from components._shared.gate_records import read_gate_records
+    from components._shared.verdicts.gate_records import read_gate_records
 
     if not kfp_run_id:
         return []
@@ -48,9 +48,9 @@ def failed_task(
     if named:
         return named
     try:
-        from pipelines.descriptors import compiled_path
+        from components._shared.compiled import compiled_spec
 
-        found = local_failed_tasks(compiled_path(pipeline), root, job_name, "notify")
+        found = local_failed_tasks(compiled_spec(pipeline), root, job_name, "notify")
     except Exception as exc:  # no compiled spec beside the image, an unreadable folder
         warn(f"failed task not found in the run folder: {exc}")
         return ""
@@ -141,7 +141,7 @@ def run_seconds(run_created: str, now: datetime | None = None) -> float | None:
 
 
 def _push_end(note: Notification, duration_seconds: float | None) -> bool:
-    from components._shared.pushgateway import push_pipeline_end
+    from components._shared.verdicts.pushgateway import push_pipeline_end
 
     try:
         return push_pipeline_end(

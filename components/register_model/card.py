@@ -1,6 +1,6 @@
 """The model card: a Markdown page a reviewer reads before trusting a registered version."""
 
-from components._shared.reports import fmt, markdown_table, md_text, plain, verdict
+from components._shared.reports.markdown import fmt, markdown_table, md_text, plain, verdict
 
 EVALUATION_FACTS = (
     "primary_metric",

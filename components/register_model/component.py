@@ -69,7 +69,7 @@ def register_model(
     import json
 
     from components._shared.io import read_parquet
-    from components._shared.reports import write_text
+    from components._shared.reports.markdown import write_text
     from components.register_model.core import Candidate
     from components.register_model.core import register_model as register
 

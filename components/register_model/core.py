@@ -7,7 +7,7 @@ from pathlib import Path
 
 from components._shared.errors import ConfigError
 from components._shared.failpoints import failpoint
-from components._shared.signing import LINEAGE_FILE, SIGNATURE_FILE, sign_model
+from components._shared.registry.signing import LINEAGE_FILE, SIGNATURE_FILE, sign_model
 from components.register_model.card import render_card
 from components.register_model.lineage import (
     Candidate,
@@ -18,11 +18,7 @@ from components.register_model.lineage import (
     run_params,
     version_tags,
 )
-from components.register_model.promotion import (  # noqa: F401 (their public home)
-    CHALLENGER,
-    CHAMPION,
-    CHAMPION_SINCE_TAG,
-    PREVIOUS_CHAMPION_TAG,
+from components.register_model.promotion import (  # noqa: F401 (its public home)
     decide_promotion,
     move_aliases,
 )
@@ -77,7 +73,7 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
             step. LeaseError (a ServiceError) when another run holds the lock too long.
     """
     from components._shared.model_io import load_model
-    from components._shared.registry import Registry
+    from components._shared.registry.client import Registry
 
     if not NAME_PATTERN.match(model_name or ""):
         raise ConfigError(

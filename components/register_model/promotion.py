@@ -1,15 +1,25 @@
-"""Alias moves under the registry lock: each recorded in the audit trail before it is made."""
+"""register_model's alias decisions: `challenger` to the new version, then maybe `champion`.
+
+The moves themselves go through the registry's one protocol (registry.aliases).
+"""
 
 from datetime import UTC, datetime
 
-from components._shared.audit import Trail
-from components._shared.failpoints import failpoint
+from components._shared.registry.aliases import Marks, alias_moves
+from components._shared.registry.names import (
+    CHALLENGER,
+    CHAMPION,
+    CHAMPION_SINCE_TAG,
+    PREVIOUS_CHAMPION_TAG,
+)
 from components.register_model.lineage import as_int
 
-CHALLENGER, CHAMPION = "challenger", "champion"
-# Champion history on the versions themselves, so `kfp-mlops rollback` knows where to go back.
-CHAMPION_SINCE_TAG = "kfp_mlops.champion_since"  # UTC ISO time the version became champion
-PREVIOUS_CHAMPION_TAG = "kfp_mlops.previous_champion"  # the champion it replaced
+CHALLENGER_MARKS = Marks(moved="register.challenger_moved")
+CHAMPION_MARKS = Marks(
+    tagged="register.tags_written",  # champion_since and previous_champion, before the move
+    recorded="register.record_written",
+    moved="register.champion_moved",
+)
 
 
 def decide_promotion(
@@ -52,32 +62,19 @@ def move_aliases(
         LeaseError: Another holder kept the lock past the wait, or the lease was lost.
         ServiceError: MLflow or S3 failed; every move made so far carries its record.
     """
-    from components._shared.lease import Lease
-
-    with Lease(name, who, rerun=who != "unknown") as lease:
-        failpoint("register.lock_acquired")
-        live = registry.aliases(name, state)
-        trail = Trail(registry, name, state)
-        trail.reconcile(live)  # a record a dead holder wrote but never acted on is not a move
-        challenger = live.get(CHALLENGER)
+    with alias_moves(
+        name, who, state, registry=registry, locked="register.lock_acquired"
+    ) as aliases:
+        challenger = aliases.live.get(CHALLENGER)
         if challenger is None or challenger < version:  # never back to an older one
-            lease.ensure()
-            trail.record(CHALLENGER, version, challenger, who, f"v{version} registered")
-            registry.set_alias(name, CHALLENGER, version, state)
-            failpoint("register.challenger_moved")
-        current = live.get(CHAMPION)
+            aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
+        current = aliases.live.get(CHAMPION)
         promoted, reason = decide_promotion(
             promote=promote, version=version, current_champion=current, evaluation=evaluation
         )
         if promoted and current != version:
-            # Before the move: a champion never exists without when and whom it replaced.
+            # Tagged before the move: a champion never exists without when and whom it replaced.
             since = {CHAMPION_SINCE_TAG: datetime.now(UTC).isoformat(timespec="seconds")}
             previous = {} if current is None else {PREVIOUS_CHAMPION_TAG: str(current)}
-            registry.set_tags(name, version, previous | since, state)
-            failpoint("register.tags_written")
-            lease.ensure()
-            trail.record(CHAMPION, version, current, who, reason)
-            failpoint("register.record_written")
-            registry.set_alias(name, CHAMPION, version, state)
-            failpoint("register.champion_moved")
+            aliases.move(CHAMPION, version, reason, tags=previous | since, marks=CHAMPION_MARKS)
     return promoted, reason, current

@@ -1,15 +1,10 @@
 """The reference data URI: the one given, or the `dataset_uri` tag of the model's champion."""
 
-import os
 from dataclasses import dataclass
 
-from components._shared.errors import DataError, ServiceError
-from components._shared.redact import redact
-from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
-
-ALIAS = "champion"
-# Fail in seconds when MLflow is down (the pipeline retries the step); values already set win.
-CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+from components._shared.errors import DataError
+from components._shared.registry.champion import version_by_alias
+from components._shared.registry.names import CHAMPION as ALIAS
 
 
 @dataclass(frozen=True)
@@ -53,22 +48,10 @@ def resolve_reference(model_name: str, reference_uri: str) -> Reference:
     """
     if reference_uri.strip():
         return Reference(uri=reference_uri.strip(), source="given")
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException, RestException
-
-    uri = mlflow_tracking_uri()
-    for key, value in CLIENT_ENV.items():
-        os.environ.setdefault(key, value)
-    try:
-        version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
-            model_name, ALIAS
-        )
-    except RestException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise _no_champion(model_name, f"it has no @{ALIAS} version") from exc
-        raise _service_error(uri, exc) from exc
-    except MlflowException as exc:
-        raise _service_error(uri, exc) from exc
+    # Through the registry room: its one client policy and its error wording.
+    version = version_by_alias(model_name, ALIAS)
+    if version is None:
+        raise _no_champion(model_name, f"it has no @{ALIAS} version")
     tags = version.tags or {}
     for tag in ("dataset_uri", "dataset_sha256"):
         # Without the hash the snapshot could have changed unseen: refuse rather than guess.
@@ -81,13 +64,4 @@ def resolve_reference(model_name: str, reference_uri: str) -> Reference:
         source=ALIAS,
         model_version=int(version.version),
         dataset_sha256=tags["dataset_sha256"],
-    )
-
-
-def _service_error(uri: str, exc: Exception) -> ServiceError:
-    return ServiceError(
-        redact(
-            f"MLflow at {uri} ({MLFLOW_URI_ENV}) did not answer while looking up the champion "
-            f"({type(exc).__name__}: {str(exc)[:300]}); is the stack up (`kfp-mlops stack status`)?"
-        )
     )

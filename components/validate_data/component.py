@@ -53,10 +53,9 @@ def validate_data(
     import time
 
     from components._shared.errors import DataError
-    from components._shared.gate_records import write_gate_record
     from components._shared.io import read_parquet
-    from components._shared.pushgateway import pipeline_name, push_gate
-    from components._shared.reports import write_text
+    from components._shared.reports.markdown import write_text
+    from components._shared.verdicts.publish import publish_verdict
     from components.validate_data.core import validate
     from components.validate_data.signals import figures_of, record_of
 
@@ -85,7 +84,10 @@ def validate_data(
     metrics.log_metric("expectations_failed", result.failed)
     metrics.log_metric("success_percent", result.success_percent)
     metrics.log_metric("rows", result.rows)
-    push_gate(figures_of(result, model_name, time.monotonic() - started))
-    write_gate_record(kfp_run_id, record_of(result, model_name, pipeline_name()))
+    publish_verdict(
+        kfp_run_id,
+        figures_of(result, model_name, time.monotonic() - started),
+        lambda pipeline: record_of(result, model_name, pipeline),
+    )
     if not result.success:
         raise DataError(result.failure_message())

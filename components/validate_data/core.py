@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError
-from components._shared.reports import markdown_table, md_text
+from components._shared.reports.markdown import markdown_table, md_text
 from components.validate_data.suite import load_suite
 
 

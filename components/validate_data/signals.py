@@ -1,7 +1,7 @@
 """The validation gate's figures for the Pushgateway and its one-line verdict record."""
 
-from components._shared.gate_records import GateRecord
-from components._shared.pushgateway import GateFigures
+from components._shared.verdicts.gate_records import GateRecord
+from components._shared.verdicts.pushgateway import GateFigures
 from components.validate_data.core import Validation
 
 GATE = "validation"

@@ -40,7 +40,7 @@ def _model(uri: str | None, sha256: str | None):
         if sha256:
             raise ConfigError("--model-sha256 needs --model FILE.skops")
         return None
-    from components._shared.champion import load_model_uri
+    from components._shared.registry.champion import load_model_uri
 
     found = load_model_uri(uri, sha256=sha256)
     if found is None:
@@ -62,7 +62,7 @@ def _failed(args: argparse.Namespace, exc: Exception) -> int:
 
 def _drift_cmd(args: argparse.Namespace) -> int:
     from components._shared.io.sources import open_source
-    from components._shared.reports import write_text
+    from components._shared.reports.markdown import write_text
     from components.detect_drift.core import detect_drift
     from components.detect_drift.report import as_json, render_html, render_markdown
 

@@ -11,14 +11,15 @@ import getpass
 import os
 from datetime import UTC, datetime
 
-from components._shared.audit import Trail
-from components._shared.failpoints import failpoint
-from components.register_model.core import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
+from components._shared.registry.aliases import Marks, alias_moves
+from components._shared.registry.audit import Trail
+from components._shared.registry.names import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 from kfp_mlops.errors import RollbackError
 
 ROLLED_BACK = "kfp_mlops.rolled_back"  # on the demoted version: "<when> by <who> to vN"
 USER_ENV = "KFP_MLOPS_USER"
 UNCHANGED = "nothing was changed"
+MARKS = Marks(recorded="rollback.record_written", moved="rollback.champion_moved")
 
 
 def who() -> str:
@@ -46,8 +47,7 @@ def rollback(
         ServiceError: MLflow or S3 is not configured or does not answer; LeaseError when
             another holder keeps the registry lock past the wait.
     """
-    from components._shared.lease import Lease
-    from components._shared.registry import Registry
+    from components._shared.registry.client import Registry
 
     registry = Registry()
     _exists(registry, model)
@@ -57,11 +57,8 @@ def rollback(
     target = _previous(registry, model, seen)
     _check_loads(model, target)
     user = user or who()
-    with Lease(model, user) as lease:
-        live = registry.aliases(model, UNCHANGED)
-        trail = Trail(registry, model, UNCHANGED)
-        trail.reconcile(live)
-        current = live.get(CHAMPION)
+    with alias_moves(model, user, UNCHANGED, registry=registry, rerun=False) as aliases:
+        current = aliases.live.get(CHAMPION)
         _check_champion(model, current, seen, "rollback read it (it moved meanwhile)")
         previous = _previous(registry, model, current)
         if previous != target:
@@ -70,12 +67,9 @@ def rollback(
                 f"v{previous} while rolling back; {UNCHANGED}. Re-run"
             )
         when, why = datetime.now(UTC).isoformat(timespec="seconds"), reason or "no reason given"
-        _tag_both(registry, model, current, previous, user, when, why)
-        lease.ensure()
-        trail.record(CHAMPION, previous, current, user, f"rollback: {why}")
-        failpoint("rollback.record_written")
-        registry.set_alias(model, CHAMPION, previous, UNCHANGED)
-        failpoint("rollback.champion_moved")
+        _tag_demoted(registry, model, current, previous, user, when, why)
+        restored = _restored_tags(current, user, when, why)
+        aliases.move(CHAMPION, previous, f"rollback: {why}", tags=restored, marks=MARKS)
     return {"model": model, "from": current, "to": previous, "by": user, "at": when,
             "reason": why}  # fmt: skip
 
@@ -94,8 +88,8 @@ def _check_champion(model: str, current: int | None, expected: int | None, sourc
 
 def _check_loads(model: str, version: int) -> None:
     """Refuse a target whose file is not the recorded one or names an untrusted type."""
-    from components._shared.champion import load_version
     from components._shared.errors import ConfigError, DataError
+    from components._shared.registry.champion import load_version
 
     try:
         load_version(model, version)
@@ -120,8 +114,8 @@ def _previous(registry, model: str, current: int) -> int:
     return int(previous)
 
 
-def _tag_both(registry, model, current, previous, user, when, why) -> None:
-    """Who, when and why on both versions, before the move (a crash leaves no silent move)."""
+def _tag_demoted(registry, model, current, previous, user, when, why) -> None:
+    """Who, when and why on the demoted version, before the move (no silent move on a crash)."""
     registry.set_tags(
         model,
         current,
@@ -133,18 +127,17 @@ def _tag_both(registry, model, current, previous, user, when, why) -> None:
         },
         UNCHANGED,
     )
-    registry.set_tags(
-        model,
-        previous,
-        {
-            CHAMPION_SINCE_TAG: when,
-            "kfp_mlops.restored_at": when,
-            "kfp_mlops.restored_by": user,
-            "kfp_mlops.restored_from": str(current),
-            "kfp_mlops.restore_reason": why,
-        },
-        UNCHANGED,
-    )
+
+
+def _restored_tags(current, user, when, why) -> dict[str, str]:
+    """What the restored version records; the protocol writes it before the move."""
+    return {
+        CHAMPION_SINCE_TAG: when,
+        "kfp_mlops.restored_at": when,
+        "kfp_mlops.restored_by": user,
+        "kfp_mlops.restored_from": str(current),
+        "kfp_mlops.restore_reason": why,
+    }
 
 
 def _version_exists(registry, model: str, version: str) -> bool:
@@ -182,8 +175,8 @@ def alias_history(model: str) -> list[dict]:
         RollbackError: No such registered model.
         ServiceError: MLflow is not configured or does not answer.
     """
-    from components._shared.audit import history
-    from components._shared.registry import Registry
+    from components._shared.registry.audit import history
+    from components._shared.registry.client import Registry
 
     registry = Registry()
     _exists(registry, model)

@@ -102,6 +102,14 @@ def summarize_deploy(pipeline: Pipeline, run_dir: Path, log: str, returncode: in
     }
 
 
+# The tool's summarizer of each pipeline (the descriptors, a layer below, name none).
+SUMMARIZERS = {
+    "training": summarize_training,
+    "monitoring": summarize_monitoring,
+    "deploy": summarize_deploy,
+}
+
+
 def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, Any]:
     """Build a pipeline's run summary from a finished run's folder, every string redacted.
 
@@ -110,7 +118,8 @@ def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, 
     """
     from pipelines.descriptors import pipeline
 
-    return redacted(pipeline(name).summarize(run_dir, log, returncode))
+    described = pipeline(name)
+    return redacted(SUMMARIZERS[described.name](described, run_dir, log, returncode))
 
 
 def _gates(pipeline: Pipeline, outputs: dict, run_dir: Path) -> dict[str, dict | None]:

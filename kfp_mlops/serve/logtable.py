@@ -1,15 +1,30 @@
 """Many requests' prediction-log rows as one Arrow table, and such tables joined."""
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from components._shared.logformat import META_TYPES
 
-if TYPE_CHECKING:
-    from kfp_mlops.serve.logrows import LoggedRequest
+
+class RequestRows(Protocol):
+    """What `request_table` reads of a queued request (logrows.LoggedRequest has it).
+
+    A shape, not an import: logrows builds on this module, so naming its class here would
+    close a circle.
+    """
+
+    request_id: str
+    when: datetime
+    model: tuple[str, str | None]
+    input_names: tuple[str, ...]
+    inputs: tuple
+    output_names: tuple[str, ...]
+    outputs: tuple
+    latency_seconds: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +115,7 @@ def _column(parts, kind: pa.DataType | None) -> "pa.Array | pa.ChunkedArray":
     return pa.chunked_array(chunks)
 
 
-def request_table(requests: "list[LoggedRequest]", types: dict[str, pa.DataType] | None = None):
+def request_table(requests: "list[RequestRows]", types: dict[str, pa.DataType] | None = None):
     """The same table as `table([r.columns() for r in requests])`, built column-wise.
 
     For requests of one server (the same input and output names, in the same order): each

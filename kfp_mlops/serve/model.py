@@ -6,10 +6,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components._shared.champion import load_model_uri, signature_inputs
 from components._shared.errors import ConfigError
 from components._shared.logformat import log_schema
 from components._shared.model_io import ModelTrustError
+from components._shared.registry.champion import load_model_uri, signature_inputs
 from kfp_mlops.serve.fastpath import FastPreprocess, compile_fast, probe_frame, verified
 from kfp_mlops.serve.frame import Rows, checked_rows
 from kfp_mlops.serve.schema import Schema, schema_from

@@ -8,7 +8,7 @@ server's files do, and a pair that disagrees is set aside. Looked up on the writ
 (or a registry that does not answer) is asked again after `retry_seconds`, for the next
 partition that needs it; a partition whose schema was learned from its first pair meanwhile
 keeps it for its day (its files stay one schema). A registry that hangs costs the writer at
-most one request timeout (15 s, champion.CLIENT_ENV) per model version per `retry_seconds`.
+most one request timeout (30 s, registry.client.CLIENT_ENV) per model version per `retry_seconds`.
 """
 
 import logging
@@ -31,7 +31,7 @@ def registered_inputs(model: str, version: str) -> list[tuple[str, str]] | None:
         ServiceError: MLflow does not answer, or answers with an error (no such version).
         DataError: A signature type the server does not take.
     """
-    from components._shared.champion import signature_inputs
+    from components._shared.registry.champion import signature_inputs
     from kfp_mlops.serve.schema import signature_kinds
 
     where = f"models:/{model}/{version}"

@@ -1,7 +1,7 @@
 """The embedded stack's model-signing key pair: made once in its state folder, paths exported.
 
 `make demo` makes the pair; from then on `kfp-mlops stack env` and `run-local` export its
-paths, so registration signs (components/_shared/signing.py) and every load verifies.
+paths, so registration signs (components/_shared/registry/signing.py) and every load verifies.
 A stack without the pair exports nothing, and loads behave as they did before signing.
 """
 
@@ -19,7 +19,7 @@ def paths(home: Path) -> tuple[Path, Path]:
 
 def make(home: Path, log: Log = print) -> None:
     """Make the stack's EC P-256 model-signing key pair, unless it has one already."""
-    from components._shared.signing import write_key_pair
+    from components._shared.registry.signing import write_key_pair
 
     private, public = paths(home)
     if private.is_file() and public.is_file():

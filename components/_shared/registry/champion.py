@@ -1,9 +1,6 @@
 """Registered model versions, by alias or number, loaded from MLflow through the checked loader."""
 
-import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,19 +8,12 @@ from typing import Any
 from components._shared.errors import ConfigError, DataError, ServiceError
 from components._shared.model_io import MODEL_FILE, REFUSED_HINT, ModelTrustError, load_bytes
 from components._shared.redact import redact, redact_uri
+from components._shared.registry.client import apply_client_policy, mlflow_client
+from components._shared.registry.names import CHAMPION, SHA256_TAG
+from components._shared.registry.signing import verify_model
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
-from components._shared.signing import verify_model
 
-ALIAS = "champion"
-SHA256_TAG = "model_sha256"  # the version tag register_model writes: sha256 of the stored file
-# An unreachable server should fail in seconds, not after MLflow's default minutes of retries
-# (the pipeline retries the whole step instead); no progress bars in step logs.
-# Values already in the environment win.
-CLIENT_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
+ALIAS = CHAMPION  # what load_champion loads unless told another alias
 
 
 @dataclass(frozen=True)
@@ -34,19 +24,6 @@ class Champion:
     model: Any | None  # None when the version could not be loaded
     problem: str | None = None  # why model is None, for the report
     sha256: str | None = None  # the file's, checked against the version's tag at load
-
-
-@contextmanager
-def _client_env() -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in CLIENT_ENV}
-    for key, value in CLIENT_ENV.items():
-        os.environ.setdefault(key, value)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
 
 
 def _service_error(uri: str, exc: Exception, doing: str = "looking up the champion"):
@@ -148,24 +125,34 @@ def load_version(model_name: str, version: int) -> Champion:
         ConfigError: No such version (names the model and version).
         ServiceError: MLflow is not configured or does not answer.
     """
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException, RestException
 
     uri = mlflow_tracking_uri()
-    with _client_env():
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        try:
-            found = client.get_model_version(model_name, str(version))
-        except RestException as exc:
-            if _not_found(exc, alias=False):
-                raise ConfigError(
-                    f"models:/{model_name}/{version} does not exist; list the versions in the "
-                    "MLflow UI, or name an alias such as @champion"
-                ) from None
-            raise _service_error(uri, exc, f"looking up models:/{model_name}/{version}") from exc
-        except MlflowException as exc:
-            raise _service_error(uri, exc, f"looking up models:/{model_name}/{version}") from exc
-        return _load(uri, model_name, found)
+    client = mlflow_client(uri)
+    try:
+        found = client.get_model_version(model_name, str(version))
+    except RestException as exc:
+        if _not_found(exc, alias=False):
+            raise ConfigError(
+                f"models:/{model_name}/{version} does not exist; list the versions in the "
+                f"MLflow UI, or name an alias such as @{CHAMPION}"
+            ) from None
+        raise _service_error(uri, exc, f"looking up models:/{model_name}/{version}") from exc
+    except MlflowException as exc:
+        raise _service_error(uri, exc, f"looking up models:/{model_name}/{version}") from exc
+    return _load(uri, model_name, found)
+
+
+def version_by_alias(model_name: str, alias: str = ALIAS) -> Any | None:
+    """The registered version (MLflow's ModelVersion, with its tags) behind an alias, or None.
+
+    None when the model or the alias does not exist (the expected first run).
+
+    Raises:
+        ServiceError: MLflow is not configured or does not answer (never read as "none").
+    """
+    uri = mlflow_tracking_uri()
+    return _version_by_alias(mlflow_client(uri), uri, model_name, alias)
 
 
 def load_champion(model_name: str, alias: str = ALIAS) -> Champion | None:
@@ -175,13 +162,9 @@ def load_champion(model_name: str, alias: str = ALIAS) -> Champion | None:
         ModelTrustError: The version's file is not the recorded one or is not trusted.
         ServiceError: MLflow is not configured or does not answer (never read as "no champion").
     """
-    from mlflow import MlflowClient
-
     uri = mlflow_tracking_uri()
-    with _client_env():
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        found = _version_by_alias(client, uri, model_name, alias)
-        return None if found is None else _load(uri, model_name, found)
+    found = _version_by_alias(mlflow_client(uri), uri, model_name, alias)
+    return None if found is None else _load(uri, model_name, found)
 
 
 def load_model_uri(model_uri: str, sha256: str | None = None) -> Champion | None:
@@ -228,7 +211,7 @@ def load_model_uri(model_uri: str, sha256: str | None = None) -> Champion | None
 def signature_inputs(model_uri: str) -> list[dict] | None:
     """The input signature MLflow recorded for a registered version (names and types), if any.
 
-    Read with the loader's client settings and error wording, so it fails as a load does.
+    Read under the one client policy and error wording, so it fails as a load does.
     Only names and types: what is loaded is still the sha-checked file.
 
     Raises:
@@ -238,9 +221,9 @@ def signature_inputs(model_uri: str) -> list[dict] | None:
     from mlflow.models import get_model_info
 
     uri = mlflow_tracking_uri()
+    apply_client_policy()
     try:
-        with _client_env():
-            signature = get_model_info(model_uri).signature
+        signature = get_model_info(model_uri).signature
     except MlflowException as exc:
         raise _service_error(uri, exc, f"reading the signature of {model_uri}") from exc
     if signature is None or signature.inputs is None:

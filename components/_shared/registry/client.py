@@ -1,4 +1,4 @@
-"""The MLflow side of registration: fail-fast client, idempotent run/version, aliases."""
+"""The one MLflow client and its policy; registration's idempotent run and version; aliases."""
 
 import os
 import tempfile
@@ -12,11 +12,16 @@ from components._shared.failpoints import failpoint
 from components._shared.redact import redact, redact_uri
 from components._shared.settings import MLFLOW_URI_ENV, mlflow_tracking_uri
 
-# An unreachable server must fail in seconds, not after MLflow's default ~4 minutes of retries.
-FAST_FAIL_ENV = {
+# The one client policy, for every MLflow call of the project (registration, loading, lookups).
+# An unreachable server must fail in seconds, not after MLflow's default ~4 minutes of retries;
+# a hung one after 30 s (the longest any call took before the policies were one: uploads of a
+# model through the artifact proxy); no progress bars in step logs. An operator's own setting
+# of these wins.
+CLIENT_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 # MLflow's HTTP session retries every method, POST included (urllib3 Retry with
 # allowed_methods=None, mlflow/utils/request_utils.py): a create whose reply was lost would be
@@ -39,6 +44,27 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
+def apply_client_policy() -> None:
+    """Set the one policy in this process's environment, where MLflow reads it on every call.
+
+    The same values whichever caller comes first (registration, a load, a lookup), so the
+    policy never depends on call order.
+    """
+    for key, value in CLIENT_ENV.items():
+        os.environ.setdefault(key, value)  # an operator's own setting wins
+    os.environ.update(NO_RETRY_ENV)  # not the operator's choice: see NO_RETRY_ENV
+
+
+def mlflow_client(uri: str):
+    """An MlflowClient for `uri` (tracking and registry) under the one policy."""
+    from mlflow import MlflowClient
+
+    apply_client_policy()
+    # No mlflow.set_tracking_uri: that process-wide setting would outlive this step
+    # (and leak into later callers); the fluent API reads MLFLOW_TRACKING_URI itself.
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 def _filter(key: dict[str, str]) -> str:
     return " and ".join(f"tags.{k} = '{v}'" for k, v in key.items())
 
@@ -47,16 +73,9 @@ class Registry:
     """An MLflow client whose every failure is a ServiceError naming the endpoint and the step."""
 
     def __init__(self) -> None:
-        from mlflow import MlflowClient
-
-        for key, value in FAST_FAIL_ENV.items():
-            os.environ.setdefault(key, value)  # an operator's own setting wins
-        os.environ.update(NO_RETRY_ENV)  # not the operator's choice: see NO_RETRY_ENV
         uri = mlflow_tracking_uri()
         self.uri, self.where = uri, redact_uri(uri)
-        # No mlflow.set_tracking_uri: that process-wide setting would outlive this step
-        # (and leak into later callers); the fluent API reads MLFLOW_TRACKING_URI itself.
-        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        self.client = mlflow_client(uri)
         with self.step("connecting", NOTHING_REGISTERED):
             self.client.search_experiments(max_results=1)
 
@@ -215,7 +234,7 @@ class Registry:
         """
         import mlflow.artifacts
 
-        from components._shared.signing import SIGNATURE_FILE, signature_tag
+        from components._shared.registry.signing import SIGNATURE_FILE, signature_tag
 
         state = "nothing was registered; re-run the step"
         with (

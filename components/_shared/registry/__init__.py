@@ -1,0 +1,1 @@
+"""The model registry room: one MLflow client, version loading, lease, audit, alias moves."""

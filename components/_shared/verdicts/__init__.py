@@ -1,0 +1,1 @@
+"""Gate verdicts beyond the run: Pushgateway figures and gate records, published together."""
