@@ -147,7 +147,13 @@ def add_parser(sub) -> None:
     pp.set_defaults(func=_params_cmd)
 
     r = sub.add_parser(
-        "run-local", help="run a compiled pipeline with kfp.local against the embedded stack"
+        "run-local",
+        help="run a compiled pipeline with kfp.local against the embedded stack",
+        description="Run a compiled pipeline with kfp.local against the embedded stack. A task "
+        "that fails with a service error (MLflow or S3 not answering, a timeout) is retried "
+        "as its spec says (5 s, then 10 s), each retry shown as 'retrying in N s'; any other "
+        "error (a missing file, no champion, a wrong column) cannot pass on retry and fails "
+        "the task at once.",
     )
     r.add_argument("pipeline", help="pipeline name, e.g. training")
     r.add_argument("--params", metavar="FILE", help="JSON or YAML file of pipeline parameters")
