@@ -69,7 +69,9 @@ def _drift_cmd(args: argparse.Namespace) -> int:
 
     try:
         # A registered --model needs MLflow; s3:// sources need the stack's S3 when it runs.
-        use_local_stack(required=bool(args.model and args.model.startswith("models:/")))
+        registered = bool(args.model and args.model.startswith("models:/"))
+        if registered or any(s.startswith("s3://") for s in (args.reference, args.current)):
+            use_local_stack(required=registered)
         columns = _columns(args.columns)
         thresholds = _thresholds(args.threshold)
         methods = _pairs(args.column_method, "--column-method")
