@@ -1,5 +1,8 @@
 """The first hour on the documented path (issue 19, part 4): each friction pinned."""
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,73 @@ def test_a_service_error_is_retried_with_back_off_and_says_so(monkeypatch, capsy
 def test_retries_stop_at_the_policy(monkeypatch):
     state, calls, slept = _dispatch_with(monkeypatch, [("ServiceError", "down")] * 3, retries_=1)
     assert (state, len(calls), slept) == (status.Status.FAILURE, 2, [5])
+
+
+def test_make_help_lists_targets_with_digits():
+    out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True).stdout
+    assert " e2e " in out.replace("\x1b[36m", " ").replace("\x1b[0m", " ")
+
+
+def test_live_performance_line_says_each_bound_status_and_reason():
+    from kfp_mlops.runs.render import render_text
+
+    reason = "accuracy below 0.9 on the last 1 judged day(s), fewer than min_days 3"
+    live = {
+        "passed": True,
+        "reasons": [],
+        "metrics": {"accuracy": 0.7},
+        "checks": {"accuracy": {"status": "passed", "reason": reason}},
+    }
+    summary = {"pipeline": "monitoring", "status": "succeeded", "blessed": None, "model": None,
+               "gates": {"live_performance": live}, "run_dir": "r",
+               "reports": ["r/reports/x.html"]}  # fmt: skip
+    text = render_text(summary)
+    assert f"passed: {reason}" in text
+    assert "reports    r/reports/x.html" in text
+
+
+def test_reports_are_stored_with_the_extension_their_type_declares(tmp_path):
+    from kfp_mlops.runs.reports import store_reports
+
+    spec = REPO / "compiled" / "training.yaml"
+    task_dir = tmp_path / "outputs" / "training-1" / "check-fairness"
+    task_dir.mkdir(parents=True)
+    (task_dir / "report").write_text("# fairness\n")
+    stored = store_reports(spec, tmp_path)
+    assert stored == [str(tmp_path / "reports" / "check-fairness-report.md")]
+    assert Path(stored[0]).read_text() == "# fairness\n"
+
+
+def test_html_outputs_of_the_monitoring_spec_get_html(tmp_path):
+    from kfp_mlops.runs.reports import report_types
+
+    kinds = set(report_types(REPO / "compiled" / "monitoring.yaml").values())
+    assert kinds == {".md", ".html"}
+
+
+def _cli(*args, env_extra=None, home=None):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
+    env |= {"KFP_MLOPS_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"} | (env_extra or {})
+    return subprocess.run([sys.executable, "-m", "kfp_mlops.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_without_a_stack_the_registry_commands_say_stack_up_or_stack_env(tmp_path):
+    done = _cli("history", "some-model", home=tmp_path / "no-stack")
+    assert done.returncode == 1
+    assert "kfp-mlops stack up" in done.stderr
+    assert 'eval "$(kfp-mlops stack env)"' in done.stderr
+
+
+def test_a_busy_port_is_a_usage_error_before_serving_starts(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _cli("log-sink", "--port", str(port), "--metrics-port", "0", home=tmp_path,
+                    env_extra={"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+                               "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--port" in done.stderr and "log sink on" not in done.stderr

@@ -20,6 +20,7 @@ from typing import Any
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
 from kfp_mlops.runs.outputs import redacted
 from kfp_mlops.runs.placeholders import resolved_spec
+from kfp_mlops.runs.reports import store_reports
 from kfp_mlops.runs.retries import RETRY_LINE, without_retries
 from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
@@ -172,6 +173,7 @@ class LocalRun:
         # The tasks held the service credentials, this process may not: mask theirs as well.
         summary = redacted(summary, service_env)
         summary["duration_s"] = round(time.monotonic() - started, 1)
+        summary["reports"] = store_reports(spec_path, run_dir)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         return summary
 
