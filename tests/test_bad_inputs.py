@@ -273,10 +273,11 @@ def test_bad_parameter_exits_2_before_any_task_and_changes_nothing(case, cli, se
     assert store_state() == before
 
 
-def test_unknown_parameter_name_exits_2_listing_the_valid_names(cli, seeded, before):
+def test_unknown_parameter_name_exits_2_suggesting_the_closest_name(cli, seeded, before):
     code, _, err = cli("run-local", "training", "-p", "min_acuracy=0.8")
     assert code == 2
-    assert "unknown parameter(s) ['min_acuracy']" in err and "'min_accuracy'" in err
+    assert "unknown parameter 'min_acuracy' for pipeline training" in err
+    assert "did you mean 'min_accuracy'?" in err
     assert store_state() == before
 
 

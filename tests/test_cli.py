@@ -20,6 +20,41 @@ def test_cli_params_lists_types_and_defaults_from_the_compiled_spec(capsys):
     assert "random_seed                          integer  default 42\n" in out
 
 
+def test_cli_params_shows_each_parameters_description_from_the_compiled_spec(capsys):
+    assert main(["params", "training"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        'sensitive_features                   list     default ["sex"]\n'
+        '    Columns to split the rows by, e.g. ["sex", "age"].\n'
+    ) in out
+    # A parameter several steps read, saying different things: each step is named.
+    assert "    register model: Registered model name (letters, digits, '_', '.', '-').\n" in out
+    assert "    evaluate model: Registered model name whose @champion is the baseline.\n" in out
+    assert main(["params", "monitoring"]) == 0
+    out = capsys.readouterr().out
+    assert "prediction_drift_alias" in out and "The alias of that model version" in out
+
+
+def test_every_pipeline_parameter_has_a_description_in_its_compiled_spec():
+    from kfp_mlops.params.describe import spec_descriptions
+    from kfp_mlops.params.parse import spec_parameters
+    from pipelines.descriptors import PIPELINES
+
+    for name, pipeline in PIPELINES.items():
+        said = spec_descriptions(pipeline.compiled_path)
+        declared = spec_parameters(pipeline.compiled_path)
+        assert set(said) == set(declared), name
+        assert [p for p in declared if not said[p]] == [], name
+
+
+def test_cli_p_help_says_how_to_write_lists_and_mappings(capsys):
+    for command in ("run-local", "run"):
+        assert main([command, "-h"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert 'A list is a JSON list \'["sex","age"]\' or comma-separated sex,age' in out
+        assert "a mapping is a JSON object '{\"max_depth\": 3}'" in out, command
+
+
 def test_cli_unknown_pipeline_is_a_usage_error(capsys):
     assert main(["run-local", "trainnig"]) == 2
     err = capsys.readouterr().err

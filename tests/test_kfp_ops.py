@@ -127,7 +127,10 @@ def test_run_without_wait_prints_run_url_and_exits_0(kfp, fake):
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        ("estimator: random_forest\nnot_a_param: 1\n", "unknown parameter(s) ['not_a_param']"),
+        (
+            "estimator: random_forest\nnot_a_param: 1\n",
+            "unknown parameter 'not_a_param' for pipeline training",
+        ),
         ("test_size: big\n", "parameter test_size must be double, got str"),
         ("promote: 1\n", "parameter promote must be boolean, got int"),
     ],

@@ -35,12 +35,102 @@ def test_resolve_reads_at_file_values_relative_to_the_params_file(tmp_path):
     assert resolve(SPEC, None, ["suite=@suite.json"], cwd=tmp_path)["suite"]["name"] == "s"
 
 
-def test_resolve_unknown_parameter_lists_the_valid_ones():
-    with pytest.raises(
-        UsageError,
-        match=r"unknown parameter\(s\) \['min_acuracy'\]; this pipeline takes .*'min_accuracy'",
-    ):
+def test_resolve_unknown_parameter_suggests_the_closest_and_where_names_are_listed():
+    with pytest.raises(UsageError) as raised:
         resolve(SPEC, None, ["min_acuracy=0.8"])
+    assert str(raised.value) == (
+        "unknown parameter 'min_acuracy' for pipeline training; did you mean 'min_accuracy'? "
+        "(`kfp-mlops params training` lists them)"
+    )
+
+
+def test_resolve_unknown_parameters_each_said_once_with_or_without_a_close_name(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("sensitve_features: [sex]\n")
+    with pytest.raises(UsageError) as raised:
+        resolve(compiled_path("monitoring"), params, ["zzz=1"])
+    assert str(raised.value).splitlines() == [
+        "unknown parameter 'sensitve_features' for pipeline monitoring; did you mean "
+        "'sensitive_features'? (`kfp-mlops params monitoring` lists them)",
+        "unknown parameter 'zzz' for pipeline monitoring (`kfp-mlops params monitoring` lists "
+        "them)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("sensitive_features=sex", ["sex"]),
+        ("sensitive_features=sex,age", ["sex", "age"]),
+        ("sensitive_features=sex, age", ["sex", "age"]),
+        ('sensitive_features=["sex","age"]', ["sex", "age"]),
+        ("sensitive_features=[sex, age]", ["sex", "age"]),
+    ],
+)
+def test_resolve_list_parameter_takes_a_json_list_or_comma_separated_names(override, expected):
+    assert resolve(SPEC, None, [override])["sensitive_features"] == expected
+
+
+def test_resolve_empty_list_and_mapping_values_are_empty():
+    got = resolve(compiled_path("monitoring"), None, ["drift_columns=", "drift_thresholds="])
+    assert got["drift_columns"] == [] and got["drift_thresholds"] == {}
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("hyperparameters=max_depth=3", {"max_depth": 3}),
+        ("hyperparameters=max_depth=3, max_iter=200", {"max_depth": 3, "max_iter": 200}),
+        ('hyperparameters={"max_depth": 3}', {"max_depth": 3}),
+        ("hyperparameters=max_depth: 3", {"max_depth": 3}),
+        (
+            "hyperparameters=loss=log_loss,early_stopping=false",
+            {"loss": "log_loss", "early_stopping": False},
+        ),
+    ],
+)
+def test_resolve_mapping_parameter_takes_a_json_object_or_key_value_pairs(override, expected):
+    assert resolve(SPEC, None, [override])["hyperparameters"] == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        (
+            "sensitive_features=[sex",
+            "parameter sensitive_features: cannot read '[sex' as a list (while parsing a flow "
+            'sequence); write a JSON list, -p sensitive_features=\'["sex","age"]\', or '
+            "comma-separated names, -p sensitive_features=sex,age (one item: "
+            "-p sensitive_features=sex; none: -p sensitive_features=)",
+        ),
+        (
+            "hyperparameters=3",
+            "parameter hyperparameters: cannot read '3' as a mapping; write a JSON object, "
+            "-p hyperparameters='{\"max_depth\": 3}', or comma-separated key=value pairs, "
+            "-p hyperparameters=max_depth=3,max_iter=200 (none: -p hyperparameters=), or read it "
+            "from a file, -p hyperparameters=@FILE",
+        ),
+        (
+            "hyperparameters=max_depth=3,oops",
+            "cannot read 'max_depth=3,oops' as a mapping (each comma-separated item must be "
+            "key=value); write a JSON object",
+        ),
+        ("suite=nope", "-p suite=@data/suites/german_credit.json"),
+    ],
+)
+def test_resolve_unreadable_list_or_mapping_says_the_syntax_with_an_example(override, says):
+    with pytest.raises(UsageError) as raised:
+        resolve(SPEC, None, [override])
+    assert says in str(raised.value)
+
+
+def test_resolve_list_of_the_wrong_type_in_a_params_file_says_the_syntax(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("sensitive_features: 3\n")
+    with pytest.raises(UsageError) as raised:
+        resolve(SPEC, params)
+    assert "sensitive_features must be list, got int 3" in str(raised.value)
+    assert "-p sensitive_features=sex,age" in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +138,6 @@ def test_resolve_unknown_parameter_lists_the_valid_ones():
     [
         ("random_seed=1.5", "random_seed must be integer, got float"),
         ("min_accuracy=high", "min_accuracy must be double, got str"),
-        ("sensitive_features=sex", "sensitive_features must be list, got str"),
         ("promote=7", "promote must be boolean, got int"),
         ("random_seed=true", "random_seed must be integer, got bool"),
     ],

@@ -125,4 +125,4 @@ def test_run_local_missing_data_uri_fails_naming_the_uri(cli, tmp_path):
 
 def test_run_local_unknown_parameter_is_a_usage_error(cli):
     code, _out, err = cli("run-local", "training", "-p", "min_acuracy=0.9")
-    assert code == 2 and "unknown parameter(s) ['min_acuracy']" in err
+    assert code == 2 and "unknown parameter 'min_acuracy' for pipeline training" in err

@@ -65,8 +65,13 @@ def _drift_cmd(args: argparse.Namespace) -> int:
     from components._shared.reports.markdown import write_text
     from components.detect_drift.core import detect_drift
     from components.detect_drift.report import as_json, render_html, render_markdown
+    from kfp_mlops.cli.stackenv import use_local_stack
 
     try:
+        # A registered --model needs MLflow; s3:// sources need the stack's S3 when it runs.
+        registered = bool(args.model and args.model.startswith("models:/"))
+        if registered or any(s.startswith("s3://") for s in (args.reference, args.current)):
+            use_local_stack(required=registered)
         columns = _columns(args.columns)
         thresholds = _thresholds(args.threshold)
         methods = _pairs(args.column_method, "--column-method")

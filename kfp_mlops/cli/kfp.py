@@ -4,6 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
+from kfp_mlops.params.syntax import VALUE_HELP
+
 
 def _connect(args: argparse.Namespace):
     from kfp_mlops.kfp.client import Kfp, target
@@ -120,7 +122,7 @@ def _params_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", metavar="FILE", help="JSON or YAML file of pipeline parameters")
     p.add_argument(
         "-p", dest="param", action="append", default=[], metavar="KEY=VALUE",
-        help="set one parameter (repeatable); VALUE=@FILE reads it from a file",
+        help=VALUE_HELP,
     )  # fmt: skip
     p.add_argument("--experiment", default="kfp-mlops", help="KFP experiment (default kfp-mlops)")
 

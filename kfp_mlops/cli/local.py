@@ -9,6 +9,7 @@ from pathlib import Path
 from components._shared.errors import KfpMlopsError
 from components._shared.redact import redact
 from kfp_mlops.errors import EXIT_FAILED, UsageError, exit_code, exit_code_for
+from kfp_mlops.params.syntax import VALUE_HELP
 
 
 def _stack_cmd(args: argparse.Namespace) -> int:
@@ -65,11 +66,21 @@ def described(name: str):
 
 
 def _params_cmd(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from kfp_mlops.params.describe import spec_descriptions
     from kfp_mlops.params.parse import spec_parameters
 
-    for p in spec_parameters(described(args.pipeline).compiled_path).values():
+    spec = described(args.pipeline).compiled_path
+    descriptions = spec_descriptions(spec)
+    for p in spec_parameters(spec).values():
         kind = p.type.lower().replace("number_", "")
         print(f"{p.name:<36} {kind:<8} default {json.dumps(p.default)}")
+        said = descriptions.get(p.name, [])
+        for step, text in said:
+            # Several steps read it and say different things: each is named.
+            line = f"{step}: {text}" if len(said) > 1 else text
+            print(textwrap.fill(line, 100, initial_indent="    ", subsequent_indent="      "))
     return 0
 
 
@@ -142,12 +153,24 @@ def add_parser(sub) -> None:
     c.add_argument("--check", action="store_true", help="fail when compiled/ differs from the code")
     c.set_defaults(func=_compile_cmd)
 
-    pp = sub.add_parser("params", help="list a pipeline's parameters, types and defaults")
+    pp = sub.add_parser(
+        "params",
+        help="list a pipeline's parameters: type, default and what each means",
+        description="List a pipeline's parameters from its compiled spec: type, default and "
+        "the description the components' docstrings give each (the steps it feeds are named "
+        "when they say different things).",
+    )
     pp.add_argument("pipeline", help="pipeline name, e.g. training")
     pp.set_defaults(func=_params_cmd)
 
     r = sub.add_parser(
-        "run-local", help="run a compiled pipeline with kfp.local against the embedded stack"
+        "run-local",
+        help="run a compiled pipeline with kfp.local against the embedded stack",
+        description="Run a compiled pipeline with kfp.local against the embedded stack. A task "
+        "that fails with a service error (MLflow or S3 not answering, a timeout) is retried "
+        "as its spec says (5 s, then 10 s), each retry shown as 'retrying in N s'; any other "
+        "error (a missing file, no champion, a wrong column) cannot pass on retry and fails "
+        "the task at once.",
     )
     r.add_argument("pipeline", help="pipeline name, e.g. training")
     r.add_argument("--params", metavar="FILE", help="JSON or YAML file of pipeline parameters")
@@ -157,7 +180,7 @@ def add_parser(sub) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="set one parameter (repeatable); VALUE=@FILE reads it from a file",
+        help=VALUE_HELP,
     )
     r.add_argument("--output", choices=["text", "json"], default="text")
     r.set_defaults(func=_run_local_cmd)

@@ -5,7 +5,10 @@ import json
 
 
 def _rollback_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.cli.stackenv import use_local_stack
     from kfp_mlops.model_registry.rollback import rollback
+
+    use_local_stack(required=True)
 
     # A RollbackError (nothing changed) is exit 1 through kfp_mlops.errors, like every error.
     done = rollback(args.model, args.reason, expect_from=args.expect_from)
@@ -17,7 +20,10 @@ def _rollback_cmd(args: argparse.Namespace) -> int:
 
 
 def _history_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.cli.stackenv import use_local_stack
     from kfp_mlops.model_registry.rollback import alias_history
+
+    use_local_stack(required=True)
 
     moves = alias_history(args.model)
     if args.output == "json":

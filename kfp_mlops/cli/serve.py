@@ -54,10 +54,12 @@ def _log_options(args: argparse.Namespace) -> dict | None:
 
 
 def _serve_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.cli.stackenv import use_local_stack
     from kfp_mlops.serve.app import Limits
     from kfp_mlops.serve.batch import Batching
     from kfp_mlops.serve.run import serve
 
+    use_local_stack(required=True)
     if args.batch_wait_ms < 0:
         raise UsageError(f"--batch-wait-ms {args.batch_wait_ms} must be 0 or above")
     limits = Limits(max_rows=args.max_rows, max_body_bytes=args.max_body_bytes)
@@ -90,8 +92,10 @@ def _pin(value: str) -> str | None:
 
 
 def _sink_cmd(args: argparse.Namespace) -> int:
+    from kfp_mlops.cli.stackenv import use_local_stack
     from kfp_mlops.serve.run import log_sink
 
+    use_local_stack(required=False)  # S3 for the log; MLflow, when there, for signatures
     return log_sink(
         host=args.host, port=args.port, log_options=_log_options(args),
         join_seconds=args.join_seconds, connections=_connection_limits(args),

@@ -20,6 +20,8 @@ from typing import Any
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
 from kfp_mlops.runs.outputs import redacted
 from kfp_mlops.runs.placeholders import resolved_spec
+from kfp_mlops.runs.reports import store_reports
+from kfp_mlops.runs.retries import RETRY_LINE, without_retries
 from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
 from pipelines.descriptors import Pipeline, pipeline
@@ -28,6 +30,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EXECUTING = re.compile(r"Executing task '([^']+)'")
 _FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
 _SKIPPED = re.compile(r"Skipping (?:conditional )?task '?([\w-]+)'?")
+_RETRYING = re.compile(rf"{RETRY_LINE}: (\w+), .*(retrying in [\d.]+ s \(attempt \d+ of \d+\))")
 
 
 def _git_commit() -> str:
@@ -69,6 +72,8 @@ class _Progress:
             took = time.monotonic() - self.started.get(m[1], time.monotonic())
             mark = "✓" if m[2] == "SUCCESS" else "✗"
             self.out(f"  {mark} {self.names.get(m[1], m[1])} {m[2].lower()} ({took:.1f} s)")
+        elif m := _RETRYING.search(line):
+            self.out(f"  ↻ {m[1]} can pass on retry: {m[2]}")
         elif (m := _SKIPPED.search(line)) and m[1].startswith("condition"):
             self.out(f"  - {self._skipped(m[1])}")
 
@@ -135,6 +140,9 @@ class LocalRun:
         (run_dir / "params.json").write_text(json.dumps(params, indent=2))
         # What the backend would fill in (the run's creation time), which kfp.local cannot.
         spec_path = resolved_spec(spec_path, run_dir, datetime.now(UTC))
+        # Retries are applied by the worker, to service errors only (kfp_mlops/runs/retries.py).
+        policies = {name: vars(p) for name, p in without_retries(spec_path).items()}
+        (run_dir / "retries.json").write_text(json.dumps(policies, indent=2))
         env = {
             **os.environ,
             **service_env,
@@ -165,6 +173,7 @@ class LocalRun:
         # The tasks held the service credentials, this process may not: mask theirs as well.
         summary = redacted(summary, service_env)
         summary["duration_s"] = round(time.monotonic() - started, 1)
+        summary["reports"] = store_reports(spec_path, run_dir)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         return summary
 
@@ -186,8 +195,12 @@ def _worker(spec_path: str, run_dir: str) -> int:
     """Child process: run the spec under kfp.local; exit 1 when the pipeline fails."""
     from kfp import components, local
 
+    from kfp_mlops.runs import retries
+
     run = Path(run_dir)
     params = json.loads((run / "params.json").read_text())
+    policies = json.loads((run / "retries.json").read_text())
+    retries.install({name: retries.Policy(**p) for name, p in policies.items()})
     local.init(
         local.SubprocessRunner(use_venv=False),
         pipeline_root=str(run / "outputs"),

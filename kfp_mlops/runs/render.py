@@ -52,11 +52,16 @@ def _verdict(gate: str, result: dict[str, Any]) -> str:
 
 
 def _said(result: dict[str, Any]) -> list[str]:
-    """The reasons, then each bound not judged whose reason is not among them already."""
+    """The reasons, then each bound's status and reason when its reason is not among them."""
     reasons = list(result["reasons"])
-    checks = result.get("checks", {}).values()
-    unjudged = [c.get("reason") for c in checks if c.get("status") == "not_judged"]
-    return reasons + [r for r in unjudged if r and r not in reasons]
+    # Every bound's reason (a not-judged or failed one names its status; a passed one is
+    # prefixed): a bound passed while below it (too few days in a row) says so here too.
+    checks = [
+        f"passed: {c['reason']}" if c.get("status") == "passed" else c["reason"]
+        for c in result.get("checks", {}).values()
+        if c.get("reason") and c["reason"] not in reasons
+    ]
+    return reasons + checks
 
 
 def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
@@ -111,4 +116,6 @@ def render_text(summary: dict[str, Any], mlflow_url: str | None = None) -> str:
         target = f"/#/models/{model['name']}" if model else ""
         lines.append(f"  MLflow UI  {mlflow_url}{target}")
     lines.append(f"  artifacts  {summary['run_dir']}/outputs  (log: {summary['run_dir']}/run.log)")
+    for i, path in enumerate(summary.get("reports") or []):
+        lines.append(f"  {'reports' if i == 0 else '':<11}{_line(path)}")
     return redact("\n".join(lines))

@@ -118,6 +118,30 @@ def _check_pin(where: str, found_sha: str | None, pin: str | None) -> None:
         )
 
 
+def _alias_unset(model_uri: str, registered: str) -> ConfigError:
+    """The error for an alias that names no version: the model may not exist at all."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from components._shared.settings import mlflow_tracking_uri
+
+    client = MlflowClient(mlflow_tracking_uri())
+    try:
+        client.get_registered_model(registered)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        names = sorted(m.name for m in client.search_registered_models(max_results=50))
+        return ConfigError(
+            f"{model_uri}: there is no registered model {registered!r} in this MLflow "
+            f"(registered: {names or 'none'}); check the name, or train and register one first"
+        )
+    return ConfigError(
+        f"{model_uri}: the alias is not set on any version of {registered!r}; train and "
+        "register one first, or name a version (models:/NAME/VERSION)"
+    )
+
+
 def load_served(
     model_uri: str, name: str | None = None, fast_path: bool = True, pin: str | None = None
 ) -> ServedModel:
@@ -138,10 +162,7 @@ def load_served(
     registered = _split(model_uri)
     found = load_model_uri(model_uri)
     if found is None:
-        raise ConfigError(
-            f"{model_uri}: the alias is not set on any version of {registered!r}; train and "
-            "register one first, or name a version (models:/NAME/VERSION)"
-        )
+        raise _alias_unset(model_uri, registered)
     where = f"models:/{registered}/{found.version}"
     _check_pin(where, found.sha256, pin)
     schema = schema_from(found.model, signature_inputs(where), where)

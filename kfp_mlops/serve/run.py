@@ -70,8 +70,7 @@ class _MetricsListener:
 
 def _uvicorn(
     app,
-    host: str,
-    port: int,
+    sock: socket.socket,
     limits: ConnectionLimits,
     metrics: Metrics,
     tokens=None,
@@ -88,8 +87,6 @@ def _uvicorn(
 
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
         log_level="warning",
         access_log=False,
         lifespan="on",
@@ -101,14 +98,16 @@ def _uvicorn(
         # Requests in flight get this long after SIGTERM; the log is flushed after them.
         timeout_graceful_shutdown=10,
     )
-    if metrics_listener is None:
-        uvicorn.Server(config).run()
-        return
-    metrics_listener.start()
     try:
-        uvicorn.Server(config).run()
+        if metrics_listener is not None:
+            metrics_listener.start()
+        # On the socket bound before "serving on" was said: a taken port is a usage error
+        # (exit 2, --port named) raised by _bind, never uvicorn's own message and exit.
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
-        metrics_listener.stop()
+        if metrics_listener is not None:
+            metrics_listener.stop()
+        sock.close()
 
 
 def _auth_said(tokens: Tokens | None) -> str:
@@ -167,6 +166,7 @@ def serve(
     threadpool_limits(1)
     tokens = Tokens(auth_token_file) if auth_token_file else None  # before the model loads
     served = load_served(model_uri, name, fast_path=fast_path, pin=model_sha256)
+    sock = _bind(host, port, "--port")  # after the model loaded, before anything is said
     metrics = Metrics()
     log, where = _log(metrics, log_options, served.log_schema())
     server = Server(served, log, limits, metrics, batching)
@@ -178,7 +178,7 @@ def serve(
         flush=True,
     )
     limits_ = connections or ConnectionLimits()
-    _uvicorn(build_app(server), host, port, limits_, metrics, tokens)
+    _uvicorn(build_app(server), sock, limits_, metrics, tokens)
     return 0
 
 
@@ -206,6 +206,7 @@ def log_sink(
             "metrics another port, so that Prometheus can be let in to it alone"
         )
     tokens = Tokens(auth_token_file) if auth_token_file else None
+    sock = _bind(host, port, "--port")
     metrics = Metrics()
     listener = _MetricsListener(build_metrics_app(metrics), host, metrics_port)
     # With a registry, a model's partitions take their input types from its signature.
@@ -219,5 +220,5 @@ def log_sink(
         file=sys.stderr,
     )
     limits_ = connections or ConnectionLimits()
-    _uvicorn(build_sink_app(sink), host, port, limits_, metrics, tokens, listener)
+    _uvicorn(build_sink_app(sink), sock, limits_, metrics, tokens, listener)
     return 0
