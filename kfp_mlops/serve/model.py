@@ -120,12 +120,12 @@ def _check_pin(where: str, found_sha: str | None, pin: str | None) -> None:
 
 def _alias_unset(model_uri: str, registered: str) -> ConfigError:
     """The error for an alias that names no version: the model may not exist at all."""
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from components._shared.registry.client import mlflow_client
     from components._shared.settings import mlflow_tracking_uri
 
-    client = MlflowClient(mlflow_tracking_uri())
+    client = mlflow_client(mlflow_tracking_uri())
     try:
         client.get_registered_model(registered)
     except MlflowException as exc:
