@@ -27,6 +27,7 @@ import struct
 import sys
 import time
 
+from kfp_mlops.runs.executor import run_task
 from kfp_mlops.runs.taskprofile import PROFILE_ENV
 
 REQUEST_TIMEOUT_S = 10
@@ -119,33 +120,6 @@ def _interpreter_exit(code: int, conn: socket.socket) -> None:
     with contextlib.suppress(OSError):
         conn.sendall(json.dumps({"status": (code & 0xFF) << 8}).encode() + b"\n")
     os._exit(code)
-
-
-def _exit_code(exc: SystemExit) -> int:
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code
-    print(exc.code, file=sys.stderr)
-    return 1
-
-
-def run_task(args: list[str]) -> int:
-    """Run `python -m kfp.dsl.executor_main ARGS` in this process; return its exit code."""
-    import runpy
-
-    sys.argv = ["-m", *args[2:]]
-    try:
-        runpy.run_module("kfp.dsl.executor_main", run_name="__main__", alter_sys=True)
-    except SystemExit as exc:
-        return _exit_code(exc)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    except BaseException:  # reported the way the interpreter reports it
-        sys.excepthook(*sys.exc_info())
-        return 1
-    return 0
 
 
 def _child(request: dict, fds: list[int], runner: "Runner", conn: socket.socket) -> None:
