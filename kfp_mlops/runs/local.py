@@ -22,6 +22,7 @@ from kfp_mlops.runs.outputs import redacted
 from kfp_mlops.runs.placeholders import resolved_spec
 from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
+from kfp_mlops.runs.threads import task_env
 from pipelines.descriptors import Pipeline, pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -107,7 +108,7 @@ class LocalRun:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         self.name, self.run_dir = name, (home / "runs" / f"{name}-{stamp}").resolve()
         (self.run_dir / "tmp").mkdir(parents=True)
-        env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+        env = task_env(os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"})
         self.runner = WarmRunner(self.run_dir, env) if warm_enabled() else None
 
     def __enter__(self) -> "LocalRun":
@@ -136,7 +137,7 @@ class LocalRun:
         # What the backend would fill in (the run's creation time), which kfp.local cannot.
         spec_path = resolved_spec(spec_path, run_dir, datetime.now(UTC))
         env = {
-            **os.environ,
+            **task_env(os.environ),
             **service_env,
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "TMPDIR": str(run_dir / "tmp"),
