@@ -343,14 +343,39 @@ def test_warm_tasks_threads_env_waits_passively_unless_told_and_names_what_diffe
         "MKL_NUM_THREADS"
     ]
     assert differs({}, runner) == ["OMP_WAIT_POLICY"]
+    # scikit-learn sets these when imported; no runtime in the lock reads them.
+    assert differs({**runner, "KMP_INIT_AT_FORK": "FALSE"}, runner) == []
 
 
 def test_warm_tasks_run_local_runner_and_tasks_get_the_wait_policy(tmp_path, monkeypatch):
     from kfp_mlops.runs.local import LocalRun
 
-    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("KFP_MLOPS_WARM_TASKS", raising=False)
     with LocalRun("training", tmp_path) as run:
         environ = Path(f"/proc/{run.runner.proc.pid}/environ").read_bytes().split(b"\0")
     assert b"OMP_WAIT_POLICY=PASSIVE" in environ
+
+
+def test_warm_tasks_run_local_training_forks_every_task(stack):
+    """The CLI in its own process: what it imports before the tasks must not send them cold."""
+    env = os.environ | {
+        "KFP_MLOPS_HOME": str(stack.home),
+        "KFP_MLOPS_S3_PORT": str(stack.s3_port),
+        "KFP_MLOPS_MLFLOW_PORT": str(stack.mlflow_port),
+    }
+    for name in ("KFP_MLOPS_WARM_TASKS", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"):
+        env.pop(name, None)  # as a new shell has them: scikit-learn sets the KMP_ pair
+    params = REPO / "examples" / "training-german-credit.yaml"
+    data = REPO / "data" / "german_credit.csv"
+    cmd = [sys.executable, "-m", "kfp_mlops.cli.main", "run-local", "training", "--output"]
+    cmd += ["json", "--params", str(params), "-p", f"data_uri={data}"]
+    cmd += ["-p", "model_name=warm-tasks-forked"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "succeeded", proc.stderr[-3000:]
+    warm_log = (Path(summary["run_dir"]) / "warm.log").read_text()
+    assert "runs cold" not in warm_log
+    forked = re.findall(r"task \d+ started: (\w+)", warm_log)
+    assert {"load_data", "train_model", "register_model"} <= set(forked), warm_log

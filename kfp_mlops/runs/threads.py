@@ -16,11 +16,13 @@ differently runs in a new interpreter instead (`differs`).
 
 from collections.abc import Mapping
 
-# Read at library load: OpenMP (libgomp, LLVM/Intel), OpenBLAS, MKL, BLIS, numexpr.
-LOAD_TIME_PREFIXES = ("OMP_", "GOMP_", "KMP_", "OPENBLAS_", "GOTO_", "MKL_", "BLIS_", "NUMEXPR_")
+# Read at library load: OpenMP (libgomp), OpenBLAS, MKL, BLIS, numexpr. Not KMP_*: only the
+# Intel/LLVM OpenMP runtimes read them, which none of the locked wheels ship, and scikit-learn
+# and joblib set two of them when imported (in `run-local` itself, after the runner started).
+LOAD_TIME_PREFIXES = ("OMP_", "GOMP_", "OPENBLAS_", "GOTO_", "MKL_", "BLIS_", "NUMEXPR_")
 
 # Any of these already says how OpenMP threads wait; then the run adds nothing.
-WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 TASK_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
