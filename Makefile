@@ -128,6 +128,7 @@ bench-tools: ## Install wrk, the load generator of benchmarks/serve.py (Debian p
 bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.local_loop
+	$(BIN)/python -m benchmarks.task_times
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.datapath
 	$(BIN)/python -m benchmarks.serve

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from kfp import compiler, dsl
 
+from kfp_mlops.runs.local import hand_retries_to_worker
 from kfp_mlops.runs.tasks import WarmRunner, write_shim
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,6 +101,7 @@ def _run_env(run_dir: Path) -> dict[str, str]:
     (run_dir / "tmp").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TMPDIR": str(run_dir / "tmp"), "PYTHONUNBUFFERED": "1"}
     env.pop("KFP_MLOPS_WARM_SOCKET", None)
+    env.pop("OMP_NUM_THREADS", None)  # the OpenMP tests below set it for one task
     return env
 
 
@@ -108,6 +110,7 @@ def _run(spec: Path, run_dir: Path, how: str, warm: bool) -> tuple[int, str, dic
     out = run_dir / "out"
     out.mkdir(parents=True)
     (run_dir / "params.json").write_text(json.dumps({"out_dir": str(out), "how": how}))
+    hand_retries_to_worker(spec, run_dir)
     env = _run_env(run_dir)
     with WarmRunner(run_dir, env) if warm else nullcontext() as runner:
         if runner:
@@ -189,11 +192,16 @@ def runner(tmp_path_factory):
 
 
 def _shim_cmd(run_dir: Path, how: str) -> list[str]:
-    module = run_dir / "finish_module.py"
-    module.write_text(FINISH_MODULE)
+    return _executor_cmd(run_dir, FINISH_MODULE, "finish", {"how": how}, f"out-{how}.json")
+
+
+def _executor_cmd(run_dir: Path, source: str, function: str, params: dict, out: str) -> list[str]:
+    """The shim running kfp's executor on FUNCTION (defined in SOURCE) with PARAMS."""
+    module = run_dir / f"{function}_module.py"
+    module.write_text(source)
     executor_input = {
-        "inputs": {"parameterValues": {"how": how}},
-        "outputs": {"outputFile": str(run_dir / f"out-{how}.json")},
+        "inputs": {"parameterValues": params},
+        "outputs": {"outputFile": str(run_dir / out)},
     }
     return [
         str(run_dir / "bin" / "python"),
@@ -204,7 +212,7 @@ def _shim_cmd(run_dir: Path, how: str) -> list[str]:
         "--executor_input",
         json.dumps(executor_input),
         "--function_to_execute",
-        "finish",
+        function,
     ]
 
 
@@ -278,3 +286,98 @@ def test_warm_tasks_usage_error_leaves_no_run_folder_and_no_runner(cli, stack):
     assert code == 2 and "test_size" in err
     assert (set(runs.iterdir()) if runs.exists() else set()) == before
     assert _children() <= children, "the warm runner outlived a run that never started"
+
+
+# OpenMP in warm tasks: scikit-learn's HistGradientBoosting runs libgomp parallel regions.
+OPENMP_MODULE = """
+from kfp import dsl
+
+def fit(report: str):
+    import json, os
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_info
+
+    rows = np.random.default_rng(0).normal(size=(400, 4))
+    HistGradientBoostingClassifier(max_iter=20).fit(rows, rows[:, 0] > 0)
+    threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]
+    with open(report, "w") as f:
+        json.dump({"ppid": os.getppid(), "openmp_threads": threads}, f)
+"""
+
+
+def _fit(run_dir: Path, tag: str, env: dict[str, str]) -> dict:
+    report = run_dir / f"fit-{tag}.json"
+    cmd = _executor_cmd(run_dir, OPENMP_MODULE, "fit", {"report": str(report)}, f"out-{tag}.json")
+    # A task forked after the runner ran an OpenMP region waits forever at a barrier.
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(report.read_text())
+
+
+def test_warm_tasks_fit_with_openmp_one_after_another(runner):
+    started, run_dir = runner
+    env = os.environ | TASK_ENV
+    first, second = _fit(run_dir, "first", env), _fit(run_dir, "second", env)
+    assert first["ppid"] == second["ppid"] == started.proc.pid, "not forked by the runner"
+    assert first["openmp_threads"] and first["openmp_threads"] == second["openmp_threads"]
+
+
+def test_warm_tasks_task_that_sets_openmp_otherwise_runs_cold_and_gets_its_setting(runner):
+    started, run_dir = runner
+    fit = _fit(run_dir, "one-thread", os.environ | TASK_ENV | {"OMP_NUM_THREADS": "1"})
+    # libgomp read OMP_NUM_THREADS when the runner loaded it: a fork would keep the runner's.
+    assert fit["ppid"] != started.proc.pid
+    assert fit["openmp_threads"] == [1]
+    log = (run_dir / "warm.log").read_text()
+    assert "task runs cold: its environment sets OMP_NUM_THREADS otherwise" in log
+
+
+def test_warm_tasks_threads_env_waits_passively_unless_told_and_names_what_differs():
+    from kfp_mlops.runs.threads import differs, task_env
+
+    assert task_env({"PATH": "/bin"}) == {"PATH": "/bin", "OMP_WAIT_POLICY": "PASSIVE"}
+    for told in ({"OMP_WAIT_POLICY": "active"}, {"GOMP_SPINCOUNT": "300000"}):
+        assert task_env(told) == told
+    runner = {"OMP_WAIT_POLICY": "PASSIVE", "HOME": "/root"}
+    assert differs({"OMP_WAIT_POLICY": "PASSIVE", "HOME": "/tmp"}, runner) == []
+    assert differs({"OMP_WAIT_POLICY": "PASSIVE", "MKL_NUM_THREADS": "1"}, runner) == [
+        "MKL_NUM_THREADS"
+    ]
+    assert differs({}, runner) == ["OMP_WAIT_POLICY"]
+    # scikit-learn sets these when imported; no runtime in the lock reads them.
+    assert differs({**runner, "KMP_INIT_AT_FORK": "FALSE"}, runner) == []
+
+
+def test_warm_tasks_run_local_runner_and_tasks_get_the_wait_policy(tmp_path, monkeypatch):
+    from kfp_mlops.runs.local import LocalRun
+
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("KFP_MLOPS_WARM_TASKS", raising=False)
+    with LocalRun("training", tmp_path) as run:
+        environ = Path(f"/proc/{run.runner.proc.pid}/environ").read_bytes().split(b"\0")
+    assert b"OMP_WAIT_POLICY=PASSIVE" in environ
+
+
+def test_warm_tasks_run_local_training_forks_every_task(stack):
+    """The CLI in its own process: what it imports before the tasks must not send them cold."""
+    env = os.environ | {
+        "KFP_MLOPS_HOME": str(stack.home),
+        "KFP_MLOPS_S3_PORT": str(stack.s3_port),
+        "KFP_MLOPS_MLFLOW_PORT": str(stack.mlflow_port),
+    }
+    for name in ("KFP_MLOPS_WARM_TASKS", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"):
+        env.pop(name, None)  # as a new shell has them: scikit-learn sets the KMP_ pair
+    params = REPO / "examples" / "training-german-credit.yaml"
+    data = REPO / "data" / "german_credit.csv"
+    cmd = [sys.executable, "-m", "kfp_mlops.cli.main", "run-local", "training", "--output"]
+    cmd += ["json", "--params", str(params), "-p", f"data_uri={data}"]
+    cmd += ["-p", "model_name=warm-tasks-forked"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "succeeded", proc.stderr[-3000:]
+    warm_log = (Path(summary["run_dir"]) / "warm.log").read_text()
+    assert "runs cold" not in warm_log
+    forked = re.findall(r"task \d+ started: (\w+)", warm_log)
+    assert {"load_data", "train_model", "register_model"} <= set(forked), warm_log

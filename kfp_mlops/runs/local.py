@@ -24,6 +24,7 @@ from kfp_mlops.runs.reports import store_reports
 from kfp_mlops.runs.retries import RETRY_LINE, without_retries
 from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
+from kfp_mlops.runs.threads import task_env
 from pipelines.descriptors import Pipeline, pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -112,7 +113,7 @@ class LocalRun:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         self.name, self.run_dir = name, (home / "runs" / f"{name}-{stamp}").resolve()
         (self.run_dir / "tmp").mkdir(parents=True)
-        env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+        env = task_env(os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"})
         self.runner = WarmRunner(self.run_dir, env) if warm_enabled() else None
 
     def __enter__(self) -> "LocalRun":
@@ -140,11 +141,9 @@ class LocalRun:
         (run_dir / "params.json").write_text(json.dumps(params, indent=2))
         # What the backend would fill in (the run's creation time), which kfp.local cannot.
         spec_path = resolved_spec(spec_path, run_dir, datetime.now(UTC))
-        # Retries are applied by the worker, to service errors only (kfp_mlops/runs/retries.py).
-        policies = {name: vars(p) for name, p in without_retries(spec_path).items()}
-        (run_dir / "retries.json").write_text(json.dumps(policies, indent=2))
+        hand_retries_to_worker(spec_path, run_dir)
         env = {
-            **os.environ,
+            **task_env(os.environ),
             **service_env,
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "TMPDIR": str(run_dir / "tmp"),
@@ -189,6 +188,16 @@ def run_local(
     """Run a compiled spec with kfp.local.SubprocessRunner; return the run summary."""
     with LocalRun(name, home) as run:
         return run.run(spec_path, params, service_env, out)
+
+
+def hand_retries_to_worker(spec_path: Path, run_dir: Path) -> None:
+    """Take the retry policies out of the spec for the worker, which applies them itself.
+
+    The worker retries service errors only (kfp_mlops/runs/retries.py); it reads them from
+    `run_dir/retries.json`.
+    """
+    policies = {name: vars(p) for name, p in without_retries(spec_path).items()}
+    (run_dir / "retries.json").write_text(json.dumps(policies, indent=2))
 
 
 def _worker(spec_path: str, run_dir: str) -> int:

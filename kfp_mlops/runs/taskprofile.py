@@ -89,7 +89,7 @@ class TaskProfile:
 
 def main(argv: list[str]) -> int:
     """Cold, profiled: `python -m kfp_mlops.runs.taskprofile STARTED -m kfp.dsl.executor_main`."""
-    from kfp_mlops.runs.warm import run_task
+    from kfp_mlops.runs.executor import run_task
 
     TaskProfile(float(argv[0]), mode="cold").install()
     return run_task(argv[1:])

@@ -14,6 +14,12 @@ The libraries are imported in the order the training pipeline needs them, betwee
 a task that arrives before its libraries are in imports the rest itself. The socket lives in
 a private directory (0700) and the runner serves only its own user (SO_PEERCRED) and only
 `-m kfp.dsl.executor_main`.
+
+The runner itself only imports: it must never run an OpenMP region (a scikit-learn fit or
+predict). libgomp keeps its thread team across fork without the threads, so every task forked
+after that would wait forever at its first parallel region's barrier. OpenMP and BLAS read
+their settings once, at load, in the runner: a task whose environment sets them otherwise
+(kfp_mlops/runs/threads.py) is handed back to its shim, which runs it in a new interpreter.
 """
 
 import contextlib
@@ -27,12 +33,15 @@ import struct
 import sys
 import time
 
+from kfp_mlops.runs.executor import run_task
 from kfp_mlops.runs.taskprofile import PROFILE_ENV
+from kfp_mlops.runs.threads import differs, load_time_settings
 
 REQUEST_TIMEOUT_S = 10
 SOCKET_ENV = "KFP_MLOPS_WARM_SOCKET"  # shim.py repeats it: it runs with -I -S, stdlib only
 
-# In the order the pipelines' tasks need them (kfp.local runs tasks one at a time).
+# In the order the pipelines' tasks need them (kfp.local runs tasks one at a time). Imports
+# only: nothing here may run an OpenMP region in the runner (see the module's docstring).
 PRELOAD = (
     "kfp.dsl.executor_main",
     "pandas",
@@ -121,33 +130,6 @@ def _interpreter_exit(code: int, conn: socket.socket) -> None:
     os._exit(code)
 
 
-def _exit_code(exc: SystemExit) -> int:
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code
-    print(exc.code, file=sys.stderr)
-    return 1
-
-
-def run_task(args: list[str]) -> int:
-    """Run `python -m kfp.dsl.executor_main ARGS` in this process; return its exit code."""
-    import runpy
-
-    sys.argv = ["-m", *args[2:]]
-    try:
-        runpy.run_module("kfp.dsl.executor_main", run_name="__main__", alter_sys=True)
-    except SystemExit as exc:
-        return _exit_code(exc)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    except BaseException:  # reported the way the interpreter reports it
-        sys.excepthook(*sys.exc_info())
-        return 1
-    return 0
-
-
 def _child(request: dict, fds: list[int], runner: "Runner", conn: socket.socket) -> None:
     """In the forked task process: become the task kfp.local asked for, run it, exit."""
     try:
@@ -198,6 +180,7 @@ class Runner:
         self.selector.register(self.wakeup_r, selectors.EVENT_READ, "child")
         self.selector.register(sys.stdin, selectors.EVENT_READ, "parent")
         self.pending = list(PRELOAD)
+        self.load_time = load_time_settings(os.environ)  # what the native libraries read
         self.running = True
 
     def serve(self) -> None:
@@ -227,6 +210,14 @@ class Runner:
             request, fds = _read_request(conn)
         except (OSError, ValueError, ConnectionError) as exc:
             _log(f"refused a request: {exc}")
+            conn.close()
+            return
+        changed = differs(request.get("env", {}), self.load_time)
+        if changed:
+            # Closing before a pid is sent tells the shim to run the task itself, cold.
+            _log(f"task runs cold: its environment sets {', '.join(changed)} otherwise")
+            for fd in fds:
+                os.close(fd)
             conn.close()
             return
         sys.stdout.flush()
