@@ -72,7 +72,7 @@ def test_upload_changed_spec_creates_version_named_by_package_version_and_hash(
     assert kfp("upload", "training")[0] == 0
     changed = tmp_path / "training.yaml"
     changed.write_text(compiled_path("training").read_text() + "# recompiled\n")
-    monkeypatch.setattr("pipelines.descriptors.COMPILED_DIR", tmp_path)
+    monkeypatch.setattr("components._shared.compiled.COMPILED_DIR", tmp_path)
     code, out, _ = kfp("upload", "training")
     sha = hashlib.sha256(changed.read_bytes()).hexdigest()
     name = f"{package_version()}-{sha[:12]}"
