@@ -86,9 +86,16 @@ def secret_values(environ: "os._Environ[str] | dict[str, str] | None" = None) ->
     )
 
 
+# Schemes whose "NAME@" is no userinfo: a dataset reference (dataset://NAME@sha256:HEX) names
+# a version, and masking its name would hide which one an error is about.
+_NO_USERINFO = ("dataset://",)
+
+
 def redact_uri(uri: str) -> str:
     """A service URI without its `user:password@` part, safe to print."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", uri)
+    return _USERINFO.sub(
+        lambda m: m[0] if m["scheme"].lower() in _NO_USERINFO else f"{m['scheme']}{MASK}@", uri
+    )
 
 
 def redact(text: object, environ: "dict[str, str] | None" = None) -> str:

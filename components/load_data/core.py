@@ -3,12 +3,14 @@
 import hashlib
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from components._shared.datasets import refs as dataset_refs
+from components._shared.datasets import store as dataset_store
 from components._shared.errors import ConfigError, DataError
 from components._shared.failpoints import failpoint
 from components._shared.input_checks import check_column_names, check_same_schema, check_scheme
@@ -45,7 +47,9 @@ class Snapshot:
 NO_WINDOW = DateWindow()
 
 
-def _check_pinned(uri: str, sha256: str, expected_sha256: str) -> None:
+def _check_pinned(uri: str, sha256: str, expected_sha256: str, version: str = "") -> None:
+    if expected_sha256 and sha256 != expected_sha256 and version:
+        raise dataset_store.tampered(version, uri, expected_sha256, sha256)
     if expected_sha256 and sha256 != expected_sha256:
         raise DataError(
             f"the content of {uri} changed: its sha256 is {sha256}, but {expected_sha256} was "
@@ -148,11 +152,11 @@ def _copy(source, destination: Path) -> tuple[int, int, dict[str, str]]:
     return rows, groups, _pandas_dtypes(source.schema, nulls)
 
 
-def _snapshot_csv(uri: str, destination: Path, expected_sha256: str) -> Snapshot:
+def _snapshot_csv(uri: str, destination: Path, expected_sha256: str, version: str) -> Snapshot:
     # CSV is read whole: its types are inferred from every row (pandas), as they always were.
     data = read_bytes(uri)
     sha256 = hashlib.sha256(data).hexdigest()
-    _check_pinned(uri, sha256, expected_sha256)
+    _check_pinned(uri, sha256, expected_sha256, version)
     frame = parse_table(data, uri)
     write_parquet(frame, destination)
     return Snapshot(
@@ -166,7 +170,7 @@ def _snapshot_csv(uri: str, destination: Path, expected_sha256: str) -> Snapshot
 
 
 def _snapshot_parquet(
-    uri: str, destination: Path, expected_sha256: str, spool: Path, window: DateWindow
+    uri: str, destination: Path, expected_sha256: str, spool: Path, window: DateWindow, version: str
 ) -> Snapshot:
     if is_collection(uri):
         parts, sha256 = _fetch_parts(uri, spool, window)
@@ -174,11 +178,30 @@ def _snapshot_parquet(
         digest = hashlib.sha256()
         parts = [(uri, local_copy(uri, spool / "000000.parquet", digest.update))]
         sha256 = digest.hexdigest()
-    _check_pinned(uri, sha256, expected_sha256)  # before a byte is parsed
+    _check_pinned(uri, sha256, expected_sha256, version)  # before a byte is parsed
     source = _open_parts(uri, parts)
     rows, groups, dtypes = _copy(source, destination)
     found = (sha256, uri, rows, tuple(source.schema.names), dtypes, groups)
     return Snapshot(*found, str(window) if window else "")
+
+
+def _resolve_version(
+    reference: str, expected_sha256: str, window: DateWindow
+) -> tuple[str, str, str]:
+    """A dataset:// reference as the object to read, the hash it must have, and the reference."""
+    if window:
+        raise ConfigError(
+            f"a date window ({window}) selects days of a prefix, but {reference} is one stored "
+            "file; drop the window"
+        )
+    uri, sha256 = dataset_store.resolve(reference)
+    if expected_sha256 and expected_sha256 != sha256:
+        raise DataError(
+            f"{reference} is sha256:{sha256}, but {expected_sha256} was expected (the "
+            "champion's dataset_sha256 tag); give the version that hash names, "
+            f"dataset://NAME@sha256:{expected_sha256}, or reference_uri explicitly"
+        )
+    return uri, sha256, reference
 
 
 def snapshot(
@@ -198,7 +221,10 @@ def snapshot(
         uri: Local path (optionally `file://`) or `s3://bucket/key` ending in .csv, .parquet
             or .pq; or a local folder or an `s3://bucket/prefix/` (ending in "/") whose
             .parquet/.pq files, in name order, make one table. S3 is reached through the
-            endpoint configured in the environment.
+            endpoint configured in the environment. Or a stored dataset version,
+            `dataset://NAME@sha256:HEX` or `dataset://NAME@TAG`: its bytes must still hash
+            to the version (checked before they are parsed); the snapshot's uri is the
+            reference.
         destination: The Parquet file to write; written only when the whole copy succeeded.
         expected_sha256: The hash the content must have (checked before it is parsed);
             empty means no check.
@@ -217,6 +243,9 @@ def snapshot(
             file or parts of different schemas; the content's hash is not `expected_sha256`.
         ServiceError: S3 is not configured or its endpoint does not answer.
     """
+    version = ""
+    if uri.startswith(dataset_refs.SCHEME):
+        uri, expected_sha256, version = _resolve_version(uri, expected_sha256, window)
     check_scheme(uri)
     destination = Path(destination)
     collection = is_collection(uri)
@@ -232,10 +261,11 @@ def snapshot(
     try:
         with tempfile.TemporaryDirectory(prefix="kfp-mlops-load-") as spool:
             if not collection and table_format(uri) == "csv":
-                snap = _snapshot_csv(uri, partial, expected_sha256)
+                snap = _snapshot_csv(uri, partial, expected_sha256, version)
             else:
-                snap = _snapshot_parquet(uri, partial, expected_sha256, Path(spool), window)
+                found = (Path(spool), window, version)
+                snap = _snapshot_parquet(uri, partial, expected_sha256, *found)
         partial.replace(destination)  # a failed copy leaves no output behind
     finally:
         partial.unlink(missing_ok=True)
-    return snap
+    return replace(snap, uri=version) if version else snap
