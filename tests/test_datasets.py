@@ -231,3 +231,12 @@ def test_redact_keeps_a_dataset_reference_and_still_masks_userinfo():
 
     text = "dataset://credit@prod from s3://user:secretpass@host/x"
     assert redact(text) == "dataset://credit@prod from s3://***@host/x"
+
+
+def test_run_parameters_accept_a_dataset_reference_and_refuse_a_bad_one():
+    from kfp_mlops.params.rules import RULES
+
+    params = {"data_uri": "dataset://credit@prod"}
+    assert RULES["data_uri"].problem("dataset://credit@prod", params) is None
+    assert "no version or tag" in RULES["data_uri"].problem("dataset://credit", params)
+    assert "unsupported scheme" in RULES["labels_uri"].problem("dataset://credit@prod", params)

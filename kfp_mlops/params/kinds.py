@@ -95,6 +95,7 @@ class Uri:
 
     optional: bool = False  # "" means "not given" (e.g. reference_uri: ask the champion)
     accepts: str = "a local path, file://PATH or s3://BUCKET/KEY (a prefix ends in '/')"
+    versions: bool = False  # read by load_data, which also reads dataset://NAME@... versions
 
     def problem(self, value: Any, params: Mapping[str, Any]) -> str | None:
         """Empty when required, an unsupported scheme, or an s3:// URI without bucket or key."""
@@ -103,6 +104,15 @@ class Uri:
 
         if not value.strip():
             return None if self.optional else "is empty"
+        if self.versions and value.startswith("dataset://"):
+            from components._shared.datasets.refs import parse_ref
+            from components._shared.errors import ConfigError
+
+            try:
+                parse_ref(value)  # the syntax only: whether it exists is load_data's to say
+            except ConfigError as exc:
+                return str(exc).removeprefix(f"bad dataset reference {value!r}")
+            return None
         try:
             check_scheme(value)  # the same check load_data makes, here before any task runs
         except DataError as exc:

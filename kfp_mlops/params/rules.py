@@ -82,12 +82,16 @@ def _drift_methods() -> Iterable[str]:
 
 
 _PROBABILITY_BOUND = Number(0.0, 1.0, unset_below_zero=True)
+VERSIONED = (
+    "a local path, file://PATH, s3://BUCKET/KEY (a prefix ends in '/') or a dataset version "
+    "dataset://NAME@sha256:HEX or dataset://NAME@TAG"
+)
 
 # Keyed by name: the training and monitoring pipelines share names, and mean the same by them.
 RULES: dict[str, Rule] = {
-    "data_uri": Uri(),
-    "current_uri": Uri(),
-    "retrain_data_uri": Uri(),
+    "data_uri": Uri(accepts=VERSIONED, versions=True),
+    "current_uri": Uri(accepts=VERSIONED, versions=True),
+    "retrain_data_uri": Uri(accepts=VERSIONED, versions=True),
     "reference_uri": Uri(optional=True),
     "current_start_date": Day(starts=True),
     "current_end_date": Day(starts=False),

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components._shared.datasets import refs
+from components._shared.datasets.objects import get_or_none, listing, put_new
 from components._shared.datasets.refs import Ref, parse_ref
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.parts import is_collection
-from components._shared.io.s3 import get_object, parse_s3_uri, s3_client, s3_read_error
+from components._shared.io.s3 import get_object, parse_s3_uri
 from components._shared.io.whole import parse_table, read_bytes, table_format
 
 USER_ENV = "KFP_MLOPS_USER"
@@ -43,65 +44,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _get(uri: str) -> bytes | None:
-    """An object's bytes, or None when there is no such object (or bucket)."""
-    from minio.error import S3Error
-
-    try:
-        return get_object(uri)
-    except DataError as exc:
-        if isinstance(exc.__cause__, S3Error) and exc.__cause__.code in (
-            "NoSuchKey",
-            "NoSuchBucket",
-        ):
-            return None
-        raise
-
-
-def _put_new(uri: str, body: bytes, content_type: str) -> bool:
-    """Store `body` at `uri` only if nothing is there; False (nothing written) when something is."""
-    from minio.error import S3Error
-
-    bucket, key = parse_s3_uri(uri)
-    client = s3_client()
-    headers = {"If-None-Match": "*", "Content-Type": content_type}
-    try:
-        if not client.bucket_exists(bucket):
-            client.make_bucket(bucket)
-        try:
-            client.stat_object(bucket, key)
-            return False
-        except S3Error as exc:
-            if exc.code not in ("NoSuchKey", "NoSuchObject"):
-                raise
-        # minio-py 7.2 has no public conditional put; _put_object sends the headers as they are
-        # (as components/_shared/registry/lease.py does, pinned against SeaweedFS there).
-        client._put_object(bucket, key, body, headers=headers)
-        return True
-    except S3Error as exc:
-        if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
-            return False
-        raise s3_read_error(uri, exc) from exc
-    except Exception as exc:  # urllib3 errors: the endpoint does not answer
-        raise s3_read_error(uri, exc) from exc
-
-
-def _list(prefix_uri: str, recursive: bool) -> list[str]:
-    """The object names (or, not recursive, folder names) under an s3:// prefix."""
-    bucket, _, prefix = prefix_uri.removeprefix("s3://").partition("/")
-    client = s3_client()
-    try:
-        if not client.bucket_exists(bucket):
-            return []
-        return sorted(o.object_name for o in client.list_objects(bucket, prefix, recursive))
-    except Exception as exc:  # minio raises S3Error or urllib3 errors
-        raise s3_read_error(prefix_uri, exc) from exc
-
-
 def names() -> list[str]:
     """The names of every dataset in the store."""
     _, _, base = refs.root().removeprefix("s3://").partition("/")
-    return [n.removeprefix(base).rstrip("/") for n in _list(refs.root(), False) if n.endswith("/")]
+    return [
+        n.removeprefix(base).rstrip("/") for n in listing(refs.root(), False) if n.endswith("/")
+    ]
 
 
 def _unknown_name(name: str) -> DataError:
@@ -118,7 +66,7 @@ def manifest(name: str, sha256: str) -> dict:
     Raises:
         DataError: No such dataset, or no such version of it (the message says which).
     """
-    raw = _get(refs.manifest_uri(name, sha256))
+    raw = get_or_none(refs.manifest_uri(name, sha256))
     if raw is None:
         if name not in names():
             raise _unknown_name(name)
@@ -133,23 +81,23 @@ def versions(name: str) -> list[dict]:
     """The manifests of a dataset's versions, oldest first."""
     if name not in names():
         raise _unknown_name(name)
-    found = _list(f"{refs.root()}{name}/", False)
+    found = listing(f"{refs.root()}{name}/", False)
     shas = [f.rstrip("/").rpartition("sha256=")[2] for f in found if "/sha256=" in f]
-    listed = [_get(refs.manifest_uri(name, s)) for s in shas]
+    listed = [get_or_none(refs.manifest_uri(name, s)) for s in shas]
     return sorted((json.loads(m) for m in listed if m), key=lambda m: m["created_at"])
 
 
 def tag_history(name: str, tag: str) -> list[dict]:
     """Every recorded move of a tag, oldest first (empty: no such tag)."""
-    records = _list(f"{refs.root()}{name}/tags/{tag}/", True)
+    records = listing(f"{refs.root()}{name}/tags/{tag}/", True)
     bucket, _ = parse_s3_uri(refs.root() + "x")
-    moves = [json.loads(_get(f"s3://{bucket}/{key}") or b"null") for key in records]
+    moves = [json.loads(get_or_none(f"s3://{bucket}/{key}") or b"null") for key in records]
     return sorted((m for m in moves if m), key=lambda m: m["seq"])
 
 
 def tags(name: str) -> dict[str, str]:
     """Each tag of a dataset and the sha256 it points at now."""
-    folders = _list(f"{refs.root()}{name}/tags/", False)
+    folders = listing(f"{refs.root()}{name}/tags/", False)
     found = {f.rstrip("/").rpartition("/")[2] for f in folders}
     return {t: history[-1]["to"] for t in sorted(found) if (history := tag_history(name, t))}
 
@@ -171,7 +119,7 @@ def move_tag(name: str, tag: str, sha256: str, user: str | None = None) -> dict 
         move = {"name": name, "tag": tag, "seq": seq, "from": start, "to": sha256}
         move |= {"who": user or who(), "at": _now()}
         body = json.dumps(move, indent=2).encode()
-        if _put_new(refs.tag_record_uri(name, tag, seq), body, "application/json"):
+        if put_new(refs.tag_record_uri(name, tag, seq), body, "application/json"):
             return move
     raise DataError(f"could not record {name}@{tag}: other writers kept moving it; try again")
 
@@ -281,11 +229,11 @@ def add(
     sha256 = hashlib.sha256(data).hexdigest()
     user = user or who()
     created = False
-    existing = _get(refs.manifest_uri(name, sha256))
+    existing = get_or_none(refs.manifest_uri(name, sha256))
     if existing is None:
         suffix = ".csv" if table_format(source) == "csv" else ".parquet"
         uri = refs.data_uri(name, sha256, suffix)
-        if not _put_new(uri, data, "application/octet-stream"):
+        if not put_new(uri, data, "application/octet-stream"):
             # A crashed earlier add left the bytes: keep them only if they are these bytes.
             stored = hashlib.sha256(get_object(uri)).hexdigest()
             if stored != sha256:
@@ -309,8 +257,8 @@ def add(
             "created_at": _now(),
         }
         body = json.dumps(found, indent=2).encode()
-        created = _put_new(refs.manifest_uri(name, sha256), body, "application/json")
-        existing = body if created else _get(refs.manifest_uri(name, sha256))
+        created = put_new(refs.manifest_uri(name, sha256), body, "application/json")
+        existing = body if created else get_or_none(refs.manifest_uri(name, sha256))
     if tag:
         move_tag(name, tag, sha256, user)
     return json.loads(existing), created

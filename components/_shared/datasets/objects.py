@@ -1,0 +1,59 @@
+"""The store's S3 primitives: read-or-None, create-only put, listing (one module per service)."""
+
+from components._shared.errors import DataError
+from components._shared.io.s3 import get_object, parse_s3_uri, s3_client, s3_read_error
+
+
+def get_or_none(uri: str) -> bytes | None:
+    """An object's bytes, or None when there is no such object (or bucket)."""
+    from minio.error import S3Error
+
+    try:
+        return get_object(uri)
+    except DataError as exc:
+        if isinstance(exc.__cause__, S3Error) and exc.__cause__.code in (
+            "NoSuchKey",
+            "NoSuchBucket",
+        ):
+            return None
+        raise
+
+
+def put_new(uri: str, body: bytes, content_type: str) -> bool:
+    """Store `body` at `uri` only if nothing is there; False (nothing written) when something is."""
+    from minio.error import S3Error
+
+    bucket, key = parse_s3_uri(uri)
+    client = s3_client()
+    headers = {"If-None-Match": "*", "Content-Type": content_type}
+    try:
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+        try:
+            client.stat_object(bucket, key)
+            return False
+        except S3Error as exc:
+            if exc.code not in ("NoSuchKey", "NoSuchObject"):
+                raise
+        # minio-py 7.2 has no public conditional put; _put_object sends the headers as they are
+        # (as components/_shared/registry/lease.py does, pinned against SeaweedFS there).
+        client._put_object(bucket, key, body, headers=headers)
+        return True
+    except S3Error as exc:
+        if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return False
+        raise s3_read_error(uri, exc) from exc
+    except Exception as exc:  # urllib3 errors: the endpoint does not answer
+        raise s3_read_error(uri, exc) from exc
+
+
+def listing(prefix_uri: str, recursive: bool) -> list[str]:
+    """The object names (or, not recursive, folder names) under an s3:// prefix."""
+    bucket, _, prefix = prefix_uri.removeprefix("s3://").partition("/")
+    client = s3_client()
+    try:
+        if not client.bucket_exists(bucket):
+            return []
+        return sorted(o.object_name for o in client.list_objects(bucket, prefix, recursive))
+    except Exception as exc:  # minio raises S3Error or urllib3 errors
+        raise s3_read_error(prefix_uri, exc) from exc
