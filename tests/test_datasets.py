@@ -193,7 +193,7 @@ def test_load_data_reads_a_dataset_version_and_names_it(root, tmp_path):
     found, _ = store.add(str(GERMAN_CREDIT), "german-credit", tag="prod")
     snap = snapshot("dataset://german-credit@prod", tmp_path / "out.parquet")
     assert snap.sha256 == found["sha256"] == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
-    assert snap.uri == "dataset://german-credit@prod" and snap.rows == found["rows"]
+    assert snap.uri == found["reference"] and snap.rows == found["rows"]  # pinned, not the tag
     assert pd.read_parquet(tmp_path / "out.parquet").shape == (found["rows"], len(snap.columns))
 
 
@@ -240,3 +240,17 @@ def test_run_parameters_accept_a_dataset_reference_and_refuse_a_bad_one():
     assert RULES["data_uri"].problem("dataset://credit@prod", params) is None
     assert "no version or tag" in RULES["data_uri"].problem("dataset://credit", params)
     assert "unsupported scheme" in RULES["labels_uri"].problem("dataset://credit@prod", params)
+
+
+def test_load_data_reads_a_pinned_version_after_its_tag_moved(root, tmp_path, small_csv):
+    from components.load_data.core import snapshot
+
+    first, _ = store.add(str(small_csv), "credit", tag="prod")
+    recorded = snapshot("dataset://credit@prod", tmp_path / "a.parquet")
+    other = tmp_path / "other.csv"
+    other.write_text("age,job,y\n50,d,1\n")
+    store.add(str(other), "credit", tag="prod")
+    again = snapshot(recorded.uri, tmp_path / "b.parquet", recorded.sha256)  # as a reference
+    assert again.sha256 == first["sha256"] and again.rows == 3
+    with pytest.raises(DataError, match=r"was expected.*dataset://NAME@sha256:"):
+        snapshot("dataset://credit@prod", tmp_path / "c.parquet", recorded.sha256)

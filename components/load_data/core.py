@@ -195,13 +195,15 @@ def _resolve_version(
             "file; drop the window"
         )
     uri, sha256 = dataset_store.resolve(reference)
+    # Lineage names the version itself, not a tag: a tag moves, the version read does not.
+    pinned = str(dataset_refs.Ref(dataset_refs.parse_ref(reference).name, sha256))
     if expected_sha256 and expected_sha256 != sha256:
         raise DataError(
             f"{reference} is sha256:{sha256}, but {expected_sha256} was expected (the "
             "champion's dataset_sha256 tag); give the version that hash names, "
             f"dataset://NAME@sha256:{expected_sha256}, or reference_uri explicitly"
         )
-    return uri, sha256, reference
+    return uri, sha256, pinned
 
 
 def snapshot(
@@ -224,7 +226,7 @@ def snapshot(
             endpoint configured in the environment. Or a stored dataset version,
             `dataset://NAME@sha256:HEX` or `dataset://NAME@TAG`: its bytes must still hash
             to the version (checked before they are parsed); the snapshot's uri is the
-            reference.
+            version as `dataset://NAME@sha256:HEX`, a tag resolved.
         destination: The Parquet file to write; written only when the whole copy succeeded.
         expected_sha256: The hash the content must have (checked before it is parsed);
             empty means no check.
