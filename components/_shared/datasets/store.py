@@ -87,19 +87,51 @@ def versions(name: str) -> list[dict]:
     return sorted((json.loads(m) for m in listed if m), key=lambda m: m["created_at"])
 
 
+def _records(name: str, tag: str) -> list[str]:
+    """The s3:// URIs of a tag's move records, oldest first (their names are zero-padded seqs)."""
+    bucket, _ = parse_s3_uri(refs.root() + "x")
+    return [f"s3://{bucket}/{key}" for key in listing(f"{refs.root()}{name}/tags/{tag}/", True)]
+
+
+def _record(uri: str) -> dict | None:
+    """One move record, or None when it is gone; a record that is not one is said as such."""
+    raw = get_or_none(uri)
+    if raw is None:
+        return None
+    try:
+        move = json.loads(raw)
+        if not isinstance(move, dict) or not isinstance(move.get("to"), str):
+            raise ValueError("not a move record (an object with `to`)")
+    except ValueError as exc:
+        raise DataError(
+            f"the tag record {uri} is damaged ({exc}); the store was changed by hand: restore "
+            "it, or use a version (@sha256:HEX) instead of the tag"
+        ) from None
+    return move
+
+
+def _current(name: str, tag: str) -> tuple[int, dict] | None:
+    """The seq and record of a tag's latest move (one read), or None when it has none."""
+    records = _records(name, tag)
+    if not records:
+        return None
+    last = records[-1]
+    move = _record(last)
+    if move is None:  # listed, then gone: the store is being changed by hand
+        raise DataError(f"the tag record {last} vanished while being read; try again")
+    return int(last.rpartition("/")[2].removesuffix(".json")), move
+
+
 def tag_history(name: str, tag: str) -> list[dict]:
     """Every recorded move of a tag, oldest first (empty: no such tag)."""
-    records = listing(f"{refs.root()}{name}/tags/{tag}/", True)
-    bucket, _ = parse_s3_uri(refs.root() + "x")
-    moves = [json.loads(get_or_none(f"s3://{bucket}/{key}") or b"null") for key in records]
-    return sorted((m for m in moves if m), key=lambda m: m["seq"])
+    return [m for m in map(_record, _records(name, tag)) if m]
 
 
 def tags(name: str) -> dict[str, str]:
     """Each tag of a dataset and the sha256 it points at now."""
     folders = listing(f"{refs.root()}{name}/tags/", False)
-    found = {f.rstrip("/").rpartition("/")[2] for f in folders}
-    return {t: history[-1]["to"] for t in sorted(found) if (history := tag_history(name, t))}
+    found = sorted({f.rstrip("/").rpartition("/")[2] for f in folders})
+    return {t: now[1]["to"] for t in found if (now := _current(name, t))}
 
 
 def move_tag(name: str, tag: str, sha256: str, user: str | None = None) -> dict | None:
@@ -111,11 +143,11 @@ def move_tag(name: str, tag: str, sha256: str, user: str | None = None) -> dict 
     refs.check_tag(tag)
     manifest(name, sha256)  # an unknown version is refused before anything is written
     for _ in range(TAG_RETRIES):
-        history = tag_history(name, tag)
-        start = history[-1]["to"] if history else None
+        latest = _current(name, tag)
+        start = latest[1]["to"] if latest else None
         if start == sha256:
             return None
-        seq = len(history) + 1
+        seq = latest[0] + 1 if latest else 1
         move = {"name": name, "tag": tag, "seq": seq, "from": start, "to": sha256}
         move |= {"who": user or who(), "at": _now()}
         body = json.dumps(move, indent=2).encode()
@@ -128,8 +160,8 @@ def _resolve_ref(ref: Ref) -> str:
     """The sha256 a reference names: its own, or the one its tag points at now."""
     if ref.sha256:
         return ref.sha256
-    history = tag_history(ref.name, ref.tag)
-    if not history:
+    latest = _current(ref.name, ref.tag)
+    if latest is None:
         if ref.name not in names():
             raise _unknown_name(ref.name)
         raise DataError(
@@ -138,7 +170,7 @@ def _resolve_ref(ref: Ref) -> str:
             f"(@sha256:HEX, `kfp-mlops data list {ref.name}`), or tag one with "
             f"`kfp-mlops data add FILE --name {ref.name} --tag {ref.tag}`"
         )
-    return history[-1]["to"]
+    return latest[1]["to"]
 
 
 def resolve(reference: str) -> tuple[str, str]:
