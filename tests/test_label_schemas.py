@@ -1,0 +1,178 @@
+"""Versioned label schemas: the store on the real stack, reading versions, accepting labels."""
+
+import json
+import uuid
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from components._shared.errors import ConfigError, DataError
+from components._shared.io.s3 import s3_client
+from components._shared.labels import schemas
+from components._shared.labels.accept import accept_labels
+from components._shared.labels.read import METADATA_KEY, read_labels
+
+V1 = {
+    "target_column": "credit_risk",
+    "classes": [{"id": 0, "name": "good"}, {"id": 1, "name": "bad"}],
+    "guidelines": "https://example.org/guidelines/v1",
+}
+# v2 renames "bad" to "high-risk" (keeping its id) and adds "review".
+V2 = {
+    "target_column": "credit_risk",
+    "classes": [
+        {"id": 0, "name": "good"},
+        {"id": 1, "name": "high-risk"},
+        {"id": 2, "name": "review"},
+    ],
+    "compatible_with": {"version": 1, "mapping": {"bad": "high-risk"}},
+}
+
+
+@pytest.fixture
+def store(stack, monkeypatch):
+    """A schema store of its own under the data bucket, so tests do not see each other's."""
+    uri = f"s3://kfp-mlops-data/label-schemas-{uuid.uuid4().hex[:8]}/"
+    monkeypatch.setenv(schemas.ROOT_ENV, uri)
+    return uri
+
+
+def _stored(root: str) -> dict[str, str]:
+    bucket, _, prefix = root.removeprefix("s3://").partition("/")
+    return {o.object_name: o.etag for o in s3_client().list_objects(bucket, prefix, recursive=True)}
+
+
+def _records(*definitions: dict) -> list[dict]:
+    """Stored-like records of consecutive versions, for accept_labels without a store."""
+    return [
+        {"version": n, "schema": {"compatible_with": None, "guidelines": None, **d}}
+        for n, d in enumerate(definitions, start=1)
+    ]
+
+
+def _labels(rows: list[tuple[str, object, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["request_id", "label", "schema_version"])
+
+
+# -- reading each row's version -----------------------------------------------------------------
+
+
+def test_read_labels_takes_the_version_from_the_column_else_the_parquet_metadata(tmp_path):
+    table = pa.table({"request_id": ["r1", "r2"], "label": ["good", "bad"]})
+    table = table.replace_schema_metadata({METADATA_KEY: "credit-risk@v1"})
+    pq.write_table(table, tmp_path / "a.parquet")
+    pd.DataFrame(
+        {
+            "request_id": ["r3", "r4"],
+            "label": ["good", "bad"],
+            "schema_version": ["credit-risk@v2", None],
+        }
+    ).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"request_id": ["r5"], "label": ["good"]}).to_csv(tmp_path / "c.csv", index=False)
+    read = read_labels(str(tmp_path))
+    assert read["schema_version"].tolist() == [
+        "credit-risk@v1",
+        "credit-risk@v1",
+        "credit-risk@v2",
+        "",  # a CSV has no metadata: an empty cell stays unversioned
+        "",
+    ]
+
+
+# -- accepting labels (no store: the versions are given) ----------------------------------------
+
+
+def test_accept_keeps_the_pinned_version_and_maps_older_labels_through_a_declared_mapping():
+    load = lambda name: _records(V1, V2)  # noqa: E731
+    labels = _labels(
+        [
+            ("r1", "good", "credit-risk@v2"),
+            ("r2", "high-risk", "credit-risk@v2"),
+            ("r3", "bad", "credit-risk@v1"),
+            ("r4", "good", "credit-risk@v1"),
+        ]
+    )
+    kept, counts = accept_labels(labels, "credit-risk@v2", load)
+    assert kept["label"].tolist() == ["good", "high-risk", "high-risk", "good"]
+    assert (counts.read, counts.kept, counts.mapped, counts.refused) == (4, 4, 2, 0)
+
+
+def test_accept_refuses_and_counts_each_reason():
+    v2_no_mapping = {**V1, "classes": [*V1["classes"], {"id": 2, "name": "review"}]}
+    load = lambda name: _records(V1, v2_no_mapping)  # noqa: E731
+    labels = _labels(
+        [
+            ("r1", "good", "credit-risk@v2"),
+            ("r2", "bad", "credit-risk@v1"),  # v2 declares no compatible_with: not carried over
+            ("r3", "bad", "fraud@v1"),
+            ("r4", "bad", ""),
+            ("r5", "medium", "credit-risk@v2"),
+            ("r6", "good", "credit-risk@v3"),  # newer than the pinned one
+        ]
+    )
+    kept, counts = accept_labels(labels, "credit-risk@v2", load)
+    assert kept["request_id"].tolist() == ["r1"]
+    assert counts.refusals() == {
+        "other_version": 2,
+        "other_schema": 1,
+        "unversioned": 1,
+        "unknown_class": 1,
+    }
+    assert counts.as_dict()["refused"] == 5
+    assert any("another schema" in line for line in counts.lines())
+
+
+def test_accept_without_a_pin_keeps_all_and_counts_versions_seen():
+    labels = _labels([("r1", 1, "a@v1"), ("r2", 0, "a@v2"), ("r3", 1, "a@v2")])
+    kept, counts = accept_labels(labels, "")
+    assert len(kept) == 3 and counts.versions_seen == {"a@v1": 1, "a@v2": 2}
+    with pytest.raises(ConfigError, match="expected NAME@vN"):
+        accept_labels(labels, "credit-risk")
+
+
+# -- the store, on the real SeaweedFS -----------------------------------------------------------
+
+
+def test_register_list_show_and_identical_reregister(store):
+    first, created = schemas.register("credit-risk", V1)
+    assert created and first["reference"] == "credit-risk@v1" and len(first["sha256"]) == 64
+    again, created = schemas.register("credit-risk", json.loads(json.dumps(V1)))
+    assert not created and again["reference"] == "credit-risk@v1"
+    added = {**V1, "classes": [*V1["classes"], {"id": 2, "name": "review"}]}
+    second, created = schemas.register("credit-risk", added)
+    assert created and second["version"] == 2
+    assert schemas.names() == ["credit-risk"]
+    assert [r["reference"] for r in schemas.records("credit-risk")] == [
+        "credit-risk@v1",
+        "credit-risk@v2",
+    ]
+    assert schemas.get("credit-risk@v1")["schema"]["guidelines"] == V1["guidelines"]
+    with pytest.raises(DataError, match=r"has no version v9; it has \['credit-risk@v1'"):
+        schemas.get("credit-risk@v9")
+    with pytest.raises(DataError, match="unknown label schema 'fraud'"):
+        schemas.get("fraud@v1")
+
+
+def test_a_removed_class_without_mapping_is_refused_and_nothing_is_stored(store):
+    schemas.register("credit-risk", V1)
+    before = _stored(store)
+    renamed = {**V2, "compatible_with": None}
+    with pytest.raises(ConfigError, match=r"removes class\(es\) \['bad'\].*\n.*compatible_with"):
+        schemas.register("credit-risk", renamed)
+    moved = {**V1, "classes": [{"id": 5, "name": "good"}, {"id": 1, "name": "bad"}]}
+    with pytest.raises(ConfigError, match=r"\['good'\] change id"):
+        schemas.register("credit-risk", moved)
+    assert _stored(store) == before
+
+
+def test_a_rename_with_mapping_maps_v1_labels_into_v2(store):
+    schemas.register("credit-risk", V1)
+    second, created = schemas.register("credit-risk", V2)
+    assert created and second["reference"] == "credit-risk@v2"
+    labels = _labels([("r1", "bad", "credit-risk@v1"), ("r2", "review", "credit-risk@v2")])
+    kept, counts = accept_labels(labels, "credit-risk@v2")
+    assert kept["label"].tolist() == ["high-risk", "review"] and counts.mapped == 1
+    with pytest.raises(DataError, match="no version v3"):
+        accept_labels(labels, "credit-risk@v3")
