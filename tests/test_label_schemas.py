@@ -1,6 +1,7 @@
 """Versioned label schemas: the store on the real stack, reading versions, accepting labels."""
 
 import json
+import re
 import uuid
 
 import pandas as pd
@@ -176,3 +177,62 @@ def test_a_rename_with_mapping_maps_v1_labels_into_v2(store):
     assert kept["label"].tolist() == ["high-risk", "review"] and counts.mapped == 1
     with pytest.raises(DataError, match="no version v3"):
         accept_labels(labels, "credit-risk@v3")
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_registers_lists_and_shows_a_yaml_schema(cli, store, tmp_path):
+    path = tmp_path / "credit-risk.yaml"
+    path.write_text(
+        "target_column: credit_risk\nclasses:\n  - {id: 0, name: good}\n  - {id: 1, name: bad}\n"
+        "guidelines: https://example.org/guidelines/v1\n"
+    )
+    code, out, _ = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code == 0 and "credit-risk@v1: registered (classes 0=good, 1=bad)" in out
+    code, out, _ = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code == 0 and "credit-risk@v1: already stored, unchanged" in out
+    code, out, _ = cli("labels", "schema", "list")
+    assert out.split() == ["credit-risk"]
+    code, out, _ = cli("labels", "schema", "list", "credit-risk")
+    assert out.startswith("credit-risk@v1 ") and "['good', 'bad']" in out
+    code, out, _ = cli("labels", "schema", "show", "credit-risk@v1")
+    shown = json.loads(out)
+    assert shown["schema"]["target_column"] == "credit_risk" and shown["created_by"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read schema .*: No such file or directory; give a readable UTF-8 file"),
+        ("{not json", "cannot parse schema .* as JSON"),
+        (json.dumps({"classes": V1["classes"]}), "no target_column"),
+        (json.dumps({"target_column": "y"}), "no classes"),
+        (
+            json.dumps({**V1, "classes": [{"id": 0, "name": "a"}, {"id": 0, "name": "b"}]}),
+            r"duplicate class id\(s\) \[0\]",
+        ),
+        (
+            json.dumps({**V1, "classes": [{"id": 0, "name": "a"}, {"id": 1, "name": "a"}]}),
+            r"duplicate class name\(s\) \['a'\]",
+        ),
+        (json.dumps({**V1, "labels": []}), r"unknown key\(s\) \['labels'\]"),
+    ],
+)
+def test_cli_refuses_a_bad_schema_file_naming_the_problem(cli, store, tmp_path, content, message):
+    path = tmp_path / "schema.json"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code != 0 and re.search(message, err), err
+    assert _stored(store) == {}
+
+
+def test_cli_refuses_an_incompatible_version_showing_the_mapping_syntax(cli, store, tmp_path):
+    schemas.register("credit-risk", V1)
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps({**V2, "compatible_with": None}))
+    code, _, err = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code != 0 and "removes class(es) ['bad'] of credit-risk@v1 without a mapping" in err
+    assert "compatible_with:\n  version: 1\n  mapping:\n    bad: " in err
+    assert [r["version"] for r in schemas.records("credit-risk")] == [1]
