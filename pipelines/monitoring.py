@@ -27,6 +27,7 @@ def monitoring_steps(
     drift_thresholds: dict = {},
     prediction_drift_alias: str = "champion",
     labels_uri: str = "",
+    label_schema: str = "",
     predictions_uri: str = "s3://kfp-mlops-data/predictions/german-credit/",
     performance_start_date: str = "",
     performance_end_date: str = "",
@@ -115,6 +116,7 @@ def monitoring_steps(
         check_performance(
             drifted=drift.outputs["Output"],
             labels_uri=labels_uri,
+            label_schema=label_schema,
             predictions_uri=predictions_uri,
             start_date=performance_start_date,
             end_date=performance_end_date,

@@ -236,3 +236,70 @@ def test_cli_refuses_an_incompatible_version_showing_the_mapping_syntax(cli, sto
     assert code != 0 and "removes class(es) ['bad'] of credit-risk@v1 without a mapping" in err
     assert "compatible_with:\n  version: 1\n  mapping:\n    bad: " in err
     assert [r["version"] for r in schemas.records("credit-risk")] == [1]
+
+
+# -- the live-performance gate with a pinned schema ---------------------------------------------
+
+BINARY = {"target_column": "risk", "classes": [{"id": 0, "name": "0"}, {"id": 1, "name": "1"}]}
+
+
+def _judge(labels: pd.DataFrame, label_schema: str, schemas_of=None):
+    from components.check_performance.core import check_performance
+    from tests.test_check_performance import SETTINGS, log
+
+    return check_performance(
+        log(3),
+        labels,
+        bounds={"precision": 0.8},
+        positive_label="",
+        label_schema=label_schema,
+        schemas=schemas_of,
+        **SETTINGS,
+    )
+
+
+def test_check_performance_uses_only_the_pinned_version_and_reports_the_rest(store):
+    from components.check_performance import report
+    from tests.test_check_performance import labels_with_precision
+
+    schemas.register("risk", BINARY)
+    schemas.register("risk", {**BINARY, "guidelines": "https://example.org/v2"})  # no mapping
+    labels = labels_with_precision(3, [1.0, 1.0, 1.0])
+    labels["schema_version"] = ["risk@v2"] * 20 + ["risk@v1"] * 8 + [""] * 2
+    result = _judge(labels, "risk@v2")
+    assert result.label_counts.refusals() == {"other_version": 8, "unversioned": 2}
+    assert result.counts.labels == 20 and result.counts.used_labels == 20
+    markdown = report.render_markdown(result)
+    assert "8 labels of another version of the schema with no declared mapping" in markdown
+    assert "2 labels that name no schema version" in markdown
+    assert report.metadata_of(result)["label_schema"]["other_version"] == 8
+    assert report.metrics_of(result)["labels_refused_unversioned"] == 2.0
+    assert "20 of risk@v2 kept" in report.label_line(result)
+
+
+def test_check_performance_cannot_judge_when_every_label_is_refused(store):
+    from components.check_performance import report
+    from components.check_performance.publish import figures_of
+    from tests.test_check_performance import labels_with_precision
+
+    schemas.register("risk", BINARY)
+    labels = labels_with_precision(3, [1.0, 1.0, 1.0])
+    labels["schema_version"] = "fraud@v1"
+    result = _judge(labels, "risk@v1")
+    assert result.cannot_judge and not result.passed
+    assert result.reasons[0].startswith("cannot judge: label_schema risk@v1 refused all 30")
+    assert report.headline(result) == "CANNOT JUDGE"
+    assert "# Live performance: CANNOT JUDGE" in report.render_markdown(result)
+    assert "CANNOT JUDGE" in report.render_html(result)
+    assert report.summary_line(result).startswith("cannot judge")
+    assert figures_of(result, "m").metrics["labels_refused_by_schema"] == 30.0
+
+
+def test_check_performance_without_a_pin_notes_mixed_versions():
+    from tests.test_check_performance import labels_with_precision
+
+    labels = labels_with_precision(3, [1.0, 1.0, 1.0])
+    labels["schema_version"] = ["risk@v1"] * 15 + ["risk@v2"] * 15
+    result = _judge(labels, "")
+    assert result.passed and result.counts.used_labels == 30
+    assert any("several schema versions were used together" in n for n in result.notes)
