@@ -11,12 +11,11 @@ from contextlib import contextmanager
 
 # Every boundary a fault test covers; failpoint() refuses other names, so code and tests agree.
 POINTS = (
-    # register_model, in the order it crosses them (the lock guards the lookup of an equal
-    # version, the creation and the alias moves)
-    "register.lock_acquired",
+    # register_model, in the order it crosses them (the lock guards only the alias moves)
     "register.run_created",
     "register.model_logged",
     "register.version_created",
+    "register.lock_acquired",
     "register.challenger_moved",
     "register.tags_written",  # champion_since and previous_champion, before the move
     "register.record_written",  # the champion move's audit record

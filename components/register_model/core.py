@@ -7,7 +7,6 @@ from pathlib import Path
 
 from components._shared.errors import ConfigError
 from components._shared.failpoints import failpoint
-from components._shared.registry.aliases import alias_moves
 from components._shared.registry.lineage import find_same_model
 from components._shared.registry.signing import LINEAGE_FILE, SIGNATURE_FILE, sign_model
 from components.register_model.card import render_card
@@ -23,7 +22,6 @@ from components.register_model.lineage import (
 from components.register_model.promotion import (  # noqa: F401 (its public home)
     decide_promotion,
     move_aliases,
-    moves_under_lease,
 )
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$")
@@ -98,14 +96,14 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
     registered again ("already registered as vN (same model file and lineage)"); its aliases
     move as promotion would move them for a new version, and its run keeps its own record.
 
-    Order of operations, so a failure at any step leaves nothing half-done, all holding the
-    model's lease on S3: look for this attempt's version (kfp_run_id + model sha256), then
-    for the same model file and lineage; else find-or-create the run, the logged model and
-    the version by the attempt's key (the version carries all lineage tags from its
-    creation; with KFP_MLOPS_MODEL_SIGNING_PEM set, model.sig over the file and those tags
-    is stored beside the model file and its sha256 in the model_signature tag); then
-    `challenger` and maybe `champion`, each move recorded in the audit trail before it is
-    made; last the lineage JSON and model card on the run.
+    Order of operations, so a failure at any step leaves nothing half-done: look for this
+    attempt's version (kfp_run_id + model sha256), then for the same model file and lineage;
+    else find-or-create the run, the logged model and the version by the attempt's key (the
+    version carries all lineage tags from its creation; with KFP_MLOPS_MODEL_SIGNING_PEM set,
+    model.sig over the file and those tags is stored beside the model file and its sha256 in
+    the model_signature tag); then, holding the model's lease on S3, `challenger` and maybe
+    `champion`, each move recorded in the audit trail before it is made; last the lineage
+    JSON and model card on the run.
 
     Raises:
         ConfigError: The model name is not a valid registry name, or the signing key
@@ -138,26 +136,27 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
             **result,
         )
     registry = Registry()
-    registry.ensure_model(model_name)  # its aliases are read under the lease
     key = {"kfp_run_id": candidate.kfp_run_id or "unknown", "model_sha256": sha}
     tags, text = version_tags(lineage), description(lineage)
-    state = "re-run the step: it reuses what this attempt registered"
-    # One lease around the lookup, the creation and the moves: two runs with the same model
-    # file and lineage cannot both miss each other's version and make two.
-    with alias_moves(
-        model_name, key["kfp_run_id"], state, registry=registry, locked="register.lock_acquired"
-    ) as aliases:
-        own = registry.find_version(model_name, key)  # this attempt's, from a retry
-        same = None if own else find_same_model(registry, model_name, tags)
-        if own or same:
-            version, run_id = own or same
-        else:
-            version, run_id = _create(registry, candidate, model_name, key, sha, tags, text)
-        failpoint("register.version_created")
-        aliases.lease.ensure()  # logging the model may have taken a while
-        promoted, reason, current = moves_under_lease(
-            aliases, version, promote=promote, evaluation=candidate.evaluation
-        )
+    own = registry.find_version(model_name, key)  # this attempt's, from a retry
+    same = None if own else find_same_model(registry, model_name, tags)
+    if own or same:
+        version, run_id = own or same
+    else:
+        version, run_id = _create(registry, candidate, model_name, key, sha, tags, text)
+    failpoint("register.version_created")
+    state = (
+        f"v{version} is registered with its tags; re-run the step to finish (it reuses v{version})"
+    )
+    promoted, reason, current = move_aliases(
+        registry,
+        model_name,
+        version,
+        promote=promote,
+        evaluation=candidate.evaluation,
+        who=key["kfp_run_id"],
+        state=state,
+    )
     if same:
         reason = f"already registered as v{version} (same model file and lineage); {reason}"
         print(f"register_model: {reason}")
