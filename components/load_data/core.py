@@ -14,8 +14,9 @@ from components._shared.datasets import store as dataset_store
 from components._shared.errors import ConfigError, DataError
 from components._shared.failpoints import failpoint
 from components._shared.input_checks import check_column_names, check_same_schema, check_scheme
+from components._shared.io.content_hash import check_size_read, part_header
 from components._shared.io.partitions import DateWindow, in_window
-from components._shared.io.parts import Part, is_collection, local_copy, parquet_parts
+from components._shared.io.parts import is_collection, local_copy, parquet_parts
 from components._shared.io.sources import ParquetSource
 from components._shared.io.whole import parse_table, read_bytes, table_format, write_parquet
 
@@ -79,28 +80,15 @@ class _Counter:
 def _fetch_parts(uri: str, spool: Path, window: DateWindow) -> tuple[list[tuple[str, Path]], str]:
     """The parts of a folder or prefix (in the window) on local disk, and one hash of them all."""
     digest = hashlib.sha256()
-    root = uri.removeprefix("file://").rstrip("/")
     local = []
     for n, part in enumerate(in_window(parquet_parts(uri), window, uri)):
-        # Names relative to the prefix, length-prefixed: a copy elsewhere hashes the same,
-        # and no split of the same bytes into other parts does. The size comes from the
-        # listing, before the bytes: it must be the size that is then read.
-        name = part.uri.removeprefix(root).lstrip("/").encode()
-        for chunk in (len(name).to_bytes(8, "big"), name, part.size.to_bytes(8, "big")):
-            digest.update(chunk)
+        # The one definition of the hash (content_hash): name, listed size, then the bytes.
+        digest.update(part_header(uri, part))
         counted = _Counter(digest.update)
         local.append((part.uri, local_copy(part.uri, spool / f"{n:06d}.parquet", counted)))
-        _check_size_read(part, counted.total)
+        check_size_read(part, counted.total)
         failpoint("load.part_read")
     return local, digest.hexdigest()
-
-
-def _check_size_read(part: Part, read: int) -> None:
-    if read != part.size:
-        raise DataError(
-            f"cannot read {part.uri}: it was listed with {part.size} bytes but {read} were read; "
-            "it changed while being read: run the step again once the writer has finished"
-        )
 
 
 def _open_parts(uri: str, parts: list[tuple[str, Path]]):
