@@ -11,7 +11,8 @@ pass as unseen. Each value is written in one canonical text first:
 - text → the text (a category → its value);
 - anything else → its str().
 
-A row's hash covers the column names too (sorted, so column order does not matter).
+A row's hash covers the column names too (sorted, so column order does not matter); text is
+escaped so that no value can pass for the boundary between two.
 """
 
 import hashlib
@@ -22,7 +23,12 @@ import numpy as np
 import pandas as pd
 
 NULL = "\x00null"
+SEP = "\x1f"  # between a row's values; escaped inside text, so no value can hold one
 _EXACT = 1e15  # below this, an integral float is written as the integer it holds
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(SEP, "\\x1f")
 
 
 def _number(value: float) -> str:
@@ -45,22 +51,49 @@ def canonical(value: object) -> str:
     if isinstance(value, numbers.Real):
         return _number(float(value))
     if isinstance(value, str):
-        return "s:" + value
+        return "s:" + _escaped(value)
     if isinstance(value, pd.Timestamp | np.datetime64):
         return "t:" + pd.Timestamp(value).isoformat()
-    return "o:" + str(value)
+    return "o:" + _escaped(str(value))
+
+
+def _strings(values: pd.Series) -> pd.Series:
+    """A Series of Python str as object dtype (pandas' own string dtypes behave otherwise)."""
+    return values.astype(object)
+
+
+def _numbers(column: pd.Series) -> pd.Series:
+    floats = column.to_numpy(dtype=float, na_value=np.nan)
+    out = pd.Series(NULL, index=column.index, dtype=object)
+    whole = ~np.isnan(floats) & (np.abs(np.nan_to_num(floats)) < _EXACT)
+    whole &= np.equal(np.floor(floats), floats, where=whole, out=np.zeros_like(whole))
+    if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:
+        ints = column.to_numpy(dtype=np.int64)  # exact, not through float
+        out[whole] = "n:" + _strings(pd.Series(ints[whole]).astype(str)).to_numpy()
+    else:
+        out[whole] = (
+            "n:" + _strings(pd.Series(floats[whole].astype(np.int64)).astype(str)).to_numpy()
+        )
+    rest = ~whole & ~np.isnan(floats)
+    out[rest] = [_number(v) for v in floats[rest].tolist()]
+    return out
 
 
 def _column_text(column: pd.Series) -> pd.Series:
     dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):  # each category once, then by code
+        texts = np.array([canonical(c) for c in dtype.categories.tolist()] + [NULL], dtype=object)
+        return pd.Series(texts[column.cat.codes.to_numpy()], index=column.index)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        if pd.api.types.is_integer_dtype(dtype) and not column.hasnans:
-            values = column.to_numpy(dtype=np.int64)
-            if np.abs(values).max(initial=0) < _EXACT:  # the fast path: plain integers
-                return pd.Series(["n:" + str(v) for v in values.tolist()], index=column.index)
-        floats = column.to_numpy(dtype=float, na_value=np.nan)
-        return pd.Series([_number(v) for v in floats.tolist()], index=column.index)
-    return pd.Series([canonical(v) for v in column.astype(object).tolist()], index=column.index)
+        return _numbers(column)
+    values = column.astype(object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):  # text and nulls
+        present = values.notna().to_numpy()
+        out = pd.Series(NULL, index=column.index, dtype=object)
+        text = values[present].str.replace("\\", "\\\\", regex=False)
+        out[present] = "s:" + text.str.replace(SEP, "\\x1f", regex=False).to_numpy()
+        return out
+    return pd.Series([canonical(v) for v in values.tolist()], index=column.index, dtype=object)
 
 
 def row_hashes(frame: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.Series:
@@ -73,14 +106,11 @@ def row_hashes(frame: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.
     names = sorted(str(c) for c in columns)
     if not names:
         raise ValueError("row_hashes needs at least one column")
-    texts = [_column_text(frame[name]) for name in names]
-    rows = []
-    for values in zip(*(t.tolist() for t in texts), strict=True):
-        digest = hashlib.blake2b(digest_size=16)
-        for name, value in zip(names, values, strict=True):
-            for part in (name, value):
-                encoded = part.encode("utf-8", "surrogatepass")
-                digest.update(len(encoded).to_bytes(8, "big"))
-                digest.update(encoded)
-        rows.append(digest.hexdigest())
-    return pd.Series(rows, index=frame.index, dtype=object)
+    texts = [_column_text(frame[name]).tolist() for name in names]
+    header = (SEP.join(_escaped(n) for n in names) + "\x1e").encode("utf-8", "surrogatepass")
+    digests = []
+    for values in zip(*texts, strict=True):
+        digest = hashlib.blake2b(header, digest_size=16)
+        digest.update(SEP.join(values).encode("utf-8", "surrogatepass"))
+        digests.append(digest.hexdigest())
+    return pd.Series(digests, index=frame.index, dtype=object)
