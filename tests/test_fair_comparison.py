@@ -24,8 +24,10 @@ from components.evaluate_model.core import PredictionColumns, Thresholds, evalua
 from components.evaluate_model.report import render_markdown
 from components.evaluate_model.scoring import METRICS, Scores
 from components.evaluate_model.trained_on import training_rows
+from components.register_model.card import render_card
 from components.train_model.core import train
 from tests.conftest import GERMAN_CREDIT
+from tests.test_reports_escape import card_lineage
 
 TARGET = "risk"
 GATE = Thresholds(min_accuracy=0.5, max_regression=0.015)
@@ -243,3 +245,20 @@ def test_champion_dataset_version_read_verified_and_tampering_said(
     assert result.comparison.outcome == "cannot_judge"
     reason = next(r for r in result.reasons if r.startswith("champion v1"))
     assert "no longer match their hash" in reason and reference in reason
+
+
+def test_model_card_says_which_rows_were_compared(challenger, champion_of):
+    result = judge(challenger, champion_of(tags_of(GERMAN_CREDIT)))
+    lineage = card_lineage()
+    lineage["evaluation"] = result.report_metadata()
+    lineage["evaluation"]["champion_version"] = 1
+    text = render_card(lineage, {})
+
+    comparison = result.comparison
+    assert (
+        f"Champion v1 scored {comparison.champion_value:.4f}, this model "
+        f"{comparison.challenger_value:.4f} (delta {result.delta:.4f}), compared on "
+        f"{comparison.compared_rows} of 250 test rows: {comparison.seen_rows} were in champion "
+        "v1's training set"
+    ) in text
+    assert f"| compared_rows | {comparison.compared_rows} |" in text
