@@ -39,8 +39,11 @@ def credit() -> pd.DataFrame:
 
 
 def tags_of(path, test_size=0.25, seed=42, **extra) -> dict[str, str]:
-    """The lineage tags register_model gives a model trained on the file at `path`."""
-    parameters = {"target_column": TARGET, "test_size": test_size, "random_seed": seed}
+    """The lineage tags register_model gives a model trained on the file at `path`.
+
+    As a pipeline run records them: KFP hands the parameters over as text, ints as floats.
+    """
+    parameters = {"target_column": TARGET, "test_size": str(test_size), "random_seed": f"{seed}.0"}
     return {
         "dataset_uri": str(path),
         "dataset_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -101,9 +101,11 @@ def training_rows(champion: Champion, target_column: str) -> TrainingRows:
     target = str(parameters.get("target_column") or target_column)
     try:
         frame, source = _read(champion.tags)
-        train, _ = split_rows(
-            frame, target, float(parameters["test_size"]), int(parameters["random_seed"])
-        )
+        # KFP hands parameters over as text and ints as floats: "42.0" is the seed 42.
+        seed = float(parameters["random_seed"])
+        if not seed.is_integer():
+            raise ValueError(f"random_seed {parameters['random_seed']!r} is not a whole number")
+        train, _ = split_rows(frame, target, float(parameters["test_size"]), int(seed))
     except (DataError, ConfigError) as exc:
         raise CannotJudge(f"its training data cannot be read: {exc}") from None
     except (KeyError, ValueError) as exc:  # no such target column; a split sklearn refuses
