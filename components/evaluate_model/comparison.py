@@ -74,15 +74,22 @@ def unseen_mask(
     return ~row_hashes(frame, shared).isin(seen).to_numpy()
 
 
+def _other_classes(champion: Champion, classes: tuple) -> str | None:
+    champion_classes = np.asarray(getattr(champion.model, "classes_", [])).tolist()
+    if [str(c) for c in champion_classes] != [str(c) for c in classes]:
+        expected = np.asarray(classes).tolist()
+        return f"it predicts classes {champion_classes}, the test set has {expected}"
+    return None
+
+
 def score_champion(
     champion: Champion, frame: pd.DataFrame, columns: "PredictionColumns", classes: tuple
 ) -> tuple[Scores | None, str | None]:
     """The champion's scores on the rows, or why it cannot score them."""
     model = champion.model
-    champion_classes = np.asarray(getattr(model, "classes_", [])).tolist()
-    if [str(c) for c in champion_classes] != [str(c) for c in classes]:
-        expected = np.asarray(classes).tolist()
-        return None, f"it predicts classes {champion_classes}, the test set has {expected}"
+    problem = _other_classes(champion, classes)
+    if problem:
+        return None, problem
     try:
         features = frame[list(columns.feature_columns)]
         scores = Scores(
@@ -149,6 +156,9 @@ def compare(
         return Comparison("first run: no champion to compare; judged on thresholds only", True)
     if champion.model is None:
         return _cannot(champion, f"could not score the test set ({champion.problem})")
+    problem = _other_classes(champion, scores.classes)
+    if problem:  # whatever the rows, before reading its training data
+        return _cannot(champion, f"could not score the test set ({problem})", test_rows=total)
     try:
         if trained_on is None:
             raise CannotJudge("has no known training rows")
