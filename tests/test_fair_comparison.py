@@ -25,6 +25,7 @@ from components.evaluate_model.report import render_markdown
 from components.evaluate_model.scoring import METRICS, Scores
 from components.evaluate_model.trained_on import training_rows
 from components.register_model.card import render_card
+from components.register_model.promotion import decide_promotion
 from components.train_model.core import train
 from tests.conftest import GERMAN_CREDIT
 from tests.test_reports_escape import card_lineage
@@ -265,3 +266,26 @@ def test_model_card_says_which_rows_were_compared(challenger, champion_of):
         "v1's training set"
     ) in text
     assert f"| compared_rows | {comparison.compared_rows} |" in text
+
+
+def test_promotion_compares_the_scores_on_the_same_rows():
+    # On the whole split the challenger beats the champion's score on the compared rows;
+    # on those same rows it does not: not promoted.
+    evaluation = {
+        "champion_version": 1,
+        "primary_metric": "roc_auc",
+        "primary_value": 0.80,
+        "compared_value": 0.70,
+        "champion_value": 0.74,
+    }
+    promoted, why = decide_promotion(
+        promote=True, version=2, current_champion=1, evaluation=evaluation
+    )
+    assert not promoted and "roc_auc 0.7000 < champion v1's 0.7400" in why
+    promoted, _ = decide_promotion(
+        promote=True,
+        version=2,
+        current_champion=1,
+        evaluation=evaluation | {"compared_value": 0.75},
+    )
+    assert promoted
