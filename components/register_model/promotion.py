@@ -37,7 +37,9 @@ def decide_promotion(
     if not promote:
         return False, f"promotion is off: v{version} is the challenger only"
     if seen is not None:
-        value, best = evaluation.get("primary_value"), evaluation.get("champion_value")
+        # Both on the rows the comparison used (compared_value), not the whole test split.
+        value = evaluation.get("compared_value", evaluation.get("primary_value"))
+        best = evaluation.get("champion_value")
         if value is None or best is None:
             return False, f"not promoted: evaluation recorded no {metric} to compare with v{seen}"
         if value < best:
