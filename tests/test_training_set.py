@@ -1,0 +1,267 @@
+"""The training-set builder on the real embedded stack: log parts of past days, labels, champion.
+
+Log parts are written in the log's own format (components/_shared/logformat.py) under
+`date=YYYY-MM-DD/`; labels are CSV files under an S3 prefix; the champion is a registered
+version with an input signature and a `dataset_version` tag.
+"""
+
+import io
+import uuid
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from components._shared.datasets import refs, store
+from components._shared.errors import ConfigError, DataError
+from components._shared.io.partitions import DateWindow
+from components._shared.io.s3 import parse_s3_uri, s3_client
+from components._shared.logformat import log_schema, partition
+from components.build_training_set.core import NOTHING, build_training_set
+
+INPUTS = [("age", "integer"), ("job", "string"), ("amount", "double")]
+CLASSES = ["bad", "good"]
+BUCKET = "kfp-mlops-data"
+
+
+@pytest.fixture
+def root(stack, monkeypatch):
+    """A dataset store of its own, so tests do not see each other's versions."""
+    uri = f"s3://{BUCKET}/datasets-{uuid.uuid4().hex[:8]}/"
+    monkeypatch.setenv(refs.ROOT_ENV, uri)
+    return uri
+
+
+def _put(uri: str, data: bytes) -> None:
+    bucket, key = parse_s3_uri(uri)
+    client = s3_client()
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    client.put_object(bucket, key, io.BytesIO(data), len(data))
+
+
+def _log_rows(day: str, n: int, model: str) -> pd.DataFrame:
+    """n one-row requests on `day`, ids `<day>-<i>`, inputs that differ row by row."""
+    return pd.DataFrame(
+        {
+            "request_id": [f"{day}-{i}" for i in range(n)],
+            "time": pd.to_datetime([f"{day}T10:00:00Z"] * n) + pd.to_timedelta(range(n), "s"),
+            "model_name": model,
+            "model_version": "1",
+            "age": [20 + i for i in range(n)],
+            "job": ["skilled" if i % 2 else "unskilled" for i in range(n)],
+            "amount": [1000.0 + 10 * i for i in range(n)],
+            "prediction": ["good"] * n,
+            "proba_bad": 0.3,
+            "proba_good": 0.7,
+            "latency_seconds": 0.01,
+        }
+    )
+
+
+def write_log(prefix: str, model: str, days: dict[str, int]) -> str:
+    """A prediction log under `prefix` with days[day] one-row requests each; its URI."""
+    schema = log_schema(INPUTS, CLASSES)
+    for day, n in days.items():
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(_log_rows(day, n, model), schema=schema), sink)
+        _put(f"s3://{BUCKET}/{partition(prefix, model, day)}part-0.parquet", sink.getvalue())
+    return f"s3://{BUCKET}/{prefix}/{model}/"
+
+
+def write_labels(uri: str, rows: list[tuple]) -> str:
+    """A labels CSV (request_id, label, time) at `uri`."""
+    frame = pd.DataFrame(rows, columns=["request_id", "label", "time"])
+    _put(uri, frame.to_csv(index=False).encode())
+    return uri
+
+
+def build(log: str, labels: str, model: str, **overrides):
+    settings = {
+        "retrain_data_uri": "",
+        "predictions_uri": log,
+        "window": DateWindow.of("2026-11-01", "2026-11-02", 0),
+        "labels_uri": labels,
+        "label_schema": "",
+        "max_label_delay_days": 30.0,
+        "target_column": "risk",
+        "model_name": model,
+        "include_champion_data": True,
+        "min_labelled_rows": 5,
+    }
+    return build_training_set(**settings | overrides)
+
+
+def _names() -> str:
+    tag = uuid.uuid4().hex[:8]
+    return f"trainset-{tag}", f"labels-{tag}"
+
+
+def _stored(reference: str) -> tuple[pd.DataFrame, dict]:
+    data, manifest = store.read_verified(reference)
+    return pd.read_parquet(io.BytesIO(data)), manifest
+
+
+def test_build_latest_label_wins_unknown_late_null_counted_and_manifest_names_sources(root):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 10, "2026-11-02": 10})
+    at = "2026-11-03T00:00:00Z"
+    rows = [(f"2026-11-01-{i}", "good", at) for i in range(8)]
+    rows += [("2026-11-02-0", "good", "2026-11-03T00:00:00Z")]
+    rows += [("2026-11-02-0", "bad", "2026-11-04T00:00:00Z")]  # later: this one wins
+    rows += [("nobody-1", "bad", at), ("nobody-2", "good", at)]  # unknown request ids
+    rows += [("2026-11-02-1", "bad", "2027-01-30T00:00:00Z")]  # arrived 89 days later: late
+    rows += [("2026-11-02-2", None, at)]  # empty
+    labels = write_labels(f"s3://{BUCKET}/{prefix}/labels/day3.csv", rows)
+
+    result = build(log, labels, model)
+
+    counts = result.counts
+    assert counts["labels"] == len(rows) and counts["predictions"] == 20
+    assert counts["duplicate_labels"] == 1 and counts["unknown_labels"] == 2
+    assert counts["late_labels"] == 1 and counts["null_labels"] == 1
+    assert counts["labelled_rows"] == 9 and counts["rows"] == 9
+    assert result.reference.startswith(f"dataset://{model}@sha256:") and result.created
+    frame, manifest = _stored(result.reference)
+    assert list(frame.columns) == ["age", "job", "amount", "risk"]
+    # Day 2's row 0 has day 1's row 0's inputs: its later label "bad" won over "good".
+    assert frame.loc[frame["age"] == 20, "risk"].tolist() == ["bad", "good"]
+    assert frame["risk"].value_counts().to_dict() == {"good": 8, "bad": 1}
+    assert frame["age"].dtype == "int64" and frame["amount"].dtype == "float64"
+    assert manifest["time_window"] == {"start": "2026-11-01", "end": "2026-11-02"}
+    kinds = sorted(s["kind"] for s in manifest["sources"])
+    assert kinds == ["labels", "prediction log", "prediction log"]
+    assert all(len(s["sha256"]) == 64 for s in manifest["sources"])
+    assert manifest["parents"] == [] and manifest["label_schema_version"] is None
+    assert "2 labels name no prediction in the window" in " ".join(result.notes)
+
+
+def test_build_twice_gives_the_same_reference_and_one_version(root):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 12})
+    labels = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels/a.csv",
+        [(f"2026-11-01-{i}", CLASSES[i % 2], "2026-11-02") for i in reversed(range(12))],
+    )
+    first = build(log, labels, model)
+    # The same labels in another order, in another file: the same rows, the same bytes.
+    shuffled = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels2/b.csv",
+        [(f"2026-11-01-{i}", CLASSES[i % 2], "2026-11-02") for i in range(12)],
+    )
+    again = build(log, shuffled, model)
+    assert again.reference == first.reference and not again.created
+    assert "stored already" in again.message
+    assert [v["reference"] for v in store.versions(model)] == [first.reference]
+    frame, _ = _stored(first.reference)
+    assert frame["age"].tolist() == sorted(frame["age"].tolist())  # rows sorted
+
+
+def test_build_window_with_predictions_but_no_labels_returns_empty_and_stores_nothing(root):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 10})
+    labels = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels/x.csv", [("other-1", "bad", "2026-11-02")]
+    )
+
+    result = build(log, labels, model)
+
+    assert result.reference == ""
+    assert result.message == (
+        "no retrain: 0 labelled rows in 2026-11-01..2026-11-02, fewer than min_labelled_rows (5)"
+    )
+    assert result.counts["unknown_labels"] == 1 and result.counts["predictions"] == 10
+    assert model not in store.names()
+
+
+def test_build_too_few_labelled_rows_no_retrain_nothing_stored(root):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 50})
+    labels = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels/x.csv",
+        [(f"2026-11-01-{i}", "good", "2026-11-02") for i in range(30)],
+    )
+    result = build(log, labels, model, min_labelled_rows=200)
+    assert result.reference == "" and result.counts["labelled_rows"] == 30
+    assert "no retrain: 30 labelled rows in" in result.message
+    assert "fewer than min_labelled_rows (200)" in result.message
+    assert model not in store.names()
+
+
+def test_build_fixed_retrain_data_uri_returned_and_no_labels_means_nothing_to_train_on(root):
+    fixed = build("unused", "", "any", retrain_data_uri="s3://b/fixed.csv")
+    assert fixed.reference == "s3://b/fixed.csv"
+    nothing = build("unused", "", "any")
+    assert nothing.reference == "" and nothing.message == NOTHING
+    assert NOTHING == "no labels_uri and no retrain_data_uri: nothing to retrain on"
+    with pytest.raises(ConfigError, match="min_labelled_rows=0"):
+        build("unused", "s3://b/labels.csv", "any", min_labelled_rows=0)
+
+
+def register_champion(model: str, inputs: pd.DataFrame, tags: dict[str, str]) -> int:
+    """A registered champion whose signature names `inputs`' columns, with `tags`."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+    from sklearn.dummy import DummyClassifier
+
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            DummyClassifier().fit(inputs.select_dtypes("number"), [0] * len(inputs)),
+            name="model",
+            signature=infer_signature(inputs),
+            pip_requirements=["scikit-learn"],
+        )
+    client = MlflowClient()
+    client.create_registered_model(model)
+    version = client.create_model_version(model, info.model_uri, tags=tags, model_id=info.model_id)
+    client.set_registered_model_alias(model, "champion", version.version)
+    return int(version.version)
+
+
+def _champion_set(tmp_path, model: str, rows: pd.DataFrame) -> str:
+    path = tmp_path / "champion.csv"
+    rows.to_csv(path, index=False)
+    found, _ = store.add(str(path), model)
+    return found["reference"]
+
+
+def test_build_unions_champion_data_drops_identical_rows_and_names_its_parent(root, tmp_path):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 10})
+    labels = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels/x.csv",
+        [(f"2026-11-01-{i}", "good", "2026-11-02") for i in range(10)],
+    )
+    old = pd.DataFrame(
+        {"age": [20, 70, 71], "job": ["unskilled", "skilled", "skilled"]}
+        | {"amount": [1000.0, 5.0, 6.0], "risk": ["good", "bad", "bad"]}
+    )  # the first row is the log's 2026-11-01-0, labelled good: the same row
+    parent = _champion_set(tmp_path, model, old)
+    register_champion(model, old.drop(columns="risk"), {"dataset_version": parent})
+
+    result = build(log, labels, model)
+
+    assert result.counts["champion_rows"] == 3 and result.counts["duplicate_rows"] == 1
+    frame, manifest = _stored(result.reference)
+    assert len(frame) == 12 and {70, 71} <= set(frame["age"])
+    assert manifest["parents"] == [parent.removeprefix("dataset://")]  # NAME@sha256:HEX
+    without = build(log, labels, model, include_champion_data=False)
+    assert without.reference != result.reference and without.counts["rows"] == 10
+
+
+def test_build_columns_no_longer_match_the_models_inputs_refused_nothing_stored(root):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 10})
+    labels = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels/x.csv",
+        [(f"2026-11-01-{i}", "good", "2026-11-02") for i in range(10)],
+    )
+    inputs = pd.DataFrame({"age": ["x"], "job": ["a"], "amount": [1.0], "income": [2.0]})
+    register_champion(model, inputs, {})
+
+    wrong = r"missing \['income'\]; of another kind \{'age': 'integer, model: string'\}"
+    with pytest.raises(DataError, match=r"no longer match the model's inputs: " + wrong):
+        build(log, labels, model, include_champion_data=False)
+    assert model not in store.names()
