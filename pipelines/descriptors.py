@@ -125,6 +125,8 @@ PIPELINES: dict[str, Pipeline] = {
         skipped={
             "retrain needed": "retrain skipped: no drift, live performance not below its bounds",
             **_TRAINING_SKIPS,
+            # After the training skips: local.py's _skipped maps a repeated key to the first.
+            "training set built": "retrain skipped: no training set (see build training set)",
         },
         trains_always=False,
         retrain_condition="retrain needed",

@@ -2,6 +2,7 @@
 
 from kfp import dsl
 
+from components.build_training_set.component import build_training_set
 from components.check_performance.component import check_performance
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
@@ -19,7 +20,7 @@ def monitoring_steps(
     current_end_date: str = "",
     current_last_days: int = 0,
     reference_uri: str = "",
-    retrain_data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
+    retrain_data_uri: str = "",
     model_name: str = "german-credit",
     drift_columns: list = [],
     drift_method: str = "auto",
@@ -35,6 +36,12 @@ def monitoring_steps(
     performance_min_days: int = 3,
     performance_min_labels_per_day: int = 30,
     max_label_delay_days: float = 30.0,
+    label_schema: str = "",
+    retrain_start_date: str = "",
+    retrain_end_date: str = "",
+    retrain_last_days: int = 30,
+    include_champion_data: bool = True,
+    min_labelled_rows: int = 200,
     target_column: str = "risk",
     sensitive_features: list = ["sex"],
     estimator: str = "hist_gradient_boosting",
@@ -138,27 +145,52 @@ def monitoring_steps(
     # One bool (drifted or below bound): kfp.local skips a dsl.If on a NamedTuple field
     # silently, and a condition cannot OR two tasks' outputs.
     with dsl.If(performance.outputs["Output"] == True, name="retrain needed"):
-        training_sub_pipeline(
-            data_uri=retrain_data_uri,
-            target_column=target_column,
-            sensitive_features=sensitive_features,
-            model_name=model_name,
-            estimator=estimator,
-            hyperparameters=hyperparameters,
-            test_size=test_size,
-            random_seed=random_seed,
-            suite=suite,
-            min_rows=min_rows,
-            primary_metric=primary_metric,
-            min_accuracy=min_accuracy,
-            min_roc_auc=min_roc_auc,
-            max_latency_ms=max_latency_ms,
-            max_regression=max_regression,
-            max_demographic_parity_difference=max_demographic_parity_difference,
-            max_equalized_odds_difference=max_equalized_odds_difference,
-            positive_label=positive_label,
-            promote=promote,
-        ).set_display_name("retrain")
+        # A fixed retrain_data_uri passes through; else the log's window joined with its
+        # labels becomes a dataset version; "" (too few labels, or no labels_uri): no retrain.
+        training_set = step(
+            build_training_set(
+                retrain_data_uri=retrain_data_uri,
+                predictions_uri=predictions_uri,
+                start_date=retrain_start_date,
+                end_date=retrain_end_date,
+                last_days=retrain_last_days,
+                labels_uri=labels_uri,
+                label_schema=label_schema,
+                max_label_delay_days=max_label_delay_days,
+                target_column=target_column,
+                model_name=model_name,
+                include_champion_data=include_champion_data,
+                min_labelled_rows=min_labelled_rows,
+            ),
+            "build training set",
+            s3=True,
+            mlflow=True,  # the champion's inputs and training data
+            reads_outside_state=True,  # labels and the log grow under the same URIs
+            retries=2,
+            memory="2Gi",
+        )
+        with dsl.If(training_set.outputs["Output"] != "", name="training set built"):
+            training_sub_pipeline(
+                data_uri=training_set.outputs["Output"],
+                target_column=target_column,
+                sensitive_features=sensitive_features,
+                model_name=model_name,
+                estimator=estimator,
+                hyperparameters=hyperparameters,
+                test_size=test_size,
+                random_seed=random_seed,
+                suite=suite,
+                min_rows=min_rows,
+                primary_metric=primary_metric,
+                min_accuracy=min_accuracy,
+                min_roc_auc=min_roc_auc,
+                max_latency_ms=max_latency_ms,
+                max_regression=max_regression,
+                max_demographic_parity_difference=max_demographic_parity_difference,
+                max_equalized_odds_difference=max_equalized_odds_difference,
+                positive_label=positive_label,
+                promote=promote,
+            ).set_display_name("retrain")
 
 
 DESCRIPTION = (
@@ -166,7 +198,13 @@ DESCRIPTION = (
     "the reference (the champion's training snapshot unless reference_uri is given); when "
     "it has drifted, or when labels that arrived later (labels_uri) show the served model "
     "below its performance bounds for performance_min_days days, run the training "
-    "pipeline, with all its gates, on retrain_data_uri."
+    "pipeline, with all its gates, on a training set built from production: the log's "
+    "inputs of the last retrain_last_days days (or retrain_start_date..retrain_end_date) "
+    "joined with their labels, unioned with the champion's training data "
+    "(include_champion_data), stored as a dataset version; with fewer than "
+    "min_labelled_rows labelled rows nothing is retrained. A fixed retrain_data_uri is "
+    "trained on instead (teams without labels); with neither labels_uri nor "
+    "retrain_data_uri there is nothing to retrain on."
 )
 # The retrain is the training steps without their handler: one run, one notification.
 monitoring = dsl.pipeline(

@@ -62,7 +62,15 @@ def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
         ]
         == "detect-drift"
     )
-    retrain = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]["training"]
+    needed = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]
+    # The training set is built first (labels and the log grow: no cache); "" → no training.
+    build = needed["build-training-set"]
+    assert build["cachingOptions"] == {} and build["retryPolicy"]["maxRetryCount"] >= 2
+    built = next(t for t in needed.values() if t["taskInfo"]["name"] == "training set built")
+    assert "build-training-set" in built["triggerPolicy"]["condition"]
+    retrain = spec["components"][built["componentRef"]["name"]]["dag"]["tasks"]["training"]
+    data_uri = retrain["inputs"]["parameters"]["data_uri"]
+    assert data_uri["componentInputParameter"].startswith("pipelinechannel--build-training-set")
     training = spec["components"][retrain["componentRef"]["name"]]["dag"]["tasks"]
     for name in ("load-data", "evaluate-model"):
         assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]
