@@ -265,3 +265,29 @@ def test_build_columns_no_longer_match_the_models_inputs_refused_nothing_stored(
     with pytest.raises(DataError, match=r"no longer match the model's inputs: " + wrong):
         build(log, labels, model, include_champion_data=False)
     assert model not in store.names()
+
+
+def test_cli_data_build_prints_counts_and_reference_or_why_nothing_was_built(cli, root):
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 8})
+    labels = write_labels(
+        f"s3://{BUCKET}/{prefix}/labels/x.csv",
+        [(f"2026-11-01-{i}", "good", "2026-11-02") for i in range(8)],
+    )
+    args = ["data", "build", "--model", model, "--predictions", log, "--labels", labels]
+    args += ["--start-date", "2026-11-01", "--end-date", "2026-11-01", "--no-champion-data"]
+
+    code, out, _ = cli(*args)  # default --min-labelled-rows 200
+    assert code == 0, out
+    assert "labelled_rows          8" in out
+    assert "no retrain: 8 labelled rows in 2026-11-01..2026-11-01, fewer than" in out
+    assert model not in store.names()
+
+    code, out, _ = cli(*args, "--min-labelled-rows", "8")
+    assert code == 0, out
+    reference = out.strip().splitlines()[-1]
+    assert reference.startswith(f"dataset://{model}@sha256:")
+    assert [v["reference"] for v in store.versions(model)] == [reference]
+
+    code, _, err = cli(*args, "--last-days", "3")
+    assert code == 2 and "either last_days" in err

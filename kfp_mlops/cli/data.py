@@ -114,3 +114,7 @@ def add_parser(subparsers) -> None:
     show = sub.add_parser("show", help="a version's manifest (and a tag's history), as JSON")
     show.add_argument("reference", metavar="NAME[@sha256:HEX|@TAG]")
     show.set_defaults(func=_show_cmd)
+
+    from kfp_mlops.cli.trainset import add_build_parser
+
+    add_build_parser(sub)
