@@ -19,6 +19,7 @@ from components._shared.io.partitions import DateWindow
 from components._shared.io.s3 import parse_s3_uri, s3_client
 from components._shared.logformat import log_schema, partition
 from components.build_training_set.core import NOTHING, build_training_set
+from tests.conftest import GERMAN_CREDIT
 
 INPUTS = [("age", "integer"), ("job", "string"), ("amount", "double")]
 CLASSES = ["bad", "good"]
@@ -291,3 +292,67 @@ def test_cli_data_build_prints_counts_and_reference_or_why_nothing_was_built(cli
 
     code, _, err = cli(*args, "--last-days", "3")
     assert code == 2 and "either last_days" in err
+
+
+def _credit_log(prefix: str, model: str) -> tuple[str, pd.DataFrame]:
+    """German credit's rows as two days of the model's log (its inputs), and their risk."""
+    credit = pd.read_csv(GERMAN_CREDIT)
+    inputs = [c for c in credit.columns if c != "risk"]
+    kinds = {c: "integer" if credit[c].dtype.kind == "i" else "string" for c in inputs}
+    schema = log_schema([(c, kinds[c]) for c in inputs], [0, 1])  # risk is 0/1
+    for day, rows in (("2026-11-01", credit.iloc[:500]), ("2026-11-02", credit.iloc[500:])):
+        frame = rows[inputs].reset_index(drop=True)
+        n = len(frame)
+        frame.insert(0, "request_id", [f"{day}-{i}" for i in range(n)])
+        frame.insert(1, "time", pd.Timestamp(f"{day}T09:00:00Z") + pd.to_timedelta(range(n), "s"))
+        frame.insert(2, "model_name", model)
+        frame.insert(3, "model_version", "1")
+        frame = frame.assign(prediction=1, proba_0=0.3, proba_1=0.7)
+        frame["latency_seconds"] = 0.01
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), sink)
+        _put(f"s3://{BUCKET}/{partition(prefix, model, day)}part-0.parquet", sink.getvalue())
+    credit["request_id"] = [f"2026-11-0{1 + i // 500}-{i % 500}" for i in range(len(credit))]
+    return f"s3://{BUCKET}/{prefix}/{model}/", credit
+
+
+def test_monitoring_drift_retrains_on_the_training_set_built_from_log_and_labels(cli, tmp_path):
+    import json
+    from pathlib import Path
+
+    from tests.test_pipeline_monitoring import _shifted
+
+    model, prefix = _names()
+    log, credit = _credit_log(prefix, model)
+    labels = f"s3://{BUCKET}/{prefix}/labels/day3.csv"
+    frame = credit[["request_id", "risk"]].rename(columns={"risk": "label"})
+    _put(labels, frame.assign(time="2026-11-03T00:00:00Z").to_csv(index=False).encode())
+    params = {
+        "current_uri": _shifted(tmp_path / "shifted.csv"),
+        "reference_uri": GERMAN_CREDIT,
+        "model_name": model,
+        "labels_uri": labels,
+        "predictions_uri": log,
+        "performance_start_date": "2026-11-01",
+        "performance_end_date": "2026-11-02",
+        "retrain_start_date": "2026-11-01",
+        "retrain_end_date": "2026-11-02",
+        "retrain_last_days": 0,
+    }
+    args = [arg for k, v in params.items() for arg in ("-p", f"{k}={v}")]
+    code, out, err = cli("run-local", "monitoring", "--output", "json", *args)
+    summary = json.loads(out)
+    assert code in (0, 3), summary["error"]  # blessed or rejected: the retrain ran either way
+    assert summary["drifted"] is True and summary["retrained"] is True
+    assert "▶ build training set" in err
+    (outputs,) = (Path(summary["run_dir"]) / "outputs").iterdir()  # the pipeline run's folder
+    built = json.loads((outputs / "build-training-set" / "executor_output.json").read_text())
+    reference = built["parameterValues"]["Output"]
+    assert reference.startswith(f"dataset://{model}@sha256:")
+    snapshot = json.loads((outputs / "load-data-3" / "executor_output.json").read_text())
+    metadata = snapshot["artifacts"]["dataset"]["artifacts"][0]["metadata"]
+    assert metadata["rows"] == 1000 and "risk" in metadata["columns"]
+    assert metadata["source_uri"] == reference  # the snapshot names the version it read
+    _, manifest = _stored(reference)
+    assert manifest["time_window"] == {"start": "2026-11-01", "end": "2026-11-02"}
+    assert len(manifest["sources"]) == 3  # two log parts, one label file

@@ -65,22 +65,23 @@ def _read_part(part: Part) -> tuple[pd.DataFrame, str]:
     return frame, hashlib.sha256(data).hexdigest()
 
 
-def _match(part: pd.DataFrame, labels: pd.DataFrame, state: LogJoin) -> pd.DataFrame:
+def _match(part: pd.DataFrame, labels: tuple[pd.DataFrame, pd.DataFrame], state: LogJoin):
     """The part's rows that a label names, each with its label; counts what cannot be used."""
-    named = part[part["request_id"].isin(labels["request_id"])]
-    if named.empty:
-        return named.assign(label=[])
-    rows = labels[labels["row"] != NO_ROW].merge(named, on=["request_id", "row"])
-    whole = labels[labels["row"] == NO_ROW].drop(columns="row").merge(named, on="request_id")
+    by_row, whole = labels
+    ids = part["request_id"]
+    rows = by_row[by_row["request_id"].isin(ids)].merge(part, on=["request_id", "row"])
+    whole = whole[whole["request_id"].isin(ids)].merge(part, on="request_id")
     state.ambiguous_labels += int((whole["rows_in_request"] > 1).sum())
-    matched = pd.concat([rows, whole[whole["rows_in_request"] == 1]], ignore_index=True)
-    return matched
+    return pd.concat([rows, whole[whole["rows_in_request"] == 1]], ignore_index=True)
 
 
 def join_part(
-    frame: pd.DataFrame, labels: pd.DataFrame, max_label_delay_days: float, state: LogJoin
+    frame: pd.DataFrame,
+    labels: tuple[pd.DataFrame, pd.DataFrame],
+    max_label_delay_days: float,
+    state: LogJoin,
 ) -> None:
-    """Add one part's labelled rows to `state` (labels: one per key, see rowkeys)."""
+    """Add one part's labelled rows to `state` (labels: those with `row`, those without)."""
     inputs = input_columns([str(c) for c in frame.columns])
     frame = number_rows(frame)
     frame["time"] = utc(frame["time"], "the prediction log")
@@ -122,8 +123,10 @@ def join_log(
     """
     state = LogJoin(parts=in_window(parquet_parts(uri), window, uri))
     labels = labels.rename(columns={"time": "time_label"})
+    named = labels["row"] != NO_ROW
+    split = (labels[named], labels[~named].drop(columns="row"))
     for part in state.parts:
         frame, digest = _read_part(part)
         state.sources.append({"uri": part.uri, "sha256": digest, "kind": "prediction log"})
-        join_part(frame, labels, max_label_delay_days, state)
+        join_part(frame, split, max_label_delay_days, state)
     return state
