@@ -356,3 +356,48 @@ def test_monitoring_drift_retrains_on_the_training_set_built_from_log_and_labels
     _, manifest = _stored(reference)
     assert manifest["time_window"] == {"start": "2026-11-01", "end": "2026-11-02"}
     assert len(manifest["sources"]) == 3  # two log parts, one label file
+
+
+def test_build_keeps_only_labels_of_the_pinned_schema_and_counts_the_rest(root, monkeypatch):
+    from components._shared.labels import schemas
+
+    monkeypatch.setenv(schemas.ROOT_ENV, f"s3://{BUCKET}/label-schemas-{uuid.uuid4().hex[:8]}/")
+    classes = [{"id": 0, "name": "bad"}, {"id": 1, "name": "good"}]
+    schemas.register("risk", {"target_column": "risk", "classes": classes})
+    model, prefix = _names()
+    log = write_log(prefix, model, {"2026-11-01": 10})
+    frame = pd.DataFrame(
+        {
+            "request_id": [f"2026-11-01-{i}" for i in range(10)],
+            "label": ["good"] * 10,
+            "schema_version": ["risk@v1"] * 6 + ["other@v1"] * 2 + [""] * 2,
+        }
+    )
+    labels = f"s3://{BUCKET}/{prefix}/labels/x.csv"
+    _put(labels, frame.to_csv(index=False).encode())
+
+    result = build(log, labels, model, label_schema="risk@v1")
+
+    assert result.counts["refused_labels"] == 4 and result.counts["labelled_rows"] == 6
+    assert result.label_counts["other_schema"] == 2 and result.label_counts["unversioned"] == 2
+    _, manifest = _stored(result.reference)
+    assert manifest["label_schema_version"] == "risk@v1"
+    assert "4 labels refused by the label schema" in " ".join(result.notes)
+
+
+def test_component_without_labels_returns_empty_and_its_report_says_why(tmp_path):
+    from kfp import dsl
+
+    from components.build_training_set.component import build_training_set as step
+
+    report = dsl.Markdown(uri=str(tmp_path / "report.md"))
+    settings = {"start_date": "", "end_date": "", "last_days": 30, "label_schema": ""}
+    output = step.python_func(
+        retrain_data_uri="", predictions_uri="s3://b/p/", labels_uri="",
+        max_label_delay_days=30.0, target_column="risk", model_name="m",
+        include_champion_data=True, min_labelled_rows=200, report=report, **settings,
+    )  # fmt: skip
+    assert output == ""
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith("# Training set: NOTHING BUILT") and NOTHING in text
+    assert report.metadata["message"] == NOTHING and report.metadata["reference"] == ""

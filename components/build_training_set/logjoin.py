@@ -65,19 +65,32 @@ def _read_part(part: Part) -> tuple[pd.DataFrame, str]:
     return frame, hashlib.sha256(data).hexdigest()
 
 
-def _match(part: pd.DataFrame, labels: tuple[pd.DataFrame, pd.DataFrame], state: LogJoin):
+class Labels:
+    """Labels looked up by request id through an index built once (not once per part)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        """Index `frame` by its request_id (plain objects: hashing arrow text per part is slow)."""
+        self.frame = frame.reset_index(drop=True)
+        self.index = pd.Index(self.frame["request_id"].astype(object))
+
+    def of(self, ids: pd.Series) -> pd.DataFrame:
+        """The labels whose request id is among `ids`."""
+        found, _ = self.index.get_indexer_non_unique(ids.astype(object).unique())
+        return self.frame.iloc[found[found >= 0]]
+
+
+def _match(part: pd.DataFrame, labels: tuple[Labels, Labels], state: LogJoin) -> pd.DataFrame:
     """The part's rows that a label names, each with its label; counts what cannot be used."""
-    by_row, whole = labels
-    ids = part["request_id"]
-    rows = by_row[by_row["request_id"].isin(ids)].merge(part, on=["request_id", "row"])
-    whole = whole[whole["request_id"].isin(ids)].merge(part, on="request_id")
+    by_row, whole = (lookup.of(part["request_id"]) for lookup in labels)
+    rows = by_row.merge(part, on=["request_id", "row"])
+    whole = whole.merge(part, on="request_id")
     state.ambiguous_labels += int((whole["rows_in_request"] > 1).sum())
     return pd.concat([rows, whole[whole["rows_in_request"] == 1]], ignore_index=True)
 
 
 def join_part(
     frame: pd.DataFrame,
-    labels: tuple[pd.DataFrame, pd.DataFrame],
+    labels: tuple[Labels, Labels],
     max_label_delay_days: float,
     state: LogJoin,
 ) -> None:
@@ -124,7 +137,7 @@ def join_log(
     state = LogJoin(parts=in_window(parquet_parts(uri), window, uri))
     labels = labels.rename(columns={"time": "time_label"})
     named = labels["row"] != NO_ROW
-    split = (labels[named], labels[~named].drop(columns="row"))
+    split = (Labels(labels[named]), Labels(labels[~named].drop(columns="row")))
     for part in state.parts:
         frame, digest = _read_part(part)
         state.sources.append({"uri": part.uri, "sha256": digest, "kind": "prediction log"})
