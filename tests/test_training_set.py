@@ -401,3 +401,32 @@ def test_component_without_labels_returns_empty_and_its_report_says_why(tmp_path
     text = (tmp_path / "report.md").read_text()
     assert text.startswith("# Training set: NOTHING BUILT") and NOTHING in text
     assert report.metadata["message"] == NOTHING and report.metadata["reference"] == ""
+
+
+def test_join_multi_row_request_labels_by_row_and_without_row_ambiguous(tmp_path):
+    from components._shared.labels.rowkeys import latest_labels, prepare_labels
+    from components.build_training_set.logjoin import join_log
+
+    rows = _log_rows("2026-11-01", 4, "m")
+    rows.loc[:2, "request_id"] = "multi"  # one request of three instances, then two more
+    rows.loc[:2, "time"] = rows.loc[0, "time"]
+    folder = tmp_path / "log" / "m" / "date=2026-11-01"
+    folder.mkdir(parents=True)
+    schema = log_schema(INPUTS, CLASSES)
+    pq.write_table(pa.Table.from_pandas(rows, schema=schema), folder / "part-0.parquet")
+    labels = pd.DataFrame(
+        {"request_id": ["multi", "multi", "2026-11-01-3"], "label": ["bad", "good", "bad"]}
+        | {"row": [1, 2, 0]}
+    )
+    without_row = pd.DataFrame({"request_id": ["multi", "2026-11-01-3"], "label": ["bad"] * 2})
+
+    def joined(frame):
+        prepared, _ = latest_labels(prepare_labels(frame)[0])
+        return join_log(str(tmp_path / "log" / "m"), DateWindow(), prepared, 30.0)
+
+    by_row = joined(labels)
+    assert by_row.frame().sort_values("age")[["age", "label"]].values.tolist() == [
+        [21, "bad"], [22, "good"], [23, "bad"],
+    ]  # fmt: skip
+    ambiguous = joined(without_row)
+    assert ambiguous.ambiguous_labels == 1 and len(ambiguous.frame()) == 1

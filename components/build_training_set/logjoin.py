@@ -84,7 +84,8 @@ def _match(part: pd.DataFrame, labels: tuple[Labels, Labels], state: LogJoin) ->
     by_row, whole = (lookup.of(part["request_id"]) for lookup in labels)
     rows = by_row.merge(part, on=["request_id", "row"])
     whole = whole.merge(part, on="request_id")
-    state.ambiguous_labels += int((whole["rows_in_request"] > 1).sum())
+    # One label without `row` meets every row of its request: count the label once.
+    state.ambiguous_labels += whole.loc[whole["rows_in_request"] > 1, "request_id"].nunique()
     return pd.concat([rows, whole[whole["rows_in_request"] == 1]], ignore_index=True)
 
 
