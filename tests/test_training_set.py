@@ -430,3 +430,13 @@ def test_join_multi_row_request_labels_by_row_and_without_row_ambiguous(tmp_path
     ]  # fmt: skip
     ambiguous = joined(without_row)
     assert ambiguous.ambiguous_labels == 1 and len(ambiguous.frame()) == 1
+
+
+def test_run_outcome_says_why_a_needed_retrain_did_not_happen():
+    from kfp_mlops.runs.summaries import _outcome
+
+    said = _outcome(False, True, None, None, None, "", NOTHING)
+    assert said == "drifted → not retrained: " + NOTHING
+    assert _outcome(False, True, None, True, {"version": 2}, "", None) == (
+        "drifted → retrained: blessed (model v2)"
+    )
