@@ -28,6 +28,7 @@ def monitoring_steps(
     drift_thresholds: dict = {},
     prediction_drift_alias: str = "champion",
     labels_uri: str = "",
+    label_schema: str = "",
     predictions_uri: str = "s3://kfp-mlops-data/predictions/german-credit/",
     performance_start_date: str = "",
     performance_end_date: str = "",
@@ -36,7 +37,6 @@ def monitoring_steps(
     performance_min_days: int = 3,
     performance_min_labels_per_day: int = 30,
     max_label_delay_days: float = 30.0,
-    label_schema: str = "",
     retrain_start_date: str = "",
     retrain_end_date: str = "",
     retrain_last_days: int = 30,
@@ -122,6 +122,7 @@ def monitoring_steps(
         check_performance(
             drifted=drift.outputs["Output"],
             labels_uri=labels_uri,
+            label_schema=label_schema,
             predictions_uri=predictions_uri,
             start_date=performance_start_date,
             end_date=performance_end_date,

@@ -1,6 +1,7 @@
 """Versioned label schemas: the store on the real stack, reading versions, accepting labels."""
 
 import json
+import re
 import uuid
 
 import pandas as pd
@@ -176,3 +177,129 @@ def test_a_rename_with_mapping_maps_v1_labels_into_v2(store):
     assert kept["label"].tolist() == ["high-risk", "review"] and counts.mapped == 1
     with pytest.raises(DataError, match="no version v3"):
         accept_labels(labels, "credit-risk@v3")
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_registers_lists_and_shows_a_yaml_schema(cli, store, tmp_path):
+    path = tmp_path / "credit-risk.yaml"
+    path.write_text(
+        "target_column: credit_risk\nclasses:\n  - {id: 0, name: good}\n  - {id: 1, name: bad}\n"
+        "guidelines: https://example.org/guidelines/v1\n"
+    )
+    code, out, _ = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code == 0 and "credit-risk@v1: registered (classes 0=good, 1=bad)" in out
+    code, out, _ = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code == 0 and "credit-risk@v1: already stored, unchanged" in out
+    code, out, _ = cli("labels", "schema", "list")
+    assert out.split() == ["credit-risk"]
+    code, out, _ = cli("labels", "schema", "list", "credit-risk")
+    assert out.startswith("credit-risk@v1 ") and "['good', 'bad']" in out
+    code, out, _ = cli("labels", "schema", "show", "credit-risk@v1")
+    shown = json.loads(out)
+    assert shown["schema"]["target_column"] == "credit_risk" and shown["created_by"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read schema .*: No such file or directory; give a readable UTF-8 file"),
+        ("{not json", "cannot parse schema .* as JSON"),
+        (json.dumps({"classes": V1["classes"]}), "no target_column"),
+        (json.dumps({"target_column": "y"}), "no classes"),
+        (
+            json.dumps({**V1, "classes": [{"id": 0, "name": "a"}, {"id": 0, "name": "b"}]}),
+            r"duplicate class id\(s\) \[0\]",
+        ),
+        (
+            json.dumps({**V1, "classes": [{"id": 0, "name": "a"}, {"id": 1, "name": "a"}]}),
+            r"duplicate class name\(s\) \['a'\]",
+        ),
+        (json.dumps({**V1, "labels": []}), r"unknown key\(s\) \['labels'\]"),
+    ],
+)
+def test_cli_refuses_a_bad_schema_file_naming_the_problem(cli, store, tmp_path, content, message):
+    path = tmp_path / "schema.json"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code != 0 and re.search(message, err), err
+    assert _stored(store) == {}
+
+
+def test_cli_refuses_an_incompatible_version_showing_the_mapping_syntax(cli, store, tmp_path):
+    schemas.register("credit-risk", V1)
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps({**V2, "compatible_with": None}))
+    code, _, err = cli("labels", "schema", "register", "credit-risk", str(path))
+    assert code != 0 and "removes class(es) ['bad'] of credit-risk@v1 without a mapping" in err
+    assert "compatible_with:\n  version: 1\n  mapping:\n    bad: " in err
+    assert [r["version"] for r in schemas.records("credit-risk")] == [1]
+
+
+# -- the live-performance gate with a pinned schema ---------------------------------------------
+
+BINARY = {"target_column": "risk", "classes": [{"id": 0, "name": "0"}, {"id": 1, "name": "1"}]}
+
+
+def _judge(labels: pd.DataFrame, label_schema: str, schemas_of=None):
+    from components.check_performance.core import check_performance
+    from tests.test_check_performance import SETTINGS, log
+
+    return check_performance(
+        log(3),
+        labels,
+        bounds={"precision": 0.8},
+        positive_label="",
+        label_schema=label_schema,
+        schemas=schemas_of,
+        **SETTINGS,
+    )
+
+
+def test_check_performance_uses_only_the_pinned_version_and_reports_the_rest(store):
+    from components.check_performance import report
+    from tests.test_check_performance import labels_with_precision
+
+    schemas.register("risk", BINARY)
+    schemas.register("risk", {**BINARY, "guidelines": "https://example.org/v2"})  # no mapping
+    labels = labels_with_precision(3, [1.0, 1.0, 1.0])
+    labels["schema_version"] = ["risk@v2"] * 20 + ["risk@v1"] * 8 + [""] * 2
+    result = _judge(labels, "risk@v2")
+    assert result.label_counts.refusals() == {"other_version": 8, "unversioned": 2}
+    assert result.counts.labels == 20 and result.counts.used_labels == 20
+    markdown = report.render_markdown(result)
+    assert "8 labels of another version of the schema with no declared mapping" in markdown
+    assert "2 labels that name no schema version" in markdown
+    assert report.metadata_of(result)["label_schema"]["other_version"] == 8
+    assert report.metrics_of(result)["labels_refused_unversioned"] == 2.0
+    assert "20 of risk@v2 kept" in report.label_line(result)
+
+
+def test_check_performance_cannot_judge_when_every_label_is_refused(store):
+    from components.check_performance import report
+    from components.check_performance.publish import figures_of
+    from tests.test_check_performance import labels_with_precision
+
+    schemas.register("risk", BINARY)
+    labels = labels_with_precision(3, [1.0, 1.0, 1.0])
+    labels["schema_version"] = "fraud@v1"
+    result = _judge(labels, "risk@v1")
+    assert result.cannot_judge and not result.passed
+    assert result.reasons[0].startswith("cannot judge: label_schema risk@v1 refused all 30")
+    assert report.headline(result) == "CANNOT JUDGE"
+    assert "# Live performance: CANNOT JUDGE" in report.render_markdown(result)
+    assert "CANNOT JUDGE" in report.render_html(result)
+    assert report.summary_line(result).startswith("cannot judge")
+    assert figures_of(result, "m").metrics["labels_refused_by_schema"] == 30.0
+
+
+def test_check_performance_without_a_pin_notes_mixed_versions():
+    from tests.test_check_performance import labels_with_precision
+
+    labels = labels_with_precision(3, [1.0, 1.0, 1.0])
+    labels["schema_version"] = ["risk@v1"] * 15 + ["risk@v2"] * 15
+    result = _judge(labels, "")
+    assert result.passed and result.counts.used_labels == 30
+    assert any("several schema versions were used together" in n for n in result.notes)

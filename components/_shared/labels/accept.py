@@ -15,7 +15,7 @@ import pandas as pd
 
 from components._shared.errors import DataError
 from components._shared.labels import definition
-from components._shared.labels.read import VERSION_COLUMN
+from components._shared.labels.read import LABEL_FORMAT, VERSION_COLUMN
 
 REASONS = {
     "other_version": "labels of another version of the schema with no declared mapping to it",
@@ -59,9 +59,18 @@ class LabelCounts:
         return {r: getattr(self, r) for r in REASONS if getattr(self, r)}
 
     def lines(self) -> list[str]:
-        """One sentence per reason that refused rows (for reports and the console)."""
+        """One sentence per reason that refused rows; unpinned, whether versions were mixed."""
+        if self.pinned:
+            return [
+                f"{n} {REASONS[r]} (pinned {self.pinned}): refused"
+                for r, n in self.refusals().items()
+            ]
+        seen = {v or "(unversioned)": n for v, n in self.versions_seen.items()}
+        if len(seen) < 2:
+            return []
         return [
-            f"{n} {REASONS[r]} (pinned {self.pinned}): refused" for r, n in self.refusals().items()
+            f"labels of several schema versions were used together {seen}: pin one "
+            "(label_schema=NAME@vN) so a relabelled class is not mixed with the old one"
         ]
 
     def as_dict(self) -> dict:
@@ -103,10 +112,8 @@ def accept_labels(
 
     Raises:
         ConfigError: `pinned` is not NAME@vN.
-        DataError: No `label` column, or the pinned schema or version is not stored.
+        DataError: (pinned) No `label` column, or the schema or version is not stored.
     """
-    if "label" not in labels.columns:
-        raise DataError(f"the labels lack a `label` column; they have {list(labels.columns)}")
     versions = (
         labels[VERSION_COLUMN].fillna("").astype(str).str.strip()
         if VERSION_COLUMN in labels.columns
@@ -116,6 +123,11 @@ def accept_labels(
     if not pinned:
         kept = labels.reset_index(drop=True)
         return kept, LabelCounts(pinned="", read=len(labels), kept=len(kept), versions_seen=seen)
+    if "label" not in labels.columns:
+        raise DataError(
+            f"the labels file lacks column(s) ['label']; it has {list(labels.columns)}; a "
+            f"labels file holds {LABEL_FORMAT}"
+        )
     name, number = definition.parse_ref(pinned)
     if load is None:
         from components._shared.labels.schemas import records as load

@@ -51,7 +51,8 @@ def load_file(path: str) -> object:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read schema {path}: {exc}; give a readable UTF-8 file") from None
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise DataError(f"cannot read schema {path}: {why}; give a readable UTF-8 file") from None
     if suffix == ".json":
         try:
             return json.loads(text)
