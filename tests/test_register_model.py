@@ -35,7 +35,6 @@ LINEAGE_TAGS = {
     "gate_validation",
     "gate_evaluation",
     "gate_fairness",
-    "dataset_version",
 }
 STORED = f"dataset://german-credit@sha256:{'d' * 64}"
 
