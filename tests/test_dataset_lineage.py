@@ -265,3 +265,27 @@ def test_a_dataset_that_does_not_exist_is_refused_naming_the_way_out(root, tmp_p
     with pytest.raises(DataError, match=r"has no version sha256:1+; `kfp-mlops data list credit`"):
         snapshot(f"dataset://credit@sha256:{'1' * 64}", tmp_path / "a.parquet")
     assert _stored(root) == before and not (tmp_path / "a.parquet").exists()
+
+
+def test_data_add_s3_prefix_and_a_large_file_sent_in_parts(cli, root, log, monkeypatch):
+    from components._shared.datasets import objects
+    from components._shared.io.s3 import upload_file
+
+    prefix = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex[:8]}/log/"
+    parts = sorted(log.rglob("*.parquet"))
+    for part in parts:
+        upload_file(part, prefix + str(part.relative_to(log)))
+    monkeypatch.setattr(objects, "SMALL_BYTES", 64)  # every data file goes as a multipart upload
+    code, out, err = cli("data", "add", prefix, "--name", "served")
+    assert code == 0, err
+    found = json.loads(cli("data", "show", out.splitlines()[-1])[1])["manifest"]
+    listed = found["sources"][0]["parts"]
+    assert [p["uri"] for p in listed] == [prefix + str(p.relative_to(log)) for p in parts]
+    assert [p["sha256"] for p in listed] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in parts
+    ]
+    data, _ = store.read_verified(found["reference"])
+    assert hashlib.sha256(data).hexdigest() == found["sha256"] and found["rows"] == 8
+    before = _stored(root)
+    code, out, _ = cli("data", "add", prefix, "--name", "served")
+    assert code == 0 and "already stored, unchanged" in out and _stored(root) == before
