@@ -48,6 +48,9 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert version.tags["dataset_sha256"] == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
     assert version.tags["dataset_uri"] == str(GERMAN_CREDIT)
     assert version.tags["dataset_rows"] == "1000"
+    digest = hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
+    stored = f"dataset://{model}@sha256:{digest}"  # the snapshot, stored as a version
+    assert version.tags["dataset_version"] == stored
     assert version.tags["gate_evaluation"] and version.tags["gate_fairness"]
     assert version.tags["kfp_run_id"] and version.tags["validation_suite_sha256"]
 
@@ -75,6 +78,11 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert evaluation["first_run"] is False and int(evaluation["champion_version"]) == 1
     assert evaluation["delta"] == pytest.approx(0.0, abs=1e-12)  # same data, same seed: same model
     assert len(_registered_versions(model)) == 2
+    from components._shared.datasets import store
+
+    (manifest,) = store.versions(model)  # the same bytes twice: one version, stored once
+    assert manifest["reference"] == stored and manifest["sources"][0]["uri"] == str(GERMAN_CREDIT)
+    assert manifest["rows"] == 1000 and manifest["created_by"]
 
     # Credentials never reach a log, the params, an artifact or a summary of these runs.
     secrets = [os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_ACCESS_KEY_ID"]]

@@ -199,7 +199,8 @@ def snapshot(
     if not collection:
         table_format(uri)  # an unknown format fails before any network call
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
+    # The Parquet suffix lets a folder's snapshot be stored as a version before it is moved.
+    partial = destination.with_name(destination.name + ".partial.parquet")
     try:
         with tempfile.TemporaryDirectory(prefix="kfp-mlops-load-") as spool:
             if not collection and table_format(uri) == "csv":

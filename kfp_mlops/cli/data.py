@@ -20,9 +20,15 @@ def _add_cmd(args: argparse.Namespace) -> int:
 
 
 def _progress(done: int, total: int) -> None:
-    """Parts read of a folder or prefix, on stderr (stdout stays the result)."""
-    end = "\n" if done == total else ""
-    print(f"\rread {done}/{total} parts", end=end, file=sys.stderr, flush=True)
+    """Parts read of a folder or prefix, on stderr (stdout stays the result).
+
+    A terminal sees one line rewritten; a log gets a line per tenth of the parts.
+    """
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\rread {done}/{total} parts", end=end, file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(f"read {done}/{total} parts", file=sys.stderr, flush=True)
 
 
 def _tag_cmd(args: argparse.Namespace) -> int:

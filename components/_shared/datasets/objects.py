@@ -50,6 +50,7 @@ def put_new(uri: str, body: bytes, content_type: str) -> bool:
 
 
 SMALL_BYTES = 32 << 20  # up to this a file is sent in one conditional PUT
+PART_BYTES = 16 << 20  # a larger one is sent in parts of this size (S3's least: 5 MiB)
 
 
 def put_new_file(uri: str, path: Path) -> bool:
@@ -77,7 +78,7 @@ def put_new_file(uri: str, path: Path) -> bool:
             if exc.code not in ("NoSuchKey", "NoSuchObject"):
                 raise
         with path.open("rb") as handle:
-            client.put_object(bucket, key, handle, size, part_size=SMALL_BYTES // 2)
+            client.put_object(bucket, key, handle, size, part_size=PART_BYTES)
         return True
     except Exception as exc:  # minio raises S3Error or urllib3 errors
         raise s3_read_error(uri, exc) from exc
