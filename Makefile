@@ -137,6 +137,7 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.flood
 	$(BIN)/python -m benchmarks.push
 	$(BIN)/python -m benchmarks.performance
+	$(BIN)/python -m benchmarks.trainset
 	$(BIN)/python -m benchmarks.signing
 
 # Container images: built from wheels collected on the host, so the build needs no network.

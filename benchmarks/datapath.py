@@ -46,6 +46,7 @@ if kind == "load":
     dataset = dsl.Dataset(uri=args[1])
     component.load_data.python_func(
         data_uri=args[0], expected_sha256="", start_date="", end_date="", last_days=0,
+        dataset_name="",
         dataset=dataset,
     )
     facts = {"rows": dataset.metadata["rows"]}

@@ -130,7 +130,8 @@ PIPELINES: dict[str, Pipeline] = {
         skipped={
             "retrain needed": "retrain skipped: no drift, live performance not below its bounds",
             **_TRAINING_SKIPS,
-            "something new to learn": "retrain skipped: nothing new to learn from (check novelty)",
+            "something new to learn": "retrain skipped: nothing new to learn from, or no "
+            "training set (see check novelty and build training set)",
         },
         trains_always=False,
         retrain_condition="retrain needed",

@@ -2,6 +2,7 @@
 
 from kfp import dsl
 
+from components.build_training_set.component import build_training_set
 from components.check_novelty.component import check_novelty
 from components.check_performance.component import check_performance
 from components.detect_drift.component import detect_drift
@@ -20,7 +21,7 @@ def monitoring_steps(
     current_end_date: str = "",
     current_last_days: int = 0,
     reference_uri: str = "",
-    retrain_data_uri: str = "s3://kfp-mlops-data/german_credit/german_credit.csv",
+    retrain_data_uri: str = "",
     model_name: str = "german-credit",
     drift_columns: list = [],
     drift_method: str = "auto",
@@ -37,6 +38,11 @@ def monitoring_steps(
     performance_min_days: int = 3,
     performance_min_labels_per_day: int = 30,
     max_label_delay_days: float = 30.0,
+    retrain_start_date: str = "",
+    retrain_end_date: str = "",
+    retrain_last_days: int = 30,
+    include_champion_data: bool = True,
+    min_labelled_rows: int = 200,
     target_column: str = "risk",
     sensitive_features: list = ["sex"],
     estimator: str = "hist_gradient_boosting",
@@ -71,6 +77,7 @@ def monitoring_steps(
             start_date="",
             end_date="",
             last_days=0,
+            dataset_name="",
         ),
         "snapshot reference",
         s3=True,
@@ -84,6 +91,7 @@ def monitoring_steps(
             start_date=current_start_date,
             end_date=current_end_date,
             last_days=current_last_days,
+            dataset_name="",
         ),
         "snapshot current",
         s3=True,
@@ -141,9 +149,34 @@ def monitoring_steps(
     # One bool (drifted or below bound): kfp.local skips a dsl.If on a NamedTuple field
     # silently, and a condition cannot OR two tasks' outputs.
     with dsl.If(performance.outputs["Output"] == True, name="retrain needed"):
+        # A fixed retrain_data_uri passes through; else the log's window joined with its
+        # labels becomes a dataset version; "" (too few labels, or no labels_uri): no retrain.
+        training_set = step(
+            build_training_set(
+                retrain_data_uri=retrain_data_uri,
+                predictions_uri=predictions_uri,
+                start_date=retrain_start_date,
+                end_date=retrain_end_date,
+                last_days=retrain_last_days,
+                labels_uri=labels_uri,
+                label_schema=label_schema,
+                max_label_delay_days=max_label_delay_days,
+                target_column=target_column,
+                model_name=model_name,
+                include_champion_data=include_champion_data,
+                min_labelled_rows=min_labelled_rows,
+            ),
+            "build training set",
+            s3=True,
+            mlflow=True,  # the champion's inputs and training data
+            reads_outside_state=True,  # labels and the log grow under the same URIs
+            retries=2,
+            memory="2Gi",
+        )
+        # "" (no training set) is not novel either: one condition, one bool.
         novelty = step(
             check_novelty(
-                data_uri=retrain_data_uri,
+                data_uri=training_set.outputs["Output"],
                 model_name=model_name,
                 parameters={
                     "estimator": estimator,
@@ -165,7 +198,7 @@ def monitoring_steps(
         # One bool: kfp.local skips a dsl.If on a NamedTuple field silently.
         with dsl.If(novelty.outputs["Output"] == True, name="something new to learn"):
             training_sub_pipeline(
-                data_uri=retrain_data_uri,
+                data_uri=training_set.outputs["Output"],
                 target_column=target_column,
                 sensitive_features=sensitive_features,
                 model_name=model_name,
@@ -192,8 +225,14 @@ DESCRIPTION = (
     "the reference (the champion's training snapshot unless reference_uri is given); when "
     "it has drifted, or when labels that arrived later (labels_uri) show the served model "
     "below its performance bounds for performance_min_days days, run the training "
-    "pipeline, with all its gates, on retrain_data_uri, unless its data, parameters and code "
-    "are the champion's (check_novelty: nothing new to learn from)."
+    "pipeline, with all its gates, on a training set built from production: the log's "
+    "inputs of the last retrain_last_days days (or retrain_start_date..retrain_end_date) "
+    "joined with their labels, unioned with the champion's training data "
+    "(include_champion_data), stored as a dataset version; with fewer than "
+    "min_labelled_rows labelled rows nothing is retrained. A fixed retrain_data_uri is "
+    "trained on instead (teams without labels); with neither labels_uri nor "
+    "retrain_data_uri there is nothing to retrain on. A retrain whose data, parameters and "
+    "code are the champion's is skipped (check_novelty: nothing new to learn from)."
 )
 # The retrain is the training steps without their handler: one run, one notification.
 monitoring = dsl.pipeline(

@@ -41,7 +41,14 @@ def training_steps(
     lineage = scalar_parameters(locals())
     snapshot = step(
         # New data: nothing to pin, no date window.
-        load_data(data_uri=data_uri, expected_sha256="", start_date="", end_date="", last_days=0),
+        load_data(
+            data_uri=data_uri,
+            expected_sha256="",
+            start_date="",
+            end_date="",
+            last_days=0,
+            dataset_name=model_name,
+        ),
         "snapshot data",
         s3=True,
         reads_outside_state=True,

@@ -49,7 +49,9 @@ def _s3_put(data: bytes, name: str) -> str:
 
 def _load(uri: str, tmp_path) -> dsl.Dataset:
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=uri, expected_sha256="", **NO_WINDOW, dataset=dataset)
+    component.load_data.python_func(
+        data_uri=uri, expected_sha256="", **NO_WINDOW, dataset_name="", dataset=dataset
+    )
     return dataset
 
 
@@ -62,6 +64,7 @@ def _refused(uri: str, tmp_path, *fragments: str, error: type = DataError) -> st
             data_uri=uri,
             expected_sha256="",
             **NO_WINDOW,
+            dataset_name="",
             dataset=dataset,
         )
     message = str(info.value)
@@ -305,6 +308,7 @@ def test_bad_file_unsupported_scheme_refused_before_any_network_call(tmp_path, m
                 data_uri=uri,
                 expected_sha256="",
                 **NO_WINDOW,
+                dataset_name="",
                 dataset=dataset,
             )
     message = str(info.value)

@@ -63,11 +63,18 @@ def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
         == "detect-drift"
     )
     needed = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]
-    # check_novelty decides, with one bool, whether the retrain can learn anything new.
+    # The training set is built first (labels and the log grow: no cache); check_novelty then
+    # decides, with one bool, whether the retrain can learn anything new ("" never is).
+    build = needed["build-training-set"]
+    assert build["cachingOptions"] == {} and build["retryPolicy"]["maxRetryCount"] >= 2
+    novelty = needed["check-novelty"]
+    assert novelty["cachingOptions"] == {}
+    assert "build-training-set" in str(novelty["inputs"]["parameters"]["data_uri"])
     novel = next(t for t in needed.values() if t["taskInfo"]["name"] == "something new to learn")
     assert "check-novelty" in novel["triggerPolicy"]["condition"]
-    assert needed["check-novelty"]["cachingOptions"] == {}
     retrain = spec["components"][novel["componentRef"]["name"]]["dag"]["tasks"]["training"]
+    data_uri = retrain["inputs"]["parameters"]["data_uri"]
+    assert data_uri["componentInputParameter"].startswith("pipelinechannel--build-training-set")
     training = spec["components"][retrain["componentRef"]["name"]]["dag"]["tasks"]
     for name in ("load-data", "evaluate-model"):
         assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]

@@ -121,6 +121,7 @@ def test_fault_seaweedfs_killed_after_first_part_read_fails_naming_endpoint_reru
             data_uri=prefix,
             expected_sha256="",
             **NO_WINDOW,
+            dataset_name="",
             dataset=dataset,
         )
     message = str(info.value)
@@ -136,6 +137,7 @@ def test_fault_seaweedfs_killed_after_first_part_read_fails_naming_endpoint_reru
         data_uri=prefix,
         expected_sha256=expected,
         **NO_WINDOW,
+        dataset_name="",
         dataset=again,
     )
     assert again.metadata["sha256"] == expected and again.metadata["rows"] == 900

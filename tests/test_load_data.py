@@ -202,6 +202,7 @@ def test_load_data_component_writes_parquet_and_metadata(tiny_csv, tmp_path):
         data_uri=str(tiny_csv),
         expected_sha256="",
         **NO_WINDOW,
+        dataset_name="",
         dataset=dataset,
     )
     written = pd.read_parquet(dataset.path)
@@ -222,6 +223,7 @@ def test_load_data_component_bad_input_fails_and_writes_nothing(tmp_path):
             data_uri=str(path),
             expected_sha256="",
             **NO_WINDOW,
+            dataset_name="",
             dataset=dataset,
         )
     assert not (tmp_path / "dataset").exists()
@@ -241,7 +243,9 @@ def test_load_data_s3_component_records_the_s3_uri(stack, tmp_path):
     uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex}/german_credit.csv"
     upload_file(GERMAN_CREDIT, uri)
     dataset = dsl.Dataset(uri=str(tmp_path / "dataset"))
-    component.load_data.python_func(data_uri=uri, expected_sha256="", **NO_WINDOW, dataset=dataset)
+    component.load_data.python_func(
+        data_uri=uri, expected_sha256="", **NO_WINDOW, dataset_name="", dataset=dataset
+    )
     assert dataset.metadata["source_uri"] == uri
     assert dataset.metadata["rows"] == 1000
     assert len(pd.read_parquet(dataset.path)) == 1000
@@ -289,6 +293,7 @@ def test_load_data_pinned_file_changed_names_uri_both_hashes_and_the_way_out(tin
             data_uri=str(tiny_csv),
             expected_sha256=recorded,
             **NO_WINDOW,
+            dataset_name="",
             dataset=dataset,
         )
     message = str(info.value)
@@ -411,6 +416,7 @@ def test_load_data_component_last_days_window_counts_back_from_today(tmp_path):
         start_date="",
         end_date="",
         last_days=2,
+        dataset_name="",
         dataset=dataset,
     )
     assert sorted(pd.read_parquet(dataset.path)["back"]) == [0, 1]

@@ -138,10 +138,13 @@ def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_refere
     champion = MlflowClient().get_model_version_by_alias(model, "champion")
     assert champion.tags["dataset_uri"] == str(GERMAN_CREDIT)
 
-    # (3) No reference_uri: the champion's training snapshot is the reference.
+    # (3) No reference_uri: the champion's training snapshot, stored as a version, is the
+    # reference.
     code, again, _ = run_json(cli, f"current_uri={GERMAN_CREDIT}", f"model_name={model}")
     assert code == 0, again["error"]
-    assert again["reference_uri"] == champion.tags["dataset_uri"]
+    digest = hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
+    assert again["reference_uri"] == champion.tags["dataset_version"]
+    assert champion.tags["dataset_version"] == f"dataset://{model}@sha256:{digest}"
     assert again["outcome"] == "no drift" and again["model"] is None
     # Now a champion exists: its predictions on both datasets are compared too.
     assert again["gates"]["drift"]["prediction_drifted"] is False
@@ -181,6 +184,8 @@ def test_monitoring_without_champion_or_reference_fails_saying_what_to_give(cli)
 def test_monitoring_champion_snapshot_overwritten_fails_naming_both_hashes(cli):
     from mlflow import MlflowClient
 
+    from components._shared.datasets import store
+
     model = "monitoring-pinned"
     data_uri = f"s3://kfp-mlops-data/tests/{uuid.uuid4().hex[:8]}/german_credit.csv"
     upload_file(GERMAN_CREDIT, data_uri)
@@ -193,9 +198,10 @@ def test_monitoring_champion_snapshot_overwritten_fails_naming_both_hashes(cli):
     recorded = champion.tags["dataset_sha256"]
     assert recorded == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
 
-    # Someone rewrites the champion's training data in place: one value changed.
+    # Someone rewrites the champion's stored training data in place: one value changed.
+    stored = champion.tags["dataset_version"]
     changed = GERMAN_CREDIT.read_bytes().replace(b"\n1,", b"\n0,", 1)
-    bucket, _, key = data_uri.removeprefix("s3://").partition("/")
+    bucket, _, key = store.resolve(stored)[0].removeprefix("s3://").partition("/")
     s3_client().put_object(bucket, key, io.BytesIO(changed), len(changed))
     versions_before = client.search_model_versions(f"name = '{model}'")
 
@@ -203,9 +209,9 @@ def test_monitoring_champion_snapshot_overwritten_fails_naming_both_hashes(cli):
     assert code == 1 and summary["status"] == "failed"
     assert summary["failed_task"] == "load-data"  # the reference snapshot: nothing compared
     error = summary["error"]
-    assert f"the content of {data_uri} changed" in error
+    assert f"the bytes of {stored} at s3://{bucket}/{key} no longer match their hash" in error
     assert hashlib.sha256(changed).hexdigest() in error and recorded in error
-    assert "restore the original bytes" in error and "give reference_uri" in error
+    assert "Re-add the original file" in error
     assert "detect-drift" not in _ran(summary)
     after = client.search_model_versions(f"name = '{model}'")
     assert [v.version for v in after] == [v.version for v in versions_before] == ["1"]

@@ -48,6 +48,9 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert version.tags["dataset_sha256"] == hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
     assert version.tags["dataset_uri"] == str(GERMAN_CREDIT)
     assert version.tags["dataset_rows"] == "1000"
+    digest = hashlib.sha256(GERMAN_CREDIT.read_bytes()).hexdigest()
+    stored = f"dataset://{model}@sha256:{digest}"  # the snapshot, stored as a version
+    assert version.tags["dataset_version"] == stored
     assert version.tags["gate_evaluation"] and version.tags["gate_fairness"]
     assert version.tags["kfp_run_id"] and version.tags["validation_suite_sha256"]
 
@@ -78,6 +81,11 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert evaluation["comparison"] == "compared" and int(evaluation["compared_rows"]) == 250
     assert "compared on 250 of 250 test rows: 0 were in champion v1's training set" in out
     assert len(_registered_versions(model)) == 2
+    from components._shared.datasets import store
+
+    (manifest,) = store.versions(model)  # the same bytes twice: one version, stored once
+    assert manifest["reference"] == stored and manifest["sources"][0]["uri"] == str(GERMAN_CREDIT)
+    assert manifest["rows"] == 1000 and manifest["created_by"]
 
     # Credentials never reach a log, the params, an artifact or a summary of these runs.
     secrets = [os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_ACCESS_KEY_ID"]]

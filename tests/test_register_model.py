@@ -36,6 +36,7 @@ LINEAGE_TAGS = {
     "gate_evaluation",
     "gate_fairness",
 }
+STORED = f"dataset://german-credit@sha256:{'d' * 64}"
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,7 @@ def artifacts(tmp_path, credit, seed=0, **overrides) -> dict:
     dataset.metadata.update(
         source_uri="s3://kfp-mlops-data/german_credit.csv", sha256="d" * 64, rows=float(len(credit))
     )
+    dataset.metadata["dataset_version"] = STORED  # load_data's snapshot, stored as a version
     validation = dsl.Artifact(uri=str(folder / "validation.json"))
     (folder / "validation.json").write_text("{}")
     validation.metadata.update(success=True, suite_sha256="5" * 64, evaluated=3, failed=0)
@@ -256,6 +258,7 @@ def test_register_model_first_registration_is_champion_with_lineage(stack, tmp_p
     assert version.tags["model_sha256"] == inputs["model"].metadata["sha256"]
     assert version.tags["dataset_sha256"] == "d" * 64
     assert version.tags["dataset_rows"] == "300"
+    assert version.tags["dataset_version"] == STORED and STORED in version.description
     assert version.tags["validation_suite_sha256"] == "5" * 64
     assert version.tags["gate_fairness"] == "passed"
     assert json.loads(version.tags["parameters"])["test_size"] == 0.25
@@ -272,7 +275,9 @@ def test_register_model_first_registration_is_champion_with_lineage(stack, tmp_p
         "uri": "s3://kfp-mlops-data/german_credit.csv",
         "sha256": "d" * 64,
         "rows": 300,
+        "version": STORED,
     }
+    assert f"| dataset version | {STORED} |" in out["card"]
     assert out["card"].startswith(f"# Model card: {name} v1")
     for section in (
         "## Intended use",

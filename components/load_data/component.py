@@ -12,6 +12,7 @@ def load_data(
     start_date: str,
     end_date: str,
     last_days: int,
+    dataset_name: str,
     dataset: dsl.Output[dsl.Dataset],
 ):
     """Read a table from S3 or a local path and write it as a Parquet Dataset snapshot.
@@ -33,10 +34,17 @@ def load_data(
         end_date: The last day to read (inclusive); empty: up to the last there is.
         last_days: Instead of the two days: the last N days up to the run's day (UTC), for
             scheduled runs; 0: no such window.
+        dataset_name: Also store what was read as a version of this dataset in the store
+            (`dataset://NAME@sha256:HEX`, create-only: the same content is one version,
+            written once): one file as its bytes as given (the version's sha256 is the
+            snapshot's `sha256`), a folder or prefix as this Parquet snapshot (its manifest
+            lists each part and its hash, and the date window). Who is KFP_MLOPS_USER. Empty,
+            or a `dataset://` source: nothing is stored.
         dataset: Output. The table as Parquet. Metadata: `source_uri`, `sha256` (of the source
             bytes; for a folder/prefix, of the parts' relative names and bytes in name order),
             `rows`, `columns` (names in order), `dtypes` (column -> pandas dtype),
-            `date_window` (when one was given).
+            `date_window` (when one was given), `dataset_version` (the version stored, or
+            the one a `dataset://` source named, pinned by hash; absent when none).
 
     Raises:
         DataError: The source is missing, empty, header-only, not UTF-8, not
@@ -45,12 +53,12 @@ def load_data(
             holds no Parquet file or parts of different schemas; the content's sha256 is
             not expected_sha256; no part lies in the date window.
         ConfigError: A date not in YYYY-MM-DD form, start after end, last_days with dates,
-            or a window on a single file.
+            or a window on a single file; a bad dataset_name.
         ServiceError: S3 is not configured or does not answer.
     """
     from components._shared.io.partitions import DateWindow
     from components.load_data.core import snapshot
 
     window = DateWindow.of(start_date, end_date, last_days)
-    snap = snapshot(data_uri, dataset.path, expected_sha256, window)
+    snap = snapshot(data_uri, dataset.path, expected_sha256, window, dataset_name)
     dataset.metadata.update(snap.metadata())

@@ -1,23 +1,19 @@
 """Snapshot a table from a local path or an s3:// URI into Parquet: its content hash and schema."""
 
 import hashlib
-import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components._shared.datasets import refs as dataset_refs
 from components._shared.datasets import store as dataset_store
+from components._shared.datasets.streaming import copy, fetch_parts, open_parts
 from components._shared.errors import ConfigError, DataError
-from components._shared.failpoints import failpoint
-from components._shared.input_checks import check_column_names, check_same_schema, check_scheme
-from components._shared.io.content_hash import check_size_read, part_header
-from components._shared.io.partitions import DateWindow, in_window
-from components._shared.io.parts import is_collection, local_copy, parquet_parts
-from components._shared.io.sources import ParquetSource
+from components._shared.input_checks import check_scheme
+from components._shared.io.partitions import DateWindow
+from components._shared.io.parts import is_collection, local_copy
 from components._shared.io.whole import parse_table, read_bytes, table_format, write_parquet
 
 
@@ -32,6 +28,7 @@ class Snapshot:
     dtypes: dict[str, str]
     row_groups: int  # in the Parquet written: a streamed copy has one per batch
     date_window: str = ""  # the days read from a date-partitioned prefix ("" for all)
+    dataset_version: str = ""  # dataset://NAME@sha256:HEX stored or read ("" for none)
 
     def metadata(self) -> dict[str, object]:
         """The Dataset artifact metadata (JSON values only)."""
@@ -42,7 +39,8 @@ class Snapshot:
             "columns": list(self.columns),
             "dtypes": dict(self.dtypes),
         }
-        return found | ({"date_window": self.date_window} if self.date_window else {})
+        found |= {"date_window": self.date_window} if self.date_window else {}
+        return found | ({"dataset_version": self.dataset_version} if self.dataset_version else {})
 
 
 NO_WINDOW = DateWindow()
@@ -60,94 +58,20 @@ def _check_pinned(uri: str, sha256: str, expected_sha256: str, version: str = ""
         )
 
 
-def _kind(arrow_type) -> str:
-    """An Arrow type up to what is equal once copied (string = large_string, any unit)."""
-    text = str(arrow_type).replace("large_", "")
-    return re.sub(r"^(timestamp|duration|time\d+)\[\w+", r"\1[*", text)
+# What a snapshot would store as a dataset version: the file to store and its sources.
+Kept = tuple[Path, list[dict]]
 
 
-class _Counter:
-    """A chunk sink that counts the bytes it passes on."""
-
-    def __init__(self, sink):
-        self.sink, self.total = sink, 0
-
-    def __call__(self, chunk: bytes) -> None:
-        self.sink(chunk)
-        self.total += len(chunk)
-
-
-def _fetch_parts(uri: str, spool: Path, window: DateWindow) -> tuple[list[tuple[str, Path]], str]:
-    """The parts of a folder or prefix (in the window) on local disk, and one hash of them all."""
-    digest = hashlib.sha256()
-    local = []
-    for n, part in enumerate(in_window(parquet_parts(uri), window, uri)):
-        # The one definition of the hash (content_hash): name, listed size, then the bytes.
-        digest.update(part_header(uri, part))
-        counted = _Counter(digest.update)
-        local.append((part.uri, local_copy(part.uri, spool / f"{n:06d}.parquet", counted)))
-        check_size_read(part, counted.total)
-        failpoint("load.part_read")
-    return local, digest.hexdigest()
-
-
-def _open_parts(uri: str, parts: list[tuple[str, Path]]):
-    """The parts as one streaming source, refusing bad parts and parts of another schema."""
-    for part, path in parts:
-        if path.stat().st_size == 0:
-            raise DataError(f"{part} is empty: expected a header and at least one row")
-    openers = [(part, lambda p=path: str(p)) for part, path in parts]
-    source = ParquetSource(uri, "input", openers, text_as_dictionary=False)
-    first = None
-    for part, handle in source.part_files():
-        schema = handle.schema_arrow
-        check_column_names(schema.names, part)
-        if handle.metadata.num_rows == 0:
-            raise DataError(f"{part} has a header but no rows ({len(schema.names)} columns)")
-        kinds = {name: _kind(schema.field(name).type) for name in schema.names}
-        # Appending parts of two schemas would fill null columns silently: refuse instead.
-        first = first or (part, kinds)
-        check_same_schema(first, (part, kinds), uri)
-    schemas = [handle.schema_arrow for _, handle in source.part_files()]
-    # One type per column for the copy: an all-null part column or a narrower string in one
-    # part takes the type the others have.
-    source.schema = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
-    return source
-
-
-def _pandas_dtypes(schema, nulls: dict[str, int]) -> dict[str, str]:
-    """The dtypes pandas reads the copy with: integers with nulls become float64, bools object."""
-    dtypes = {str(c): str(t) for c, t in schema.empty_table().to_pandas().dtypes.items()}
-    for field in schema:
-        if nulls.get(field.name) and pa.types.is_integer(field.type):
-            dtypes[field.name] = "float64"
-        elif nulls.get(field.name) and pa.types.is_boolean(field.type):
-            dtypes[field.name] = "object"
-    return dtypes
-
-
-def _copy(source, destination: Path) -> tuple[int, int, dict[str, str]]:
-    """Write the source's batches as Parquet row groups; rows, row groups and dtypes."""
-    names = list(source.schema.names)
-    nulls = dict.fromkeys(names, 0)
-    rows = groups = 0
-    with pq.ParquetWriter(destination, source.schema) as writer:
-        for batch in source.batches(names):
-            writer.write_batch(batch)  # one row group per batch: memory holds one batch
-            rows, groups = rows + batch.num_rows, groups + 1
-            for name in names:
-                nulls[name] += batch.column(name).null_count
-    return rows, groups, _pandas_dtypes(source.schema, nulls)
-
-
-def _snapshot_csv(uri: str, destination: Path, expected_sha256: str, version: str) -> Snapshot:
+def _snapshot_csv(
+    uri: str, destination: Path, expected_sha256: str, version: str, spool: Path
+) -> tuple[Snapshot, Kept]:
     # CSV is read whole: its types are inferred from every row (pandas), as they always were.
     data = read_bytes(uri)
     sha256 = hashlib.sha256(data).hexdigest()
     _check_pinned(uri, sha256, expected_sha256, version)
     frame = parse_table(data, uri)
     write_parquet(frame, destination)
-    return Snapshot(
+    snap = Snapshot(
         sha256=sha256,
         uri=uri,
         rows=len(frame),
@@ -155,22 +79,38 @@ def _snapshot_csv(uri: str, destination: Path, expected_sha256: str, version: st
         dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
         row_groups=pq.ParquetFile(destination).num_row_groups,
     )
+    as_given = spool / "source.csv"
+    as_given.write_bytes(data)  # a version holds the bytes as given: its sha256 is this one
+    return snap, (as_given, [{"uri": uri, "sha256": sha256}])
 
 
 def _snapshot_parquet(
     uri: str, destination: Path, expected_sha256: str, spool: Path, window: DateWindow, version: str
-) -> Snapshot:
+) -> tuple[Snapshot, Kept]:
     if is_collection(uri):
-        parts, sha256 = _fetch_parts(uri, spool, window)
+        parts, sha256, listed = fetch_parts(uri, spool, window)
+        sources = [{"uri": uri, "sha256": sha256, "parts": listed}]
     else:
         digest = hashlib.sha256()
         parts = [(uri, local_copy(uri, spool / "000000.parquet", digest.update))]
         sha256 = digest.hexdigest()
+        sources = [{"uri": uri, "sha256": sha256}]
     _check_pinned(uri, sha256, expected_sha256, version)  # before a byte is parsed
-    source = _open_parts(uri, parts)
-    rows, groups, dtypes = _copy(source, destination)
+    source = open_parts(uri, parts)
+    rows, groups, dtypes = copy(source, destination)
     found = (sha256, uri, rows, tuple(source.schema.names), dtypes, groups)
-    return Snapshot(*found, str(window) if window else "")
+    # A folder or prefix is stored as the snapshot written from it; one file as its bytes.
+    kept = destination if is_collection(uri) else parts[0][1]
+    return Snapshot(*found, str(window) if window else ""), (kept, sources)
+
+
+def _store(snap: Snapshot, kept: Kept, name: str, window: DateWindow, user: str) -> Snapshot:
+    """Store what was read as a version of `name`; the snapshot names it."""
+    path, sources = kept
+    found, _ = dataset_store.add_file(
+        path, name, sources=sources, time_window=dataset_store.window_dict(window), user=user
+    )
+    return replace(snap, dataset_version=found["reference"])
 
 
 def _resolve_version(
@@ -199,6 +139,8 @@ def snapshot(
     destination: str | Path,
     expected_sha256: str = "",
     window: DateWindow = NO_WINDOW,
+    dataset_name: str = "",
+    user: str = "",
 ) -> Snapshot:
     """Copy a CSV or Parquet table, or a folder/prefix of Parquet parts, into one Parquet file.
 
@@ -220,20 +162,30 @@ def snapshot(
             empty means no check.
         window: For a folder or prefix laid out as `date=YYYY-MM-DD/` folders (the
             prediction log), only the parts of these days; empty: every part.
+        dataset_name: Also store what was read as a version of this dataset (create-only:
+            the same content gives the same version, written once): one file as its bytes
+            as given (the version's sha256 is the snapshot's), a folder or prefix as the
+            Parquet written here (its manifest lists each part and its hash, and the
+            window). Empty, or a `dataset://` source: nothing is stored.
+        user: Who stores the version; empty: KFP_MLOPS_USER, else the login name.
 
     Returns:
         The sha256 of the bytes it was read from (for parts: of their names relative to the
         prefix and their bytes, in name order), its row count, column names, the dtypes
-        pandas reads the copy with, and the row groups written.
+        pandas reads the copy with, the row groups written, and the dataset version stored
+        or read (`dataset://NAME@sha256:HEX`; empty when none).
 
     Raises:
         DataError: The file or object is missing, empty, header-only, not UTF-8, not
             comma-separated, has empty or repeated column names, is unparseable or of an
             unknown format or scheme; a CSV is too large; a folder or prefix holds no Parquet
             file or parts of different schemas; the content's hash is not `expected_sha256`.
+        ConfigError: A bad dataset name (nothing is read).
         ServiceError: S3 is not configured or its endpoint does not answer.
     """
     version = ""
+    if dataset_name:
+        dataset_refs.check_name(dataset_name)  # a bad name is refused before anything is read
     if uri.startswith(dataset_refs.SCHEME):
         uri, expected_sha256, version = _resolve_version(uri, expected_sha256, window)
     check_scheme(uri)
@@ -247,15 +199,18 @@ def snapshot(
     if not collection:
         table_format(uri)  # an unknown format fails before any network call
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
+    # The Parquet suffix lets a folder's snapshot be stored as a version before it is moved.
+    partial = destination.with_name(destination.name + ".partial.parquet")
     try:
         with tempfile.TemporaryDirectory(prefix="kfp-mlops-load-") as spool:
             if not collection and table_format(uri) == "csv":
-                snap = _snapshot_csv(uri, partial, expected_sha256, version)
+                snap, kept = _snapshot_csv(uri, partial, expected_sha256, version, Path(spool))
             else:
                 found = (Path(spool), window, version)
-                snap = _snapshot_parquet(uri, partial, expected_sha256, *found)
+                snap, kept = _snapshot_parquet(uri, partial, expected_sha256, *found)
+            if dataset_name and not version:
+                snap = _store(snap, kept, dataset_name, window, user)
         partial.replace(destination)  # a failed copy leaves no output behind
     finally:
         partial.unlink(missing_ok=True)
-    return replace(snap, uri=version) if version else snap
+    return replace(snap, uri=version, dataset_version=version) if version else snap

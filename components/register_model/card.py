@@ -55,6 +55,7 @@ def _data_and_training(lineage: dict) -> list[str]:
                 ("source URI", data.get("uri")),
                 ("sha256", data.get("sha256")),
                 ("rows", plain(data.get("rows"))),
+                ("dataset version", data.get("version") or "none stored"),
                 ("validation suite sha256", validation.get("suite_sha256")),
                 ("validation success", validation.get("success")),
             ],

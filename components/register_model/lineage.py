@@ -64,6 +64,8 @@ def build_lineage(candidate: Candidate, gates: dict[str, bool], sha: str) -> dic
             "uri": data.get("source_uri"),
             "sha256": data.get("sha256"),
             "rows": as_int(data.get("rows")),
+            # The stored dataset version (dataset://NAME@sha256:HEX) load_data wrote or read.
+            "version": data.get("dataset_version") or None,
         },
         "validation": {k: candidate.validation.get(k) for k in ("suite_sha256", "success")},
         "code": {"package_version": package_version(), **env},
@@ -86,6 +88,7 @@ def version_tags(lineage: dict) -> dict[str, str]:
         "dataset_uri": lineage["dataset"]["uri"],
         "dataset_sha256": lineage["dataset"]["sha256"],
         "dataset_rows": lineage["dataset"]["rows"],
+        "dataset_version": lineage["dataset"].get("version"),
         "validation_suite_sha256": lineage["validation"]["suite_sha256"],
         "package_version": lineage["code"]["package_version"],
         "git_commit": lineage["code"]["git_commit"],
@@ -95,6 +98,8 @@ def version_tags(lineage: dict) -> dict[str, str]:
         "primary_value": ev.get("primary_value"),
     }
     tags |= {f"gate_{g}": "passed" if ok else "rejected" for g, ok in lineage["gates"].items()}
+    if tags["dataset_version"] is None:  # a snapshot stored nowhere: no tag, not "unknown"
+        del tags["dataset_version"]
     return {k: "unknown" if v is None else str(v) for k, v in tags.items()}
 
 
@@ -137,9 +142,11 @@ def run_metrics(candidate: Candidate, gates: dict[str, bool]) -> dict[str, float
 def description(lineage: dict) -> str:
     """The version's one-paragraph description in the MLflow UI."""
     ev, data = lineage["evaluation"], lineage["dataset"]
+    version = data.get("version")
+    stored = f", stored as {version}" if version and version != data["uri"] else ""
     return (
         f"{lineage['model']['estimator']} trained on {data['uri']} "
-        f"(sha256 {str(data['sha256'])[:12]}, {data['rows']} rows); "
+        f"(sha256 {str(data['sha256'])[:12]}, {data['rows']} rows{stored}); "
         f"{ev.get('primary_metric')} = {ev.get('primary_value')}; every gate passed; "
         f"KFP run {lineage['kfp_run_id'] or 'unknown'}. See model_card.md on the run."
     )

@@ -11,18 +11,21 @@ def resolve_reference(
 ) -> str:
     """Give the reference data of a drift check: reference_uri, or the champion's snapshot.
 
-    With reference_uri empty, the `dataset_uri` tag of `models:/<model_name>@champion` in
-    MLflow (MLFLOW_TRACKING_URI) is used: the data the champion was trained on, pinned by its
-    `dataset_sha256` tag.
+    With reference_uri empty, the data `models:/<model_name>@champion` in MLflow
+    (MLFLOW_TRACKING_URI) was trained on: its `dataset_version` tag (a stored version,
+    `dataset://NAME@sha256:HEX`, whose bytes load_data re-checks), else its `dataset_uri` tag
+    pinned by its `dataset_sha256` tag.
 
     Args:
         model_name: Registered model whose champion's training data is the reference.
         reference_uri: Explicit reference data URI; empty means "the champion's".
-        expected_sha256: Output. The champion's `dataset_sha256`, which load_data checks the
-            bytes against; empty for a given reference_uri (nothing to pin it to).
+        expected_sha256: Output. The hash load_data checks the bytes against: the dataset
+            version's, else the champion's `dataset_sha256`; empty for a given reference_uri
+            (nothing to pin it to).
 
     Returns:
-        The reference data URI (a file, a folder or an s3:// object or prefix).
+        The reference data URI (a dataset:// version, a file, a folder or an s3:// object or
+        prefix).
 
     Raises:
         DataError: No champion, or a champion without a dataset_uri or dataset_sha256 tag.

@@ -91,7 +91,8 @@ VERSIONED = (
 RULES: dict[str, Rule] = {
     "data_uri": Uri(accepts=VERSIONED, versions=True),
     "current_uri": Uri(accepts=VERSIONED, versions=True),
-    "retrain_data_uri": Uri(accepts=VERSIONED, versions=True),
+    # Empty (the default): retrain on a training set built from the log and its labels.
+    "retrain_data_uri": Uri(accepts=VERSIONED, versions=True, optional=True),
     "reference_uri": Uri(optional=True),
     "current_start_date": Day(starts=True),
     "current_end_date": Day(starts=False),
@@ -127,6 +128,11 @@ RULES: dict[str, Rule] = {
     "performance_min_days": Number(1, 3660),
     "performance_min_labels_per_day": Number(1),
     "max_label_delay_days": Number(0.0, unset_below_zero=True),
+    # The training set built from production (monitoring's retrain).
+    "retrain_start_date": Day(starts=True, window="retrain"),
+    "retrain_end_date": Day(starts=False, window="retrain"),
+    "retrain_last_days": Number(0, 3660),
+    "min_labelled_rows": Number(1),
 }
 
 

@@ -51,6 +51,11 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
     trained = [gates[g] for g in TRAINING_GATES]
     blessed = None if failed or not retrained else all(bool(g and g["passed"]) for g in trained)
     model = _model(pipeline, outputs)
+    builder = outputs.get("build-training-set", {})
+    not_built = None
+    if builder.get("parameters", {}).get("Output") == "":  # the builder's sentence says why
+        report = builder.get("artifacts", {}).get("report", {})
+        not_built = report.get("metadata", {}).get("message") or "no training set"
     reference = outputs.get("resolve-reference", {}).get("parameters", {}).get("Output")
     current = outputs.get(pipeline.current_task, {}).get("artifacts", {}).get("dataset", {})
     snapshot = current.get("metadata", {})
@@ -61,8 +66,8 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
         "live_performance_failed": decayed,
         "retrained": retrained,
         "blessed": blessed,
-        "outcome": _outcome(failed, drifted, decayed, blessed, model, _live(live))
-        + _skipped(gates.get("novelty")),
+        "outcome": _outcome(failed, drifted, decayed, blessed, model, _live(live), not_built)
+        + ("" if not_built else _skipped(gates.get("novelty"))),
         "reference_uri": reference,
         "current": {
             "uri": snapshot.get("source_uri"),
@@ -233,6 +238,7 @@ def _outcome(
     blessed: bool | None,
     model: dict | None,
     live: str,
+    not_built: str | None = None,
 ) -> str:
     if failed:
         return "failed"
@@ -241,6 +247,8 @@ def _outcome(
     why = " and ".join(
         w for w, on in (("drifted", drifted), (f"live performance {live}", decayed)) if on
     )
+    if not_built:  # too few labelled rows, or nothing to train on
+        return f"{why} → not retrained: {not_built}"
     if blessed:
         return f"{why} → retrained: blessed" + (f" (model v{model['version']})" if model else "")
     return f"{why} → retrain skipped" if blessed is None else f"{why} → retrained: rejected"

@@ -1,4 +1,6 @@
-"""The store's S3 primitives: read-or-None, create-only put, listing (one module per service)."""
+"""The store's S3 primitives: read-or-None, create-only puts, listing (one module per service)."""
+
+from pathlib import Path
 
 from components._shared.errors import DataError
 from components._shared.io.s3 import get_object, parse_s3_uri, s3_client, s3_read_error
@@ -44,6 +46,41 @@ def put_new(uri: str, body: bytes, content_type: str) -> bool:
             return False
         raise s3_read_error(uri, exc) from exc
     except Exception as exc:  # urllib3 errors: the endpoint does not answer
+        raise s3_read_error(uri, exc) from exc
+
+
+SMALL_BYTES = 32 << 20  # up to this a file is sent in one conditional PUT
+PART_BYTES = 16 << 20  # a larger one is sent in parts of this size (S3's least: 5 MiB)
+
+
+def put_new_file(uri: str, path: Path) -> bool:
+    """Store a local file at `uri` only if nothing is there; False when something is.
+
+    Up to SMALL_BYTES it goes as one PUT with `If-None-Match: *` (`put_new`); a larger one is
+    streamed as a multipart upload (memory holds one part), after the same look that the key
+    is free. Multipart uploads carry no condition, so this is for content-addressed keys
+    only: two writers racing there write the same bytes.
+    """
+    size = path.stat().st_size
+    if size <= SMALL_BYTES:
+        return put_new(uri, path.read_bytes(), "application/octet-stream")
+    from minio.error import S3Error
+
+    bucket, key = parse_s3_uri(uri)
+    client = s3_client()
+    try:
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+        try:
+            client.stat_object(bucket, key)
+            return False
+        except S3Error as exc:
+            if exc.code not in ("NoSuchKey", "NoSuchObject"):
+                raise
+        with path.open("rb") as handle:
+            client.put_object(bucket, key, handle, size, part_size=PART_BYTES)
+        return True
+    except Exception as exc:  # minio raises S3Error or urllib3 errors
         raise s3_read_error(uri, exc) from exc
 
 

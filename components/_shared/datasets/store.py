@@ -4,134 +4,55 @@ A version is the bytes of one CSV or Parquet file as they were given, at
 `<root>/<name>/sha256=<hex>/data.<csv|parquet>`, and its `manifest.json` next to them; it
 exists once the manifest does. Bytes are kept as given, not re-encoded: their sha256 is then
 the same hash load_data records for that file (`dataset_sha256`), and no library upgrade can
-change a version's content. Every object is written with `If-None-Match: *` after a look that
-it is absent (SeaweedFS, MinIO and AWS refuse the PUT with 412 when it exists; the look keeps
-a server that ignores the header from overwriting), so nothing stored is ever rewritten.
+change a version's content. A folder or prefix of Parquet parts is stored as the one Parquet
+file the streaming snapshot writes from them, its manifest listing every part and its hash.
+Every object is written with `If-None-Match: *` after a look that it is absent (SeaweedFS,
+MinIO and AWS refuse the PUT with 412 when it exists; the look keeps a server that ignores the
+header from overwriting), so nothing stored is ever rewritten.
 
 A tag's history is one object per move, `<root>/<name>/tags/<tag>/<seq>.json`, written the
 same way: two writers racing for one seq leave one winner, the loser retries on the next.
+Reading (names, versions, tags, resolving, verified reads) lives in `catalog`; its functions
+are re-exported here, so callers import one module.
 """
 
-import getpass
-import hashlib
 import json
-import os
-from datetime import UTC, datetime
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from components._shared.datasets import refs
-from components._shared.datasets.objects import get_or_none, listing, put_new
-from components._shared.datasets.refs import Ref, parse_ref
+from components._shared.datasets.catalog import (
+    USER_ENV,
+    current,
+    manifest,
+    names,
+    now,
+    read_verified,
+    resolve,
+    resolve_ref,
+    tag_history,
+    tags,
+    tampered,
+    versions,
+    who,
+)
+from components._shared.datasets.describe import describe, file_sha256
+from components._shared.datasets.objects import get_or_none, put_new, put_new_file
+from components._shared.datasets.refs import parse_ref
+from components._shared.datasets.streaming import Progress, copy, fetch_parts, open_parts
 from components._shared.errors import ConfigError, DataError
-from components._shared.io.parts import is_collection
-from components._shared.io.s3 import get_object, parse_s3_uri
-from components._shared.io.whole import parse_table, read_bytes, table_format
+from components._shared.io.partitions import DateWindow
+from components._shared.io.parts import is_collection, local_copy
+from components._shared.io.whole import table_format
 
-USER_ENV = "KFP_MLOPS_USER"
+__all__ = [
+    "USER_ENV", "add", "add_file", "manifest", "move_tag", "names", "read_verified", "resolve",
+    "tag_history", "tags", "tampered", "versions", "who",
+]  # fmt: skip
+
 MANIFEST_VERSION = 1
-TAG_RETRIES = 20
-
-
-def who() -> str:
-    """Who writes: KFP_MLOPS_USER (a person, or a pipeline's service identity), else the login."""
-    try:
-        return os.environ.get(USER_ENV) or getpass.getuser()
-    except OSError:  # no login name in a bare container
-        return "unknown"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def names() -> list[str]:
-    """The names of every dataset in the store."""
-    _, _, base = refs.root().removeprefix("s3://").partition("/")
-    return [
-        n.removeprefix(base).rstrip("/") for n in listing(refs.root(), False) if n.endswith("/")
-    ]
-
-
-def _unknown_name(name: str) -> DataError:
-    known = names()
-    return DataError(
-        f"unknown dataset {name!r}; the store has {known or 'none'}: see `kfp-mlops data list`, "
-        f"or add it with `kfp-mlops data add FILE --name {name}`"
-    )
-
-
-def manifest(name: str, sha256: str) -> dict:
-    """The manifest of a version.
-
-    Raises:
-        DataError: No such dataset, or no such version of it (the message says which).
-    """
-    raw = get_or_none(refs.manifest_uri(name, sha256))
-    if raw is None:
-        if name not in names():
-            raise _unknown_name(name)
-        raise DataError(
-            f"dataset {name!r} has no version sha256:{sha256}; `kfp-mlops data list {name}` "
-            "shows its versions"
-        )
-    return json.loads(raw)
-
-
-def versions(name: str) -> list[dict]:
-    """The manifests of a dataset's versions, oldest first."""
-    if name not in names():
-        raise _unknown_name(name)
-    found = listing(f"{refs.root()}{name}/", False)
-    shas = [f.rstrip("/").rpartition("sha256=")[2] for f in found if "/sha256=" in f]
-    listed = [get_or_none(refs.manifest_uri(name, s)) for s in shas]
-    return sorted((json.loads(m) for m in listed if m), key=lambda m: m["created_at"])
-
-
-def _records(name: str, tag: str) -> list[str]:
-    """The s3:// URIs of a tag's move records, oldest first (their names are zero-padded seqs)."""
-    bucket, _ = parse_s3_uri(refs.root() + "x")
-    return [f"s3://{bucket}/{key}" for key in listing(f"{refs.root()}{name}/tags/{tag}/", True)]
-
-
-def _record(uri: str) -> dict | None:
-    """One move record, or None when it is gone; a record that is not one is said as such."""
-    raw = get_or_none(uri)
-    if raw is None:
-        return None
-    try:
-        move = json.loads(raw)
-        if not isinstance(move, dict) or not isinstance(move.get("to"), str):
-            raise ValueError("not a move record (an object with `to`)")
-    except ValueError as exc:
-        raise DataError(
-            f"the tag record {uri} is damaged ({exc}); the store was changed by hand: restore "
-            "it, or use a version (@sha256:HEX) instead of the tag"
-        ) from None
-    return move
-
-
-def _current(name: str, tag: str) -> tuple[int, dict] | None:
-    """The seq and record of a tag's latest move (one read), or None when it has none."""
-    records = _records(name, tag)
-    if not records:
-        return None
-    last = records[-1]
-    move = _record(last)
-    if move is None:  # listed, then gone: the store is being changed by hand
-        raise DataError(f"the tag record {last} vanished while being read; try again")
-    return int(last.rpartition("/")[2].removesuffix(".json")), move
-
-
-def tag_history(name: str, tag: str) -> list[dict]:
-    """Every recorded move of a tag, oldest first (empty: no such tag)."""
-    return [m for m in map(_record, _records(name, tag)) if m]
-
-
-def tags(name: str) -> dict[str, str]:
-    """Each tag of a dataset and the sha256 it points at now."""
-    folders = listing(f"{refs.root()}{name}/tags/", False)
-    found = sorted({f.rstrip("/").rpartition("/")[2] for f in folders})
-    return {t: now[1]["to"] for t in found if (now := _current(name, t))}
+TAG_RETRIES = 64  # a writer loses a round only to another that won it: N racers need N - 1
 
 
 def move_tag(name: str, tag: str, sha256: str, user: str | None = None) -> dict | None:
@@ -143,73 +64,111 @@ def move_tag(name: str, tag: str, sha256: str, user: str | None = None) -> dict 
     refs.check_tag(tag)
     manifest(name, sha256)  # an unknown version is refused before anything is written
     for _ in range(TAG_RETRIES):
-        latest = _current(name, tag)
+        latest = current(name, tag)
         start = latest[1]["to"] if latest else None
         if start == sha256:
             return None
         seq = latest[0] + 1 if latest else 1
         move = {"name": name, "tag": tag, "seq": seq, "from": start, "to": sha256}
-        move |= {"who": user or who(), "at": _now()}
+        move |= {"who": user or who(), "at": now()}
         body = json.dumps(move, indent=2).encode()
         if put_new(refs.tag_record_uri(name, tag, seq), body, "application/json"):
             return move
     raise DataError(f"could not record {name}@{tag}: other writers kept moving it; try again")
 
 
-def _resolve_ref(ref: Ref) -> str:
-    """The sha256 a reference names: its own, or the one its tag points at now."""
-    if ref.sha256:
-        return ref.sha256
-    latest = _current(ref.name, ref.tag)
-    if latest is None:
-        if ref.name not in names():
-            raise _unknown_name(ref.name)
-        raise DataError(
-            f"dataset {ref.name!r} has no tag {ref.tag!r}; its tags are "
-            f"{sorted(tags(ref.name)) or 'none'}: give one of them, a version "
-            f"(@sha256:HEX, `kfp-mlops data list {ref.name}`), or tag one with "
-            f"`kfp-mlops data add FILE --name {ref.name} --tag {ref.tag}`"
-        )
-    return latest[1]["to"]
+def _parents(parents: Sequence[str]) -> list[str]:
+    """Each parent as NAME@sha256:HEX, refusing one that does not resolve."""
+    pinned = []
+    for text in parents:
+        ref = parse_ref(text)
+        sha256 = resolve_ref(ref)
+        manifest(ref.name, sha256)
+        pinned.append(f"{ref.name}@sha256:{sha256}")
+    return pinned
 
 
-def resolve(reference: str) -> tuple[str, str]:
-    """The s3:// URI of the bytes a `dataset://` reference names, and their sha256 (no writes).
+def add_file(
+    path: str | Path,
+    name: str,
+    *,
+    sources: list[dict],
+    time_window: dict | None = None,
+    label_schema_version: str | None = None,
+    parents: Sequence[str] = (),
+    user: str = "",
+    tag: str = "",
+) -> tuple[dict, bool]:
+    """Store a local CSV or Parquet file's bytes, as they are, as a version of NAME.
+
+    Everything is checked before the first write: the name, tag and parents, that the file is
+    a table. The same bytes give the same version: storing them again writes nothing and
+    returns the version as it was first stored (its manifest unchanged).
+
+    Args:
+        path: The local .csv, .parquet or .pq file.
+        name: The dataset's name.
+        sources: What the file was made from, each `{"uri", "sha256", ...}` (extra keys are
+            kept); a source without "sha256" gets the file's own.
+        time_window: The window of the data (e.g. `{"start": "2026-01-01", "end": ...}`).
+        label_schema_version: The label schema its labels follow (`NAME@vN`).
+        parents: Versions it was derived from (`dataset://NAME@...`), pinned by hash.
+        user: Who stores it; empty: KFP_MLOPS_USER, else the login name.
+        tag: A tag to move to the version (recorded; nothing when it points there already).
+
+    Returns:
+        The version's manifest, and whether this call created it.
 
     Raises:
-        ConfigError: The reference is not of the syntax.
-        DataError: No such dataset, version or tag.
+        ConfigError: A bad name, tag or parent reference.
+        DataError: The file is missing or no readable table; a parent does not exist; bytes
+            already at the version's place that no longer hash to it.
     """
-    ref = parse_ref(reference)
-    sha256 = _resolve_ref(ref)
-    return manifest(ref.name, sha256)["object"], sha256
+    refs.check_name(name)
+    if tag:
+        refs.check_tag(tag)
+    pinned = _parents(parents)
+    path = Path(str(path).removeprefix("file://"))
+    facts = describe(path)  # a file that is no table is refused before any write
+    sha256 = facts["sha256"]
+    created = False
+    existing = get_or_none(refs.manifest_uri(name, sha256))
+    if existing is None:
+        uri = refs.data_uri(name, sha256, ".csv" if facts["format"] == "csv" else ".parquet")
+        if not put_new_file(uri, path):
+            # A crashed earlier add left the bytes: keep them only if they are these bytes.
+            _check_stored(name, uri, sha256)
+        found = {
+            "manifest_version": MANIFEST_VERSION,
+            "name": name,
+            "sha256": sha256,
+            "reference": f"{refs.SCHEME}{name}@sha256:{sha256}",
+            "object": uri,
+            "format": facts["format"],
+            "bytes": facts["bytes"],
+            "sources": [{"sha256": sha256} | s if "sha256" not in s else s for s in sources],
+            "rows": facts["rows"],
+            "columns": facts["columns"],
+            "dtypes": facts["dtypes"],
+            "time_window": time_window,
+            "label_schema_version": label_schema_version,
+            "parents": pinned,
+            "created_by": user or who(),
+            "created_at": now(),
+        }
+        body = json.dumps(found, indent=2).encode()
+        created = put_new(refs.manifest_uri(name, sha256), body, "application/json")
+        existing = body if created else get_or_none(refs.manifest_uri(name, sha256))
+    if tag:
+        move_tag(name, tag, sha256, user)
+    return json.loads(existing), created
 
 
-def tampered(reference: str, uri: str, expected: str, found: str) -> DataError:
-    """The error for stored bytes that no longer hash to their version."""
-    return DataError(
-        f"the bytes of {reference} at {uri} no longer match their hash: they hash to {found}, "
-        f"the version is sha256:{expected}; the store was changed after the version was added "
-        "and nothing was read. Re-add the original file (`kfp-mlops data add FILE --name "
-        "NAME`: the same bytes give the same version) or use another version"
-    )
-
-
-def read_verified(reference: str) -> tuple[bytes, dict]:
-    """The bytes a reference names, after checking they still hash to the version, and its manifest.
-
-    Raises:
-        ConfigError: Bad reference syntax.
-        DataError: Unknown dataset, version or tag; bytes that no longer match their hash.
-    """
-    ref = parse_ref(reference)
-    sha256 = _resolve_ref(ref)
-    found = manifest(ref.name, sha256)
-    data = read_bytes(found["object"])
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise tampered(reference, found["object"], sha256, digest)
-    return data, found
+def _check_stored(name: str, uri: str, sha256: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="kfp-mlops-check-") as spool:
+        stored = file_sha256(local_copy(uri, Path(spool) / "stored", lambda _: None))
+    if stored != sha256:
+        raise tampered(f"{refs.SCHEME}{name}@sha256:{sha256}", uri, sha256, stored)
 
 
 def _source_uri(source: str) -> str:
@@ -218,79 +177,61 @@ def _source_uri(source: str) -> str:
     return str(Path(source.removeprefix("file://")).resolve())
 
 
-def _parents(parents: list[str]) -> list[str]:
-    """Each parent as NAME@sha256:HEX, refusing one that does not resolve."""
-    pinned = []
-    for text in parents:
-        ref = parse_ref(text)
-        sha256 = _resolve_ref(ref)
-        manifest(ref.name, sha256)
-        pinned.append(f"{ref.name}@sha256:{sha256}")
-    return pinned
+def window_dict(window: DateWindow) -> dict | None:
+    """A date window as the manifest records it (None: no window)."""
+    if not window:
+        return None
+    return {"start": str(window.start) if window.start else None,
+            "end": str(window.end) if window.end else None}  # fmt: skip
 
 
 def add(
-    source: str, name: str, tag: str = "", parents: list[str] | None = None, user: str = ""
+    source: str,
+    name: str,
+    tag: str = "",
+    parents: Sequence[str] = (),
+    user: str = "",
+    progress: Progress | None = None,
 ) -> tuple[dict, bool]:
-    """Store a CSV or Parquet file as a version of NAME (and move TAG to it).
+    """Store a CSV/Parquet file, or a folder/prefix of Parquet parts, as a version of NAME.
 
-    Everything is checked before the first write: the name, tag and parents, that the file is
-    a table. Re-adding the same bytes changes nothing and returns the existing version.
+    A file is stored as its bytes (`add_file`). A local folder or an `s3://…/` prefix is
+    streamed into one Parquet file (bounded memory, the path `load_data` snapshots with) and
+    stored as that, its manifest's one source listing every part with its sha256.
 
-    Returns:
-        The version's manifest, and whether this call created it.
+    Args:
+        source: A local path, `file://` or s3:// URI of a file; or a folder or prefix.
+        name: The dataset's name.
+        tag: A tag to move to the version.
+        parents: Versions it was derived from, pinned by hash.
+        user: Who stores it; empty: KFP_MLOPS_USER, else the login name.
+        progress: Called with (parts done, parts in all) while a folder's parts are read.
 
     Raises:
-        ConfigError: A bad name, tag or parent reference, or a folder/prefix (not yet stored).
-        DataError: The file is missing or not a readable table; a parent does not exist;
-            bytes already at the version's place that no longer hash to it.
+        ConfigError: A bad name, tag or parent reference, or a dataset:// source.
+        DataError: The source is missing or no readable table; parts of different schemas.
     """
     refs.check_name(name)
     if tag:
         refs.check_tag(tag)
     if source.startswith(refs.SCHEME):
-        raise ConfigError(f"{source} is already a dataset version; tag it instead of re-adding")
-    if is_collection(source):
         raise ConfigError(
-            f"{source} is a folder or prefix; `data add` stores one CSV or Parquet file for now: "
-            "give one file (e.g. the Parquet load_data wrote)"
+            f"{source} is already a dataset version; move a tag to it with "
+            f"`kfp-mlops data tag {source.removeprefix(refs.SCHEME)} TAG` instead of re-adding"
         )
-    pinned = _parents(parents or [])
-    data = read_bytes(source)
-    frame = parse_table(data, source)  # a file that is no table is refused before any write
-    sha256 = hashlib.sha256(data).hexdigest()
-    user = user or who()
-    created = False
-    existing = get_or_none(refs.manifest_uri(name, sha256))
-    if existing is None:
-        suffix = ".csv" if table_format(source) == "csv" else ".parquet"
-        uri = refs.data_uri(name, sha256, suffix)
-        if not put_new(uri, data, "application/octet-stream"):
-            # A crashed earlier add left the bytes: keep them only if they are these bytes.
-            stored = hashlib.sha256(get_object(uri)).hexdigest()
-            if stored != sha256:
-                raise tampered(f"dataset://{name}@sha256:{sha256}", uri, sha256, stored)
-        found = {
-            "manifest_version": MANIFEST_VERSION,
-            "name": name,
-            "sha256": sha256,
-            "reference": f"{refs.SCHEME}{name}@sha256:{sha256}",
-            "object": uri,
-            "format": table_format(source),
-            "bytes": len(data),
-            "sources": [{"uri": _source_uri(source), "sha256": sha256}],
-            "rows": len(frame),
-            "columns": [str(c) for c in frame.columns],
-            "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
-            "time_window": None,  # set by the training-set builder (issue 20, part 3)
-            "label_schema_version": None,  # set once label schemas exist (issue 20, part 2)
-            "parents": pinned,
-            "created_by": user,
-            "created_at": _now(),
-        }
-        body = json.dumps(found, indent=2).encode()
-        created = put_new(refs.manifest_uri(name, sha256), body, "application/json")
-        existing = body if created else get_or_none(refs.manifest_uri(name, sha256))
-    if tag:
-        move_tag(name, tag, sha256, user)
-    return json.loads(existing), created
+    _parents(parents)  # refused before anything is read or written
+    found = {"tag": tag, "parents": parents, "user": user}
+    with tempfile.TemporaryDirectory(prefix="kfp-mlops-add-") as spool:
+        spool = Path(spool)
+        if is_collection(source):
+            parts, sha256, listed = fetch_parts(source, spool, DateWindow(), progress)
+            snapshot = spool / "snapshot.parquet"
+            copy(open_parts(source, parts), snapshot)
+            origin = {"uri": _source_uri(source), "sha256": sha256, "parts": listed}
+            return add_file(snapshot, name, sources=[origin], **found)
+        local = spool / f"source.{table_format(source)}"
+        if source.startswith("s3://"):
+            local_copy(source, local, lambda _: None)
+        else:
+            local = Path(source.removeprefix("file://"))
+        return add_file(local, name, sources=[{"uri": _source_uri(source)}], **found)

@@ -4,4 +4,5 @@
 - `definition`: a schema file checked and hashed; compatibility of a new version (no I/O).
 - `schemas`: the schema store on S3 (`NAME@vN`, create-only).
 - `accept`: keep the labels of a pinned version (or mapped into it), count the rest.
+- `rowkeys`: how a label names a logged row (request_id, row), the latest label per row.
 """
