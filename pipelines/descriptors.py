@@ -121,10 +121,16 @@ PIPELINES: dict[str, Pipeline] = {
     "monitoring": Pipeline(
         name="monitoring",
         function=_monitoring,
-        gates={"drift": "detect-drift", "live_performance": "check-performance", **_TRAINING_GATES},
+        gates={
+            "drift": "detect-drift",
+            "live_performance": "check-performance",
+            "novelty": "check-novelty",
+            **_TRAINING_GATES,
+        },
         skipped={
             "retrain needed": "retrain skipped: no drift, live performance not below its bounds",
             **_TRAINING_SKIPS,
+            "something new to learn": "retrain skipped: nothing new to learn from (check novelty)",
         },
         trains_always=False,
         retrain_condition="retrain needed",

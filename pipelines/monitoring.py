@@ -2,6 +2,7 @@
 
 from kfp import dsl
 
+from components.check_novelty.component import check_novelty
 from components.check_performance.component import check_performance
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
@@ -27,6 +28,7 @@ def monitoring_steps(
     drift_thresholds: dict = {},
     prediction_drift_alias: str = "champion",
     labels_uri: str = "",
+    label_schema: str = "",
     predictions_uri: str = "s3://kfp-mlops-data/predictions/german-credit/",
     performance_start_date: str = "",
     performance_end_date: str = "",
@@ -117,6 +119,7 @@ def monitoring_steps(
         check_performance(
             drifted=drift.outputs["Output"],
             labels_uri=labels_uri,
+            label_schema=label_schema,
             predictions_uri=predictions_uri,
             start_date=performance_start_date,
             end_date=performance_end_date,
@@ -140,27 +143,50 @@ def monitoring_steps(
     # One bool (drifted or below bound): kfp.local skips a dsl.If on a NamedTuple field
     # silently, and a condition cannot OR two tasks' outputs.
     with dsl.If(performance.outputs["Output"] == True, name="retrain needed"):
-        training_sub_pipeline(
-            data_uri=retrain_data_uri,
-            target_column=target_column,
-            sensitive_features=sensitive_features,
-            model_name=model_name,
-            estimator=estimator,
-            hyperparameters=hyperparameters,
-            test_size=test_size,
-            random_seed=random_seed,
-            suite=suite,
-            min_rows=min_rows,
-            primary_metric=primary_metric,
-            min_accuracy=min_accuracy,
-            min_roc_auc=min_roc_auc,
-            max_latency_ms=max_latency_ms,
-            max_regression=max_regression,
-            max_demographic_parity_difference=max_demographic_parity_difference,
-            max_equalized_odds_difference=max_equalized_odds_difference,
-            positive_label=positive_label,
-            promote=promote,
-        ).set_display_name("retrain")
+        novelty = step(
+            check_novelty(
+                data_uri=retrain_data_uri,
+                model_name=model_name,
+                parameters={
+                    "estimator": estimator,
+                    "target_column": target_column,
+                    "test_size": test_size,
+                    "random_seed": random_seed,
+                },
+                hyperparameters=hyperparameters,
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            ),
+            "check novelty",
+            s3=True,  # hashes the training set; writes its verdict record
+            pipeline=PIPELINE,
+            gate=True,
+            mlflow=True,  # the champion's lineage tags
+            reads_outside_state=True,  # the champion and the data can change between runs
+            retries=2,
+        )
+        # One bool: kfp.local skips a dsl.If on a NamedTuple field silently.
+        with dsl.If(novelty.outputs["Output"] == True, name="something new to learn"):
+            training_sub_pipeline(
+                data_uri=retrain_data_uri,
+                target_column=target_column,
+                sensitive_features=sensitive_features,
+                model_name=model_name,
+                estimator=estimator,
+                hyperparameters=hyperparameters,
+                test_size=test_size,
+                random_seed=random_seed,
+                suite=suite,
+                min_rows=min_rows,
+                primary_metric=primary_metric,
+                min_accuracy=min_accuracy,
+                min_roc_auc=min_roc_auc,
+                max_latency_ms=max_latency_ms,
+                max_regression=max_regression,
+                max_demographic_parity_difference=max_demographic_parity_difference,
+                max_equalized_odds_difference=max_equalized_odds_difference,
+                positive_label=positive_label,
+                promote=promote,
+            ).set_display_name("retrain")
 
 
 DESCRIPTION = (
@@ -168,7 +194,8 @@ DESCRIPTION = (
     "the reference (the champion's training snapshot unless reference_uri is given); when "
     "it has drifted, or when labels that arrived later (labels_uri) show the served model "
     "below its performance bounds for performance_min_days days, run the training "
-    "pipeline, with all its gates, on retrain_data_uri."
+    "pipeline, with all its gates, on retrain_data_uri, unless its data, parameters and code "
+    "are the champion's (check_novelty: nothing new to learn from)."
 )
 # The retrain is the training steps without their handler: one run, one notification.
 monitoring = dsl.pipeline(

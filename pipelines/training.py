@@ -94,6 +94,7 @@ def training_steps(
         "evaluate model",
         pipeline=PIPELINE,
         gate=True,
+        s3=True,  # the champion's training data, to leave its training rows out
         mlflow=True,
         loads_models=True,  # the champion it compares with
         reads_outside_state=True,  # the champion it compares with can change between runs

@@ -62,12 +62,22 @@ def test_monitoring_spec_caching_retries_and_the_training_sub_pipeline():
         ]
         == "detect-drift"
     )
-    retrain = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]["training"]
+    needed = spec["components"][drifted["componentRef"]["name"]]["dag"]["tasks"]
+    # check_novelty decides, with one bool, whether the retrain can learn anything new.
+    novel = next(t for t in needed.values() if t["taskInfo"]["name"] == "something new to learn")
+    assert "check-novelty" in novel["triggerPolicy"]["condition"]
+    assert needed["check-novelty"]["cachingOptions"] == {}
+    retrain = spec["components"][novel["componentRef"]["name"]]["dag"]["tasks"]["training"]
     training = spec["components"][retrain["componentRef"]["name"]]["dag"]["tasks"]
     for name in ("load-data", "evaluate-model"):
         assert training[name]["cachingOptions"] == {} and training[name]["retryPolicy"]
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    for executor in ("exec-resolve-reference", "exec-detect-drift", "exec-check-performance"):
+    for executor in (
+        "exec-resolve-reference",
+        "exec-detect-drift",
+        "exec-check-performance",
+        "exec-check-novelty",
+    ):
         assert "MLFLOW_TRACKING_URI" in {
             m["envVar"] for m in executors[executor]["configMapAsEnv"][0]["keyToEnv"]
         }

@@ -22,6 +22,7 @@ from components._shared.registry.champion import Champion, load_champion
 from components.evaluate_model.component import evaluate_model
 from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
 from components.evaluate_model.report import render_markdown
+from components.evaluate_model.trained_on import TrainingRows
 from components.train_model.component import train_model
 from tests.conftest import GERMAN_CREDIT
 
@@ -70,6 +71,15 @@ def majority_champion(frame, version=3):
     return Champion(
         version, DummyClassifier(strategy="most_frequent").fit(frame[["x"]], frame["y"])
     )
+
+
+def trained_elsewhere(champion, target_column):
+    """A champion whose training rows are none of the test rows: every test row is compared."""
+    return TrainingRows(pd.DataFrame({"x": [-1.0, -2.0], "y": [0, 1]}), "other.csv")
+
+
+# ten_rows has 10 test rows, fewer than the default minimum of compared rows.
+FAIR = {"trained_on": trained_elsewhere, "min_compared_rows": 1}
 
 
 def test_evaluate_model_binary_known_answers(binary):
@@ -164,7 +174,13 @@ def test_evaluate_model_champion_equal_blessed(ten_rows):
     # The challenger's predictions of ten_rows score 0.6; make them the champion's own (0.7).
     frame = frame.assign(**{PRED: 1})
     result = evaluate(
-        frame, columns, champion.model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion
+        frame,
+        columns,
+        champion.model,
+        "accuracy",
+        Thresholds(min_accuracy=0.5),
+        lambda: champion,
+        **FAIR,
     )
 
     assert result.passed and not result.first_run
@@ -176,7 +192,7 @@ def test_evaluate_model_champion_better_beyond_max_regression_not_blessed(ten_ro
     frame, columns, model = ten_rows
     champion = majority_champion(frame)
     thresholds = Thresholds(min_accuracy=0.5, max_regression=0.015)
-    result = evaluate(frame, columns, model, "accuracy", thresholds, lambda: champion)
+    result = evaluate(frame, columns, model, "accuracy", thresholds, lambda: champion, **FAIR)
 
     assert not result.passed
     assert result.delta == pytest.approx(-0.1)
@@ -189,7 +205,7 @@ def test_evaluate_model_regression_within_tolerance_blessed(ten_rows):
     frame, columns, model = ten_rows
     champion = majority_champion(frame)
     thresholds = Thresholds(min_accuracy=0.5, max_regression=0.2)
-    result = evaluate(frame, columns, model, "accuracy", thresholds, lambda: champion)
+    result = evaluate(frame, columns, model, "accuracy", thresholds, lambda: champion, **FAIR)
 
     assert result.passed
     assert any("within max_regression 0.2" in r for r in result.reasons)
@@ -199,7 +215,7 @@ def test_evaluate_model_unset_max_regression_reports_but_does_not_enforce(ten_ro
     frame, columns, model = ten_rows
     thresholds = Thresholds(min_accuracy=0.5, max_regression=-1)
     result = evaluate(
-        frame, columns, model, "accuracy", thresholds, lambda: majority_champion(frame)
+        frame, columns, model, "accuracy", thresholds, lambda: majority_champion(frame), **FAIR
     )
 
     assert result.passed
@@ -215,7 +231,7 @@ def test_evaluate_model_champion_on_other_columns_reported_and_thresholds_decide
     )
     champion = Champion(5, on_income.fit(other[["income"]], other["y"]))
     result = evaluate(
-        frame, columns, model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion
+        frame, columns, model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion, **FAIR
     )
 
     assert result.passed and not result.first_run
@@ -233,7 +249,7 @@ def test_evaluate_model_champion_with_other_classes_cannot_score(ten_rows):
     three = pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": [0, 1, 2]})
     champion = Champion(2, DummyClassifier().fit(three[["x"]], three["y"]))
     result = evaluate(
-        frame, columns, model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion
+        frame, columns, model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion, **FAIR
     )
 
     assert result.passed
@@ -244,7 +260,7 @@ def test_evaluate_model_unloadable_champion_reported(ten_rows):
     frame, columns, model = ten_rows
     champion = Champion(4, None, "version 4 is saved as 'cloudpickle'")
     result = evaluate(
-        frame, columns, model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion
+        frame, columns, model, "accuracy", Thresholds(min_accuracy=0.5), lambda: champion, **FAIR
     )
 
     assert result.passed
@@ -282,7 +298,7 @@ def test_evaluate_model_report_puts_verdict_first(ten_rows):
     frame, columns, model = ten_rows
     thresholds = Thresholds(min_accuracy=0.5, max_regression=0.015)
     result = evaluate(
-        frame, columns, model, "accuracy", thresholds, lambda: majority_champion(frame)
+        frame, columns, model, "accuracy", thresholds, lambda: majority_champion(frame), **FAIR
     )
     text = render_markdown(result)
 
@@ -342,8 +358,26 @@ def run_gate(tmp_path, model, predictions, model_name, **bounds):
     return (blessed, *outputs)
 
 
-def register_champion(model_name: str, model: dsl.Model, alias: str = "champion") -> int:
-    """Register a train_model file as register_model stores it: its exact bytes, its sha256 tag."""
+def lineage_of(seed: int = 42) -> dict[str, str]:
+    """The lineage tags of a model trained by `trained` (the data it read and how it split)."""
+    import hashlib
+    import json
+
+    parameters = {"target_column": "risk", "test_size": 0.25, "random_seed": seed}
+    return {
+        "dataset_uri": str(GERMAN_CREDIT),
+        "dataset_sha256": hashlib.sha256(Path(GERMAN_CREDIT).read_bytes()).hexdigest(),
+        "parameters": json.dumps(parameters),
+    }
+
+
+def register_champion(
+    model_name: str, model: dsl.Model, alias: str = "champion", tags: dict | None = None
+) -> int:
+    """Register a train_model file as register_model stores it: its exact bytes, its sha256 tag.
+
+    Its lineage tags are those of `trained` with seed 42 unless `tags` are given.
+    """
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -370,7 +404,7 @@ def register_champion(model_name: str, model: dsl.Model, alias: str = "champion"
         model_name,
         source=info.model_uri,
         run_id=run.info.run_id,
-        tags={"model_sha256": sha},
+        tags={"model_sha256": sha, **(lineage_of() if tags is None else tags)},
         model_id=info.model_id,
     ).version
     client.set_registered_model_alias(model_name, alias, version)
@@ -442,6 +476,9 @@ def test_evaluate_model_component_champion_equal_blessed(stack, tmp_path, credit
     assert report.metadata["first_run"] is False
     assert report.metadata["champion_version"] == version
     assert report.metadata["delta"] == 0.0
+    # The same seed, the same split: no test row was in its training set, all are compared.
+    assert report.metadata["comparison"] == "compared"
+    assert (report.metadata["compared_rows"], report.metadata["champion_trained_rows"]) == (250, 0)
     assert metrics.metadata["champion_roc_auc"] == metrics.metadata["roc_auc"]
     assert metrics.metadata["delta_roc_auc"] == 0.0
     assert list(downloads.iterdir()) == []  # the champion's download is cleaned up

@@ -128,9 +128,10 @@ def test_monitoring_drift_retrains_registers_then_champion_lineage_is_the_refere
     (posted,) = webhook_env.requests
     assert posted["body"]["text"] == f"✅ monitoring ({model}): succeeded, blessed"
     lines = posted["body"]["blocks"][1]["text"]["text"].splitlines()
-    assert [line.split(":")[0] for line in lines[:4]] == [
-        "✗ drift", "✓ validation", "✓ evaluation", "✓ fairness",
+    assert [line.split(":")[0] for line in lines[:5]] == [
+        "✗ drift", "✓ novelty", "✓ validation", "✓ evaluation", "✓ fairness",
     ]  # fmt: skip
+    assert "✓ novelty: no champion yet: training the first one" in lines
 
     from mlflow import MlflowClient
 

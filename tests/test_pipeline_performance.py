@@ -147,7 +147,11 @@ def test_labels_read_from_an_s3_prefix_of_csv_and_parquet_parts(stack):
     _put(prefix + "2026-11-02.parquet", buffer.getvalue())
     _put(prefix + "notes.txt", b"not labels")
     labels = read_labels(f"s3://{BUCKET}/{prefix}")
-    assert labels.to_dict("list") == {"request_id": ["req-1", "req-2", "req-3"], "label": [1, 0, 1]}
+    assert labels.to_dict("list") == {
+        "request_id": ["req-1", "req-2", "req-3"],
+        "label": [1, 0, 1],
+        "schema_version": ["", "", ""],  # none declared: unversioned (see docs/labels.md)
+    }
 
 
 def test_monitoring_labels_without_request_id_fail_naming_the_columns_and_the_format(cli):

@@ -77,6 +77,9 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     evaluation = second["gates"]["evaluation"]["report"]
     assert evaluation["first_run"] is False and int(evaluation["champion_version"]) == 1
     assert evaluation["delta"] == pytest.approx(0.0, abs=1e-12)  # same data, same seed: same model
+    # Compared on the rows neither model trained on: the same seed, so all 250 test rows.
+    assert evaluation["comparison"] == "compared" and int(evaluation["compared_rows"]) == 250
+    assert "compared on 250 of 250 test rows: 0 were in champion v1's training set" in out
     assert len(_registered_versions(model)) == 2
     from components._shared.datasets import store
 

@@ -9,6 +9,7 @@ from components._shared.image import IMAGE
 def check_performance(
     drifted: bool,
     labels_uri: str,
+    label_schema: str,
     predictions_uri: str,
     start_date: str,
     end_date: str,
@@ -43,6 +44,10 @@ def check_performance(
         drifted: The drift gate's verdict; returned unchanged when no labels_uri is given.
         labels_uri: A CSV/Parquet file, or a folder/`s3://` prefix of them, of labels;
             empty: not checked (the report says so).
+        label_schema: `NAME@vN`: use only labels of that schema version, or of an older
+            one mapped into it (`kfp-mlops labels schema register`); the rest are counted
+            and reported by reason. All refused: "cannot judge" (not passed; no retrain
+            asked on that account). Empty: every label is used.
         predictions_uri: The model's prediction-log prefix (`date=YYYY-MM-DD/` folders).
         start_date: First day of predictions to judge (YYYY-MM-DD, UTC); empty: open.
         end_date: Last day (inclusive); empty: open.
@@ -62,13 +67,14 @@ def check_performance(
         report_html: Output HTML page with one per-day SVG chart per metric, bound drawn.
 
     Returns:
-        retrain: drifted, or live performance failed its bounds.
+        retrain: drifted, or live performance failed its bounds (not when it cannot judge).
 
     Raises:
         DataError: Missing labels or log, missing columns, labels not of the model's classes
             (non-numeric for a numeric target), an empty window, no label that matches, a
             roc_auc bound on a log without a proba_<class> column per class.
-        ConfigError: An unknown metric, a bound outside [0, 1], a bad window or setting.
+        ConfigError: An unknown metric, a bound outside [0, 1], a bad window or setting,
+            a label_schema not of NAME@vN (DataError: one not stored).
     """
     import time
 
@@ -95,11 +101,16 @@ def check_performance(
         min_labels_per_day=min_labels_per_day,
         max_label_delay_days=max_label_delay_days,
         positive_label=positive_label,
+        label_schema=label_schema,
     )
+    print(out.label_line(result), flush=True)
+    for line in result.label_counts.lines() if result.label_counts else []:
+        print(f"  {line}", flush=True)
     for name, value in out.metrics_of(result).items():
         metrics.log_metric(name, value)
     write_text(report.path, out.render_markdown(result))
     write_text(report_html.path, out.render_html(result))
     report.metadata.update(out.metadata_of(result))
     publish(result, model_name, kfp_run_id, time.monotonic() - started)
-    return drifted or not result.passed
+    # Labels of the wrong schema say nothing about the model: they do not ask for a retrain.
+    return drifted or (not result.passed and not result.cannot_judge)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError, one_of
+from components._shared.labels.accept import LabelCounts, accept_labels
 from components._shared.logformat import PROBA_PREFIX, proba_column
 from components.check_performance.bounds import NOT_JUDGED, MetricCheck, check_bound
 from components.check_performance.join import JoinCounts, Joined, join_labels
@@ -43,6 +44,8 @@ class PerformanceResult:
     min_days: int
     min_labels_per_day: int
     max_label_delay_days: float
+    label_counts: LabelCounts | None = None  # what the label_schema filter kept and refused
+    cannot_judge: bool = False  # every label refused by label_schema: no verdict at all
 
 
 def _bounds(bounds: dict) -> dict[str, float]:
@@ -173,6 +176,32 @@ def _why(days: list[DayPerformance], metric: str) -> str:
     return "; ".join(dict.fromkeys(d.unscored[metric] for d in days if metric in d.unscored))
 
 
+def _cannot_judge(predictions: pd.DataFrame, label_counts: LabelCounts, settings: dict):
+    """The verdict when label_schema refused every label: not passed, and judged nothing."""
+    refused = "; ".join(f"{n} {reason}" for reason, n in label_counts.refusals().items())
+    reason = (
+        f"cannot judge: label_schema {label_counts.pinned} refused all {label_counts.read} "
+        f"labels ({refused}); label them in {label_counts.pinned} (a `schema_version` column "
+        "or Parquet metadata), register a version declaring a mapping from theirs, or pin "
+        "the version they follow"
+    )
+    empty = JoinCounts(len(predictions), 0, 0, 0, 0, 0, 0, 0, 0, len(predictions))
+    return PerformanceResult(
+        passed=False,
+        reasons=[reason],
+        notes=label_counts.lines(),
+        days=[],
+        window={},
+        checks=[],
+        counts=empty,
+        classes=[],
+        positive_class=None,
+        label_counts=label_counts,
+        cannot_judge=True,
+        **settings,
+    )
+
+
 def check_performance(
     predictions: pd.DataFrame,
     labels: pd.DataFrame,
@@ -182,6 +211,8 @@ def check_performance(
     min_labels_per_day: int,
     max_label_delay_days: float,
     positive_label: str,
+    label_schema: str = "",
+    schemas=None,
 ) -> PerformanceResult:
     """Score the labelled predictions per day and over the window, and hold them to bounds.
 
@@ -204,18 +235,31 @@ def check_performance(
             (counted, not used); below 0: no cutoff.
         positive_label: The positive class as text (binary); empty: the second class in
             sorted order, as evaluate_model scores.
+        label_schema: `NAME@vN`: only labels of that version, or of an older one mapped into
+            it by declared mappings, are used; the rest are counted by reason. When it
+            refuses every label the result is "cannot judge" (not passed, cannot_judge).
+            Empty: every label is used (several versions seen together are noted).
+        schemas: NAME -> its stored schema versions (default: the S3 schema store).
 
     Raises:
         ConfigError: An unknown metric, a bound outside [0, 1], a setting out of range, a
-            positive_label that names no class.
+            positive_label that names no class, a label_schema not of NAME@vN.
         DataError: No predictions in the window, missing columns, labels not of the model's
-            classes, no label that matches a prediction, or a roc_auc bound on a log
-            without a proba_<class> column for every class.
+            classes, no label that matches a prediction, a roc_auc bound on a log
+            without a proba_<class> column for every class, or a label_schema not stored.
     """
     checked = _bounds(bounds)
     _settings(min_days, min_labels_per_day, max_label_delay_days)
     if predictions.empty:
         raise DataError("the prediction log has no rows in the window: nothing to judge")
+    settings = {
+        "min_days": min_days,
+        "min_labels_per_day": min_labels_per_day,
+        "max_label_delay_days": max_label_delay_days,
+    }
+    labels, label_counts = accept_labels(labels, label_schema, schemas)
+    if label_counts.read and not label_counts.kept:
+        return _cannot_judge(predictions, label_counts, settings)
     joined = join_labels(predictions, labels, max_label_delay_days)
     _require_probabilities(checked, joined, [str(c) for c in predictions.columns])
     counts = joined.counts
@@ -242,14 +286,13 @@ def check_performance(
     return PerformanceResult(
         passed=not reasons,
         reasons=reasons,
-        notes=_notes(counts, days, checks, min_days, min_labels_per_day),
+        notes=label_counts.lines() + _notes(counts, days, checks, min_days, min_labels_per_day),
         days=days,
         window=window,
         checks=checks,
         counts=counts,
         classes=list(joined.classes),
         positive_class=classes[1] if len(classes) == 2 else None,
-        min_days=min_days,
-        min_labels_per_day=min_labels_per_day,
-        max_label_delay_days=max_label_delay_days,
+        label_counts=label_counts,
+        **settings,
     )

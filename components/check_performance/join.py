@@ -15,7 +15,7 @@ from components._shared.errors import DataError
 from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
 
 LABEL_COLUMNS = ("request_id", "label")
-LABEL_FORMAT = "request_id, label[, time][, row]"
+LABEL_FORMAT = "request_id, label[, time][, row][, schema_version]"
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,9 @@ def join_labels(
             not numeric for a numeric target), or a time is unreadable.
     """
     _require(predictions, JOIN_COLUMNS, "the prediction log", "is it a prediction log?")
-    _require(labels, LABEL_COLUMNS, "the labels file", f"a labels file holds {LABEL_FORMAT}")
+    # schema_version is the reader's (components/_shared/labels/read.py): name the file's own.
+    own = labels.drop(columns=["schema_version"], errors="ignore")
+    _require(own, LABEL_COLUMNS, "the labels file", f"a labels file holds {LABEL_FORMAT}")
     pred_kind = predictions["prediction"].dtype
     numeric = pd.api.types.is_numeric_dtype(pred_kind) and not pd.api.types.is_bool_dtype(pred_kind)
     classes, by_class = _classes(predictions, numeric)

@@ -41,6 +41,8 @@ def _unscored(unscored: dict[str, str]) -> str:
 
 def headline(result: PerformanceResult) -> str:
     """The verdict a reader sees first: a gate that judged no bound does not say PASSED."""
+    if result.cannot_judge:
+        return "CANNOT JUDGE"
     if not result.passed:
         return "REJECTED"
     if any(c.status == NOT_JUDGED for c in result.checks):
@@ -69,6 +71,12 @@ def metrics_of(result: PerformanceResult) -> dict[str, float]:
         numbers[f"{c.metric}_not_judged"] = 1.0 if c.status == NOT_JUDGED else 0.0
     numbers |= {k: float(v) for k, v in asdict(result.counts).items()}
     numbers["judged_days"] = float(sum(d.judged for d in result.days))
+    if result.label_counts is not None:
+        c = result.label_counts
+        numbers |= {"labels_read": float(c.read), "labels_kept": float(c.kept)}
+        numbers |= {"labels_mapped": float(c.mapped), "labels_refused": float(c.refused)}
+        numbers |= {f"labels_refused_{r}": float(n) for r, n in c.refusals().items()}
+    numbers["cannot_judge"] = 1.0 if result.cannot_judge else 0.0
     numbers["passed"] = 1.0 if result.passed else 0.0
     return numbers
 
@@ -99,6 +107,8 @@ def metadata_of(result: PerformanceResult) -> dict:
         "classes": [str(c) for c in result.classes],
         "positive_class": None if result.positive_class is None else str(result.positive_class),
         "counts": asdict(result.counts),
+        "cannot_judge": result.cannot_judge,
+        "label_schema": None if result.label_counts is None else result.label_counts.as_dict(),
         "window": {k: _finite(v) for k, v in result.window.items()},
         "days": [
             {
@@ -122,6 +132,8 @@ def skipped_metadata() -> dict:
 
 def summary_line(result: PerformanceResult) -> str:
     """One line for notifications: each bound, its last judged day and its run below."""
+    if result.cannot_judge:
+        return result.reasons[0]
     parts = [
         f"{c.metric} {fmt(c.last_day_value)} (bound {c.bound:g}, {c.days_below} day(s) below)"
         if c.status != NOT_JUDGED
@@ -129,6 +141,18 @@ def summary_line(result: PerformanceResult) -> str:
         for c in result.checks
     ]
     return ", ".join(parts) or "no bound set"
+
+
+def label_line(result: PerformanceResult) -> str:
+    """The console's line on the label schema filter: what it kept, and refused by reason."""
+    c = result.label_counts
+    if c is None or not c.pinned:
+        return f"labels: {c.read if c else '?'} read, no label_schema pinned (all used)"
+    refused = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in c.refusals().items())
+    return (
+        f"labels: {c.read} read, {c.kept} of {c.pinned} kept ({c.mapped} mapped from older "
+        f"versions), {c.refused} refused" + (f" ({refused})" if refused else "")
+    )
 
 
 def render_markdown(result: PerformanceResult) -> str:
@@ -156,7 +180,8 @@ def render_markdown(result: PerformanceResult) -> str:
             ],
         )
     )
-    lines += ["", "## Labels", ""] + [f"- {md_text(n)}" for n in result.notes]
+    lines += ["", "## Labels", "", f"- {md_text(label_line(result))}"]
+    lines += [f"- {md_text(n)}" for n in result.notes]
     shown = result.days[-MARKDOWN_DAYS:]
     lines += ["", f"## Per day (last {len(shown)} of {len(result.days)})", ""]
     lines.append(

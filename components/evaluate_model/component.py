@@ -24,11 +24,17 @@ def evaluate_model(
 
     A threshold below 0 is not set. With no threshold set (min_accuracy, min_roc_auc,
     max_latency_ms) the model is not blessed (fail closed). The champion is the version
-    behind `models:/<model_name>@champion` in MLflow (MLFLOW_TRACKING_URI); it is scored on
-    the same test rows, and the model is rejected if its primary metric is lower by more
-    than max_regression. With no champion yet (first run), or a champion that cannot score
-    these rows, the model is judged on thresholds only and the report says so. A champion
-    whose stored file is not the registered one fails the step (see Raises).
+    behind `models:/<model_name>@champion` in MLflow (MLFLOW_TRACKING_URI). Both models are
+    compared only on test rows neither trained on: the champion's training rows are its
+    training data (its dataset_version tag, else dataset_uri checked against dataset_sha256,
+    read from S3) re-split with the test_size, random_seed and target_column of its
+    parameters tag, and test rows whose row hash is among them are left out. The model is
+    rejected if its primary metric on those rows is lower than the champion's by more than
+    max_regression. With no champion yet (first run), a champion that cannot score these
+    rows, fewer than 30 rows left, or training rows that cannot be known (unreadable or
+    changed data, parameters without test_size or random_seed), the comparison cannot judge:
+    the model is judged on thresholds only and the report says why. A champion whose stored
+    file is not the registered one fails the step (see Raises).
 
     Args:
         model: skops file of the fitted sklearn Pipeline (from train_model), loaded only if
@@ -46,12 +52,15 @@ def evaluate_model(
         kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): where the verdict
             record goes (`runs/<id>/gates/evaluation.json`); empty = no record.
         metrics: Output numbers: accuracy, f1, roc_auc, latency_p50_ms, latency_p95_ms,
-            champion_version (0 if none), champion_<primary> and delta_<primary> when the
-            champion scored, blessed (1/0).
+            champion_version (0 if none), blessed (1/0); when the champion scored:
+            champion_<primary> and compared_<primary> (both on the compared rows),
+            delta_<primary>, compared_rows, champion_trained_rows (test rows left out).
         classification_metrics: Output confusion matrix and ROC curve (the last class vs
             the rest), for the Kubeflow UI.
         report: Output Markdown verdict. Metadata: passed, reasons, primary_metric,
-            primary_value, champion_version, champion_value, delta, first_run, roc_class.
+            primary_value, champion_version, champion_value, delta, first_run, roc_class,
+            comparison (first_run, compared or cannot_judge), compared_value, test_rows,
+            compared_rows, champion_trained_rows, compared_on (the rows, in one sentence).
 
     The verdict, scores (latency in seconds) and bounds are pushed to the Pushgateway at
     KFP_MLOPS_PUSHGATEWAY_URL (none set: nothing pushed; a failed push only warns).
@@ -60,7 +69,8 @@ def evaluate_model(
         Whether the model is blessed.
 
     Raises:
-        ServiceError: MLflow does not answer (never read as "no champion").
+        ServiceError: MLflow does not answer (never read as "no champion"), or S3 does not
+            answer while the champion's training data is read.
         ModelTrustError: The champion's (or the model's) file is not the recorded one, or
             names a type outside the trusted class list; nothing of it is run.
     """
@@ -74,6 +84,7 @@ def evaluate_model(
     from components.evaluate_model.core import PredictionColumns, Thresholds, evaluate
     from components.evaluate_model.report import render_markdown
     from components.evaluate_model.signals import figures_of, record_of
+    from components.evaluate_model.trained_on import training_rows
 
     started = time.monotonic()
     limits = Thresholds(min_accuracy, min_roc_auc, max_latency_ms, max_regression)
@@ -84,7 +95,9 @@ def evaluate_model(
         primary_metric=primary_metric,
         thresholds=limits,
         load_champion=lambda: load_champion(model_name),
+        trained_on=training_rows,
     )
+    print(f"evaluation: {'; '.join(result.reasons)}")
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
     classification_metrics.log_confusion_matrix(

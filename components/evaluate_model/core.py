@@ -1,16 +1,17 @@
 """Score a classifier's held-out predictions against thresholds and the current champion."""
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from components._shared.errors import ConfigError, DataError, one_of
 from components._shared.registry.champion import Champion
+from components.evaluate_model.comparison import MIN_COMPARED_ROWS, Comparison, TrainedOn, compare
 from components.evaluate_model.latency import latency_ms
 from components.evaluate_model.scoring import METRICS, Scores, roc_points
 
@@ -92,6 +93,13 @@ class Evaluation:
     confusion: tuple[tuple[int, ...], ...]
     roc_class: str  # the class the ROC curve is drawn for (one-vs-rest)
     roc: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]  # fpr, tpr, thresholds
+    # The rows compared and both models' scores on them.
+    comparison: Comparison = dataclasses.field(default_factory=lambda: Comparison("", True))
+
+    @property
+    def compared_on(self) -> str:
+        """Which test rows the champion comparison used, in one sentence ("" if none)."""
+        return self.comparison.rows_line(self.champion_version)
 
     def metrics(self) -> dict[str, float]:
         """The numbers for the Metrics artifact (0 stands for "no champion")."""
@@ -100,6 +108,11 @@ class Evaluation:
         if self.champion_value is not None and self.delta is not None:
             numbers[f"champion_{self.primary_metric}"] = self.champion_value
             numbers[f"delta_{self.primary_metric}"] = self.delta
+        if self.comparison.challenger_value is not None:
+            numbers[f"compared_{self.primary_metric}"] = self.comparison.challenger_value
+        if self.comparison.compared_rows is not None:
+            numbers["compared_rows"] = float(self.comparison.compared_rows)
+            numbers["champion_trained_rows"] = float(self.comparison.seen_rows or 0)
         numbers["blessed"] = 1.0 if self.passed else 0.0
         return numbers
 
@@ -115,6 +128,12 @@ class Evaluation:
             "delta": self.delta,
             "first_run": self.first_run,
             "roc_class": self.roc_class,
+            "comparison": self.comparison.outcome,
+            "compared_value": self.comparison.challenger_value,
+            "test_rows": self.comparison.test_rows,
+            "compared_rows": self.comparison.compared_rows,
+            "champion_trained_rows": self.comparison.seen_rows,
+            "compared_on": self.compared_on,
         }
 
 
@@ -154,69 +173,6 @@ def _threshold_checks(values: dict[str, float], thresholds: Thresholds) -> list[
     return checks
 
 
-def _score_champion(
-    champion: Champion, frame: pd.DataFrame, columns: PredictionColumns, classes: tuple
-) -> tuple[Scores | None, str | None]:
-    if champion.model is None:
-        return None, champion.problem
-    model = champion.model
-    champion_classes = np.asarray(getattr(model, "classes_", [])).tolist()
-    if [str(c) for c in champion_classes] != [str(c) for c in classes]:
-        expected = np.asarray(classes).tolist()
-        return None, f"it predicts classes {champion_classes}, the test set has {expected}"
-    try:
-        features = frame[list(columns.feature_columns)]
-        scores = Scores(
-            y_true=frame[columns.target_column].to_numpy(),
-            y_pred=np.asarray(model.predict(features)),
-            proba=np.asarray(model.predict_proba(features), dtype=float),
-            classes=classes,
-        )
-    except Exception as exc:  # a champion trained on other columns fails in many ways
-        return None, f"{type(exc).__name__}: {str(exc)[:300]}"
-    return scores, None
-
-
-@dataclass(frozen=True)
-class _Comparison:
-    reason: str
-    passed: bool  # False only for a regression beyond max_regression
-    champion_value: float | None = None
-    delta: float | None = None
-
-
-def _compare(
-    primary: str,
-    value: float,
-    champion: Champion | None,
-    champion_scores: Scores | None,
-    problem: str | None,
-    thresholds: Thresholds,
-) -> _Comparison:
-    if champion is None:
-        return _Comparison("first run: no champion to compare; judged on thresholds only", True)
-    if champion_scores is None:
-        return _Comparison(
-            f"champion v{champion.version} could not score the test set ({problem}); "
-            "judged on thresholds only",
-            True,
-        )
-    champion_value = METRICS[primary](champion_scores)
-    delta = value - champion_value
-    text = (
-        f"{primary} {value:.4f} vs champion v{champion.version} {champion_value:.4f} "
-        f"(delta {delta:+.4f}"
-    )
-    if not thresholds.is_set("max_regression"):
-        reason, passed = f"{text}; max_regression not set, not enforced)", True
-    elif delta >= -thresholds.max_regression:
-        reason, passed = f"{text}, within max_regression {thresholds.max_regression})", True
-    else:
-        reason = f"{text}): regression beyond max_regression {thresholds.max_regression}"
-        passed = False
-    return _Comparison(reason, passed, champion_value, delta)
-
-
 def evaluate(
     frame: pd.DataFrame,
     columns: PredictionColumns,
@@ -224,6 +180,8 @@ def evaluate(
     primary_metric: str,
     thresholds: Thresholds,
     load_champion: Callable[[], Champion | None],
+    trained_on: TrainedOn | None = None,
+    min_compared_rows: int = MIN_COMPARED_ROWS,
 ) -> Evaluation:
     """Measure the challenger, compare it with the champion, and decide whether to bless it.
 
@@ -234,6 +192,10 @@ def evaluate(
         primary_metric: The metric compared with the champion (a key of METRICS).
         thresholds: Bounds; one below 0 is not set. None set at all: not blessed.
         load_champion: Returns the current champion or None; called after config checks.
+        trained_on: Returns the champion's training rows (or raises CannotJudge); the
+            champion is scored only on test rows not among them. None: they are unknown,
+            and the comparison cannot judge.
+        min_compared_rows: Fewest unseen test rows the comparison judges on.
 
     Raises:
         ConfigError: unknown primary metric.
@@ -260,13 +222,12 @@ def evaluate(
             "refusing to bless (fail closed)"
         )
     champion = load_champion()
-    champion_scores, problem = (None, None)
-    if champion is not None:
-        champion_scores, problem = _score_champion(champion, frame, columns, classes)
-    comparison = _compare(
-        primary_metric, values[primary_metric], champion, champion_scores, problem, thresholds
+    comparison = compare(
+        primary_metric, scores, frame, columns, champion, thresholds, trained_on, min_compared_rows
     )
     reasons.append(comparison.reason)
+    if champion is not None and comparison.compared_rows is not None:
+        reasons.append(comparison.rows_line(champion.version))
     cm = confusion_matrix(scores.y_true, scores.y_pred, labels=list(classes))
     roc_class, roc = roc_points(scores)
     return Evaluation(
@@ -283,4 +244,5 @@ def evaluate(
         confusion=tuple(tuple(int(v) for v in row) for row in cm),
         roc_class=roc_class,
         roc=roc,
+        comparison=comparison,
     )

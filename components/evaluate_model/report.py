@@ -22,24 +22,32 @@ def _metric_rows(evaluation: Evaluation) -> list[list[object]]:
 
 def _champion_section(evaluation: Evaluation) -> list[str]:
     lines = ["## Champion comparison", ""]
+    comparison, primary = evaluation.comparison, evaluation.primary_metric
     if evaluation.first_run:
         lines.append("First run: no `@champion` is registered; judged on thresholds only.")
     elif evaluation.delta is None:
         lines.append(
-            f"Champion v{evaluation.champion_version} could not score this test set; "
-            "judged on thresholds only."
+            f"Champion v{evaluation.champion_version} cannot be compared with this model "
+            "(the reason is above); judged on thresholds only."
         )
     else:
         lines.append(
             markdown_table(
-                ["model", evaluation.primary_metric],
+                ["model", f"{primary} (compared rows)"],
                 [
-                    ["challenger (this run)", evaluation.values[evaluation.primary_metric]],
+                    ["challenger (this run)", comparison.challenger_value],
                     [f"champion v{evaluation.champion_version}", evaluation.champion_value],
                     ["delta", evaluation.delta],
                 ],
             )
         )
+    if evaluation.compared_on:
+        lines += [
+            "",
+            f"Rows: {md_text(evaluation.compared_on)}. Only test rows neither model trained on "
+            "are compared: a champion scored on its own training rows would look better than "
+            "it is. The thresholds above are checked on all test rows.",
+        ]
     return lines
 
 

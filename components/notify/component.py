@@ -19,9 +19,10 @@ def notify(
     """Tell a webhook how the run ended; push the pipeline-end metrics; never fail the run.
 
     The message: the final status ("succeeded, blessed", "completed, rejected", "succeeded,
-    no drift" or "failed" with the failed task when it can be found and the error), one line
-    per gate verdict (the gates' records in S3 for this run id), and the run's page in the
-    Kubeflow UI (KFP_MLOPS_UI_URL + /#/runs/details/<run id>) or "local run <id>".
+    no drift", "succeeded, nothing new to learn from" or "failed" with the failed task when it
+    can be found and the error), one line per gate verdict (the gates' records in S3 for this
+    run id), and the run's page in the Kubeflow UI (KFP_MLOPS_UI_URL + /#/runs/details/<run
+    id>) or "local run <id>".
     The webhook URL comes from the env KFP_MLOPS_WEBHOOK_URL (the optional Secret
     kfp-mlops-notify, key webhook_url); without it the message is only printed. Posts are
     retried with exponential backoff on connection errors, timeouts, 5xx and 429 (Retry-After

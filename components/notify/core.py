@@ -1,10 +1,12 @@
 """The end-of-run message: final status, each gate's verdict, a link to the run; pure.
 
-A run ends one of four ways. "succeeded, blessed": every model gate passed (a model was
+A run ends one of five ways. "succeeded, blessed": every model gate passed (a model was
 registered, or deployed and promoted). "completed, rejected": the run reached its end but a
 gate said no (an expected outcome, not a failure). "succeeded, no drift": monitoring found
-nothing to retrain. "failed": a task raised; the message names it when it is known and
-quotes the error. The drift and live-performance gates trigger a retrain rather than judge a
+nothing to retrain. "succeeded, nothing new to learn from": a retrain was needed but the
+novelty check skipped it (same data, parameters and code as the champion, or no training
+set). "failed": a task raised; the message names it when it is known and quotes the error.
+The drift, live-performance and novelty checks decide whether to retrain rather than judge a
 model, so their "no" never makes a run "rejected".
 """
 
@@ -15,14 +17,23 @@ SUCCEEDED = "SUCCEEDED"
 BLESSED = "succeeded, blessed"
 REJECTED = "completed, rejected"
 NO_DRIFT = "succeeded, no drift"
+NOTHING_NEW = "succeeded, nothing new to learn from"
 SUCCEEDED_PLAIN = "succeeded"
 FAILED = "failed"
 FORMATS = ("slack", "json")
 # Gates that decide whether to retrain, not whether a model is good enough.
-TRIGGER_GATES = ("drift", "live_performance")
+TRIGGER_GATES = ("drift", "live_performance", "novelty")
+NOVELTY = "novelty"
 # KFP gives an exit task no error text of the task that failed (see failed.py).
 _UNREPORTED = "KFP state {state}; the error itself is in the failed task's log"
-_ICONS = {BLESSED: "✅", REJECTED: "⛔", NO_DRIFT: "✅", SUCCEEDED_PLAIN: "✅", FAILED: "❌"}
+_ICONS = {
+    BLESSED: "✅",
+    REJECTED: "⛔",
+    NO_DRIFT: "✅",
+    NOTHING_NEW: "✅",
+    SUCCEEDED_PLAIN: "✅",
+    FAILED: "❌",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class Notification:
     Attributes:
         pipeline: The pipeline that ran.
         model: The model it was about.
-        status: One of BLESSED, REJECTED, NO_DRIFT, SUCCEEDED_PLAIN, FAILED.
+        status: One of BLESSED, REJECTED, NO_DRIFT, NOTHING_NEW, SUCCEEDED_PLAIN, FAILED.
         gates: Each gate's verdict, in display order.
         run_id: The KFP run id.
         run_url: The run's page in the Kubeflow UI ("" when no UI address is configured).
@@ -78,6 +89,8 @@ def final_status(state: str, pipeline: str, gates: Sequence[Verdict]) -> str:
     judged = [g for g in gates if g.gate not in TRIGGER_GATES]
     if judged:
         return BLESSED if all(g.passed for g in judged) else REJECTED
+    if any(g.gate == NOVELTY and not g.passed for g in gates):
+        return NOTHING_NEW  # a retrain was needed and skipped: its line says why
     triggers = [g for g in gates if g.gate in TRIGGER_GATES]
     if pipeline == "monitoring" and triggers and all(g.passed for g in triggers):
         return NO_DRIFT

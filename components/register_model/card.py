@@ -9,6 +9,8 @@ EVALUATION_FACTS = (
     "champion_value",
     "delta",
     "first_run",
+    "comparison",
+    "compared_rows",
 )
 
 
@@ -86,6 +88,12 @@ def _evaluation(lineage: dict) -> list[str]:
             f"Champion v{fmt(ev.get('champion_version'))} scored {fmt(ev.get('champion_value'))}; "
             f"this model {fmt(ev.get('primary_value'))} (delta {fmt(ev.get('delta'))})."
         )
+        if ev.get("compared_value") is not None:  # both scored on rows neither trained on
+            comparison = (
+                f"Champion v{fmt(ev.get('champion_version'))} scored "
+                f"{fmt(ev.get('champion_value'))}, this model {fmt(ev.get('compared_value'))} "
+                f"(delta {fmt(ev.get('delta'))}), {md_text(ev['compared_on'])}."
+            )
     lines += ["", "### Champion comparison", "", comparison]
     lines.append(f"Promoted to champion: {fmt(reg.get('promoted'))}.")
     return lines

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from components._shared.errors import ConfigError
 from components._shared.failpoints import failpoint
+from components._shared.registry.lineage import find_same_model
 from components._shared.registry.signing import LINEAGE_FILE, SIGNATURE_FILE, sign_model
 from components.register_model.card import render_card
 from components.register_model.lineage import (
@@ -54,16 +55,55 @@ def _finish(lineage: dict, **registration) -> Registration:
     return Registration(**registration, lineage=record, model_card=card)
 
 
+def _create(registry, candidate: Candidate, model_name: str, key, sha, tags, text):
+    """Log the run and the model (signed when a key is set), then create the version."""
+    from components._shared.model_io import load_model
+
+    with tempfile.TemporaryDirectory(prefix="kfp-mlops-signature-") as signed_dir:
+        # Signed before anything is logged: the signature is stored with the model.
+        signed = sign_model(candidate.model_path, tags, signed_dir)
+        beside = tuple(Path(signed_dir, f) for f in (SIGNATURE_FILE, LINEAGE_FILE))
+        run_id, model_uri, model_id = registry.log_run(
+            model_name,
+            key,
+            load_model(candidate.model_path, sha256=sha),
+            candidate.model.get("skops_trusted_types") or [],
+            run_params(candidate),
+            run_metrics(candidate, gates_of(candidate)),
+            candidate.sample,
+            model_path=candidate.model_path,
+            beside=beside if signed else (),
+        )
+    if signed:
+        tags = tags | registry.stored_signature_tag(model_id)
+    return registry.create_version(model_name, key, run_id, model_uri, model_id, tags, text), run_id
+
+
+def gates_of(candidate: Candidate) -> dict[str, bool]:
+    """Each model gate's blessing, as the lineage and the run's metrics record them."""
+    return {
+        "validation": candidate.validation.get("success") is True,
+        "evaluation": bool(candidate.evaluation_blessed),
+        "fairness": bool(candidate.fairness_blessed),
+    }
+
+
 def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> Registration:
     """Register the model as `challenger` (and maybe `champion`) when every gate blessed it.
 
-    Order of operations, so a failure at any step leaves nothing half-done: find-or-create
-    the run, the logged model and the version by the attempt's key (kfp_run_id + model
-    sha256; the version carries all lineage tags from its creation; with
-    KFP_MLOPS_MODEL_SIGNING_PEM set, model.sig over the file and those tags is stored beside
-    the model file and its sha256 in the model_signature tag); then, holding the
-    model's lease on S3, `challenger` and maybe `champion`, each move recorded in the audit
-    trail before it is made; last the lineage JSON and model card on the run.
+    Idempotent: a version of the model with the same model file (model_sha256) and lineage
+    (dataset_sha256, parameters, package_version, git_commit, image) is returned, not
+    registered again ("already registered as vN (same model file and lineage)"); its aliases
+    move as promotion would move them for a new version, and its run keeps its own record.
+
+    Order of operations, so a failure at any step leaves nothing half-done: look for this
+    attempt's version (kfp_run_id + model sha256), then for the same model file and lineage;
+    else find-or-create the run, the logged model and the version by the attempt's key (the
+    version carries all lineage tags from its creation; with KFP_MLOPS_MODEL_SIGNING_PEM set,
+    model.sig over the file and those tags is stored beside the model file and its sha256 in
+    the model_signature tag); then, holding the model's lease on S3, `challenger` and maybe
+    `champion`, each move recorded in the audit trail before it is made; last the lineage
+    JSON and model card on the run.
 
     Raises:
         ConfigError: The model name is not a valid registry name, or the signing key
@@ -72,7 +112,6 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         ServiceError: MLflow or S3 is not configured or fails; names the endpoint and the
             step. LeaseError (a ServiceError) when another run holds the lock too long.
     """
-    from components._shared.model_io import load_model
     from components._shared.registry.client import Registry
 
     if not NAME_PATTERN.match(model_name or ""):
@@ -80,11 +119,7 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
             f"model_name {model_name!r} is not a registry name; use letters, digits, '_', '.', '-'"
         )
     sha = model_sha256(candidate)
-    gates = {
-        "validation": candidate.validation.get("success") is True,
-        "evaluation": bool(candidate.evaluation_blessed),
-        "fairness": bool(candidate.fairness_blessed),
-    }
+    gates = gates_of(candidate)
     lineage = build_lineage(candidate, gates, sha)
     result = {"name": model_name, "previous_champion_version": None}
     if not all(gates.values()):
@@ -102,29 +137,13 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         )
     registry = Registry()
     key = {"kfp_run_id": candidate.kfp_run_id or "unknown", "model_sha256": sha}
-    found = registry.find_version(model_name, key)
-    if found:
-        version, run_id = found
+    tags, text = version_tags(lineage), description(lineage)
+    own = registry.find_version(model_name, key)  # this attempt's, from a retry
+    same = None if own else find_same_model(registry, model_name, tags)
+    if own or same:
+        version, run_id = own or same
     else:
-        tags, text = version_tags(lineage), description(lineage)
-        with tempfile.TemporaryDirectory(prefix="kfp-mlops-signature-") as signed_dir:
-            # Signed before anything is logged: the signature is stored with the model.
-            signed = sign_model(candidate.model_path, tags, signed_dir)
-            beside = tuple(Path(signed_dir, f) for f in (SIGNATURE_FILE, LINEAGE_FILE))
-            run_id, model_uri, model_id = registry.log_run(
-                model_name,
-                key,
-                load_model(candidate.model_path, sha256=sha),
-                candidate.model.get("skops_trusted_types") or [],
-                run_params(candidate),
-                run_metrics(candidate, gates),
-                candidate.sample,
-                model_path=candidate.model_path,
-                beside=beside if signed else (),
-            )
-        if signed:
-            tags |= registry.stored_signature_tag(model_id)
-        version = registry.create_version(model_name, key, run_id, model_uri, model_id, tags, text)
+        version, run_id = _create(registry, candidate, model_name, key, sha, tags, text)
     failpoint("register.version_created")
     state = (
         f"v{version} is registered with its tags; re-run the step to finish (it reuses v{version})"
@@ -138,6 +157,9 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         who=key["kfp_run_id"],
         state=state,
     )
+    if same:
+        reason = f"already registered as v{version} (same model file and lineage); {reason}"
+        print(f"register_model: {reason}")
     final = registry.aliases(model_name, state)
     registration = _finish(
         lineage,
@@ -149,5 +171,6 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         reason=reason,
         **(result | {"previous_champion_version": current if current != version else None}),
     )
-    registry.log_record(run_id, registration.lineage, registration.model_card, state)
+    if not same:  # another run's version keeps its own lineage record and card
+        registry.log_record(run_id, registration.lineage, registration.model_card, state)
     return registration

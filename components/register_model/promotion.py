@@ -37,7 +37,9 @@ def decide_promotion(
     if not promote:
         return False, f"promotion is off: v{version} is the challenger only"
     if seen is not None:
-        value, best = evaluation.get("primary_value"), evaluation.get("champion_value")
+        # Both on the rows the comparison used (compared_value), not the whole test split.
+        value = evaluation.get("compared_value", evaluation.get("primary_value"))
+        best = evaluation.get("champion_value")
         if value is None or best is None:
             return False, f"not promoted: evaluation recorded no {metric} to compare with v{seen}"
         if value < best:
@@ -65,16 +67,23 @@ def move_aliases(
     with alias_moves(
         name, who, state, registry=registry, locked="register.lock_acquired"
     ) as aliases:
-        challenger = aliases.live.get(CHALLENGER)
-        if challenger is None or challenger < version:  # never back to an older one
-            aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
-        current = aliases.live.get(CHAMPION)
-        promoted, reason = decide_promotion(
-            promote=promote, version=version, current_champion=current, evaluation=evaluation
-        )
-        if promoted and current != version:
-            # Tagged before the move: a champion never exists without when and whom it replaced.
-            since = {CHAMPION_SINCE_TAG: datetime.now(UTC).isoformat(timespec="seconds")}
-            previous = {} if current is None else {PREVIOUS_CHAMPION_TAG: str(current)}
-            aliases.move(CHAMPION, version, reason, tags=previous | since, marks=CHAMPION_MARKS)
+        return moves_under_lease(aliases, version, promote=promote, evaluation=evaluation)
+
+
+def moves_under_lease(
+    aliases, version: int, *, promote: bool, evaluation: dict
+) -> tuple[bool, str, int | None]:
+    """`challenger` to this version, then maybe `champion`, with the lease already held."""
+    challenger = aliases.live.get(CHALLENGER)
+    if challenger is None or challenger < version:  # never back to an older one
+        aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
+    current = aliases.live.get(CHAMPION)
+    promoted, reason = decide_promotion(
+        promote=promote, version=version, current_champion=current, evaluation=evaluation
+    )
+    if promoted and current != version:
+        # Tagged before the move: a champion never exists without when and whom it replaced.
+        since = {CHAMPION_SINCE_TAG: datetime.now(UTC).isoformat(timespec="seconds")}
+        previous = {} if current is None else {PREVIOUS_CHAMPION_TAG: str(current)}
+        aliases.move(CHAMPION, version, reason, tags=previous | since, marks=CHAMPION_MARKS)
     return promoted, reason, current

@@ -12,11 +12,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from components._shared.errors import ConfigError, DataError, one_of
+from components._shared.splits import split_rows
 
 # Output columns carry this prefix so they can never collide with a user's column.
 COLUMN_PREFIX = "kfp_mlops:"
@@ -233,9 +233,8 @@ def train(
     _check_frame(frame, target_column)
     _check_split(frame[target_column], test_size)
     features = [c for c in frame.columns if c != target_column]
-    train_rows, test_rows = train_test_split(
-        frame, test_size=test_size, stratify=frame[target_column], random_state=random_seed
-    )
+    # The one split function: evaluate_model re-makes a champion's split with it.
+    train_rows, test_rows = split_rows(frame, target_column, test_size, random_seed)
     pipeline = Pipeline(
         [("preprocess", _preprocessor(frame, features, ESTIMATORS[estimator])), ("model", model)]
     )

@@ -11,11 +11,11 @@ from kfp_mlops.errors import EXIT_INTERRUPTED, exit_code_for
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser (kept separate so the docs and tests can read it)."""
-    from kfp_mlops.cli import data, drift, kfp, local, mesh, registry, serve, suggest
+    from kfp_mlops.cli import data, drift, kfp, labels, local, mesh, registry, serve, suggest
 
     p = argparse.ArgumentParser(prog="kfp-mlops", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (local, data, drift, suggest, kfp, registry, serve, mesh):
+    for group in (local, data, labels, drift, suggest, kfp, registry, serve, mesh):
         group.add_parser(sub)
     return p
 

@@ -12,6 +12,7 @@ _HEADLINE = {
     "fairness": ["demographic_parity_difference", "equalized_odds_difference"],
     "drift": ["drift_share", "columns_compared", "columns_drifted", "prediction_drifted"],
     "live_performance": ["used_labels", "judged_days", "precision", "accuracy"],
+    "novelty": [],  # its reason says it all: what differs, or "nothing new to learn from"
 }
 
 
@@ -45,9 +46,12 @@ def _verdict(gate: str, result: dict[str, Any]) -> str:
     statuses = {c.get("status") for c in result.get("checks", {}).values()}
     if "not_judged" in statuses and "failed" not in statuses:
         return "not judged" if result["passed"] else "NOT JUDGED"
-    failed_as = {"validation": "FAILED", "drift": "DRIFTED", "live_performance": "BELOW"}.get(
-        gate, "REJECTED"
-    )
+    failed_as = {
+        "validation": "FAILED",
+        "drift": "DRIFTED",
+        "live_performance": "BELOW",
+        "novelty": "SKIPPED",  # the retrain: nothing new to learn from
+    }.get(gate, "REJECTED")
     return {True: "passed", False: failed_as}.get(result["passed"], "?")
 
 

@@ -61,7 +61,8 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
         "live_performance_failed": decayed,
         "retrained": retrained,
         "blessed": blessed,
-        "outcome": _outcome(failed, drifted, decayed, blessed, model, _live(live)),
+        "outcome": _outcome(failed, drifted, decayed, blessed, model, _live(live))
+        + _skipped(gates.get("novelty")),
         "reference_uri": reference,
         "current": {
             "uri": snapshot.get("source_uri"),
@@ -242,4 +243,11 @@ def _outcome(
     )
     if blessed:
         return f"{why} → retrained: blessed" + (f" (model v{model['version']})" if model else "")
-    return f"{why} → retrained: rejected"
+    return f"{why} → retrain skipped" if blessed is None else f"{why} → retrained: rejected"
+
+
+def _skipped(novelty: dict | None) -> str:
+    """Why check_novelty skipped the retrain ("" when it did not run or let it go ahead)."""
+    if novelty is None or novelty["passed"] is not False:
+        return ""
+    return ": " + "; ".join(novelty["reasons"])

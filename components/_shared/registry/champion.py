@@ -1,7 +1,7 @@
 """Registered model versions, by alias or number, loaded from MLflow through the checked loader."""
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class Champion:
     model: Any | None  # None when the version could not be loaded
     problem: str | None = None  # why model is None, for the report
     sha256: str | None = None  # the file's, checked against the version's tag at load
+    tags: dict[str, str] = field(default_factory=dict)  # the version's lineage tags
 
 
 def _service_error(uri: str, exc: Exception, doing: str = "looking up the champion"):
@@ -106,7 +107,7 @@ def _load(uri: str, model_name: str, model_version: Any) -> Champion:
         # Our class list, not the one stored beside the model: a crafted MLmodel file could
         # trust any type (which is also why mlflow.sklearn.load_model is not used).
         model = load_bytes(path.read_bytes(), sha256=expected, where=where)
-    return Champion(version, model, sha256=expected)
+    return Champion(version, model, sha256=expected, tags=tags)
 
 
 def load_version(model_name: str, version: int) -> Champion:

@@ -19,7 +19,15 @@ from components._shared.redact import redact
 RUNS_URI_ENV = "KFP_MLOPS_RUNS_URI"
 DEFAULT_RUNS_URI = "s3://kfp-mlops-data/runs/"
 # Display order of the gates in a notification.
-GATE_ORDER = ("drift", "live_performance", "validation", "evaluation", "fairness", "deploy")
+GATE_ORDER = (
+    "drift",
+    "live_performance",
+    "novelty",
+    "validation",
+    "evaluation",
+    "fairness",
+    "deploy",
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class GateRecord:
     """One gate's verdict in one run.
 
     Attributes:
-        gate: validation, evaluation, fairness, drift, live_performance or deploy.
+        gate: validation, evaluation, fairness, drift, live_performance, novelty or deploy.
         passed: True blessed / no drift / within bounds.
         line: One line for people ("accuracy 0.78 ≥ 0.70, roc_auc 0.80 ≥ 0.70").
         model: The registered model's name.

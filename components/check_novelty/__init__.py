@@ -1,0 +1,1 @@
+"""Novelty check: retrain only when the data, parameters or code differ from the champion."""
