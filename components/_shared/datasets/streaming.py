@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 from components._shared.errors import DataError
 from components._shared.failpoints import failpoint
 from components._shared.input_checks import check_column_names, check_same_schema
+from components._shared.io.content_hash import check_size_read, part_header
 from components._shared.io.partitions import DateWindow, in_window
-from components._shared.io.parts import Part, local_copy, parquet_parts
+from components._shared.io.parts import local_copy, parquet_parts
 from components._shared.io.sources import ParquetSource
 
 Progress = Callable[[int, int], None]  # (parts done, parts in all)
@@ -59,30 +60,19 @@ def fetch_parts(
         ServiceError: S3 does not answer.
     """
     digest = hashlib.sha256()
-    root = uri.removeprefix("file://").rstrip("/")
     chosen = in_window(parquet_parts(uri), window, uri)
     local, listed = [], []
     for n, part in enumerate(chosen):
-        # The size comes from the listing, before the bytes: it must be the size then read.
-        name = part.uri.removeprefix(root).lstrip("/").encode()
-        for chunk in (len(name).to_bytes(8, "big"), name, part.size.to_bytes(8, "big")):
-            digest.update(chunk)
+        # The one definition of the hash (io/content_hash): name, listed size, then the bytes.
+        digest.update(part_header(uri, part))
         counted = _Counter(digest.update)
         local.append((part.uri, local_copy(part.uri, spool / f"{n:06d}.parquet", counted)))
-        _check_size_read(part, counted.total)
+        check_size_read(part, counted.total)
         listed.append({"uri": part.uri, "sha256": counted.own.hexdigest(), "bytes": part.size})
         failpoint("load.part_read")
         if progress is not None:
             progress(n + 1, len(chosen))
     return local, digest.hexdigest(), listed
-
-
-def _check_size_read(part: Part, read: int) -> None:
-    if read != part.size:
-        raise DataError(
-            f"cannot read {part.uri}: it was listed with {part.size} bytes but {read} were read; "
-            "it changed while being read: run the step again once the writer has finished"
-        )
 
 
 def open_parts(uri: str, parts: list[tuple[str, Path]]) -> ParquetSource:
