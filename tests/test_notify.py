@@ -141,6 +141,8 @@ def test_failed_task_in_monitoring_retrain_by_its_local_folder_name():
     body = {"resolve-reference", "load-data", "load-data-2", "detect-drift"}
     assert stalled_steps(_steps("monitoring"), body, "notify") == ["check live performance"]
     body.add("check-performance")
+    assert stalled_steps(_steps("monitoring"), body, "notify") == ["build training set"]
+    body.add("build-training-set")
     assert stalled_steps(_steps("monitoring"), body, "notify") == ["check novelty"]
     body.add("check-novelty")
     assert stalled_steps(_steps("monitoring"), body, "notify") == ["snapshot data"]  # retrain's
