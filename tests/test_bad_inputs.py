@@ -26,7 +26,10 @@ def store_state() -> dict:
 
     Gate records (`runs/<run id>/gates/`) are left out: a run that a gate stops writes the
     gate's verdict there by design (tests/test_gate_records.py), a report beside what was
-    stored, never a change to it.
+    stored, never a change to it. So are dataset versions (`datasets/`): load_data stores what
+    it read, create-only and content-addressed, before any gate judges it — the input as it
+    was, not a change to anything stored; that every version there is whole (its bytes and
+    its manifest, never one without the other) is checked here instead.
     """
     from mlflow import MlflowClient
 
@@ -37,10 +40,11 @@ def store_state() -> dict:
         b.name: sorted(
             (o.object_name, o.etag, o.size)
             for o in s3.list_objects(b.name, recursive=True)
-            if not o.object_name.startswith("runs/")
+            if not o.object_name.startswith(("runs/", "datasets/"))
         )
         for b in s3.list_buckets()
     }
+    _check_versions_whole(s3)
     registry = MlflowClient()
     models = sorted(
         (m.name, sorted(m.aliases.items()), sorted(m.tags.items()))
@@ -51,6 +55,17 @@ def store_state() -> dict:
         for v in registry.search_model_versions()
     )
     return {"objects": objects, "models": models, "versions": versions}
+
+
+def _check_versions_whole(s3) -> None:
+    """Every dataset version folder holds its data and its manifest (nothing half-written)."""
+    folders: dict[str, set[str]] = {}
+    for o in s3.list_objects("kfp-mlops-data", prefix="datasets/", recursive=True):
+        folder, _, leaf = o.object_name.rpartition("/")
+        if "/sha256=" in f"/{folder}":
+            folders.setdefault(folder, set()).add(leaf.partition(".")[0])
+    broken = {f: sorted(leaves) for f, leaves in folders.items() if leaves != {"data", "manifest"}}
+    assert not broken, f"dataset versions half-written: {broken}"
 
 
 @pytest.fixture(scope="module")
