@@ -16,6 +16,7 @@ from components.check_performance.result import (
     PerformanceResult,
     alias_not_set,
     labels_refused,
+    no_labels_yet,
 )
 from components.check_performance.served import Served, split_served
 
@@ -210,15 +211,16 @@ def check_performance(
         "min_labels_per_day": min_labels_per_day,
         "max_label_delay_days": max_label_delay_days,
     }
-    if served is not None and served.alias and served.version is None:
-        return alias_not_set(len(predictions), served, settings)
     labels, label_counts = accept_labels(labels, label_schema, schemas)
     if label_counts.read and not label_counts.kept:
         return labels_refused(len(predictions), label_counts, settings)
-    if served is not None:
+    unserved = served is not None and served.alias and served.version is None
+    if served is not None and not unserved:
         predictions, labels, served = split_served(predictions, labels, served)
     joined = join_labels(predictions, labels, max_label_delay_days)
     _require_probabilities(checked, joined, [str(c) for c in predictions.columns])
+    if unserved:  # after the join: bad labels or a bad log still fail, naming the problem
+        return alias_not_set(len(predictions), served, settings)
     counts = joined.counts
     # Labels only for a predecessor's rows: the served version is not judged yet, no error.
     if counts.used_labels == 0 and not (served and served.other_labels):
@@ -257,3 +259,26 @@ def check_performance(
         served=served,
         **settings,
     )
+
+
+def no_labels(
+    labels_uri: str,
+    *,
+    bounds: dict,
+    min_days: int,
+    min_labels_per_day: int,
+    max_label_delay_days: float,
+) -> PerformanceResult:
+    """The verdict when labels_uri holds no label file yet: cannot judge yet, not a failure.
+
+    Raises:
+        ConfigError: The settings check_performance refuses.
+    """
+    _bounds(bounds)
+    _settings(min_days, min_labels_per_day, max_label_delay_days)
+    settings = {
+        "min_days": min_days,
+        "min_labels_per_day": min_labels_per_day,
+        "max_label_delay_days": max_label_delay_days,
+    }
+    return no_labels_yet(labels_uri, settings)

@@ -72,6 +72,20 @@ class Served:
         }
 
 
+def served_by(model_name: str, alias: str) -> Served:
+    """The version `models:/<model_name>@<alias>` names now (version None when not set).
+
+    Raises:
+        ServiceError: MLflow is not configured or does not answer (never read as "not set").
+    """
+    if not alias:
+        return Served("", None, model_name)
+    from components._shared.registry.champion import version_by_alias
+
+    found = version_by_alias(model_name, alias)
+    return Served(alias, None if found is None else version_text(found.version), model_name)
+
+
 def version_text(value: object) -> str:
     """A model version as the log writes it: MLflow's "3", also from 3 or 3.0 (another sink)."""
     if isinstance(value, float) and value.is_integer():
@@ -84,6 +98,12 @@ def _versions(predictions: pd.DataFrame) -> pd.Series:
         return pd.Series(UNVERSIONED, index=predictions.index, dtype=object)
     column = predictions[VERSION]
     return column.map(version_text, na_action="ignore").fillna(UNVERSIONED).replace("", UNVERSIONED)
+
+
+def _in_order(item: tuple[str, int]) -> tuple:
+    """Versions by number (v9 before v10), anything else (rows without a version) after."""
+    version = item[0]
+    return (0, int(version), "") if version.isdigit() else (1, 0, version)
 
 
 def split_served(
@@ -110,7 +130,7 @@ def split_served(
             "(monitoring: prediction_drift_alias='')"
         )
     mine = versions == served.version
-    others = dict(sorted(Counter(versions[~mine]).items()))
+    others = dict(sorted(Counter(versions[~mine]).items(), key=_in_order))
     ids = predictions["request_id"].astype(str)
     theirs = set(ids[~mine]) - set(ids[mine])
     foreign = labels["request_id"].astype(str).isin(theirs) if "request_id" in labels else None
