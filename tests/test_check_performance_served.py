@@ -16,6 +16,7 @@ from kfp import dsl
 
 from components._shared.errors import DataError
 from components.check_performance import report
+from components.check_performance.core import no_labels
 from components.check_performance.read import no_labels_yet
 from components.check_performance.served import Served, served_by
 from tests.test_check_performance import judge, labels_with_precision, log
@@ -130,6 +131,19 @@ def test_served_counts_in_metrics_metadata_and_markdown():
         "labels_other_versions": 40,
     }
     assert "40 predictions by other versions (v1: 40) not judged" in report.render_markdown(result)
+
+
+def test_run_summary_of_a_gate_that_cannot_judge_says_so_and_not_failed(tmp_path):
+    from kfp_mlops.runs.summaries import summarize
+    from tests.test_check_performance_judged import _run_dir
+
+    result = no_labels(
+        "s3://b/labels/", bounds={"accuracy": 0.7}, min_days=3, min_labels_per_day=30,
+        max_label_delay_days=30.0,
+    )  # fmt: skip
+    summary = summarize("monitoring", _run_dir(tmp_path, result, False), "", 0)
+    assert summary["live_performance_failed"] is None  # neither failed nor within bounds
+    assert summary["outcome"] == "no drift; live performance cannot be judged"
 
 
 def test_no_labels_yet_only_for_a_reachable_folder_without_a_label_file(tmp_path):

@@ -161,6 +161,8 @@ def test_monitoring_labels_prefix_without_a_file_yet_cannot_judge_yet_and_succee
         "judges once labels arrive there"
     ]
     assert summary["retrained"] is False and "train-model" not in _ran(summary)
+    assert summary["live_performance_failed"] is None  # neither failed nor within bounds
+    assert summary["outcome"] == "no drift; live performance cannot be judged"
     assert "judged: nothing" in (Path(summary["run_dir"]) / "run.log").read_text()
 
 
