@@ -7,9 +7,9 @@ alias's `model_version` are judged; the rows of other versions, and the labels t
 them, are counted and reported, never mixed in.
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from components._shared.errors import DataError
@@ -94,10 +94,12 @@ def version_text(value: object) -> str:
 
 
 def _versions(predictions: pd.DataFrame) -> pd.Series:
+    """Each row's version as text ("unknown" when not logged); each distinct value once."""
     if VERSION not in predictions.columns:
         return pd.Series(UNVERSIONED, index=predictions.index, dtype=object)
-    column = predictions[VERSION]
-    return column.map(version_text, na_action="ignore").fillna(UNVERSIONED).replace("", UNVERSIONED)
+    codes, uniques = pd.factorize(predictions[VERSION], use_na_sentinel=True)
+    names = [version_text(u) or UNVERSIONED for u in uniques] + [UNVERSIONED]
+    return pd.Series(np.asarray(names, dtype=object)[codes], index=predictions.index)
 
 
 def _in_order(item: tuple[str, int]) -> tuple:
@@ -130,10 +132,16 @@ def split_served(
             "(monitoring: prediction_drift_alias='')"
         )
     mine = versions == served.version
-    others = dict(sorted(Counter(versions[~mine]).items(), key=_in_order))
+    counted = versions[~mine].value_counts()
+    others = dict(sorted(((str(v), int(n)) for v, n in counted.items()), key=_in_order))
     ids = predictions["request_id"].astype(str)
-    theirs = set(ids[~mine]) - set(ids[mine])
-    foreign = labels["request_id"].astype(str).isin(theirs) if "request_id" in labels else None
+    theirs = pd.Index(ids[~mine].unique()).difference(pd.Index(ids[mine].unique()))
+    # get_indexer, not isin: isin on Arrow-backed text walks the values in Python (10x slower).
+    foreign = (
+        pd.Series(theirs.get_indexer(labels["request_id"].astype(str)) >= 0, index=labels.index)
+        if "request_id" in labels
+        else None
+    )
     if foreign is None or not foreign.any():
         kept, other_labels = labels, 0
     else:
