@@ -6,7 +6,9 @@ five input columns the gate does not read, and labels as Parquet and as CSV (req
 label, time): 1% for unknown ids, 1% repeated, 1% late. Each measured run is its own
 interpreter, so its peak RSS (getrusage ru_maxrss) is the gate's alone: imports, reading
 the window's columns and the labels, the join, the per-day and window metrics. Wall times
-are split into read and judge.
+are split into read and judge. The first half of the days were served by version 1, the
+second by version 2: the `served v2` row judges version 2's rows only (the monitoring
+default, an alias resolved to v2), the others every version.
 Usage: python -m benchmarks.performance [--rows 1000000] [--labels parquet csv]
 """
 
@@ -44,7 +46,7 @@ def write_data(root: Path, rows: int, seed: int = 0) -> tuple[Path, Path, Path]:
             "request_id": ids[at].tolist(),
             "time": times[at].to_pydatetime().tolist(),
             "model_name": ["german-credit"] * len(at),
-            "model_version": ["1"] * len(at),
+            "model_version": ["1" if d < DAYS // 2 else "2"] * len(at),
             **{f"x{k}": rng.random(len(at)).tolist() for k in range(5)},
             "prediction": pred[at].tolist(),
             "proba_0": (1 - proba[at]).tolist(),
@@ -72,7 +74,7 @@ def write_data(root: Path, rows: int, seed: int = 0) -> tuple[Path, Path, Path]:
     return root / "log" / "german-credit", parquet, csv
 
 
-def run_gate(log: str, labels: str) -> None:
+def run_gate(log: str, labels: str, version: str = "") -> None:
     """One measured run (`python -m benchmarks.performance --gate LOG LABELS`): JSON on stdout."""
     import resource
 
@@ -80,6 +82,7 @@ def run_gate(log: str, labels: str) -> None:
     from components._shared.io.partitions import DateWindow
     from components.check_performance.core import check_performance
     from components.check_performance.read import read_labels, read_predictions
+    from components.check_performance.served import Served
 
     imported = time.perf_counter()
     predictions = read_predictions(log, DateWindow())
@@ -93,6 +96,7 @@ def run_gate(log: str, labels: str) -> None:
         min_labels_per_day=100,
         max_label_delay_days=30,
         positive_label="",
+        served=Served("champion", version, "german-credit") if version else None,
     )
     done = time.perf_counter()
     print(
@@ -116,7 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--labels", nargs="+", default=["parquet", "csv"])
-    parser.add_argument("--gate", nargs=2, metavar=("LOG", "LABELS"), help=argparse.SUPPRESS)
+    parser.add_argument("--gate", nargs="+", metavar="LOG LABELS [VERSION]", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.gate:
         run_gate(*args.gate)
@@ -126,18 +130,20 @@ def main() -> None:
         log, parquet, csv = write_data(Path(tmp), args.rows)
         print(f"data: {args.rows:,} predictions over {DAYS} days + labels, written in "
               f"{time.perf_counter() - began:.1f} s", flush=True)  # fmt: skip
-        print(f"{'labels':<8} {'read s':>7} {'judge s':>8} {'wall s':>7} {'peak RSS MiB':>13}")
-        for kind in args.labels:
+        print(f"{'labels':<9} {'read s':>7} {'judge s':>8} {'wall s':>7} {'peak RSS MiB':>13}")
+        runs = [(kind, kind, "") for kind in args.labels] + [("parquet", "served v2", "2")]
+        for kind, name, version in runs:
             labels = {"parquet": parquet, "csv": csv}[kind]
+            gate = [str(log), str(labels), *([version] if version else [])]
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.performance", "--gate", str(log), str(labels)],
+                [sys.executable, "-m", "benchmarks.performance", "--gate", *gate],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
-                f"{kind:<8} {r['read_s']:>7.2f} {r['judge_s']:>8.2f} {r['wall_s']:>7.2f} "
+                f"{name:<9} {r['read_s']:>7.2f} {r['judge_s']:>8.2f} {r['wall_s']:>7.2f} "
                 f"{r['peak_rss_mib']:>13.0f}   counts {r['counts']}",
                 flush=True,
             )

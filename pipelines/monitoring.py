@@ -136,10 +136,12 @@ def monitoring_steps(
             max_label_delay_days=max_label_delay_days,
             positive_label=positive_label,
             model_name=model_name,
+            model_alias=prediction_drift_alias,  # the served version; empty: every version
             kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "check live performance",
         s3=True,
+        mlflow=True,  # which version the alias serves
         pipeline=PIPELINE,
         gate=True,
         reads_outside_state=True,  # labels and the log grow under the same URIs

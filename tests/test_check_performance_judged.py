@@ -181,8 +181,8 @@ def _run_dir(tmp_path, result, retrain: bool):
 @pytest.mark.parametrize(
     ("precisions", "bounds", "outcome", "word", "said"),
     [
-        ([ONE_CLASS] * 4, {"roc_auc": 0.7}, "live performance could not be judged → retrained: "
-         "rejected", "NOT JUDGED", ONE_CLASS_EVERY_DAY),
+        ([ONE_CLASS] * 4, {"roc_auc": 0.7}, "live performance could not be judged → retrain "
+         "skipped", "NOT JUDGED", ONE_CLASS_EVERY_DAY),
         ([0.2] * 2, {"precision": 0.8}, "no drift; live performance not judged yet (too few "
          "judged days)", "not judged", TOO_FEW_DAYS),
         ([1.0] * 4, {"precision": 0.8}, "no drift; live performance within bounds", "passed",

@@ -134,7 +134,10 @@ def test_check_performance_reads_only_the_window_and_only_the_columns_it_needs(t
     _write_log(tmp_path, frame)
     window = DateWindow(date(2026, 11, 2), date(2026, 11, 3))
     read = read_predictions(str(tmp_path / "german-credit"), window)
-    assert sorted(read.columns) == ["prediction", "proba_0", "proba_1", "request_id", "time"]
+    # model_version too: the gate judges the served version's rows (served.py).
+    assert sorted(read.columns) == [
+        "model_version", "prediction", "proba_0", "proba_1", "request_id", "time"
+    ]  # fmt: skip
     assert len(read) == 20 and read["request_id"].iloc[0] == "r10"
     with pytest.raises(DataError, match=r"no part of .* lies in the window 2026-12-01..2026-12-02"):
         read_predictions(

@@ -3,7 +3,10 @@
 A prediction log is written to the embedded stack's S3 in the server's layout (logtable.table,
 the server's own, `predictions/<model>/date=YYYY-MM-DD/`), labels arrive as a CSV in S3, and the
 data itself has not drifted: (1) precision below its bound on each of 3 days → the gate fails
-→ the training sub-pipeline retrains; (2) within bounds → nothing retrained, exit 0.
+→ the training sub-pipeline retrains; (2) within bounds → nothing retrained, exit 0; (3) a
+labels prefix with no file yet → cannot judge yet, nothing retrained, exit 0. These models have
+no champion: (1) and (2) judge every version (prediction_drift_alias=""); the served-version
+filter is tested in tests/test_check_performance_served.py.
 """
 
 import io
@@ -83,6 +86,7 @@ def _run(cli, model: str, precision: float):
         "performance_end_date": "2026-11-03",
         "performance_bounds": json.dumps({"precision": 0.85}),
         "performance_min_labels_per_day": "10",
+        "prediction_drift_alias": "",  # no champion here: judge every version, as before
     }
     args = [a for k, v in params.items() for a in ("-p", f"{k}={v}")]
     code, out, err = cli("run-local", "monitoring", "--output", "json", *args)
@@ -135,6 +139,31 @@ def test_monitoring_live_performance_within_bounds_nothing_retrained(cli):
     assert summary["outcome"] == "no drift; live performance within bounds"
     assert summary["gates"]["live_performance"]["passed"] is True
     assert "train-model" not in _ran(summary)
+
+
+def test_monitoring_labels_prefix_without_a_file_yet_cannot_judge_yet_and_succeeds(cli):
+    model = "perf-no-labels-yet"
+    _write_log(model, 1)
+    prefix = f"s3://{BUCKET}/labels/{model}-{uuid.uuid4().hex[:8]}/"
+    code, summary, _ = run_json(
+        cli,
+        f"current_uri={GERMAN_CREDIT}",
+        f"reference_uri={GERMAN_CREDIT}",
+        f"model_name={model}",
+        f"labels_uri={prefix}",
+        f"predictions_uri=s3://{BUCKET}/predictions/{model}/",
+    )
+    assert code == 0, summary["error"]
+    live = summary["gates"]["live_performance"]
+    assert live["passed"] is False and live["report"]["cannot_judge"] is True
+    assert live["reasons"] == [
+        f"cannot judge yet: no labels under {prefix} (no CSV or Parquet file there); the gate "
+        "judges once labels arrive there"
+    ]
+    assert summary["retrained"] is False and "train-model" not in _ran(summary)
+    assert summary["live_performance_failed"] is None  # neither failed nor within bounds
+    assert summary["outcome"] == "no drift; live performance cannot be judged"
+    assert "judged: nothing" in (Path(summary["run_dir"]) / "run.log").read_text()
 
 
 def test_labels_read_from_an_s3_prefix_of_csv_and_parquet_parts(stack):

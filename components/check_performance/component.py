@@ -20,6 +20,7 @@ def check_performance(
     max_label_delay_days: float,
     positive_label: str,
     model_name: str,
+    model_alias: str,
     kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
@@ -28,7 +29,8 @@ def check_performance(
     """Judge the served model on labels that arrive after its predictions; say whether to retrain.
 
     Joins ground truth (`request_id, label[, time][, row]`) with the prediction log on the
-    request id (and `row`, the instance's index, for requests of several rows), scores
+    request id (and `row`, the instance's index, for requests of several rows), keeps the
+    predictions the served version (`model_alias`) logged, scores
     accuracy, precision, recall, f1 and roc_auc (when the log holds probabilities) per day of
     prediction and over the window, and fails a bound when its metric is below it on each of
     the last `min_days` days that have at least `min_labels_per_day` labels. Labels for
@@ -43,7 +45,8 @@ def check_performance(
     Args:
         drifted: The drift gate's verdict; returned unchanged when no labels_uri is given.
         labels_uri: A CSV/Parquet file, or a folder/`s3://` prefix of them, of labels;
-            empty: not checked (the report says so).
+            empty: not checked (the report says so). A folder or prefix with no label file
+            yet: "cannot judge yet" (not passed, no retrain asked on that account).
         label_schema: `NAME@vN`: use only labels of that schema version, or of an older
             one mapped into it (`kfp-mlops labels schema register`); the rest are counted
             and reported by reason. All refused: "cannot judge" (not passed; no retrain
@@ -59,18 +62,26 @@ def check_performance(
             (counted, not used); below 0: no cutoff.
         positive_label: The positive class as text; empty: the second class in sorted order.
         model_name: The registered model (the pushed figures' `model` label).
+        model_alias: The alias of the served version (e.g. champion): only the log rows of
+            its `model_version` are judged, and min_days counts its judged days; rows of
+            other versions and their labels are counted and reported, not judged. An alias
+            not set: "cannot judge" (not passed, no retrain asked on that account). Empty:
+            every version's predictions are judged together.
         kfp_run_id: The run's id, for the gate record the notification reads.
         metrics: Output numbers: window values, <metric>_last_day, days below, label counts.
         report: Output Markdown verdict. Metadata: passed (None when skipped), skipped,
             reasons, notes, bounds, checks {metric: {status, reason, ...}}, counts, days
-            [{day, labelled, <metric>..., unscored}].
+            [{day, labelled, <metric>..., unscored}], cannot_judge, served {alias, version,
+            other_versions, predictions_other_versions, labels_other_versions}.
         report_html: Output HTML page with one per-day SVG chart per metric, bound drawn.
 
     Returns:
         retrain: drifted, or live performance failed its bounds (not when it cannot judge).
 
     Raises:
-        DataError: Missing labels or log, missing columns, labels not of the model's classes
+        DataError: A labels file or bucket that does not exist, a missing log, missing
+            columns, an alias given for a log that records no model_version, labels not of
+            the model's classes
             (non-numeric for a numeric target), an empty window, no label that matches, a
             roc_auc bound on a log without a proba_<class> column per class.
         ConfigError: An unknown metric, a bound outside [0, 1], a bad window or setting,
@@ -81,9 +92,8 @@ def check_performance(
     from components._shared.io.partitions import DateWindow
     from components._shared.reports.markdown import write_text
     from components.check_performance import report as out
-    from components.check_performance.core import check_performance as judge
+    from components.check_performance.gate import judge_uris
     from components.check_performance.publish import publish
-    from components.check_performance.read import read_labels, read_predictions
 
     if not labels_uri:
         write_text(report.path, out.SKIPPED_REPORT)
@@ -92,10 +102,12 @@ def check_performance(
         metrics.log_metric("checked", 0.0)
         return drifted
     started = time.monotonic()
-    window = DateWindow.of(start_date, end_date, last_days)
-    result = judge(
-        read_predictions(predictions_uri, window),
-        read_labels(labels_uri),
+    result = judge_uris(
+        labels_uri,
+        predictions_uri,
+        DateWindow.of(start_date, end_date, last_days),
+        model_name=model_name,
+        model_alias=model_alias,
         bounds=dict(bounds),
         min_days=min_days,
         min_labels_per_day=min_labels_per_day,
@@ -103,6 +115,7 @@ def check_performance(
         positive_label=positive_label,
         label_schema=label_schema,
     )
+    print(out.served_line(result), flush=True)
     print(out.label_line(result), flush=True)
     for line in result.label_counts.lines() if result.label_counts else []:
         print(f"  {line}", flush=True)
@@ -112,5 +125,6 @@ def check_performance(
     write_text(report_html.path, out.render_html(result))
     report.metadata.update(out.metadata_of(result))
     publish(result, model_name, kfp_run_id, time.monotonic() - started)
-    # Labels of the wrong schema say nothing about the model: they do not ask for a retrain.
+    # Cannot judge (labels of the wrong schema or none yet, the alias not set) says nothing
+    # about the model: it does not ask for a retrain.
     return drifted or (not result.passed and not result.cannot_judge)

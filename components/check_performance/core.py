@@ -1,51 +1,24 @@
 """Live-performance gate core: labelled predictions scored per day, bounds held over N days."""
 
 import math
-from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError, one_of
-from components._shared.labels.accept import LabelCounts, accept_labels
+from components._shared.labels.accept import accept_labels
 from components._shared.logformat import PROBA_PREFIX, proba_column
-from components.check_performance.bounds import NOT_JUDGED, MetricCheck, check_bound
+from components.check_performance.bounds import NOT_JUDGED, check_bound
 from components.check_performance.join import JoinCounts, Joined, join_labels
 from components.check_performance.measures import METRICS, measure, ordered_classes
-
-
-@dataclass(frozen=True)
-class DayPerformance:
-    """One day of predictions (the prediction's UTC day) and how they did once labelled."""
-
-    day: date
-    predictions: int
-    labelled: int
-    late_labels: int
-    judged: bool  # at least min_labels_per_day labelled rows
-    values: dict[str, float | None]  # metric -> value (empty when not judged)
-    unscored: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value
-
-
-@dataclass(frozen=True)
-class PerformanceResult:
-    """The gate's verdict, its reasons and every number behind them."""
-
-    passed: bool
-    reasons: list[str]  # why it failed (empty when passed)
-    notes: list[str]  # what a reader should know: labels not used, days not judged
-    days: list[DayPerformance]
-    window: dict[str, float | None]
-    checks: list[MetricCheck]  # one per bound, each with its status and the reason for it
-    counts: JoinCounts
-    classes: list
-    positive_class: object  # None for multiclass (macro averages)
-    min_days: int
-    min_labels_per_day: int
-    max_label_delay_days: float
-    label_counts: LabelCounts | None = None  # what the label_schema filter kept and refused
-    cannot_judge: bool = False  # every label refused by label_schema: no verdict at all
+from components.check_performance.result import (
+    DayPerformance,
+    PerformanceResult,
+    alias_not_set,
+    labels_refused,
+    no_labels_yet,
+)
+from components.check_performance.served import Served, split_served
 
 
 def _bounds(bounds: dict) -> dict[str, float]:
@@ -176,32 +149,6 @@ def _why(days: list[DayPerformance], metric: str) -> str:
     return "; ".join(dict.fromkeys(d.unscored[metric] for d in days if metric in d.unscored))
 
 
-def _cannot_judge(predictions: pd.DataFrame, label_counts: LabelCounts, settings: dict):
-    """The verdict when label_schema refused every label: not passed, and judged nothing."""
-    refused = "; ".join(f"{n} {reason}" for reason, n in label_counts.refusals().items())
-    reason = (
-        f"cannot judge: label_schema {label_counts.pinned} refused all {label_counts.read} "
-        f"labels ({refused}); label them in {label_counts.pinned} (a `schema_version` column "
-        "or Parquet metadata), register a version declaring a mapping from theirs, or pin "
-        "the version they follow"
-    )
-    empty = JoinCounts(len(predictions), 0, 0, 0, 0, 0, 0, 0, 0, len(predictions))
-    return PerformanceResult(
-        passed=False,
-        reasons=[reason],
-        notes=label_counts.lines(),
-        days=[],
-        window={},
-        checks=[],
-        counts=empty,
-        classes=[],
-        positive_class=None,
-        label_counts=label_counts,
-        cannot_judge=True,
-        **settings,
-    )
-
-
 def check_performance(
     predictions: pd.DataFrame,
     labels: pd.DataFrame,
@@ -213,6 +160,7 @@ def check_performance(
     positive_label: str,
     label_schema: str = "",
     schemas=None,
+    served: Served | None = None,
 ) -> PerformanceResult:
     """Score the labelled predictions per day and over the window, and hold them to bounds.
 
@@ -240,13 +188,19 @@ def check_performance(
             refuses every label the result is "cannot judge" (not passed, cannot_judge).
             Empty: every label is used (several versions seen together are noted).
         schemas: NAME -> its stored schema versions (default: the S3 schema store).
+        served: The version an alias serves (served.Served): only the predictions logged
+            with its model_version are judged, and min_days counts its judged days; the
+            other versions' rows and their labels are counted (result.served). An alias
+            not set (version None) → "cannot judge" (not passed). None or alias "": every
+            version is judged.
 
     Raises:
         ConfigError: An unknown metric, a bound outside [0, 1], a setting out of range, a
             positive_label that names no class, a label_schema not of NAME@vN.
         DataError: No predictions in the window, missing columns, labels not of the model's
             classes, no label that matches a prediction, a roc_auc bound on a log
-            without a proba_<class> column for every class, or a label_schema not stored.
+            without a proba_<class> column for every class, a label_schema not stored, or
+            an alias given for a log that records no model_version.
     """
     checked = _bounds(bounds)
     _settings(min_days, min_labels_per_day, max_label_delay_days)
@@ -259,11 +213,17 @@ def check_performance(
     }
     labels, label_counts = accept_labels(labels, label_schema, schemas)
     if label_counts.read and not label_counts.kept:
-        return _cannot_judge(predictions, label_counts, settings)
+        return labels_refused(len(predictions), label_counts, settings)
+    unserved = served is not None and served.alias and served.version is None
+    if served is not None and not unserved:
+        predictions, labels, served = split_served(predictions, labels, served)
     joined = join_labels(predictions, labels, max_label_delay_days)
     _require_probabilities(checked, joined, [str(c) for c in predictions.columns])
+    if unserved:  # after the join: bad labels or a bad log still fail, naming the problem
+        return alias_not_set(len(predictions), served, settings)
     counts = joined.counts
-    if counts.used_labels == 0:
+    # Labels only for a predecessor's rows: the served version is not judged yet, no error.
+    if counts.used_labels == 0 and not (served and served.other_labels):
         raise DataError(
             f"no label matches a prediction in the window ({counts.labels} labels: "
             f"{counts.unknown_labels} unknown ids, {counts.late_labels} late, "
@@ -272,7 +232,7 @@ def check_performance(
         )
     classes = ordered_classes(joined.classes, positive_label)
     days = _days(joined, classes, min_labels_per_day)
-    window, _ = _score(joined.rows, joined, classes)
+    window = _score(joined.rows, joined, classes)[0] if len(joined.rows) else {}
     judged = [d for d in days if d.judged]
     checks = [
         check_bound(m, b, judged, window.get(m), min_days, min_labels_per_day, _why(days, m))
@@ -286,7 +246,9 @@ def check_performance(
     return PerformanceResult(
         passed=not reasons,
         reasons=reasons,
-        notes=label_counts.lines() + _notes(counts, days, checks, min_days, min_labels_per_day),
+        notes=label_counts.lines()
+        + ([served.line()] if served else [])
+        + _notes(counts, days, checks, min_days, min_labels_per_day),
         days=days,
         window=window,
         checks=checks,
@@ -294,5 +256,29 @@ def check_performance(
         classes=list(joined.classes),
         positive_class=classes[1] if len(classes) == 2 else None,
         label_counts=label_counts,
+        served=served,
         **settings,
     )
+
+
+def no_labels(
+    labels_uri: str,
+    *,
+    bounds: dict,
+    min_days: int,
+    min_labels_per_day: int,
+    max_label_delay_days: float,
+) -> PerformanceResult:
+    """The verdict when labels_uri holds no label file yet: cannot judge yet, not a failure.
+
+    Raises:
+        ConfigError: The settings check_performance refuses.
+    """
+    _bounds(bounds)
+    _settings(min_days, min_labels_per_day, max_label_delay_days)
+    settings = {
+        "min_days": min_days,
+        "min_labels_per_day": min_labels_per_day,
+        "max_label_delay_days": max_label_delay_days,
+    }
+    return no_labels_yet(labels_uri, settings)

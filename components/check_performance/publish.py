@@ -34,6 +34,8 @@ def figures_of(
         "labels_duplicate": float(counts.duplicate_labels),
         "predictions_unlabelled": float(counts.unlabelled),
     }
+    if result.served is not None and result.served.alias:  # left out: another version's
+        metrics["predictions_other_versions"] = float(result.served.not_judged)
     if result.label_counts is not None:  # refused by label_schema, every reason together
         metrics["labels_refused_by_schema"] = float(result.label_counts.refused)
     series = []

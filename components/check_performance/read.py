@@ -4,14 +4,20 @@ Labels are read by components/_shared/labels/read.py (shared with the training-s
 `read_labels` is re-exported here for the gate's callers.
 """
 
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 
+from components._shared.input_checks import check_scheme
 from components._shared.io.partitions import DateWindow, in_window
-from components._shared.io.parts import parquet_parts
+from components._shared.io.parts import is_collection, parquet_parts
+from components._shared.io.s3 import s3_objects
 from components._shared.io.sources import open_source
+from components._shared.io.whole import FORMATS
 from components._shared.labels.read import read_labels
 from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
+from components.check_performance.served import VERSION
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -24,7 +30,7 @@ def _plain(table: pa.Table) -> pa.Table:
 
 
 def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
-    """The prediction log's rows in the window: request_id, time, prediction, proba_<class>.
+    """The log's rows in the window: request_id, time, model_version, prediction, proba_<class>.
 
     Only those columns are read (a model's inputs stay on S3). Parts of other model versions
     may name other classes: a column a part lacks is null there.
@@ -42,9 +48,31 @@ def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
     for part in in_window(parquet_parts(uri), window, uri):
         source = open_source(part.uri, "prediction log")
         names = source.schema.names
-        wanted = [n for n in names if n in JOIN_COLUMNS or n.startswith(PROBA_PREFIX)]
+        wanted = [
+            n for n in names if n in JOIN_COLUMNS or n == VERSION or n.startswith(PROBA_PREFIX)
+        ]
         tables.append(_plain(source.table(wanted)))
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
-__all__ = ["read_labels", "read_predictions"]
+def no_labels_yet(uri: str) -> bool:
+    """Whether labels_uri is a folder or S3 prefix that holds no label file yet.
+
+    A new deployment's first scheduled runs: S3 has no empty folders, so a prefix nothing
+    was written under reads as empty, not as missing. A file that does not exist, a bucket
+    that does not, or a store that does not answer is not "no labels yet": reading fails.
+
+    Raises:
+        DataError: An unsupported scheme, a missing bucket or refused access.
+        ServiceError: S3 is not configured or does not answer.
+    """
+    check_scheme(uri)
+    if not is_collection(uri):
+        return False
+    if uri.startswith("s3://"):
+        return not s3_objects(uri, tuple(FORMATS))[1]
+    root = Path(uri.removeprefix("file://"))
+    return not any(p.suffix.lower() in FORMATS for p in root.rglob("*"))
+
+
+__all__ = ["no_labels_yet", "read_labels", "read_predictions"]

@@ -76,6 +76,9 @@ def metrics_of(result: PerformanceResult) -> dict[str, float]:
         numbers |= {"labels_read": float(c.read), "labels_kept": float(c.kept)}
         numbers |= {"labels_mapped": float(c.mapped), "labels_refused": float(c.refused)}
         numbers |= {f"labels_refused_{r}": float(n) for r, n in c.refusals().items()}
+    if result.served is not None and result.served.alias:
+        numbers["predictions_other_versions"] = float(result.served.not_judged)
+        numbers["labels_other_versions"] = float(result.served.other_labels)
     numbers["cannot_judge"] = 1.0 if result.cannot_judge else 0.0
     numbers["passed"] = 1.0 if result.passed else 0.0
     return numbers
@@ -108,6 +111,7 @@ def metadata_of(result: PerformanceResult) -> dict:
         "positive_class": None if result.positive_class is None else str(result.positive_class),
         "counts": asdict(result.counts),
         "cannot_judge": result.cannot_judge,
+        "served": None if result.served is None else result.served.as_dict(),
         "label_schema": None if result.label_counts is None else result.label_counts.as_dict(),
         "window": {k: _finite(v) for k, v in result.window.items()},
         "days": [
@@ -143,11 +147,22 @@ def summary_line(result: PerformanceResult) -> str:
     return ", ".join(parts) or "no bound set"
 
 
+def served_line(result: PerformanceResult) -> str:
+    """The console's line on which version's predictions were judged, and the others'."""
+    if result.served is not None:
+        return result.served.line()
+    if result.cannot_judge:
+        return "judged: nothing"
+    return "judged: the predictions of every model version (no alias given)"
+
+
 def label_line(result: PerformanceResult) -> str:
     """The console's line on the label schema filter: what it kept, and refused by reason."""
     c = result.label_counts
-    if c is None or not c.pinned:
-        return f"labels: {c.read if c else '?'} read, no label_schema pinned (all used)"
+    if c is None:
+        return "labels: none read"
+    if not c.pinned:
+        return f"labels: {c.read} read, no label_schema pinned (all used)"
     refused = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in c.refusals().items())
     return (
         f"labels: {c.read} read, {c.kept} of {c.pinned} kept ({c.mapped} mapped from older "

@@ -46,7 +46,11 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
     gates = _gates(pipeline, outputs, run_dir)
     drift, live = gates["drift"], gates.get("live_performance")
     drifted = None if drift is None or drift["passed"] is None else not drift["passed"]
-    decayed = None if live is None or live["passed"] is None else not live["passed"]
+    # Cannot judge (no labels yet, alias not set, every label refused): neither failed nor not.
+    unjudged = (
+        live is None or live["passed"] is None or (live.get("report") or {}).get("cannot_judge")
+    )
+    decayed = None if unjudged else not live["passed"]
     retrained = pipeline.train_task in outputs
     trained = [gates[g] for g in TRAINING_GATES]
     blessed = None if failed or not retrained else all(bool(g and g["passed"]) for g in trained)
@@ -222,6 +226,8 @@ def _live(live: dict | None) -> str:
     statuses = {c.get("status") for c in (live or {}).get("checks", {}).values()}
     if live is None or live["passed"] is None:
         return ""
+    if (live.get("report") or {}).get("cannot_judge"):
+        return "cannot be judged"
     if live["passed"]:
         return (
             "not judged yet (too few judged days)" if "not_judged" in statuses else "within bounds"
