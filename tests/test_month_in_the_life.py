@@ -21,12 +21,14 @@ verdict, against that champion's dataset version, clears, the drift alert resolv
 the last nights find nothing and register nothing. `kfp-mlops history` tells it: which
 pipeline run moved the champion, when, and why.
 
-Measured on 2 shared cores (`pytest tests/test_month_in_the_life.py -s` prints each night and
-the totals): see the figures in the report of the change that closed the loop; before it
-(the retrain on the fixed CSV) one night took 6.6 to 13.5 s without a retrain, 11 to 24 s
-with one, the month 439 to 513 s. Most of a quiet night is the local runner's fixed cost
-per run (the CLI's set-up and the warm task runner's start, each run), not the 150 rows a
-day.
+Measured on 2 shared cores shared with two other engineers' suites (load average 5 to 7;
+`pytest tests/test_month_in_the_life.py -s` prints each night and the totals): one night
+7.9 to 17.6 s without a retrain on a calmer stretch, 20 to 28 s with one (median 21.9 s);
+the month 727 s, of which 120 s serving the traffic and delivering the labels (the world)
+and the rest the 30 monitoring runs; the whole file 771 s with the stack. The same month
+took 647 s (median night 18.8 s) at load 4.6. Most of a quiet night is the local runner's
+fixed cost per run (the CLI's set-up, the warm task runner's start and a cold worker
+process, each run), not the 150 rows a day.
 """
 
 import json
