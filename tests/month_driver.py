@@ -6,9 +6,9 @@ session stack, with the run's day passed explicitly: the drift window is the day
 PERFORMANCE_DAYS days ending it. Its gates push to a real Pushgateway; after the run the
 night keeps what the Pushgateway then holds for the model.
 
-The parameters the merged parts of issue 20 add (retrain on production data, label schemas)
-come in as one dict, `extra`, written into the params file: switching the month to them is
-that dict (tests/test_month_in_the_life.py's CLOSED_LOOP).
+The closed loop's parameters (retrain on production data under a label schema) come in as
+one dict, `extra`, written into the params file (tests/test_month_in_the_life.py's
+LOOP_PARAMS); the per-night retrain window is passed with the night's day.
 """
 
 import contextlib
@@ -131,12 +131,20 @@ def run_local(
 
 
 def _retrain(summary: dict) -> str:
-    """What the night's retrain came to, in the words of the month's table."""
-    skipped = summary.get("skipped") or (summary.get("gates", {}).get("novelty") or {}).get(
-        "reason"
-    )
+    """What the night's retrain came to, in the words of the month's table.
+
+    "none" (nothing failed), "not built: <why>" (too few labelled rows: no training set),
+    "skipped: <why>" (check_novelty: nothing new to learn from), "rejected", or
+    "registered vN" / "promoted vN".
+    """
+    outcome = summary.get("outcome", "")
+    if "→ not retrained: " in outcome:
+        return "not built: " + outcome.partition("→ not retrained: ")[2]
+    novelty = (summary.get("gates") or {}).get("novelty") or {}
+    if novelty.get("passed") is False:
+        return "skipped: " + "; ".join(novelty.get("reasons") or ["nothing new"])
     if not summary["retrained"]:
-        return f"skipped: {skipped}" if skipped else "none"
+        return "none"
     model = summary["model"]
     if not summary["blessed"] or model is None:
         return "rejected"

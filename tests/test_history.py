@@ -196,3 +196,17 @@ def test_crash_at_each_register_boundary_then_rerun_ends_consistent(kfp, tmp_pat
         ("challenger", 1, 2),
         ("champion", 1, 2),
     ]
+
+
+def test_history_names_a_run_by_the_pipeline_it_was_started_as():
+    from components._shared.verdicts.gate_records import GateRecord
+    from kfp_mlops.model_registry.movers import run_pipeline
+
+    # A monitoring run's retrain writes training gates too: its first gate (drift) names it.
+    monitoring = [GateRecord("drift", False, "", pipeline="monitoring"),
+                  GateRecord("validation", True, "", pipeline="training")]  # fmt: skip
+    assert run_pipeline(monitoring) == "monitoring"
+    assert run_pipeline([GateRecord("validation", True, "", pipeline="training")]) == "training"
+    assert run_pipeline([GateRecord("drift", True, "")]) is None  # no pipeline recorded
+    assert run_pipeline([GateRecord("deploy", True, "", pipeline="unknown")]) is None
+    assert run_pipeline([]) is None  # a person, or a run whose records are gone

@@ -15,6 +15,7 @@ from components._shared.registry.aliases import Marks, alias_moves
 from components._shared.registry.audit import Trail
 from components._shared.registry.names import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 from kfp_mlops.errors import RollbackError
+from kfp_mlops.model_registry.movers import with_movers
 
 ROLLED_BACK = "kfp_mlops.rolled_back"  # on the demoted version: "<when> by <who> to vN"
 USER_ENV = "KFP_MLOPS_USER"
@@ -169,6 +170,9 @@ def _exists(registry, model: str) -> bool:
 def alias_history(model: str) -> list[dict]:
     """The alias moves of a model, oldest first: {alias, version, from_version, time, who, why}.
 
+    `who` names the pipeline and run that moved it ("monitoring pipeline run ID", from the
+    run's gate records: kfp_mlops.model_registry.movers), or the person.
+
     Records whose move never happened (the writer died between record and move) are left out.
 
     Raises:
@@ -181,4 +185,5 @@ def alias_history(model: str) -> list[dict]:
     registry = Registry()
     _exists(registry, model)
     moves = Trail(registry, model, UNCHANGED).moves()
-    return [m.public() for m in history(moves, registry.aliases(model, UNCHANGED))]
+    happened = [m.public() for m in history(moves, registry.aliases(model, UNCHANGED))]
+    return with_movers(happened)
