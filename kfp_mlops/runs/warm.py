@@ -13,7 +13,8 @@ on a cluster: the KFP backend starts the image's interpreter as the spec says.
 The libraries are imported in the order the training pipeline needs them, between requests:
 a task that arrives before its libraries are in imports the rest itself. The socket lives in
 a private directory (0700) and the runner serves only its own user (SO_PEERCRED) and only
-`-m kfp.dsl.executor_main`.
+`-m kfp.dsl.executor_main`, or the run's parameter checks (kfp_mlops/runs/checks.py: the
+libraries they need are imported first, then they run in a forked process too).
 
 The runner itself only imports: it must never run an OpenMP region (a scikit-learn fit or
 predict). libgomp keeps its thread team across fork without the threads, so every task forked
@@ -33,6 +34,7 @@ import struct
 import sys
 import time
 
+from kfp_mlops.runs import checks
 from kfp_mlops.runs.executor import run_task
 from kfp_mlops.runs.taskprofile import PROFILE_ENV
 from kfp_mlops.runs.threads import differs, load_time_settings
@@ -94,8 +96,9 @@ def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
         if len(head) != 8 or len(fds) != 3:
             raise ConnectionError("expected a length and three file descriptors")
         request = json.loads(_recv_exact(conn, struct.unpack("!Q", head)[0]))
-        if request.get("args", [])[:2] != ["-m", "kfp.dsl.executor_main"]:
-            raise ConnectionError("only `-m kfp.dsl.executor_main` runs here")
+        check = checks.REQUEST_KEY in request
+        if not check and request.get("args", [])[:2] != ["-m", "kfp.dsl.executor_main"]:
+            raise ConnectionError("only `-m kfp.dsl.executor_main` and parameter checks run here")
     except BaseException:
         for fd in fds:
             os.close(fd)
@@ -212,6 +215,9 @@ class Runner:
             _log(f"refused a request: {exc}")
             conn.close()
             return
+        if checks.REQUEST_KEY in request:
+            self._check(request, fds, conn)
+            return
         changed = differs(request.get("env", {}), self.load_time)
         if changed:
             # Closing before a pid is sent tells the shim to run the task itself, cold.
@@ -233,6 +239,16 @@ class Runner:
         flag = "--function_to_execute"
         name = args[args.index(flag) + 1] if flag in args else "?"
         _log(f"task {pid} started: {name}")
+
+    def _check(self, request: dict, fds: list[int], conn: socket.socket) -> None:
+        """Import what the parameter checks need (first, before other preloads), fork them."""
+        for name in checks.wanted(request):
+            if name in self.pending:
+                self.pending.remove(name)
+            if name not in sys.modules:
+                self._preload(name)
+        self.tasks[checks.fork(request, fds, conn, self.close)] = conn
+        _log("parameter checks started")
 
     def _on_child(self) -> None:
         while True:
