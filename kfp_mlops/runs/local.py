@@ -29,7 +29,7 @@ from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
 from kfp_mlops.runs.threads import task_env
 from kfp_mlops.runs.warm import SOCKET_ENV
-from pipelines.descriptors import Pipeline, pipeline
+from pipelines.descriptors import Pipeline, compiled_spec, pipeline
 
 WAIT_FLAG = "--wait-for-order"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -122,7 +122,9 @@ class LocalRun:
         self.name, self.run_dir = name, (home / "runs" / f"{name}-{stamp}").resolve()
         (self.run_dir / "tmp").mkdir(parents=True)
         env = task_env(os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"})
-        self.runner = WarmRunner(self.run_dir, env) if warm_enabled() else None
+        spec = compiled_spec(name)
+        spec = spec if spec.is_file() else None
+        self.runner = WarmRunner(self.run_dir, env, spec) if warm_enabled() else None
         self.started = False
         self.worker = _Worker(self.run_dir, env | {"TMPDIR": str(self.run_dir / "tmp")})
 
