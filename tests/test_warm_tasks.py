@@ -268,7 +268,8 @@ def test_warm_tasks_runner_socket_is_private_and_refuses_anything_but_a_task(run
     while "refused a request" not in (run_dir / "warm.log").read_text():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert "only `-m kfp.dsl.executor_main` runs here" in (run_dir / "warm.log").read_text()
+    said = "only `-m kfp.dsl.executor_main` and parameter checks run here"
+    assert said in (run_dir / "warm.log").read_text()
 
 
 def _children() -> set[int]:

@@ -97,9 +97,12 @@ def _run_local_cmd(args: argparse.Namespace) -> int:
     as_json = args.output == "json"
     say = (lambda msg: print(msg, file=sys.stderr)) if as_json else print
     stack = Stack.from_env()
-    # The run's warm runner imports the task libraries while the parameters are checked.
+    # The run's warm runner imports the task libraries and checks the parameters in a process
+    # forked from it; kfp.local's process imports kfp meanwhile.
     with LocalRun(args.pipeline, stack.home) as run:
-        params = resolve(spec, Path(args.params) if args.params else None, args.param)
+        params = resolve(
+            spec, Path(args.params) if args.params else None, args.param, check=run.check()
+        )
         try:
             stack.up(log=say)
         except KfpMlopsError as exc:

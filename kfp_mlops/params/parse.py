@@ -151,10 +151,12 @@ def resolve(
     params_file: Path | None = None,
     overrides: list[str] = (),
     cwd: Path | None = None,
+    check=problems,
 ) -> dict[str, Any]:
     """Merge a parameters file and `key=value` overrides, checked against the spec.
 
-    The spec's file stem (compiled/<pipeline>.yaml) names the pipeline in the errors.
+    The spec's file stem (compiled/<pipeline>.yaml) names the pipeline in the errors. `check`
+    applies the rules (`rules.problems` or one answering the same, e.g. in another process).
     """
     declared = spec_parameters(spec_path)
     cwd = cwd or Path.cwd()
@@ -191,7 +193,7 @@ def resolve(
     if unknown:
         raise UsageError("\n".join(_unknown(name, spec_path.stem, declared) for name in unknown))
     checked = {name: _check_type(declared[name], value) for name, value in given.items()}
-    _check_rules(declared, checked)
+    _check_rules(declared, checked, check)
     return checked
 
 
@@ -205,11 +207,11 @@ def _unknown(name: str, pipeline: str, declared: dict[str, Parameter]) -> str:
     )
 
 
-def _check_rules(declared: dict[str, Parameter], checked: dict[str, Any]) -> None:
+def _check_rules(declared: dict[str, Parameter], checked: dict[str, Any], check=problems) -> None:
     """Refuse values that break a parameter rule, every problem at once, before any task runs."""
     defaults = {name: p.default for name, p in declared.items() if p.default is not None}
     # Defaults too: a rule may join two parameters (hyperparameters depend on the estimator).
-    found = problems(defaults | checked, defaults)
+    found = check(defaults | checked, defaults)
     if len(found) == 1:
         raise UsageError(found[0])
     if found:

@@ -5,6 +5,7 @@ kfp.local runs in a child process whose output goes to the run's log file; this 
 follows that log and shows one line per task.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from components._shared.settings import GIT_COMMIT_ENV, IMAGE_ENV
+from kfp_mlops.runs import checks
+from kfp_mlops.runs.checks import Problems
 from kfp_mlops.runs.outputs import redacted
 from kfp_mlops.runs.placeholders import resolved_spec
 from kfp_mlops.runs.reports import store_reports
@@ -25,8 +28,10 @@ from kfp_mlops.runs.retries import RETRY_LINE, without_retries
 from kfp_mlops.runs.summaries import summarize
 from kfp_mlops.runs.tasks import ShimExecutable, WarmRunner, warm_enabled
 from kfp_mlops.runs.threads import task_env
-from pipelines.descriptors import Pipeline, pipeline
+from kfp_mlops.runs.warm import SOCKET_ENV
+from pipelines.descriptors import Pipeline, compiled_spec, pipeline
 
+WAIT_FLAG = "--wait-for-order"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _EXECUTING = re.compile(r"Executing task '([^']+)'")
 _FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
@@ -103,10 +108,13 @@ def _follow(proc: subprocess.Popen, log_path: Path, progress: _Progress) -> None
 
 
 class LocalRun:
-    """One local run: its folder, and the warm runner that imports while parameters are checked.
+    """One local run: its folder, and what starts while parameters are checked.
 
-    Enter it before checking parameters and starting the stack; a run that never started
-    (a usage error, a stack that did not come up) leaves no folder behind.
+    Entering it starts the warm runner (it imports the task libraries) and kfp.local's process
+    (it imports kfp and waits for the spec, the parameters and the service settings), so
+    both are ready when the checks and the stack are. Enter it before checking parameters and
+    starting the stack; a run that never started (a usage error, a stack that did not come up)
+    leaves no folder and no process behind.
     """
 
     def __init__(self, name: str, home: Path):
@@ -114,7 +122,11 @@ class LocalRun:
         self.name, self.run_dir = name, (home / "runs" / f"{name}-{stamp}").resolve()
         (self.run_dir / "tmp").mkdir(parents=True)
         env = task_env(os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"})
-        self.runner = WarmRunner(self.run_dir, env) if warm_enabled() else None
+        spec = compiled_spec(name)
+        spec = spec if spec.is_file() else None
+        self.runner = WarmRunner(self.run_dir, env, spec) if warm_enabled() else None
+        self.started = False
+        self.worker = _Worker(self.run_dir, env | {"TMPDIR": str(self.run_dir / "tmp")})
 
     def __enter__(self) -> "LocalRun":
         if self.runner:
@@ -122,11 +134,15 @@ class LocalRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        started = (self.run_dir / "run.log").exists()
+        self.worker.stop(ran=self.started)
         if self.runner:
-            self.runner.stop(finish_tasks=started)
-        if not started:
+            self.runner.stop(finish_tasks=self.started)
+        if not self.started:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def check(self) -> Problems:
+        """How this run's parameters are checked: in a process forked from the warm runner."""
+        return checks.by_runner(self.runner.env.get(SOCKET_ENV) if self.runner else None)
 
     def run(
         self,
@@ -137,6 +153,7 @@ class LocalRun:
     ) -> dict[str, Any]:
         """Run a compiled spec with kfp.local.SubprocessRunner; return the run summary."""
         run_dir = self.run_dir
+        self.started = True
         params = _absolute_local_uris(params)
         (run_dir / "params.json").write_text(json.dumps(params, indent=2))
         # What the backend would fill in (the run's creation time), which kfp.local cannot.
@@ -152,22 +169,15 @@ class LocalRun:
             "PYTHONUNBUFFERED": "1",
             **(self.runner.env if self.runner else {}),
         }
-        log_path = run_dir / "run.log"
         started = time.monotonic()
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "kfp_mlops.runs.local", str(spec_path), str(run_dir)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        proc = self.worker.go(spec_path, env)
         try:
-            _follow(proc, log_path, _Progress(pipeline(self.name), out))
+            _follow(proc, self.worker.log_path, _Progress(pipeline(self.name), out))
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait()
             raise
-        log_text = log_path.read_text(errors="replace")
+        log_text = self.worker.log_path.read_text(errors="replace")
         summary = summarize(self.name, run_dir, log_text, proc.returncode)
         # The tasks held the service credentials, this process may not: mask theirs as well.
         summary = redacted(summary, service_env)
@@ -175,6 +185,49 @@ class LocalRun:
         summary["reports"] = store_reports(spec_path, run_dir)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         return summary
+
+
+class _Worker:
+    """kfp.local's process, started early: it imports kfp, then waits for `go`.
+
+    Its output is the run's log. `go` sends the spec and the full environment the tasks get
+    (service settings, the warm runner's socket); a worker never told to go exits quietly
+    when its stdin closes.
+    """
+
+    def __init__(self, run_dir: Path, env: dict[str, str]):
+        self.log_path = run_dir / "run.log"
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kfp_mlops.runs.local", WAIT_FLAG, str(run_dir)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+
+    def go(self, spec_path: Path, env: dict[str, str]) -> subprocess.Popen:
+        """Start the run: the worker takes ENV as its whole environment, then runs the spec."""
+        order = json.dumps({"spec": str(spec_path), "env": env}) + "\n"
+        try:
+            self.proc.stdin.write(order.encode())
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # it died before the run: its log says why, the summary reports it failed
+        return self.proc
+
+    def stop(self, ran: bool) -> None:
+        """After the run, or instead of it (then at once): no worker outlives the run."""
+        if not ran:
+            self.proc.kill()
+        if not self.proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def run_local(
@@ -222,5 +275,20 @@ def _worker(spec_path: str, run_dir: str) -> int:
     return 0
 
 
+def _waiting_worker(run_dir: str) -> int:
+    """Child process started early: import kfp.local, wait for the order, then run as _worker."""
+    from kfp import components, local  # noqa: F401  (the slow part, done while checks run)
+
+    order = sys.stdin.readline()
+    if not order:
+        return 0  # the run never started
+    order = json.loads(order)
+    os.environ.clear()
+    os.environ.update(order["env"])
+    return _worker(order["spec"], run_dir)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == WAIT_FLAG:
+        sys.exit(_waiting_worker(sys.argv[2]))
     sys.exit(_worker(*sys.argv[1:]))

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster on a spec
 _EXTENSIONS = {"system.Markdown": ".md", "system.HTML": ".html"}
 
 
 def report_types(spec_path: Path) -> dict[tuple[str, str], str]:
     """(task key, output name) → extension, for every Markdown or HTML output in the spec."""
-    spec = next(yaml.safe_load_all(spec_path.read_text()))
+    spec = next(yaml.load_all(spec_path.read_text(), Loader=_LOADER))
     components = spec.get("components", {})
     found = {}
     for component in [spec["root"], *components.values()]:

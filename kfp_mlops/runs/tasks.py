@@ -31,12 +31,14 @@ class WarmRunner:
     up, and then every task starts cold.
     """
 
-    def __init__(self, run_dir: Path, env: dict[str, str]):
+    def __init__(self, run_dir: Path, env: dict[str, str], spec: Path | None = None):
         self.private = Path(tempfile.mkdtemp(prefix="kfp-mlops-warm-"))  # mode 0700
         self.path = self.private / "tasks.sock"
         self.log = (run_dir / "warm.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kfp_mlops.runs.warm", str(self.path)],
+            # With the spec, the runner imports what its first tasks need first.
+            [sys.executable, "-m", "kfp_mlops.runs.warm", str(self.path)]
+            + ([str(spec)] if spec else []),
             stdin=subprocess.PIPE,
             stdout=self.log,
             stderr=subprocess.STDOUT,

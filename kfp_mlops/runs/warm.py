@@ -10,10 +10,12 @@ kfp.local gave the shim, passed over the socket), its own process group, and the
 exit sequence (non-daemon threads joined, atexit handlers run, streams flushed). It never runs
 on a cluster: the KFP backend starts the image's interpreter as the spec says.
 
-The libraries are imported in the order the training pipeline needs them, between requests:
-a task that arrives before its libraries are in imports the rest itself. The socket lives in
-a private directory (0700) and the runner serves only its own user (SO_PEERCRED) and only
-`-m kfp.dsl.executor_main`.
+The libraries are imported in the order the run's tasks need them (kfp_mlops/runs/preload.py),
+between requests: a task that arrives before its libraries are in imports the rest itself.
+The socket lives in a private directory (0700) and the runner serves only its own user
+(SO_PEERCRED) and only `-m kfp.dsl.executor_main`, or the run's parameter checks
+(kfp_mlops/runs/checks.py: the libraries they need are imported first, then they run in a
+forked process too).
 
 The runner itself only imports: it must never run an OpenMP region (a scikit-learn fit or
 predict). libgomp keeps its thread team across fork without the threads, so every task forked
@@ -32,42 +34,16 @@ import socket
 import struct
 import sys
 import time
+from pathlib import Path
 
+from kfp_mlops.runs import checks
 from kfp_mlops.runs.executor import run_task
+from kfp_mlops.runs.preload import preload_order
 from kfp_mlops.runs.taskprofile import PROFILE_ENV
 from kfp_mlops.runs.threads import differs, load_time_settings
 
 REQUEST_TIMEOUT_S = 10
 SOCKET_ENV = "KFP_MLOPS_WARM_SOCKET"  # shim.py repeats it: it runs with -I -S, stdlib only
-
-# In the order the pipelines' tasks need them (kfp.local runs tasks one at a time). Imports
-# only: nothing here may run an OpenMP region in the runner (see the module's docstring).
-PRELOAD = (
-    "kfp.dsl.executor_main",
-    "pandas",
-    "pyarrow.parquet",
-    "minio",
-    "components._shared.io",
-    "components.load_data.core",
-    "great_expectations",
-    "components.validate_data.core",
-    "sklearn.ensemble",
-    "sklearn.linear_model",
-    "sklearn.pipeline",
-    "sklearn.compose",
-    "sklearn.impute",
-    "sklearn.preprocessing",
-    "skops.io",
-    "components.train_model.core",
-    "fairlearn.metrics",
-    "components.check_fairness.core",
-    "mlflow",
-    "mlflow.tracking",
-    "mlflow.artifacts",
-    "components.evaluate_model.core",
-    "components.register_model.core",
-    "components.detect_drift.core",
-)
 
 
 def _log(msg: str) -> None:
@@ -94,8 +70,9 @@ def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
         if len(head) != 8 or len(fds) != 3:
             raise ConnectionError("expected a length and three file descriptors")
         request = json.loads(_recv_exact(conn, struct.unpack("!Q", head)[0]))
-        if request.get("args", [])[:2] != ["-m", "kfp.dsl.executor_main"]:
-            raise ConnectionError("only `-m kfp.dsl.executor_main` runs here")
+        check = checks.REQUEST_KEY in request
+        if not check and request.get("args", [])[:2] != ["-m", "kfp.dsl.executor_main"]:
+            raise ConnectionError("only `-m kfp.dsl.executor_main` and parameter checks run here")
     except BaseException:
         for fd in fds:
             os.close(fd)
@@ -165,7 +142,7 @@ def _child(request: dict, fds: list[int], runner: "Runner", conn: socket.socket)
 class Runner:
     """Accept tasks, fork them, report each one's wait status to the shim that sent it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, spec: str | None = None):
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(16)
@@ -179,7 +156,7 @@ class Runner:
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.selector.register(self.wakeup_r, selectors.EVENT_READ, "child")
         self.selector.register(sys.stdin, selectors.EVENT_READ, "parent")
-        self.pending = list(PRELOAD)
+        self.pending = preload_order(Path(spec) if spec else None)  # the spec's tasks first
         self.load_time = load_time_settings(os.environ)  # what the native libraries read
         self.running = True
 
@@ -212,6 +189,9 @@ class Runner:
             _log(f"refused a request: {exc}")
             conn.close()
             return
+        if checks.REQUEST_KEY in request:
+            self._check(request, fds, conn)
+            return
         changed = differs(request.get("env", {}), self.load_time)
         if changed:
             # Closing before a pid is sent tells the shim to run the task itself, cold.
@@ -233,6 +213,16 @@ class Runner:
         flag = "--function_to_execute"
         name = args[args.index(flag) + 1] if flag in args else "?"
         _log(f"task {pid} started: {name}")
+
+    def _check(self, request: dict, fds: list[int], conn: socket.socket) -> None:
+        """Import what the parameter checks need (first, before other preloads), fork them."""
+        for name in checks.wanted(request):
+            if name in self.pending:
+                self.pending.remove(name)
+            if name not in sys.modules:
+                self._preload(name)
+        self.tasks[checks.fork(request, fds, conn, self.close)] = conn
+        _log("parameter checks started")
 
     def _on_child(self) -> None:
         while True:
@@ -268,16 +258,16 @@ class Runner:
             self.running, self.pending = False, []
 
 
-def serve(path: str) -> int:
-    """The runner process's main: listen on PATH, preload, fork tasks."""
+def serve(path: str, spec: str | None = None) -> int:
+    """The runner process's main: listen on PATH, preload (SPEC's tasks first), fork tasks."""
     os.environ["_KFP_RUNTIME"] = "true"  # as the spec's command sets it for the task
     # Ctrl-C reaches the tasks through their shims; the runner ends when its parent does.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    Runner(path).serve()
+    Runner(path, spec).serve()
     sys.stdout.flush()
     # Nothing to tear down: skip unloading GX, MLflow and scikit-learn (about a second).
     os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1]))
+    sys.exit(serve(*sys.argv[1:3]))
