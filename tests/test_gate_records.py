@@ -50,9 +50,11 @@ def test_monitoring_run_records_drift_then_the_retrain_gates_under_its_one_run_i
     assert run_id and run_id != gated_training_run[2]
     records = read_gate_records(run_id)
     # The retrain is a sub-pipeline: its gates resolve the same PIPELINE_JOB_ID_PLACEHOLDER.
-    assert [r.gate for r in records] == ["drift", "validation", "evaluation", "fairness"]
-    assert [r.pipeline for r in records] == ["monitoring", "training", "training", "training"]
-    assert [r.passed for r in records] == [False, True, True, True]
+    gates = ["drift", "novelty", "validation", "evaluation", "fairness"]
+    assert [r.gate for r in records] == gates
+    assert [r.pipeline for r in records] == ["monitoring"] * 2 + ["training"] * 3
+    assert [r.passed for r in records] == [False, True, True, True, True]
+    assert "random_seed" in records[1].line  # what is new: the retrain's seed
     for record in records[1:]:
         assert record.passed is summary["gates"][record.gate]["passed"]
     drifted = summary["gates"]["drift"]["report"]["columns_drifted"]
