@@ -29,7 +29,8 @@ def main() -> int:
         ["run-local", "training", "--params", str(PARAMS), "-p", f"data_uri={DATA_URI}"]
     )
     print(
-        "\nRun `make demo` again to see the champion/challenger comparison; "
+        "\nRun `make demo` again to see the champion/challenger comparison (the same data, "
+        "parameters and code give the same model file: it is not registered twice); "
         "`.venv/bin/kfp-mlops stack down` stops the stack."
     )
     return code

@@ -55,7 +55,8 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert version.tags["kfp_run_id"] and version.tags["validation_suite_sha256"]
 
     # (d) a second run on the same data, with the human summary this time: compared with
-    # the champion the first run registered.
+    # the champion the first run registered, and, the same data, parameters and code giving
+    # the same model file, not registered twice.
     code, out, _ = cli(
         "run-local",
         "training",
@@ -69,7 +70,7 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     assert code == 0, out
     assert "Pipeline training: SUCCEEDED" in out and "model blessed and registered" in out
     assert "vs champion v1" in out  # the comparison, in the evaluation gate's reasons
-    assert f"{model} version 2 (aliases: challenger, champion)" in out
+    assert f"{model} version 1 (aliases: challenger, champion)" in out
     assert "MLflow UI  http://127.0.0.1:" in out
     second = json.loads(
         (Path(out.split("artifacts  ")[1].split("/outputs")[0]) / "summary.json").read_text()
@@ -80,7 +81,10 @@ def test_training_german_credit_blessed_registered_then_compared_with_champion(c
     # Compared on the rows neither model trained on: the same seed, so all 250 test rows.
     assert evaluation["comparison"] == "compared" and int(evaluation["compared_rows"]) == 250
     assert "compared on 250 of 250 test rows: 0 were in champion v1's training set" in out
-    assert len(_registered_versions(model)) == 2
+    assert len(_registered_versions(model)) == 1  # the repeated run returned v1
+    assert second["model"]["version"] == 1
+    log = (Path(out.split("(log: ")[1].split(")")[0])).read_text()
+    assert "already registered as v1 (same model file and lineage)" in log
     from components._shared.datasets import store
 
     (manifest,) = store.versions(model)  # the same bytes twice: one version, stored once

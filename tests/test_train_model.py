@@ -1,6 +1,8 @@
 """train_model: the core on German credit and synthetic 3-class data, and the KFP component."""
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,32 @@ def test_train_model_same_inputs_give_identical_predictions(estimator, credit):
     second = train(credit, "risk", estimator, FAST[estimator], 0.25, 3)
 
     pd.testing.assert_frame_equal(first.test_frame, second.test_frame)
+
+
+_SAVE_IN_A_NEW_PROCESS = """
+import hashlib, sys
+import pandas as pd
+from components._shared.model_io import save_model
+from components.train_model.core import train
+result = train(pd.read_csv(sys.argv[1]), "risk", sys.argv[2], {}, 0.25, 42)
+save_model(result.pipeline, sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
+def test_train_model_same_inputs_in_two_processes_save_the_same_bytes(estimator, tmp_path):
+    # Object ids and save times differ between processes; the saved file must not: a
+    # repeated run's model then has the same model_sha256 and is not registered twice.
+    paths = [tmp_path / "first.skops", tmp_path / "second.skops"]
+    for path in paths:
+        args = [GERMAN_CREDIT, estimator, path]
+        subprocess.run([sys.executable, "-c", _SAVE_IN_A_NEW_PROCESS, *map(str, args)], check=True)
+    first, second = (p.read_bytes() for p in paths)
+    assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
+    other = tmp_path / "other.skops"
+    # Another model still saves other bytes (the canonical form hides no difference).
+    save_model(train(pd.read_csv(GERMAN_CREDIT), "risk", estimator, {}, 0.25, 7).pipeline, other)
+    assert other.read_bytes() != first
 
 
 @pytest.mark.parametrize("estimator", sorted(ESTIMATORS))

@@ -203,12 +203,57 @@ def load_model(path: str | Path, sha256: str | None = None) -> object:
     return load_bytes(Path(path).read_bytes(), sha256=sha256, where=str(path))
 
 
+def _renumbered(node: object, ids: dict[int, int], files: dict[str, str]) -> object:
+    """A skops schema node with object ids and member files numbered in order of appearance.
+
+    `files` maps each member's name to its new one ("" until the schema names it).
+    """
+    if isinstance(node, list):
+        return [_renumbered(item, ids, files) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "__id__" and isinstance(value, int):
+            value = ids.setdefault(value, len(ids) + 1)
+        elif key == "file" and isinstance(value, str) and value in files:
+            if not files[value]:
+                named = sum(1 for new in files.values() if new)  # a few hundred members
+                files[value] = f"{named:06d}{Path(value).suffix}"
+            value = files[value]
+        out[key] = _renumbered(value, ids, files)
+    return out
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """The same skops file with nothing that depends on the process that wrote it.
+
+    skops names array members and memo ids by Python object ids, and zip entries carry the
+    save time, so two dumps of equal models differ byte for byte. Here ids and members are
+    numbered in the schema's order and every entry gets one fixed time: equal models give
+    equal bytes (the same model_sha256), so registration can tell a repeated run's model
+    from a new one.
+    """
+    source = zipfile.ZipFile(io.BytesIO(data))
+    files = {name: "" for name in source.namelist() if name != "schema.json"}
+    schema = _renumbered(json.loads(source.read("schema.json")), {}, files)
+    entries = [("schema.json", json.dumps(schema, sort_keys=True).encode())]
+    entries += sorted((new, source.read(old)) for old, new in files.items() if new)
+    entries += sorted((old, source.read(old)) for old, new in files.items() if not new)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, content in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            target.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
 def _dumped(model: object) -> tuple[bytes, list[str]]:
     import skops.io as sio
 
     where = f"the {type(model).__name__} model"
     try:
-        data = sio.dumps(model)
+        data = canonical_skops(sio.dumps(model))
     except (RecursionError, TypeError) as exc:  # skops cannot write some stored functions
         raise ModelTrustError(
             f"skops cannot save {where} ({type(exc).__name__}: {str(exc)[:200]}); {SAVE_HINT}"
