@@ -32,6 +32,16 @@ JOIN_COLUMNS = ("request_id", "time", PREDICTION)
 # Min/max statistics are written for these only: readers filter on them (a date window, a
 # version); statistics on every feature were a quarter of the encoding time.
 STATISTICS = LEADING
+# The kind of column each MLflow signature type is (the served request schema, the
+# training-set builder's check of the champion's inputs).
+SIGNATURE_KINDS = {
+    "string": "string",
+    "long": "integer",
+    "integer": "integer",
+    "double": "double",
+    "float": "double",
+    "boolean": "boolean",
+}
 # Arrow type of each request column kind (kfp_mlops/serve/schema.py's kinds).
 KIND_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

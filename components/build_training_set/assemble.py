@@ -8,15 +8,6 @@ import pandas as pd
 
 from components._shared.errors import DataError
 
-# MLflow signature types as the kinds a column can be (kfp_mlops/serve/schema.py KINDS).
-SIGNATURE_KINDS = {
-    "string": "string",
-    "long": "integer",
-    "integer": "integer",
-    "double": "double",
-    "float": "double",
-    "boolean": "boolean",
-}
 WAY_OUT = (
     "the log no longer carries the inputs the champion was trained on; retrain on a fixed "
     "dataset (retrain_data_uri) built for the new inputs, or build from a window whose "

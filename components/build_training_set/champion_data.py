@@ -10,8 +10,8 @@ from components._shared.datasets.store import read_verified
 from components._shared.errors import DataError
 from components._shared.io.parts import is_collection
 from components._shared.io.whole import parse_table, read_bytes
+from components._shared.logformat import SIGNATURE_KINDS
 from components._shared.registry.champion import signature_inputs, version_by_alias
-from components.build_training_set.assemble import SIGNATURE_KINDS
 
 VERSION_TAG = "dataset_version"  # dataset://NAME@sha256:HEX the version was trained on
 NO_DATA = "; build without it (include_champion_data=False / --no-champion-data)"

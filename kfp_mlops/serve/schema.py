@@ -3,16 +3,10 @@
 from dataclasses import dataclass
 
 from components._shared.errors import DataError
+from components._shared.logformat import SIGNATURE_KINDS
 
 # Kinds of column a request may carry, from MLflow's signature types (the training frame's).
-KINDS = {
-    "string": "string",
-    "long": "integer",
-    "integer": "integer",
-    "double": "double",
-    "float": "double",
-    "boolean": "boolean",
-}
+KINDS = SIGNATURE_KINDS
 # Open Inference Protocol datatypes each kind accepts in a per-column tensor.
 V2_DATATYPES = {
     "string": {"BYTES"},

@@ -21,6 +21,21 @@ def get_or_none(uri: str) -> bytes | None:
         raise
 
 
+def _free(client, bucket: str, key: str) -> bool:
+    """Whether nothing is stored at the key (the bucket made when it is missing)."""
+    from minio.error import S3Error
+
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    try:
+        client.stat_object(bucket, key)
+        return False
+    except S3Error as exc:
+        if exc.code not in ("NoSuchKey", "NoSuchObject"):
+            raise
+    return True
+
+
 def put_new(uri: str, body: bytes, content_type: str) -> bool:
     """Store `body` at `uri` only if nothing is there; False (nothing written) when something is."""
     from minio.error import S3Error
@@ -29,14 +44,8 @@ def put_new(uri: str, body: bytes, content_type: str) -> bool:
     client = s3_client()
     headers = {"If-None-Match": "*", "Content-Type": content_type}
     try:
-        if not client.bucket_exists(bucket):
-            client.make_bucket(bucket)
-        try:
-            client.stat_object(bucket, key)
+        if not _free(client, bucket, key):
             return False
-        except S3Error as exc:
-            if exc.code not in ("NoSuchKey", "NoSuchObject"):
-                raise
         # minio-py 7.2 has no public conditional put; _put_object sends the headers as they are
         # (as components/_shared/registry/lease.py does, pinned against SeaweedFS there).
         client._put_object(bucket, key, body, headers=headers)
@@ -64,19 +73,12 @@ def put_new_file(uri: str, path: Path) -> bool:
     size = path.stat().st_size
     if size <= SMALL_BYTES:
         return put_new(uri, path.read_bytes(), "application/octet-stream")
-    from minio.error import S3Error
 
     bucket, key = parse_s3_uri(uri)
     client = s3_client()
     try:
-        if not client.bucket_exists(bucket):
-            client.make_bucket(bucket)
-        try:
-            client.stat_object(bucket, key)
+        if not _free(client, bucket, key):
             return False
-        except S3Error as exc:
-            if exc.code not in ("NoSuchKey", "NoSuchObject"):
-                raise
         with path.open("rb") as handle:
             client.put_object(bucket, key, handle, size, part_size=PART_BYTES)
         return True
