@@ -4,9 +4,12 @@
 - `catalog`: reading: names, versions, manifests, tags, references resolved and verified.
 - `store`: adding versions (create-only) and moving tags (append-only); re-exports `catalog`.
 - `describe`: a local table file's manifest facts; `streaming`: Parquet parts into one file.
+
+Only the syntax is re-exported here: importing `refs` runs this file, and what only parses a
+reference (a pipeline parameter, a label schema) should not pay for pyarrow. Import `store`
+for the rest.
 """
 
 from components._shared.datasets.refs import SCHEME, Ref, parse_ref
-from components._shared.datasets.store import add, add_file, read_verified, resolve
 
-__all__ = ["SCHEME", "Ref", "add", "add_file", "parse_ref", "read_verified", "resolve"]
+__all__ = ["SCHEME", "Ref", "parse_ref"]
