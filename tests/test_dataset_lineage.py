@@ -289,3 +289,13 @@ def test_data_add_s3_prefix_and_a_large_file_sent_in_parts(cli, root, log, monke
     before = _stored(root)
     code, out, _ = cli("data", "add", prefix, "--name", "served")
     assert code == 0 and "already stored, unchanged" in out and _stored(root) == before
+
+
+# -- what the store holds, changed by hand: refused by name, nothing parsed beyond the limit ------
+
+
+def test_a_stored_record_over_the_input_limit_is_refused_by_its_size(root, monkeypatch):
+    found, _ = store.add(str(GERMAN_CREDIT), "credit")
+    monkeypatch.setenv("KFP_MLOPS_MAX_INPUT_BYTES", "16")
+    with pytest.raises(DataError, match=r"manifest.json: it is .* over the input limit"):
+        store.manifest("credit", found["sha256"])

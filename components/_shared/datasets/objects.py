@@ -3,15 +3,20 @@
 from pathlib import Path
 
 from components._shared.errors import DataError
+from components._shared.input_checks import check_size
 from components._shared.io.s3 import get_object, parse_s3_uri, s3_client, s3_read_error
 
 
 def get_or_none(uri: str) -> bytes | None:
-    """An object's bytes, or None when there is no such object (or bucket)."""
+    """An object's bytes, or None when there is no such object (or bucket).
+
+    The objects read here (manifests, tag records, label schemas) are parsed whole, so one is
+    refused by its size before its body is read, under the same input limit as a CSV.
+    """
     from minio.error import S3Error
 
     try:
-        return get_object(uri)
+        return get_object(uri, on_size=lambda size: check_size(uri, size))
     except DataError as exc:
         if isinstance(exc.__cause__, S3Error) and exc.__cause__.code in (
             "NoSuchKey",
