@@ -294,6 +294,18 @@ def test_data_add_s3_prefix_and_a_large_file_sent_in_parts(cli, root, log, monke
 # -- what the store holds, changed by hand: refused by name, nothing parsed beyond the limit ------
 
 
+def test_a_damaged_manifest_or_tag_record_is_refused_naming_it(root, tmp_path):
+    found, _ = store.add(str(GERMAN_CREDIT), "credit", tag="prod")
+    _overwrite(refs.manifest_uri("credit", found["sha256"]), b"{not json")
+    with pytest.raises(DataError, match=r"the manifest .*manifest.json is damaged.*by hand"):
+        store.versions("credit")
+    with pytest.raises(DataError, match=r"the manifest .* is damaged"):
+        snapshot(found["reference"], tmp_path / "a.parquet")
+    _overwrite(f"{root}credit/tags/prod/stray.json", json.dumps({"to": "x"}).encode())
+    with pytest.raises(DataError, match=r"stray.json is no tag record .*NNNNNNNN.json"):
+        store.tags("credit")
+
+
 def test_a_stored_record_over_the_input_limit_is_refused_by_its_size(root, monkeypatch):
     found, _ = store.add(str(GERMAN_CREDIT), "credit")
     monkeypatch.setenv("KFP_MLOPS_MAX_INPUT_BYTES", "16")

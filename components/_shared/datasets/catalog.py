@@ -18,6 +18,7 @@ from components._shared.io.s3 import parse_s3_uri
 from components._shared.io.whole import read_bytes
 
 USER_ENV = "KFP_MLOPS_USER"
+NO_TAG = "restore the tag's records, or use a version (@sha256:HEX) instead of the tag"
 
 
 def who() -> str:
@@ -63,7 +64,29 @@ def manifest(name: str, sha256: str) -> dict:
             f"dataset {name!r} has no version sha256:{sha256}; `kfp-mlops data list {name}` "
             "shows its versions"
         )
-    return json.loads(raw)
+    return parse_manifest(refs.manifest_uri(name, sha256), raw)
+
+
+def _stored_json(uri: str, raw: bytes, what: str, keys: tuple[str, ...], way_out: str) -> dict:
+    """A JSON object the store wrote, or the error saying it is damaged and the way out."""
+    try:
+        found = json.loads(raw)
+        if not isinstance(found, dict) or not all(isinstance(found.get(k), str) for k in keys):
+            raise ValueError(f"not a {what}: an object with {', '.join(keys)}")
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise DataError(
+            f"the {what} {uri} is damaged ({exc}); the store was changed by hand: {way_out}"
+        ) from None
+    return found
+
+
+def parse_manifest(uri: str, raw: bytes) -> dict:
+    """A version's manifest as stored, or the error naming it damaged."""
+    way_out = (
+        "restore it, or remove the version's folder and add the file again (the same bytes "
+        "give the same version)"
+    )
+    return _stored_json(uri, raw, "manifest", ("object", "sha256", "created_at"), way_out)
 
 
 def versions(name: str) -> list[dict]:
@@ -72,8 +95,9 @@ def versions(name: str) -> list[dict]:
         raise unknown_name(name)
     found = listing(f"{refs.root()}{name}/", False)
     shas = [f.rstrip("/").rpartition("sha256=")[2] for f in found if "/sha256=" in f]
-    listed = [get_or_none(refs.manifest_uri(name, s)) for s in shas]
-    return sorted((json.loads(m) for m in listed if m), key=lambda m: m["created_at"])
+    listed = [(uri, get_or_none(uri)) for uri in (refs.manifest_uri(name, s) for s in shas)]
+    found = (parse_manifest(uri, raw) for uri, raw in listed if raw)
+    return sorted(found, key=lambda m: m["created_at"])
 
 
 def _records(name: str, tag: str) -> list[str]:
@@ -87,16 +111,7 @@ def _record(uri: str) -> dict | None:
     raw = get_or_none(uri)
     if raw is None:
         return None
-    try:
-        move = json.loads(raw)
-        if not isinstance(move, dict) or not isinstance(move.get("to"), str):
-            raise ValueError("not a move record (an object with `to`)")
-    except ValueError as exc:
-        raise DataError(
-            f"the tag record {uri} is damaged ({exc}); the store was changed by hand: restore "
-            "it, or use a version (@sha256:HEX) instead of the tag"
-        ) from None
-    return move
+    return _stored_json(uri, raw, "tag record", ("to",), NO_TAG)
 
 
 def current(name: str, tag: str) -> tuple[int, dict] | None:
@@ -105,10 +120,13 @@ def current(name: str, tag: str) -> tuple[int, dict] | None:
     if not records:
         return None
     last = records[-1]
+    seq = last.rpartition("/")[2].removesuffix(".json")
+    if not seq.isdigit():  # a record is named by its zero-padded seq; this one was put by hand
+        raise DataError(f"{last} is no tag record (those are named NNNNNNNN.json): {NO_TAG}")
     move = _record(last)
     if move is None:  # listed, then gone: the store is being changed by hand
         raise DataError(f"the tag record {last} vanished while being read; try again")
-    return int(last.rpartition("/")[2].removesuffix(".json")), move
+    return int(seq), move
 
 
 def tag_history(name: str, tag: str) -> list[dict]:

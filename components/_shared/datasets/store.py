@@ -28,6 +28,7 @@ from components._shared.datasets.catalog import (
     manifest,
     names,
     now,
+    parse_manifest,
     read_verified,
     resolve,
     resolve_ref,
@@ -161,7 +162,7 @@ def add_file(
         existing = body if created else get_or_none(refs.manifest_uri(name, sha256))
     if tag:
         move_tag(name, tag, sha256, user)
-    return json.loads(existing), created
+    return parse_manifest(refs.manifest_uri(name, sha256), existing), created
 
 
 def _check_stored(name: str, uri: str, sha256: str) -> None:
