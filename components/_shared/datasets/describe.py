@@ -53,17 +53,31 @@ def _parquet(path: Path) -> dict:
     return {"rows": meta.num_rows, "columns": columns, "dtypes": pandas_dtypes(schema, nulls)}
 
 
-def describe(path: str | Path) -> dict:
+def table_file(path: str | Path) -> tuple[Path, str]:
+    """A local table file and its format ("csv" or "parquet"), looked at but not read.
+
+    Raises:
+        DataError: An unknown suffix (refused unread), or no such file.
+    """
+    path = Path(str(path).removeprefix("file://"))
+    fmt = table_format(str(path))
+    if not path.is_file():
+        raise DataError(f"cannot read {path}: no such file")
+    return path, fmt
+
+
+def describe(path: str | Path, sha256: str = "") -> dict:
     """The manifest facts of a local table file: format, bytes, sha256, rows, columns, dtypes.
+
+    Args:
+        path: The local .csv, .parquet or .pq file.
+        sha256: Its hash when the caller has just computed it (`file_sha256`); empty: hashed here.
 
     Raises:
         DataError: No such file, an unknown suffix, or content that is no table (empty,
             header-only, unparseable).
     """
-    path = Path(str(path).removeprefix("file://"))
-    fmt = table_format(str(path))  # an unknown suffix is refused unread
-    if not path.is_file():
-        raise DataError(f"cannot read {path}: no such file")
+    path, fmt = table_file(path)
     if fmt == "csv":
         frame = parse_table(read_bytes(str(path)), str(path))
         found = {
@@ -73,4 +87,5 @@ def describe(path: str | Path) -> dict:
         }
     else:
         found = _parquet(path)
-    return {"format": fmt, "bytes": path.stat().st_size, "sha256": file_sha256(path)} | found
+    sha256 = sha256 or file_sha256(path)
+    return {"format": fmt, "bytes": path.stat().st_size, "sha256": sha256} | found

@@ -38,7 +38,7 @@ from components._shared.datasets.catalog import (
     versions,
     who,
 )
-from components._shared.datasets.describe import describe, file_sha256
+from components._shared.datasets.describe import describe, file_sha256, table_file
 from components._shared.datasets.objects import get_or_none, put_new, put_new_file
 from components._shared.datasets.refs import parse_ref
 from components._shared.datasets.streaming import Progress, copy, fetch_parts, open_parts
@@ -104,7 +104,8 @@ def add_file(
 
     Everything is checked before the first write: the name, tag and parents, that the file is
     a table. The same bytes give the same version: storing them again writes nothing and
-    returns the version as it was first stored (its manifest unchanged).
+    returns the version as it was first stored (its manifest unchanged), without parsing the
+    file again (a training run re-reading the same CSV would parse it twice for nothing).
 
     Args:
         path: The local .csv, .parquet or .pq file.
@@ -129,12 +130,12 @@ def add_file(
     if tag:
         refs.check_tag(tag)
     pinned = _parents(parents)
-    path = Path(str(path).removeprefix("file://"))
-    facts = describe(path)  # a file that is no table is refused before any write
-    sha256 = facts["sha256"]
+    path, _ = table_file(path)  # an unknown suffix or a missing file is refused unread
+    sha256 = file_sha256(path)
     created = False
     existing = get_or_none(refs.manifest_uri(name, sha256))
     if existing is None:
+        facts = describe(path, sha256)  # a file that is no table is refused before any write
         uri = refs.data_uri(name, sha256, ".csv" if facts["format"] == "csv" else ".parquet")
         if not put_new_file(uri, path):
             # A crashed earlier add left the bytes: keep them only if they are these bytes.
