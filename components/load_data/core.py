@@ -47,15 +47,16 @@ NO_WINDOW = DateWindow()
 
 
 def _check_pinned(uri: str, sha256: str, expected_sha256: str, version: str = "") -> None:
-    if expected_sha256 and sha256 != expected_sha256 and version:
+    if not expected_sha256 or sha256 == expected_sha256:
+        return
+    if version:  # a stored version's bytes changed under it
         raise dataset_store.tampered(version, uri, expected_sha256, sha256)
-    if expected_sha256 and sha256 != expected_sha256:
-        raise DataError(
-            f"the content of {uri} changed: its sha256 is {sha256}, but {expected_sha256} was "
-            "recorded when it was snapshotted (the champion's dataset_sha256 tag); restore the "
-            "original bytes at that URI, or give reference_uri explicitly to compare with "
-            "other data"
-        )
+    raise DataError(
+        f"the content of {uri} changed: its sha256 is {sha256}, but {expected_sha256} was "
+        "recorded when it was snapshotted (the champion's dataset_sha256 tag); restore the "
+        "original bytes at that URI, or give reference_uri explicitly to compare with "
+        "other data"
+    )
 
 
 # What a snapshot would store as a dataset version: the file to store and its sources.
@@ -63,8 +64,8 @@ Kept = tuple[Path, list[dict]]
 
 
 def _snapshot_csv(
-    uri: str, destination: Path, expected_sha256: str, version: str, spool: Path
-) -> tuple[Snapshot, Kept]:
+    uri: str, destination: Path, expected_sha256: str, version: str, spool: Path | None
+) -> tuple[Snapshot, Kept | None]:
     # CSV is read whole: its types are inferred from every row (pandas), as they always were.
     data = read_bytes(uri)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -79,6 +80,8 @@ def _snapshot_csv(
         dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
         row_groups=pq.ParquetFile(destination).num_row_groups,
     )
+    if spool is None:  # nothing to store: the bytes are not copied
+        return snap, None
     as_given = spool / "source.csv"
     as_given.write_bytes(data)  # a version holds the bytes as given: its sha256 is this one
     return snap, (as_given, [{"uri": uri, "sha256": sha256}])
@@ -203,12 +206,14 @@ def snapshot(
     partial = destination.with_name(destination.name + ".partial.parquet")
     try:
         with tempfile.TemporaryDirectory(prefix="kfp-mlops-load-") as spool:
+            storing = bool(dataset_name) and not version
             if not collection and table_format(uri) == "csv":
-                snap, kept = _snapshot_csv(uri, partial, expected_sha256, version, Path(spool))
+                keep = Path(spool) if storing else None
+                snap, kept = _snapshot_csv(uri, partial, expected_sha256, version, keep)
             else:
                 found = (Path(spool), window, version)
                 snap, kept = _snapshot_parquet(uri, partial, expected_sha256, *found)
-            if dataset_name and not version:
+            if storing:
                 snap = _store(snap, kept, dataset_name, window, user)
         partial.replace(destination)  # a failed copy leaves no output behind
     finally:
