@@ -8,13 +8,14 @@ keeping the bytes (`content_sha256`).
 """
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from components._shared.errors import DataError
 from components._shared.input_checks import check_scheme
-from components._shared.io.parts import Part, is_collection, parquet_parts
-from components._shared.io.s3 import CHUNK_BYTES, stream_object
+from components._shared.io.parts import Part, is_collection, local_copy, parquet_parts
+from components._shared.io.s3 import stream_object
 
 
 def part_header(uri: str, part: Part) -> bytes:
@@ -34,22 +35,13 @@ def check_size_read(part: Part, read: int) -> None:
 
 
 def _stream(uri: str, sink: Callable[[bytes], object]) -> int:
-    """Feed the bytes of one file or object to `sink`; how many there were."""
+    """Feed the bytes of one file or object to `sink`, keeping none; how many there were."""
     if uri.startswith("s3://"):
         return stream_object(uri, sink)
-    path, total = Path(uri.removeprefix("file://")), 0
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                sink(chunk)
-                total += len(chunk)
-    except FileNotFoundError:
-        raise DataError(f"cannot read {uri}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"cannot read {uri}: it is a directory") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {uri}: {exc.strerror}") from exc
-    return total
+    sizes = []
+    # A local file is read in place by the one local reader (its spool is unused).
+    local_copy(uri, Path(os.devnull), lambda chunk: (sink(chunk), sizes.append(len(chunk))))
+    return sum(sizes)
 
 
 def content_sha256(uri: str) -> str:
