@@ -3,7 +3,24 @@
 import argparse
 import json
 
-DEFAULT_LAST_DAYS = 30  # the monitoring pipeline's retrain_last_days default
+# Each option left out takes the monitoring pipeline's default for the same step: a default
+# lives in the pipeline signature only (read here from its compiled spec).
+PIPELINE_DEFAULTS = {
+    "last_days": "retrain_last_days",
+    "max_label_delay_days": "max_label_delay_days",
+    "target_column": "target_column",
+    "min_labelled_rows": "min_labelled_rows",
+}
+
+
+def _with_pipeline_defaults(args: argparse.Namespace) -> None:
+    from components._shared.compiled import compiled_spec
+    from kfp_mlops.params.parse import spec_parameters
+
+    declared = spec_parameters(compiled_spec("monitoring"))
+    for option, parameter in PIPELINE_DEFAULTS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, declared[parameter].default)
 
 
 def _build_cmd(args: argparse.Namespace) -> int:
@@ -13,11 +30,13 @@ def _build_cmd(args: argparse.Namespace) -> int:
 
     use_local_stack(required=False)
     dates = bool(args.start_date or args.end_date)
-    last_days = args.last_days if args.last_days is not None else 0 if dates else DEFAULT_LAST_DAYS
+    if dates and args.last_days is None:
+        args.last_days = 0  # dates given: no rolling window
+    _with_pipeline_defaults(args)
     result = build_training_set(
         retrain_data_uri="",
         predictions_uri=args.predictions,
-        window=DateWindow.of(args.start_date, args.end_date, last_days),
+        window=DateWindow.of(args.start_date, args.end_date, args.last_days),
         labels_uri=args.labels,
         label_schema=args.label_schema,
         max_label_delay_days=args.max_label_delay_days,
@@ -65,13 +84,21 @@ def add_build_parser(sub) -> None:
     build.add_argument("--end-date", default="", help="last day (inclusive)")
     build.add_argument(
         "--last-days", type=int, default=None, metavar="N",
-        help=f"the last N days up to today (default {DEFAULT_LAST_DAYS} without dates)",
+        help="the last N days up to today (default without dates: the monitoring pipeline's "
+        "retrain_last_days)",
     )  # fmt: skip
-    build.add_argument("--max-label-delay-days", type=float, default=30.0, metavar="DAYS")
-    build.add_argument("--target-column", default="risk", help="the labels' column name")
+    build.add_argument(
+        "--max-label-delay-days", type=float, metavar="DAYS",
+        help="default: the monitoring pipeline's",
+    )  # fmt: skip
+    build.add_argument(
+        "--target-column", help="the labels' column name (default: the monitoring pipeline's)"
+    )
     build.add_argument(
         "--no-champion-data", action="store_true", help="leave the champion's data out"
     )
-    build.add_argument("--min-labelled-rows", type=int, default=200, metavar="N")
+    build.add_argument(
+        "--min-labelled-rows", type=int, metavar="N", help="default: the monitoring pipeline's"
+    )
     build.add_argument("--output", choices=("text", "json"), default="text")
     build.set_defaults(func=_build_cmd)
