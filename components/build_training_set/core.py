@@ -8,10 +8,10 @@ from pathlib import Path
 from components._shared.errors import ConfigError
 from components._shared.io.partitions import DateWindow
 from components._shared.labels.accept import accept_labels
+from components._shared.labels.read import read_label_sources
 from components._shared.labels.rowkeys import latest_labels, prepare_labels
 from components.build_training_set import assemble
 from components.build_training_set.champion_data import champion_data
-from components.build_training_set.labelfiles import read_label_files
 from components.build_training_set.logjoin import join_log
 from components.build_training_set.parquet import parquet_bytes
 
@@ -90,7 +90,7 @@ def build_training_set(
         return BuildResult("", NOTHING)
     if min_labelled_rows < 1:
         raise ConfigError(f"min_labelled_rows={min_labelled_rows}; give 1 or more")
-    read, label_sources = read_label_files(labels_uri)
+    read, label_sources = read_label_sources(labels_uri)
     kept, label_counts = accept_labels(read, label_schema)
     labels, nulls = prepare_labels(kept)
     labels, duplicates = latest_labels(labels)

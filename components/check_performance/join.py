@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import DataError
+from components._shared.labels.read import LABEL_FORMAT, VERSION_COLUMN
+from components._shared.labels.rowkeys import latest_labels, prepare_labels, utc
 from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
 
 LABEL_COLUMNS = ("request_id", "label")
-LABEL_FORMAT = "request_id, label[, time][, row][, schema_version]"
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,6 @@ def _require(frame: pd.DataFrame, columns, what: str, hint: str) -> None:
         raise DataError(f"{what} lacks column(s) {missing}; it has {list(frame.columns)}; {hint}")
 
 
-def _utc(values: pd.Series, what: str) -> pd.Series:
-    try:
-        # Naive times are UTC. ISO 8601 first (fast); else each value's own format.
-        try:
-            return pd.to_datetime(values, utc=True, format="ISO8601")
-        except ValueError:
-            return pd.to_datetime(values, utc=True, format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{what}: `time` holds values that are not times: {exc}") from None
-
-
 def _classes(predictions: pd.DataFrame, numeric: bool) -> tuple[list, dict]:
     """The model's classes from its probability columns (sklearn order), and their columns."""
     by_class = {}
@@ -125,10 +115,16 @@ def _check_known(labels: pd.Series, classes: list) -> None:
 
 
 def _predictions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The log rows with their time (UTC), day and row index; repeated rows dropped."""
+    """The log rows with their time (UTC), day and row index; repeated rows dropped.
+
+    Rows are numbered per (request_id, time) as rowkeys.number_rows does, but over the whole
+    window at once, so `rows_in_request` counts the distinct rows of a request id across
+    every logging of it: a label without `row` is ambiguous when any logging had several.
+    (The training-set builder reads one part at a time and counts per logging instead.)
+    """
     preds = frame.copy()
     preds["request_id"] = preds["request_id"].astype(str)
-    preds["time"] = _utc(preds["time"], "the prediction log")
+    preds["time"] = utc(preds["time"], "the prediction log")
     preds["day"] = preds["time"].dt.floor("D")
     if preds["request_id"].is_unique:  # one row per request (the usual log): nothing to number
         preds["row"], preds["rows_in_request"] = 0, 1
@@ -141,28 +137,11 @@ def _predictions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return preds, int(repeated.sum())
 
 
-def _dedupe(labels: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, int]:
-    if "time" in labels.columns:
-        labels = labels.sort_values("time", kind="stable")
-    repeated = labels.duplicated(keys, keep="last")
-    return labels[~repeated], int(repeated.sum())
-
-
 def _labels(frame: pd.DataFrame, numeric: bool, classes: list) -> tuple[pd.DataFrame, int]:
-    keep = [c for c in (*LABEL_COLUMNS, "time", "row") if c in frame.columns]
-    labels = frame[keep].copy()
-    labels["request_id"] = labels["request_id"].astype(str)
-    nulls = labels["label"].isna()
-    labels = labels[~nulls]
+    """The labels with a value (rowkeys.prepare_labels), typed as the model's classes."""
+    labels, nulls = prepare_labels(frame)
     labels["label"] = _typed_labels(labels["label"], numeric, classes)
-    if "time" in labels.columns:
-        labels["time"] = _utc(labels["time"], "the labels")
-    if "row" in labels.columns:
-        rows = pd.to_numeric(labels["row"], errors="coerce")
-        if rows.isna().any() or (rows < 0).any() or (rows != rows.round()).any():
-            raise DataError("labels: `row` must be a whole number >= 0 (the instance's index)")
-        labels["row"] = rows.astype("int64")
-    return labels, int(nulls.sum())
+    return labels, nulls
 
 
 def join_labels(
@@ -183,7 +162,7 @@ def join_labels(
     """
     _require(predictions, JOIN_COLUMNS, "the prediction log", "is it a prediction log?")
     # schema_version is the reader's (components/_shared/labels/read.py): name the file's own.
-    own = labels.drop(columns=["schema_version"], errors="ignore")
+    own = labels.drop(columns=[VERSION_COLUMN], errors="ignore")
     _require(own, LABEL_COLUMNS, "the labels file", f"a labels file holds {LABEL_FORMAT}")
     pred_kind = predictions["prediction"].dtype
     numeric = pd.api.types.is_numeric_dtype(pred_kind) and not pd.api.types.is_bool_dtype(pred_kind)
@@ -198,8 +177,10 @@ def join_labels(
         seen |= set(labelled["label"].unique().tolist())
     classes = sorted(set(classes) | seen)
     _check_known(labelled["label"], classes)
-    keys = ["request_id", "row"] if "row" in labelled.columns else ["request_id"]
-    labelled, repeated_labels = _dedupe(labelled, keys)
+    labelled, repeated_labels = latest_labels(labelled)
+    keys = ["request_id", "row"]
+    if "row" not in labels.columns:  # every label has rowkeys' NO_ROW: join on the request id
+        keys, labelled = ["request_id"], labelled.drop(columns="row")
     targets = preds if len(keys) == 2 else preds[preds["rows_in_request"] == 1]
     merged = labelled.merge(
         targets.drop(columns=[c for c in ("row",) if len(keys) == 1]),

@@ -23,6 +23,7 @@ REASONS = {
     "unversioned": "labels that name no schema version (no schema_version column or metadata)",
     "unknown_class": "labels whose class is not one of their schema version's classes",
 }
+SHOWN_VERSIONS = 10  # versions a sentence names; the counts hold them all
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,11 @@ class LabelCounts:
         seen = {v or "(unversioned)": n for v, n in self.versions_seen.items()}
         if len(seen) < 2:
             return []
+        # A label file may name any number of versions: the sentence names the first few.
+        shown = dict(list(seen.items())[:SHOWN_VERSIONS])
+        more = f" and {len(seen) - len(shown)} more" if len(seen) > len(shown) else ""
         return [
-            f"labels of several schema versions were used together {seen}: pin one "
+            f"labels of several schema versions were used together {shown}{more}: pin one "
             "(label_schema=NAME@vN) so a relabelled class is not mixed with the old one"
         ]
 
@@ -94,6 +98,26 @@ def _chain(records: dict[int, dict], start: int, pinned: int) -> dict[str, str] 
             return None
         names = {old: declared["mapping"].get(now, now) for old, now in names.items()}
     return names
+
+
+def _carried(
+    version: str, name: str, number: int, records: dict[int, dict]
+) -> tuple[str, dict[str, str] | None]:
+    """Why labels of `version` are refused before their classes are read ("" if not).
+
+    Returns:
+        The reason (see REASONS; "" when not refused), and the mapping of the version's
+        class names into the pinned version's (None when refused).
+    """
+    own, at, n = version.partition("@v")
+    if not version:
+        return "unversioned", None
+    if own != name or not at:
+        return "other_schema", None
+    if not n.isdigit() or int(n) not in records or int(n) > number:
+        return "other_version", None
+    chain = _chain(records, int(n), number)
+    return ("other_version", None) if chain is None else ("", chain)
 
 
 def accept_labels(
@@ -137,30 +161,24 @@ def accept_labels(
             f"label schema {name!r} has no version v{number}; it has "
             f"{[f'{name}@v{n}' for n in sorted(records)]}"
         )
+    # One verdict per distinct version (a label file may hold many): only the versions that
+    # can be carried into the pinned one, at most one per stored version, are walked row-wise.
+    chains = {v: _carried(v, name, number, records) for v in seen}
+    reason = versions.map({v: r for v, (r, _) in chains.items()}).astype(object)
+    open_versions = [v for v, (r, _) in chains.items() if not r]
     text = _text(labels["label"])
     mapped_to = pd.Series(pd.NA, index=labels.index, dtype="string")
-    reason = pd.Series("", index=labels.index, dtype=object)
     mapped = 0
-    for version, rows in versions.groupby(versions).groups.items():
-        own, at, n = version.partition("@v")
-        if not version:
-            reason.loc[rows] = "unversioned"
-        elif own != name or not at:
-            reason.loc[rows] = "other_schema"
-        elif not n.isdigit() or int(n) not in records or int(n) > number:
-            reason.loc[rows] = "other_version"
-        else:
-            chain = _chain(records, int(n), number)
-            if chain is None:
-                reason.loc[rows] = "other_version"
-                continue
-            values = text[rows]
-            target = values.map(chain).astype("string")
-            known = values.isna() | target.notna()  # an empty label passes (the join counts it)
-            reason.loc[rows[~known.to_numpy()]] = "unknown_class"
-            mapped_to.loc[rows] = target.where(values.notna(), pd.NA)
-            if int(n) != number:
-                mapped += int(known.sum())
+    carried = versions[versions.isin(open_versions)]
+    for version, rows in carried.groupby(carried).groups.items():
+        chain = chains[version][1]
+        values = text[rows]
+        target = values.map(chain).astype("string")
+        known = values.isna() | target.notna()  # an empty label passes (the join counts it)
+        reason.loc[rows[~known.to_numpy()]] = "unknown_class"
+        mapped_to.loc[rows] = target.where(values.notna(), pd.NA)
+        if int(version.partition("@v")[2]) != number:
+            mapped += int(known.sum())
     keep = (reason == "").to_numpy()
     kept = labels[keep].copy()
     kept["label"] = mapped_to[keep].astype(object).where(mapped_to[keep].notna(), None)

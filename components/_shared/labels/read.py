@@ -7,6 +7,7 @@ A label row says which schema version it follows (`NAME@vN`, see `schemas`):
 A row with neither reads as "" (unversioned); `accept.accept_labels` decides what to do with it.
 """
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +58,8 @@ def file_version(data: bytes, uri: str) -> str:
     return metadata.get(METADATA_KEY.encode(), b"").decode("utf-8", "replace").strip()
 
 
-def _read_one(uri: str) -> pd.DataFrame:
+def _read_one(uri: str) -> tuple[pd.DataFrame, str]:
+    """One file's rows with their schema_version, and the sha256 of the bytes they came from."""
     table_format(uri)  # an unknown format is refused before any read
     data = read_bytes(uri)
     frame = parse_table(data, uri)
@@ -67,7 +69,26 @@ def _read_one(uri: str) -> pd.DataFrame:
         frame[VERSION_COLUMN] = own.mask(own.isna() | (own == ""), declared).astype(str)
     else:
         frame[VERSION_COLUMN] = declared
-    return frame
+    return frame, hashlib.sha256(data).hexdigest()
+
+
+def read_label_sources(uri: str) -> tuple[pd.DataFrame, list[dict]]:
+    """The labels (as `read_labels`), and each file read: {uri, sha256, kind: "labels"}.
+
+    Each file is listed and read once: the hash recorded is that of the bytes parsed.
+
+    Raises:
+        DataError: As `read_labels`.
+    """
+    check_scheme(uri)
+    files = label_files(uri) if is_collection(uri) else [uri]
+    read = [_read_one(f) for f in files]
+    frames = [frame for frame, _ in read]
+    sources = [
+        {"uri": f, "sha256": digest, "kind": "labels"}
+        for f, (_, digest) in zip(files, read, strict=True)
+    ]
+    return (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]), sources
 
 
 def read_labels(uri: str) -> pd.DataFrame:
@@ -81,7 +102,4 @@ def read_labels(uri: str) -> pd.DataFrame:
         DataError: No such file, an empty or unparseable one, an unknown format, or a
             prefix with no CSV/Parquet file.
     """
-    check_scheme(uri)
-    files = label_files(uri) if is_collection(uri) else [uri]
-    frames = [_read_one(f) for f in files]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return read_label_sources(uri)[0]

@@ -10,9 +10,9 @@ training-set builder share these rules, so a label counts the same way in both.
 import pandas as pd
 
 from components._shared.errors import DataError
+from components._shared.labels.read import LABEL_FORMAT
 
 NO_ROW = -1  # a label without `row`: it names a request of one row
-LABEL_FORMAT = "request_id, label[, time][, row]"
 
 
 def utc(values: pd.Series, what: str) -> pd.Series:

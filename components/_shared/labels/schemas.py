@@ -62,7 +62,8 @@ def get(reference: str) -> dict:
 
     Raises:
         ConfigError: Not of the NAME@vN syntax.
-        DataError: No such schema, or no such version of it (the message lists the versions).
+        DataError: No such schema, or no such version of it (the message lists the versions),
+            or a stored object that is not a version record.
     """
     name, version = definition.parse_ref(reference)
     raw = get_or_none(version_uri(name, version))
@@ -74,7 +75,25 @@ def get(reference: str) -> dict:
             f"label schema {name!r} has no version v{version}; it has "
             f"{[f'{name}@v{n}' for n in known]} (`kfp-mlops labels schema list {name}`)"
         )
-    return json.loads(raw)
+    return _record(raw, version_uri(name, version))
+
+
+def _record(raw: bytes, uri: str) -> dict:
+    """A stored version's record, or the error naming the object (never a bare JSON error)."""
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:  # JSON and UTF-8 errors alike
+        record, why = None, f"not valid JSON ({exc})"
+    else:
+        why = "not a version record (a JSON object)"
+    fields = ("version", "reference", "sha256", "schema")  # what register and accept read
+    if not isinstance(record, dict) or not all(k in record for k in fields):
+        raise DataError(
+            f"the label schema version {uri} is {why}, not what `kfp-mlops labels schema "
+            "register` writes: the object was changed in the store; restore it from the "
+            "store's versioning or a backup"
+        )
+    return record
 
 
 def records(name: str) -> list[dict]:
