@@ -41,6 +41,11 @@ def decide_promotion(
         value = evaluation.get("compared_value", evaluation.get("primary_value"))
         best = evaluation.get("champion_value")
         if value is None or best is None:
+            if evaluation.get("comparison") == "cannot_judge":  # blessed on thresholds only
+                return False, (
+                    f"not promoted: the evaluation could not compare v{version} with champion "
+                    f"v{seen} fairly (its report says why); v{version} stays challenger"
+                )
             return False, f"not promoted: evaluation recorded no {metric} to compare with v{seen}"
         if value < best:
             return False, f"not promoted: {metric} {value:.4f} < champion v{seen}'s {best:.4f}"
