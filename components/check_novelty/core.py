@@ -7,10 +7,10 @@ the gates still judge what it makes.
 """
 
 import json
-import re
 from dataclasses import dataclass, field
 
 from components._shared.errors import ConfigError
+from components._shared.registry.lineage import flat_hyperparameters
 
 # The parameters that shape the model file: the split (test_size, random_seed), what is
 # learned (target_column) and how (estimator, hyperparameters). Gate thresholds, min_rows,
@@ -61,19 +61,6 @@ def check_parameters(parameters: dict) -> dict:
             "with the champion's; pass the values the retrain trains with"
         )
     return {k: parameters[k] for k in SHAPING}
-
-
-def flat_hyperparameters(hyperparameters: dict, prefix: str = "hp") -> dict[str, str]:
-    """hp.<name> → text, as register_model logs them on the run (nested dicts dotted)."""
-    out: dict[str, str] = {}
-    for key, value in hyperparameters.items():
-        name = f"{prefix}.{key}"
-        if isinstance(value, dict):
-            out |= flat_hyperparameters(value, name)
-        else:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-            out[re.sub(r"[^\w\-./ ]", "_", name)] = text
-    return out
 
 
 def _same_value(a: object, b: object) -> bool:

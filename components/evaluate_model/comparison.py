@@ -82,14 +82,11 @@ def _other_classes(champion: Champion, classes: tuple) -> str | None:
     return None
 
 
-def score_champion(
+def _score_champion(
     champion: Champion, frame: pd.DataFrame, columns: "PredictionColumns", classes: tuple
 ) -> tuple[Scores | None, str | None]:
-    """The champion's scores on the rows, or why it cannot score them."""
+    """The champion's scores on the rows, or why it cannot score them (classes checked first)."""
     model = champion.model
-    problem = _other_classes(champion, classes)
-    if problem:
-        return None, problem
     try:
         features = frame[list(columns.feature_columns)]
         scores = Scores(
@@ -183,7 +180,7 @@ def compare(
     if subset[columns.target_column].nunique() < 2:
         why = "cannot be compared fairly: the unseen rows hold a single class"
         return _cannot(champion, why, **rows)
-    champion_scores, problem = score_champion(champion, subset, columns, scores.classes)
+    champion_scores, problem = _score_champion(champion, subset, columns, scores.classes)
     if champion_scores is None:
         return _cannot(champion, f"could not score the test set ({problem})", **rows)
     challenger = Scores(

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from components._shared.errors import DataError
 from components._shared.image import package_version
+from components._shared.registry.lineage import flat_hyperparameters, param_key
 from components._shared.settings import lineage_env
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
@@ -112,17 +112,14 @@ def _flat(prefix: str, value: object) -> dict[str, object]:
     return {prefix: value}
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^\w\-./ ]", "_", name)  # the characters MLflow accepts in names
-
-
 def run_params(candidate: Candidate) -> dict[str, str]:
     """Run parameters: estimator, hp.<name> (flattened), param.<pipeline parameter>."""
     params = {"estimator": candidate.model.get("estimator")}
-    params |= _flat("hp", candidate.model.get("hyperparameters") or {})
     params |= {f"param.{k}": v for k, v in candidate.parameters.items()}
     text = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in params.items()}
-    return {_key(k): v[:MAX_PARAM_LENGTH] for k, v in text.items()}
+    # hp.<name> in the one form check_novelty reads back and compares.
+    text |= flat_hyperparameters(candidate.model.get("hyperparameters") or {})
+    return {param_key(k): v[:MAX_PARAM_LENGTH] for k, v in text.items()}
 
 
 def run_metrics(candidate: Candidate, gates: dict[str, bool]) -> dict[str, float]:
@@ -133,7 +130,7 @@ def run_metrics(candidate: Candidate, gates: dict[str, bool]) -> dict[str, float
             numbers[f"fairness.{feature}.{name}"] = facts.get(name)
     numbers |= {f"gate.{g}": float(ok) for g, ok in gates.items()}
     return {
-        _key(k): float(v)
+        param_key(k): float(v)
         for k, v in numbers.items()
         if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
     }

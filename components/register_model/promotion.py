@@ -41,6 +41,11 @@ def decide_promotion(
         value = evaluation.get("compared_value", evaluation.get("primary_value"))
         best = evaluation.get("champion_value")
         if value is None or best is None:
+            if evaluation.get("comparison") == "cannot_judge":  # blessed on thresholds only
+                return False, (
+                    f"not promoted: the evaluation could not compare v{version} with champion "
+                    f"v{seen} fairly (its report says why); v{version} stays challenger"
+                )
             return False, f"not promoted: evaluation recorded no {metric} to compare with v{seen}"
         if value < best:
             return False, f"not promoted: {metric} {value:.4f} < champion v{seen}'s {best:.4f}"
@@ -67,23 +72,16 @@ def move_aliases(
     with alias_moves(
         name, who, state, registry=registry, locked="register.lock_acquired"
     ) as aliases:
-        return moves_under_lease(aliases, version, promote=promote, evaluation=evaluation)
-
-
-def moves_under_lease(
-    aliases, version: int, *, promote: bool, evaluation: dict
-) -> tuple[bool, str, int | None]:
-    """`challenger` to this version, then maybe `champion`, with the lease already held."""
-    challenger = aliases.live.get(CHALLENGER)
-    if challenger is None or challenger < version:  # never back to an older one
-        aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
-    current = aliases.live.get(CHAMPION)
-    promoted, reason = decide_promotion(
-        promote=promote, version=version, current_champion=current, evaluation=evaluation
-    )
-    if promoted and current != version:
-        # Tagged before the move: a champion never exists without when and whom it replaced.
-        since = {CHAMPION_SINCE_TAG: datetime.now(UTC).isoformat(timespec="seconds")}
-        previous = {} if current is None else {PREVIOUS_CHAMPION_TAG: str(current)}
-        aliases.move(CHAMPION, version, reason, tags=previous | since, marks=CHAMPION_MARKS)
+        challenger = aliases.live.get(CHALLENGER)
+        if challenger is None or challenger < version:  # never back to an older one
+            aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
+        current = aliases.live.get(CHAMPION)
+        promoted, reason = decide_promotion(
+            promote=promote, version=version, current_champion=current, evaluation=evaluation
+        )
+        if promoted and current != version:
+            # Tagged before the move: a champion never exists without when and whom it replaced.
+            since = {CHAMPION_SINCE_TAG: datetime.now(UTC).isoformat(timespec="seconds")}
+            previous = {} if current is None else {PREVIOUS_CHAMPION_TAG: str(current)}
+            aliases.move(CHAMPION, version, reason, tags=previous | since, marks=CHAMPION_MARKS)
     return promoted, reason, current

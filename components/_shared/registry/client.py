@@ -252,10 +252,18 @@ class Registry:
 
     def create_version(self, name, key, run_id, model_uri, model_id, tags, description) -> int:
         """Create the version with all its tags in one call, so it never exists without them."""
+        from mlflow.exceptions import MlflowException
+
         # If only the answer was lost, the version exists with its tags and the lookup finds it.
         state = "no version, or a fully tagged one a retry reuses; re-run the step"
-        self.ensure_model(name)
         with self.step("registering the model version", state):
+            try:
+                self.client.create_registered_model(
+                    name, description="Registered by kfp-mlops register_model."
+                )
+            except MlflowException as exc:
+                if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                    raise
             found = self.find_or_create(
                 lambda: (self.find_version(name, key) or (None,))[0],
                 lambda: int(
@@ -270,19 +278,6 @@ class Registry:
                 ),
             )
         return int(found)
-
-    def ensure_model(self, name: str) -> None:
-        """Create the registered model (no versions) unless it exists."""
-        from mlflow.exceptions import MlflowException
-
-        with self.step("creating the registered model", NOTHING_REGISTERED):
-            try:
-                self.client.create_registered_model(
-                    name, description="Registered by kfp-mlops register_model."
-                )
-            except MlflowException as exc:
-                if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-                    raise
 
     def aliases(self, name: str, state: str) -> dict[str, int]:
         """The model's aliases right now (alias -> version)."""

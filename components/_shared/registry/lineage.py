@@ -6,16 +6,40 @@ lineage registered already?). The tags are those register_model writes at creati
 as `hp.<name>` parameters.
 """
 
+import json
+import re
 from dataclasses import dataclass, field
 
 from components._shared.registry.champion import version_by_alias
-from components._shared.registry.client import mlflow_client
+from components._shared.registry.client import NOTHING_REGISTERED, mlflow_client
 from components._shared.registry.names import CHAMPION, SHA256_TAG
 from components._shared.settings import mlflow_tracking_uri
 
 # The tags that say where a model came from: the same values mean the same training input.
 LINEAGE_TAGS = ("dataset_sha256", "parameters", "package_version", "git_commit", "image")
 HP_PREFIX = "hp."
+
+
+def param_key(name: str) -> str:
+    """A run parameter's or metric's name with only the characters MLflow accepts."""
+    return re.sub(r"[^\w\-./ ]", "_", name)
+
+
+def flat_hyperparameters(hyperparameters: dict, prefix: str = "hp") -> dict[str, str]:
+    """hp.<name> → text, nested dicts dotted: as register_model logs them and check_novelty reads.
+
+    One definition for both, so a retrain's hyperparameters and the champion's run compare.
+    """
+    out: dict[str, str] = {}
+    for key, value in hyperparameters.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            out |= flat_hyperparameters(value, name)
+        else:
+            out[param_key(name)] = (
+                value if isinstance(value, str) else json.dumps(value, default=str)
+            )
+    return out
 
 
 @dataclass(frozen=True)
@@ -57,8 +81,7 @@ def find_same_model(registry, name: str, tags: dict[str, str]) -> tuple[int, str
 
     `registry` is a client.Registry; its failures are ServiceErrors naming the endpoint.
     """
-    state = "nothing was registered; re-run the step once MLflow answers"
-    with registry.step("looking for the same model file and lineage", state):
+    with registry.step("looking for the same model file and lineage", NOTHING_REGISTERED):
         found = registry.client.search_model_versions(
             f"name = '{name}' and tags.{SHA256_TAG} = '{tags[SHA256_TAG]}'"
         )
