@@ -23,17 +23,15 @@ checkouts are timed the same way:
 """
 
 import argparse
-import json
 import os
 import re
 import statistics
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.local_loop import DATA_URI, REPO, _stack_env
+from benchmarks.local_loop import DATA_URI, REPO, _stack_env, run_local
 
 PHASES = (
     "cli start",
@@ -106,16 +104,7 @@ def phases(run_dir: Path, began: float, ended: float) -> dict[str, float]:
 
 def run_once(checkout: Path, args: list[str], env: dict[str, str]) -> tuple[float, dict]:
     """One `run-local`; returns (wall seconds, seconds per phase)."""
-    cmd = [str(checkout / ".venv" / "bin" / "kfp-mlops"), "run-local", *args, "--output", "json"]
-    began = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=checkout)
-    ended = time.time()
-    try:
-        summary = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        sys.exit(f"run-local printed no summary (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    if summary["status"] != "succeeded":
-        sys.exit(f"{args[0]} run failed: {summary.get('error')}\n{proc.stderr[-2000:]}")
+    began, ended, summary = run_local(args, env, checkout)
     return ended - began, phases(Path(summary["run_dir"]), began, ended)
 
 

@@ -50,19 +50,35 @@ def _task_walls(run_dir: Path) -> dict[str, float]:
     return walls
 
 
+def run_local(
+    args: list[str], env: dict[str, str], checkout: Path = REPO
+) -> tuple[float, float, dict]:
+    """`kfp-mlops run-local ARGS --output json` from CHECKOUT's .venv: (began, ended, summary).
+
+    Began and ended are epoch seconds. Exits, with the end of the CLI's stderr, when it printed
+    no summary or the run did not succeed: a benchmark of a failed run measures nothing.
+    """
+    cmd = [str(checkout / ".venv" / "bin" / "kfp-mlops"), "run-local", *args, "--output", "json"]
+    began = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=checkout)
+    ended = time.time()
+    try:
+        summary = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        sys.exit(f"run-local printed no summary (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    if summary["status"] != "succeeded":
+        sys.exit(f"{args[0]} run failed: {summary.get('error')}\n{proc.stderr[-2000:]}")
+    return began, ended, summary
+
+
 def run_once(env: dict[str, str], warm: bool, profile_dir: Path) -> tuple[float, dict]:
     """One demo run; returns (wall seconds, {task: figures})."""
     env = env | {"KFP_MLOPS_WARM_TASKS": "1" if warm else "0"}
     env["KFP_MLOPS_TASK_PROFILE"] = str(profile_dir)
-    cmd = [str(REPO / ".venv/bin/kfp-mlops"), "run-local", "training", "--output", "json"]
-    cmd += ["--params", "examples/training-german-credit.yaml", "-p", f"data_uri={DATA_URI}"]
-    cmd += ["-p", "model_name=bench-german-credit"]
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-    wall = time.perf_counter() - began
-    summary = json.loads(proc.stdout)
-    if summary["status"] != "succeeded":
-        sys.exit(f"run failed: {summary.get('error')}\n{proc.stderr[-2000:]}")
+    args = ["training", "--params", "examples/training-german-credit.yaml"]
+    args += ["-p", f"data_uri={DATA_URI}", "-p", "model_name=bench-german-credit"]
+    began, ended, summary = run_local(args, env)
+    wall = ended - began
     walls = _task_walls(Path(summary["run_dir"]))
     tasks = {}
     for path in profile_dir.glob("*.json"):

@@ -25,10 +25,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from benchmarks.local_loop import DATA_URI, REPO, _stack_env, _task_walls
+from benchmarks.local_loop import DATA_URI, REPO, _stack_env, _task_walls, run_local
 
 SETTINGS = {
     "libgomp default": {"GOMP_SPINCOUNT": "300000"},
@@ -62,18 +61,10 @@ def fit_once(env: dict[str, str]) -> tuple[float, float]:
 
 def run_once(env: dict[str, str]) -> tuple[float, dict[str, float]]:
     """One demo run; returns (wall seconds, {task: kfp.local's seconds for it})."""
-    cmd = [str(REPO / ".venv/bin/kfp-mlops"), "run-local", "training", "--output", "json"]
-    cmd += ["--params", "examples/training-german-credit.yaml", "-p", f"data_uri={DATA_URI}"]
-    cmd += ["-p", "model_name=bench-task-times"]
-    began = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-    wall = time.perf_counter() - began
-    try:
-        summary = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        sys.exit(f"run-local printed no summary (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    if summary["status"] != "succeeded":
-        sys.exit(f"run failed: {summary.get('error')}\n{proc.stderr[-2000:]}")
+    args = ["training", "--params", "examples/training-german-credit.yaml"]
+    args += ["-p", f"data_uri={DATA_URI}", "-p", "model_name=bench-task-times"]
+    began, ended, summary = run_local(args, env)
+    wall = ended - began
     run_dir = Path(summary["run_dir"])
     if env.get("KFP_MLOPS_WARM_TASKS") != "0":
         warm_log = (run_dir / "warm.log").read_text()

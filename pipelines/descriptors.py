@@ -37,6 +37,7 @@ class Pipeline:
         trains_always: Every successful run trains a model (training); else only on a branch.
         retrain_condition: Display name of the condition under which training runs, if any.
         current_task: Task key of the step that snapshots the data monitored ("" if none).
+        build_task: Task key of the step that builds the retrain's training set ("" if none).
     """
 
     name: str
@@ -48,6 +49,7 @@ class Pipeline:
     trains_always: bool = True
     retrain_condition: str = ""
     current_task: str = ""
+    build_task: str = ""
 
     @property
     def compiled_path(self) -> Path:
@@ -136,6 +138,7 @@ PIPELINES: dict[str, Pipeline] = {
         trains_always=False,
         retrain_condition="retrain needed",
         current_task="load-data-2",
+        build_task="build-training-set",
     ),
     "deploy": Pipeline(
         name="deploy",

@@ -74,6 +74,18 @@ def test_run_checks_a_rule_that_raises_raises_in_run_local_as_before(runner, mon
         checks.by_runner(path)(DEFAULTS | {"min_accuracy": {1}}, DEFAULTS)
 
 
+def _python(script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """SCRIPT run by this interpreter in a new process, from the repository, output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
+
+
 def test_run_checks_run_local_refuses_bad_values_without_importing_gx_or_sklearn(tmp_path):
     script = (
         "import sys\n"
@@ -85,14 +97,7 @@ def test_run_checks_run_local_refuses_bad_values_without_importing_gx_or_sklearn
     )
     env = {**os.environ, "KFP_MLOPS_HOME": str(tmp_path / "home")}
     env.pop("KFP_MLOPS_WARM_TASKS", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
+    proc = _python(script, env)
     assert "HEAVY [] CODE 2" in proc.stdout, proc.stdout + proc.stderr
     assert "max_iterr" in proc.stderr and "min_accuracy=2.0" in proc.stderr
     assert not (tmp_path / "home" / "runs").exists() or not any(
@@ -100,13 +105,6 @@ def test_run_checks_run_local_refuses_bad_values_without_importing_gx_or_sklearn
     )
     # Cold tasks (no runner): the same refusal, checked in the CLI's own process.
     env["KFP_MLOPS_WARM_TASKS"] = "0"
-    cold = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
+    cold = _python(script, env)
     assert "CODE 2" in cold.stdout and cold.stderr == proc.stderr
     assert "'sklearn'" in cold.stdout  # what the warm run spared its CLI process

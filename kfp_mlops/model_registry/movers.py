@@ -18,25 +18,29 @@ def run_pipeline(records) -> str | None:
     return named[0] if named else None
 
 
-def describe(who: str) -> str:
-    """`who` as history shows it: "PIPELINE pipeline run ID", or as recorded.
-
-    S3 that does not answer leaves the recorded mover as it is: the trail is still worth
-    printing without the lookup.
-    """
-    from components._shared.verdicts.gate_records import read_gate_records
-
-    try:
-        pipeline = run_pipeline(read_gate_records(who)) if who else None
-    except Exception:
-        pipeline = None
+def describe(who: str, pipeline: str | None) -> str:
+    """`who` as history shows it: "PIPELINE pipeline run ID", or as recorded (no pipeline)."""
     return who if pipeline is None else f"{pipeline} pipeline run {who}"
 
 
 def with_movers(moves: list[dict]) -> list[dict]:
-    """The moves with each mover described (each distinct mover looked up once)."""
-    seen: dict[str, str] = {}
-    for move in moves:
-        if move["who"] not in seen:
-            seen[move["who"]] = describe(move["who"])
-    return [move | {"who": seen[move["who"]]} for move in moves]
+    """The moves with each mover described (each distinct mover looked up once).
+
+    S3 that does not answer leaves the recorded movers as they are: the trail is still worth
+    printing without the lookup. It is not asked again for the next mover after it failed
+    once: each try waits out the S3 client's timeouts and retries (seconds), so a long trail
+    would otherwise cost that many times over.
+    """
+    from components._shared.verdicts.gate_records import read_gate_records
+
+    described: dict[str, str] = {}
+    asking = True
+    for who in dict.fromkeys(move["who"] for move in moves):
+        pipeline = None
+        if who and asking:
+            try:
+                pipeline = run_pipeline(read_gate_records(who))
+            except Exception:
+                asking = False
+        described[who] = describe(who, pipeline)
+    return [move | {"who": described[move["who"]]} for move in moves]

@@ -15,6 +15,10 @@ from pathlib import Path
 import yaml
 
 _COMPONENTS = Path(__file__).resolve().parents[2] / "components"
+# libyaml when PyYAML has it (as reports.py and retries.py read the spec); never None, which
+# would raise TypeError and quietly drop the spec's order for PRELOAD's.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FUNCTION = "--function_to_execute"
 _MLFLOW = ("mlflow", "mlflow.tracking", "mlflow.artifacts")
 _SKLEARN = tuple(
     f"sklearn.{m}"
@@ -43,21 +47,24 @@ PRELOAD = tuple(
 )
 
 
+def task_function(args: list[str]) -> str | None:
+    """The task function an executor's argv names (`--function_to_execute NAME`), if any."""
+    return args[args.index(_FUNCTION) + 1] if _FUNCTION in args[:-1] else None
+
+
 def task_order(spec_path: Path) -> list[str]:
     """The spec's task functions, those that run on every run first, in dependency order.
 
     Sub-DAGs (an exit handler) are walked in place; tasks under a condition come last.
     """
-    spec = next(yaml.load_all(spec_path.read_text(), Loader=getattr(yaml, "CSafeLoader", None)))
+    spec = next(yaml.load_all(spec_path.read_text(), Loader=_LOADER))
     components = spec.get("components", {})
     executors = spec.get("deploymentSpec", {}).get("executors", {})
     now, later = [], []
 
     def function(component: dict) -> str | None:
-        args = executors.get(component.get("executorLabel"), {}).get("container", {})
-        args = args.get("args", [])
-        flag = "--function_to_execute"
-        return args[args.index(flag) + 1] if flag in args else None
+        container = executors.get(component.get("executorLabel"), {}).get("container", {})
+        return task_function(container.get("args", []))
 
     def walk(dag: dict, out: list[str]) -> None:
         tasks, done = dag.get("tasks", {}), set()

@@ -55,7 +55,7 @@ def summarize_monitoring(pipeline: Pipeline, run_dir: Path, log: str, returncode
     trained = [gates[g] for g in TRAINING_GATES]
     blessed = None if failed or not retrained else all(bool(g and g["passed"]) for g in trained)
     model = _model(pipeline, outputs)
-    builder = outputs.get("build-training-set", {})
+    builder = outputs.get(pipeline.build_task, {})
     not_built = None
     if builder.get("parameters", {}).get("Output") == "":  # the builder's sentence says why
         report = builder.get("artifacts", {}).get("report", {})

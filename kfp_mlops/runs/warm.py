@@ -38,7 +38,7 @@ from pathlib import Path
 
 from kfp_mlops.runs import checks
 from kfp_mlops.runs.executor import run_task
-from kfp_mlops.runs.preload import preload_order
+from kfp_mlops.runs.preload import preload_order, task_function
 from kfp_mlops.runs.taskprofile import PROFILE_ENV
 from kfp_mlops.runs.threads import differs, load_time_settings
 
@@ -209,10 +209,7 @@ class Runner:
             os.close(fd)
         self.tasks[pid] = conn
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        args = request["args"]
-        flag = "--function_to_execute"
-        name = args[args.index(flag) + 1] if flag in args else "?"
-        _log(f"task {pid} started: {name}")
+        _log(f"task {pid} started: {task_function(request['args']) or '?'}")
 
     def _check(self, request: dict, fds: list[int], conn: socket.socket) -> None:
         """Import what the parameter checks need (first, before other preloads), fork them."""
