@@ -306,6 +306,22 @@ def test_a_damaged_manifest_or_tag_record_is_refused_naming_it(root, tmp_path):
         store.tags("credit")
 
 
+def test_a_manifest_pointing_elsewhere_or_a_tag_at_no_version_reads_nothing(root, tmp_path):
+    found, _ = store.add(str(GERMAN_CREDIT), "credit", tag="prod")
+    uri = refs.manifest_uri("credit", found["sha256"])
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_bytes(GERMAN_CREDIT.read_bytes())  # the right bytes, at a place of its own
+    _overwrite(uri, json.dumps(found | {"object": str(elsewhere)}).encode())
+    with pytest.raises(DataError, match=r"manifest .* is damaged \(it names .*elsewhere.csv"):
+        store.read_verified(found["reference"])
+    with pytest.raises(DataError, match=r"not this version's own bytes"):
+        snapshot(found["reference"], tmp_path / "a.parquet")
+    assert not (tmp_path / "a.parquet").exists()
+    _overwrite(f"{root}credit/tags/prod/00000002.json", json.dumps({"to": "../x"}).encode())
+    with pytest.raises(DataError, match=r"00000002.json points at no version \('../x'\)"):
+        store.resolve("dataset://credit@prod")
+
+
 def test_a_stored_record_over_the_input_limit_is_refused_by_its_size(root, monkeypatch):
     found, _ = store.add(str(GERMAN_CREDIT), "credit")
     monkeypatch.setenv("KFP_MLOPS_MAX_INPUT_BYTES", "16")

@@ -8,6 +8,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 from datetime import UTC, datetime
 
 from components._shared.datasets import refs
@@ -18,6 +19,7 @@ from components._shared.io.s3 import parse_s3_uri
 from components._shared.io.whole import read_bytes
 
 USER_ENV = "KFP_MLOPS_USER"
+SEQ = re.compile(r"[0-9]{8,}")  # a tag record's name: its zero-padded seq
 NO_TAG = "restore the tag's records, or use a version (@sha256:HEX) instead of the tag"
 
 
@@ -64,7 +66,19 @@ def manifest(name: str, sha256: str) -> dict:
             f"dataset {name!r} has no version sha256:{sha256}; `kfp-mlops data list {name}` "
             "shows its versions"
         )
-    return parse_manifest(refs.manifest_uri(name, sha256), raw)
+    uri = refs.manifest_uri(name, sha256)
+    found = parse_manifest(uri, raw)
+    # What the store wrote names this version and its own bytes beside the manifest; a
+    # manifest that points anywhere else (another bucket, a local path, a prefix) was
+    # changed by hand, and nothing it names is read.
+    places = {refs.data_uri(name, sha256, suffix) for suffix in (".csv", ".parquet")}
+    if found["sha256"] != sha256 or found["object"] not in places:
+        raise DataError(
+            f"the manifest {uri} is damaged (it names sha256:{found['sha256']} at "
+            f"{found['object']}, not this version's own bytes); the store was changed by hand: "
+            "restore it, or remove the version's folder and add the file again"
+        )
+    return found
 
 
 def _stored_json(uri: str, raw: bytes, what: str, keys: tuple[str, ...], way_out: str) -> dict:
@@ -121,11 +135,13 @@ def current(name: str, tag: str) -> tuple[int, dict] | None:
         return None
     last = records[-1]
     seq = last.rpartition("/")[2].removesuffix(".json")
-    if not seq.isdigit():  # a record is named by its zero-padded seq; this one was put by hand
+    if not SEQ.fullmatch(seq):  # a record is named by its zero-padded seq; this one was put by hand
         raise DataError(f"{last} is no tag record (those are named NNNNNNNN.json): {NO_TAG}")
     move = _record(last)
     if move is None:  # listed, then gone: the store is being changed by hand
         raise DataError(f"the tag record {last} vanished while being read; try again")
+    if not refs.HEX.fullmatch(move["to"]):
+        raise DataError(f"the tag record {last} points at no version ({move['to']!r}): {NO_TAG}")
     return int(seq), move
 
 
