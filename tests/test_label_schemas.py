@@ -125,6 +125,17 @@ def test_accept_refuses_and_counts_each_reason():
     assert any("another schema" in line for line in counts.lines())
 
 
+def test_accept_counts_an_odd_version_number_as_another_version_instead_of_failing():
+    load = lambda name: _records(V1, V2)  # noqa: E731
+    odd = ["credit-risk@v\u00b2", "credit-risk@v" + "9" * 5000, "credit-risk@v-1"]
+    labels = _labels(
+        [("r1", "good", "credit-risk@v2")] + [(f"x{i}", "good", v) for i, v in enumerate(odd)]
+    )
+    kept, counts = accept_labels(labels, "credit-risk@v2", load)
+    assert kept["request_id"].tolist() == ["r1"]
+    assert counts.refusals() == {"other_version": 3}
+
+
 def test_accept_without_a_pin_keeps_all_and_counts_versions_seen():
     labels = _labels([("r1", 1, "a@v1"), ("r2", 0, "a@v2"), ("r3", 1, "a@v2")])
     kept, counts = accept_labels(labels, "")

@@ -7,6 +7,7 @@ not mapped keeps its name) into vN's class names. Everything else is refused and
 never mixed in silently.
 """
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,8 @@ REASONS = {
     "unknown_class": "labels whose class is not one of their schema version's classes",
 }
 SHOWN_VERSIONS = 10  # versions a sentence names; the counts hold them all
+
+VERSION_NUMBER = re.compile(r"[0-9]{1,9}")  # the N of a label's NAME@vN
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def _carried(
         return "unversioned", None
     if own != name or not at:
         return "other_schema", None
-    if not n.isdigit() or int(n) not in records or int(n) > number:
+    # ASCII digits, few: str.isdigit() also takes "²", and int() refuses 4,300+ digits.
+    if not VERSION_NUMBER.fullmatch(n) or int(n) not in records or int(n) > number:
         return "other_version", None
     chain = _chain(records, int(n), number)
     return ("other_version", None) if chain is None else ("", chain)
