@@ -211,6 +211,8 @@ def test_champion_training_data_changed_is_said(credit, challenger, champion_of,
     [
         ({"target_column": TARGET, "test_size": 0.25}, "lacks ['random_seed']"),
         ({"random_seed": 42}, "lacks ['test_size']"),
+        ([0.25, 42], "not a JSON object of parameters"),
+        ({"test_size": 0.25, "random_seed": [42]}, "training split cannot be re-made"),
     ],
 )
 def test_champion_parameters_without_its_split_cannot_judge(

@@ -48,6 +48,8 @@ def _parameters(tags: dict[str, str]) -> dict:
         found = json.loads(text) if text else {}
     except json.JSONDecodeError:
         raise CannotJudge("its parameters tag is not JSON") from None
+    if not isinstance(found, dict):
+        raise CannotJudge("its parameters tag is not a JSON object of parameters")
     missing = [k for k in ("test_size", "random_seed") if found.get(k) in (None, "")]
     if missing:
         raise CannotJudge(
@@ -108,6 +110,7 @@ def training_rows(champion: Champion, target_column: str) -> TrainingRows:
         train, _ = split_rows(frame, target, float(parameters["test_size"]), int(seed))
     except (DataError, ConfigError) as exc:
         raise CannotJudge(f"its training data cannot be read: {exc}") from None
-    except (KeyError, ValueError) as exc:  # no such target column; a split sklearn refuses
+    # No such target column; a seed or test_size that is no number; a split sklearn refuses.
+    except (KeyError, TypeError, ValueError) as exc:
         raise CannotJudge(f"its training split cannot be re-made: {exc}") from None
     return TrainingRows(train, source)
