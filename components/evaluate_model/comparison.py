@@ -152,7 +152,9 @@ def compare(
     if champion is None:
         return Comparison("first run: no champion to compare; judged on thresholds only", True)
     if champion.model is None:
-        return _cannot(champion, f"could not score the test set ({champion.problem})")
+        return _cannot(
+            champion, f"could not score the test set ({champion.problem})", test_rows=total
+        )
     problem = _other_classes(champion, scores.classes)
     if problem:  # whatever the rows, before reading its training data
         return _cannot(champion, f"could not score the test set ({problem})", test_rows=total)
