@@ -188,3 +188,9 @@ def test_run_summary_text_shows_live_performance_below_and_skipped(failing):
     assert "· precision below 0.8 on each of the last 3 judged days" in text
     summary["gates"]["live_performance"] = None
     assert "  live_performance not run" in render_text(summary)
+    # No label to judge on yet: neither passed nor BELOW.
+    said = "cannot judge yet: no labels under s3://labels/"
+    blind = {"passed": False, "reasons": [said], "metrics": {}, "report": {"cannot_judge": True}}
+    summary["gates"]["live_performance"] = blind
+    text = render_text(summary)
+    assert "  live_performance CANNOT JUDGE" in text and "BELOW" not in text

@@ -43,6 +43,8 @@ def _line(value: Any) -> str:
 
 def _verdict(gate: str, result: dict[str, Any]) -> str:
     """A gate's word: a bound it could not judge is neither "passed" nor "BELOW"."""
+    if (result.get("report") or {}).get("cannot_judge"):  # nothing it could judge on
+        return "CANNOT JUDGE"
     statuses = {c.get("status") for c in result.get("checks", {}).values()}
     if "not_judged" in statuses and "failed" not in statuses:
         return "not judged" if result["passed"] else "NOT JUDGED"
