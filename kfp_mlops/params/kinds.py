@@ -105,13 +105,17 @@ class Uri:
         if not value.strip():
             return None if self.optional else "is empty"
         if self.versions and value.startswith("dataset://"):
-            from components._shared.datasets.refs import parse_ref
+            from components._shared.datasets.refs import SYNTAX, parse_ref
             from components._shared.errors import ConfigError
 
             try:
                 parse_ref(value)  # the syntax only: whether it exists is load_data's to say
             except ConfigError as exc:
-                return str(exc).removeprefix(f"bad dataset reference {value!r}")
+                # The detail alone: the message then says what is accepted, once.
+                text, prefix = str(exc), f"bad dataset reference {value!r}"
+                if text.startswith(prefix):
+                    text = text.removeprefix(prefix).lstrip(": ").removesuffix(f"; {SYNTAX}")
+                return f"is not a dataset reference ({text})"
             return None
         try:
             check_scheme(value)  # the same check load_data makes, here before any task runs
