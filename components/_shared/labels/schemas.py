@@ -13,8 +13,8 @@ import os
 from datetime import UTC, datetime
 
 from components._shared.datasets import refs as dataset_refs
+from components._shared.datasets.catalog import who
 from components._shared.datasets.objects import get_or_none, listing, put_new
-from components._shared.datasets.store import who
 from components._shared.errors import ConfigError, DataError
 from components._shared.labels import definition
 
