@@ -432,6 +432,30 @@ def test_join_multi_row_request_labels_by_row_and_without_row_ambiguous(tmp_path
     assert ambiguous.ambiguous_labels == 1 and len(ambiguous.frame()) == 1
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one part", "a later part"])
+def test_join_a_label_without_row_for_a_request_relogged_with_several_rows_is_never_used(
+    tmp_path, split
+):
+    from components._shared.labels.rowkeys import latest_labels, prepare_labels
+    from components.build_training_set.logjoin import join_log
+
+    rows = _log_rows("2026-11-01", 3, "m")
+    rows["request_id"] = "again"  # logged once with one row, then again with two
+    rows.loc[1:, "time"] = rows.loc[1, "time"]
+    folder = tmp_path / "log" / "m" / "date=2026-11-01"
+    folder.mkdir(parents=True)
+    schema = log_schema(INPUTS, CLASSES)
+    parts = [rows.iloc[:1], rows.iloc[1:]] if split else [rows]
+    for n, part in enumerate(parts):
+        table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+        pq.write_table(table, folder / f"part-{n}.parquet")
+    labels, _ = latest_labels(
+        prepare_labels(pd.DataFrame({"request_id": ["again"], "label": ["bad"]}))[0]
+    )
+    joined = join_log(str(tmp_path / "log" / "m"), DateWindow(), labels, 30.0)
+    assert joined.ambiguous_labels == 1 and joined.frame().empty
+
+
 def test_run_outcome_says_why_a_needed_retrain_did_not_happen():
     from kfp_mlops.runs.summaries import _outcome
 

@@ -32,13 +32,15 @@ class LogJoin:
 
     predictions: int = 0
     duplicate_predictions: int = 0  # a labelled row logged twice (the earliest is kept)
-    ambiguous_labels: int = 0  # no `row` for a request of several rows
+    ambiguous_labels: int = 0  # no `row` for a request of several rows (set by join_log)
     late_labels: int = 0
     parts: list[Part] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)  # each part read, with its sha256
     columns: list[str] = field(default_factory=list)  # inputs, in the log's order
     rows: list[pd.DataFrame] = field(default_factory=list)
     seen: set = field(default_factory=set)  # (request_id, row) already joined
+    # Request ids whose label has no `row` and some logging of several rows, in any part.
+    ambiguous: set = field(default_factory=set)
 
     def frame(self) -> pd.DataFrame:
         """The labelled rows: the inputs, `label`, and `request_id`/`row` (the keys)."""
@@ -84,9 +86,12 @@ def _match(part: pd.DataFrame, labels: tuple[Labels, Labels], state: LogJoin) ->
     by_row, whole = (lookup.of(part["request_id"]) for lookup in labels)
     rows = by_row.merge(part, on=["request_id", "row"])
     whole = whole.merge(part, on="request_id")
-    # One label without `row` meets every row of its request: count the label once.
-    state.ambiguous_labels += whole.loc[whole["rows_in_request"] > 1, "request_id"].nunique()
-    return pd.concat([rows, whole[whole["rows_in_request"] == 1]], ignore_index=True)
+    # A label without `row` names one row only if its request never carried several: one
+    # that meets a logging of several rows is ambiguous (counted once, never used), here or
+    # in a part read later (join_log drops what it was used on before).
+    state.ambiguous.update(whole.loc[whole["rows_in_request"] > 1, "request_id"])
+    single = whole[(whole["rows_in_request"] == 1) & ~whole["request_id"].isin(state.ambiguous)]
+    return pd.concat([rows.assign(_whole=False), single.assign(_whole=True)], ignore_index=True)
 
 
 def join_part(
@@ -116,7 +121,7 @@ def join_part(
         late = (matched["time_label"] - matched["time"]) > pd.Timedelta(days=max_label_delay_days)
         state.late_labels += int(late.sum())
         matched = matched[~late.to_numpy()]
-    state.rows.append(matched[[*inputs, "label", "request_id", "row"]])
+    state.rows.append(matched[[*inputs, "label", "request_id", "row", "_whole"]])
 
 
 def join_log(
@@ -143,4 +148,9 @@ def join_log(
         frame, digest = _read_part(part)
         state.sources.append({"uri": part.uri, "sha256": digest, "kind": "prediction log"})
         join_part(frame, split, max_label_delay_days, state)
+    state.ambiguous_labels = len(state.ambiguous)
+    state.rows = [
+        r[~(r["_whole"] & r["request_id"].isin(state.ambiguous))].drop(columns="_whole")
+        for r in state.rows
+    ]
     return state
