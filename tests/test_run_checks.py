@@ -64,6 +64,19 @@ def test_run_checks_no_runner_or_a_gone_one_checks_in_this_process(tmp_path):
     assert checks.by_runner(str(tmp_path / "no.sock"))(BAD, DEFAULTS) == expected
 
 
+def test_run_checks_a_runner_that_never_answers_costs_the_timeout_then_checks_here(
+    tmp_path, monkeypatch
+):
+    import socket
+
+    monkeypatch.setattr(checks, "ASK_TIMEOUT_S", 0.3)
+    path = str(tmp_path / "silent.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.bind(path)
+        silent.listen()  # accepts into the backlog, reads nothing, never answers
+        assert checks.by_runner(path)(BAD, DEFAULTS) == checks.in_process(BAD, DEFAULTS)
+
+
 def test_run_checks_a_rule_that_raises_raises_in_run_local_as_before(runner, monkeypatch):
     path, _ = runner
     # A value the rules cannot even compare (a set is no JSON value): TypeError in the forked

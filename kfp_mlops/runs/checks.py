@@ -8,7 +8,8 @@ same cores. Now it sends the values to the runner, which imports what the checks
 (kfp_mlops/params/rules.py `problems`) and answers with their messages. Nothing runs in the
 runner itself.
 
-Whatever goes wrong on the way (no runner, a runner that went away, a check that raised)
+Whatever goes wrong on the way (no runner, a runner that went away or does not answer within
+ASK_TIMEOUT_S, a check that raised)
 makes `run-local` check in its own process instead, as it did before: the answer is the same,
 only slower, and an exception a rule raises is raised there as before.
 """
@@ -38,6 +39,9 @@ CHECK_IMPORTS = (
     "kfp_mlops.params.rules",
 )
 REQUEST_KEY = "check"
+# A runner that hangs (stopped, swapped out) costs a check this long at most, then the check
+# runs in this process.
+ASK_TIMEOUT_S = 60.0
 
 
 def imports_for(values: Mapping[str, Any]) -> list[str]:
@@ -70,6 +74,7 @@ def _ask(path: str, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> l
     data = json.dumps(request).encode()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(ASK_TIMEOUT_S)
             sock.connect(path)
             # The runner's protocol carries three descriptors; a check does not use them.
             socket.send_fds(sock, [struct.pack("!Q", len(data))], [0, 1, 2])
