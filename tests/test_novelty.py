@@ -142,12 +142,24 @@ def test_novelty_says_its_reason_in_report_record_and_pushed_series():
 
 
 def test_notification_of_a_skipped_retrain_says_nothing_new():
-    gates = [Verdict("drift", False, "drifted"), Verdict("novelty", False, "nothing new ...")]
+    skipped = Verdict("novelty", False, "nothing new to learn from: same data ...")
+    gates = [Verdict("drift", False, "drifted"), skipped]
     note = build_notification(
         state="SUCCEEDED", pipeline="monitoring", model="m", run_id="r", gates=gates
     )
     assert note.status == NOTHING_NEW == "succeeded, nothing new to learn from"
     assert note.blessed is None
+
+
+def test_notification_of_a_retrain_skipped_for_want_of_a_training_set_does_not_say_nothing_new():
+    from components.check_novelty.core import NO_DATA
+    from components.notify.core import RETRAIN_SKIPPED
+
+    gates = [Verdict("drift", False, "drifted"), Verdict("novelty", False, NO_DATA)]
+    note = build_notification(
+        state="SUCCEEDED", pipeline="monitoring", model="m", run_id="r", gates=gates
+    )
+    assert note.status == RETRAIN_SKIPPED == "succeeded, retrain skipped"
 
 
 # -- the content hash load_data records, computed without a copy -----------------------------

@@ -4,8 +4,10 @@ A run ends one of five ways. "succeeded, blessed": every model gate passed (a mo
 registered, or deployed and promoted). "completed, rejected": the run reached its end but a
 gate said no (an expected outcome, not a failure). "succeeded, no drift": monitoring found
 nothing to retrain. "succeeded, nothing new to learn from": a retrain was needed but the
-novelty check skipped it (same data, parameters and code as the champion, or no training
-set). "failed": a task raised; the message names it when it is known and quotes the error.
+novelty check skipped it (same data, parameters and code as the champion); "succeeded,
+retrain skipped" when it was skipped for another reason its line gives (no training set: too
+few labelled rows). "failed": a task raised; the message names it when it is known and
+quotes the error.
 The drift, live-performance and novelty checks decide whether to retrain rather than judge a
 model, so their "no" never makes a run "rejected".
 """
@@ -18,6 +20,7 @@ BLESSED = "succeeded, blessed"
 REJECTED = "completed, rejected"
 NO_DRIFT = "succeeded, no drift"
 NOTHING_NEW = "succeeded, nothing new to learn from"
+RETRAIN_SKIPPED = "succeeded, retrain skipped"
 SUCCEEDED_PLAIN = "succeeded"
 FAILED = "failed"
 FORMATS = ("slack", "json")
@@ -31,6 +34,7 @@ _ICONS = {
     REJECTED: "⛔",
     NO_DRIFT: "✅",
     NOTHING_NEW: "✅",
+    RETRAIN_SKIPPED: "✅",
     SUCCEEDED_PLAIN: "✅",
     FAILED: "❌",
 }
@@ -52,7 +56,8 @@ class Notification:
     Attributes:
         pipeline: The pipeline that ran.
         model: The model it was about.
-        status: One of BLESSED, REJECTED, NO_DRIFT, NOTHING_NEW, SUCCEEDED_PLAIN, FAILED.
+        status: One of BLESSED, REJECTED, NO_DRIFT, NOTHING_NEW, RETRAIN_SKIPPED,
+            SUCCEEDED_PLAIN, FAILED.
         gates: Each gate's verdict, in display order.
         run_id: The KFP run id.
         run_url: The run's page in the Kubeflow UI ("" when no UI address is configured).
@@ -89,8 +94,9 @@ def final_status(state: str, pipeline: str, gates: Sequence[Verdict]) -> str:
     judged = [g for g in gates if g.gate not in TRIGGER_GATES]
     if judged:
         return BLESSED if all(g.passed for g in judged) else REJECTED
-    if any(g.gate == NOVELTY and not g.passed for g in gates):
-        return NOTHING_NEW  # a retrain was needed and skipped: its line says why
+    skipped = [g for g in gates if g.gate == NOVELTY and not g.passed]
+    if skipped:  # a retrain was needed and skipped: its line says why
+        return NOTHING_NEW if "nothing new to learn from" in skipped[0].line else RETRAIN_SKIPPED
     triggers = [g for g in gates if g.gate in TRIGGER_GATES]
     if pipeline == "monitoring" and triggers and all(g.passed for g in triggers):
         return NO_DRIFT
