@@ -76,7 +76,7 @@ def compare_live(
         metrics: Output numbers: agreement, <metric>_champion/_challenger/_difference[_low,
             _high], requests, labelled_rows, share_difference_<class>, fairness gaps.
         report: Output Markdown verdict. Metadata: passed, cannot_judge, verdict, reasons,
-            notes, versions, counts, agreement, shares, metric values, interval, method,
+            notes, model_name, versions, counts, agreement, shares, metric values, interval, method,
             fairness, settings.
         report_html: Output HTML page: class shares of both models, the difference's interval.
 
@@ -121,7 +121,7 @@ def compare_live(
         metrics.log_metric(name, value)
     write_text(report.path, out.render_markdown(result))
     write_text(report_html.path, render_html(result))
-    report.metadata.update(out.metadata_of(result))
+    report.metadata.update(out.metadata_of(result) | {"model_name": model_name})
     publish(result, model_name, kfp_run_id, time.monotonic() - started)
     tag_challenger(result, model_name, kfp_run_id)
     return result.passed
