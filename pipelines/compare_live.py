@@ -2,13 +2,15 @@
 
 from kfp import dsl
 
-from components.compare_live.component import compare_live
+from components.compare_live.component import compare_live_gate
 from pipelines.exit_handler import notified
 from pipelines.task_settings import step
 
 PIPELINE = "compare-live"  # the pipeline's name, and the `pipeline` label its gate pushes
 
 
+# The component's function is not named compare_live: a task component named like its
+# pipeline ("compare-live") is what kfp's loader takes for the pipeline itself.
 def compare_live_steps(
     model_name: str = "german-credit",
     predictions_uri: str = "s3://kfp-mlops-data/predictions/german-credit/",
@@ -31,7 +33,7 @@ def compare_live_steps(
 ):
     """Judge the shadow's version against the champion on the window's shadowed requests."""
     step(
-        compare_live(
+        compare_live_gate(
             predictions_uri=predictions_uri,
             labels_uri=labels_uri,
             label_schema=label_schema,

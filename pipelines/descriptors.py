@@ -157,7 +157,7 @@ PIPELINES: dict[str, Pipeline] = {
     "compare-live": Pipeline(
         name="compare-live",
         function=_compare_live,
-        gates={"live_comparison": "compare-live"},
+        gates={"live_comparison": "compare-live-gate"},
         register_task="",
         train_task="",
         trains_always=False,

@@ -6,7 +6,7 @@ from components._shared.image import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def compare_live(
+def compare_live_gate(
     predictions_uri: str,
     labels_uri: str,
     label_schema: str,
