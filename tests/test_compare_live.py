@@ -209,3 +209,22 @@ def test_bad_settings_and_inputs_are_named():
         compare_live(log, labels.assign(label=7), **LOOSE)
     with pytest.raises(ConfigError, match="positive_label 'yes'"):
         compare_live(log, labels, positive_label="yes")
+
+
+def test_report_says_the_verdict_the_interval_method_and_charts_both():
+    from xml.etree import ElementTree
+
+    from components.compare_live.chart import interval_chart, render_html
+    from components.compare_live.report import metrics_of, render_markdown
+
+    log, labels = traffic(300, 0.8, 0.8)
+    result = compare_live(log, labels, **LOOSE, max_metric_drop=1.0)
+    page = render_html(result)
+    assert page.count("<svg") == 2
+    ElementTree.fromstring(interval_chart(result))  # well-formed SVG
+    assert "paired bootstrap over requests, 200 resamples, 95 %" in render_markdown(result)
+    assert metrics_of(result)["requests"] == 300.0
+    thin = compare_live(log, None, **LOOSE)
+    assert render_markdown(thin).startswith("# Live comparison: CANNOT JUDGE")
+    assert render_html(thin).count("<svg") == 1  # the shares; no interval without labels
+    assert thin.tag("run-1")["passed"] is False and thin.tag("run-1")["labelled"] == 0
