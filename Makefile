@@ -137,6 +137,7 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.flood
 	$(BIN)/python -m benchmarks.push
 	$(BIN)/python -m benchmarks.performance
+	$(BIN)/python -m benchmarks.compare_live
 	$(BIN)/python -m benchmarks.trainset
 	$(BIN)/python -m benchmarks.signing
 

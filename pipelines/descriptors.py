@@ -113,6 +113,12 @@ def _deploy() -> Callable:
     return deploy
 
 
+def _compare_live() -> Callable:
+    from pipelines.compare_live import compare_live_pipeline
+
+    return compare_live_pipeline
+
+
 PIPELINES: dict[str, Pipeline] = {
     "training": Pipeline(
         name="training",
@@ -144,6 +150,14 @@ PIPELINES: dict[str, Pipeline] = {
         name="deploy",
         function=_deploy,
         gates={"deploy": "deploy-model"},
+        register_task="",
+        train_task="",
+        trains_always=False,
+    ),
+    "compare-live": Pipeline(
+        name="compare-live",
+        function=_compare_live,
+        gates={"live_comparison": "compare-live-gate"},
         register_task="",
         train_task="",
         trains_always=False,

@@ -112,11 +112,33 @@ def summarize_deploy(pipeline: Pipeline, run_dir: Path, log: str, returncode: in
     }
 
 
+def summarize_compare_live(pipeline: Pipeline, run_dir: Path, log: str, returncode: int) -> dict:
+    """The compare-live run summary: `blessed` is whether the challenger held up."""
+    outputs = task_outputs(run_dir)
+    failure_fields = failure(log, returncode)
+    gates = _gates(pipeline, outputs, run_dir)
+    meta = (gates["live_comparison"] or {}).get("report", {})
+    model = None
+    if meta.get("challenger_version"):
+        model = {"name": meta.get("model_name"), "version": _int(meta["challenger_version"])}
+        model |= {"champion_version": _int(meta.get("champion_version") or None)}
+    return {
+        "pipeline": pipeline.name,
+        "status": "failed" if failure_fields else "succeeded",
+        "blessed": None if failure_fields else bool((gates["live_comparison"] or {}).get("passed")),
+        "gates": gates,
+        "model": model,
+        **(failure_fields or {"error": None, "failed_task": None}),
+        "run_dir": str(run_dir),
+    }
+
+
 # The tool's summarizer of each pipeline (the descriptors, a layer below, name none).
 SUMMARIZERS = {
     "training": summarize_training,
     "monitoring": summarize_monitoring,
     "deploy": summarize_deploy,
+    "compare-live": summarize_compare_live,
 }
 
 

@@ -22,6 +22,7 @@ DEFAULT_RUNS_URI = "s3://kfp-mlops-data/runs/"
 GATE_ORDER = (
     "drift",
     "live_performance",
+    "live_comparison",
     "novelty",
     "validation",
     "evaluation",
@@ -35,7 +36,8 @@ class GateRecord:
     """One gate's verdict in one run.
 
     Attributes:
-        gate: validation, evaluation, fairness, drift, live_performance, novelty or deploy.
+        gate: validation, evaluation, fairness, drift, live_performance, live_comparison,
+            novelty or deploy.
         passed: True blessed / no drift / within bounds.
         line: One line for people ("accuracy 0.78 ≥ 0.70, roc_auc 0.80 ≥ 0.70").
         model: The registered model's name.

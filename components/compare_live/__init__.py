@@ -1,0 +1,1 @@
+"""Live comparison gate: the challenger's shadow predictions against the champion's."""
