@@ -84,8 +84,8 @@ def test_live_performance_reads_primary_rows_of_old_and_new_files_only(tmp_path)
 def test_served_split_never_counts_shadow_rows_as_another_versions_traffic(tmp_path):
     from components.check_performance.served import Served, split_served
 
-    frame = pd.concat([pd.DataFrame(rows("a", 2, 0, "1", "primary")),
-                       pd.DataFrame(rows("a", 2, 1, "2", "shadow"))], ignore_index=True)  # fmt: skip
+    parts = [rows("a", 2, 0, "1", "primary"), rows("a", 2, 1, "2", "shadow")]
+    frame = pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
     served = Served(alias="champion", version="1", model="m")
     predictions, _, counted = split_served(frame, LABELS, served)
     assert len(predictions) == 2 and set(predictions["model_version"]) == {"1"}
