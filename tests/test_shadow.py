@@ -156,3 +156,26 @@ def test_a_shadow_that_cannot_be_served_refuses_to_start(models, which, extra, s
     assert done.returncode != 0
     assert re.search(said, done.stderr, re.S), done.stderr
     assert "serving models:/" not in done.stderr
+
+
+@pytest.mark.parametrize("log", ["builtin", "kserve-logger"])
+def test_the_inference_service_renders_the_pinned_shadow_and_its_log(log):
+    from components.deploy_model import render
+    from tests.kserve_schema import problems
+    from tests.test_deploy_render import RESOURCES
+
+    target = render.Target(
+        service="credit", namespace="kubeflow", model_name="credit", version=3,
+        sha256="ab" * 32, image="kfp-mlops:1", service_account="sa",
+        deployment_mode=render.SERVERLESS, prediction_log=log,
+        log_sink_url="http://kfp-mlops-log-sink/", resources=RESOURCES,
+        shadow_version=4, shadow_sha256="cd" * 32,
+    )  # fmt: skip
+    service = render.direct(target)
+    assert problems(service) == []
+    args = service["spec"]["predictor"]["containers"][0]["args"]
+    assert args[:2] == ["serve", "models:/credit/3"]  # the primary answers
+    at = args.index("--shadow")
+    assert args[at : at + 4] == ["--shadow", "models:/credit/4", "--shadow-sha256", "cd" * 32]
+    sink = ["--shadow-log-url", "http://kfp-mlops-log-sink/"]
+    assert (args[-2:] == sink) == (log == "kserve-logger")
