@@ -179,3 +179,37 @@ def test_the_inference_service_renders_the_pinned_shadow_and_its_log(log):
     assert args[at : at + 4] == ["--shadow", "models:/credit/4", "--shadow-sha256", "cd" * 32]
     sink = ["--shadow-log-url", "http://kfp-mlops-log-sink/"]
     assert (args[-2:] == sink) == (log == "kserve-logger")
+
+
+def test_the_sink_logs_ce_endpoint_shadow_as_shadow_joined_apart_from_the_primary():
+    from datetime import UTC, datetime
+
+    from kfp_mlops.serve.metrics import Metrics
+    from kfp_mlops.serve.payloads import input_columns, output_columns
+    from kfp_mlops.serve.sink import Half, Sink, endpoint_of
+
+    assert [endpoint_of(v) for v in ("shadow", "Shadow", "default", "canary", None)] == [
+        "shadow", "shadow", "primary", "primary", "primary",
+    ]  # fmt: skip
+
+    class Kept:  # the PredictionLog's submit, recorded
+        def __init__(self):
+            self.tables = []
+
+        def submit(self, model, when, rows, built, nbytes=0):
+            self.tables.append(built)
+
+    kept = Kept()
+    sink = Sink(kept, Metrics())
+    now = datetime.now(UTC)
+    request = input_columns({"instances": [{"age": 30}]})
+    for endpoint, version in (("primary", "1"), ("shadow", "2")):
+        body = {"predictions": [1], "model_name": "m", "model_version": version}
+        sink.accept("same-id", Half("request", request, {}, "", now, None, 0.0, 0, endpoint))
+        answer = Half("response", output_columns(body), body, "", now, None, 0.0, 0, endpoint)
+        assert sink.accept("same-id", answer)  # each endpoint's pair joins on its own
+    logged = [t.to_pylist()[0] for t in kept.tables]
+    assert [(r["endpoint"], r["model_version"]) for r in logged] == [
+        ("primary", "1"),
+        ("shadow", "2"),
+    ]
