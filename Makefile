@@ -132,6 +132,7 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.datapath
 	$(BIN)/python -m benchmarks.serve
+	$(BIN)/python -m benchmarks.shadow
 	$(BIN)/python -m benchmarks.predlog
 	$(BIN)/python -m benchmarks.checks
 	$(BIN)/python -m benchmarks.flood

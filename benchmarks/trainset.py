@@ -71,6 +71,7 @@ def _day_frame(day: date, n: int, rng: np.random.Generator) -> pd.DataFrame:
     frame.insert(1, "time", times)
     frame.insert(2, "model_name", "bench")
     frame.insert(3, "model_version", "1")
+    frame.insert(4, "endpoint", "primary")
     proba = rng.random(n)
     return frame.assign(prediction=(proba > 0.5).astype("int64"), proba_0=1 - proba)
 

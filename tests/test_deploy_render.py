@@ -32,6 +32,10 @@ def rendered_variants():
         for log in render.LOG_MODES:
             stable = render.direct(target(mode, log, version=1))
             yield f"{mode}-{log}-direct", stable
+            shadowed = dataclasses.replace(
+                target(mode, log, 1), shadow_version=2, shadow_sha256="cd" * 32
+            )
+            yield f"{mode}-{log}-shadow", render.direct(shadowed)
             if mode == render.RAW:
                 continue
             new = target(mode, log, version=2)

@@ -356,8 +356,8 @@ def test_registry_schemas_ask_once_per_version_and_again_only_after_a_miss():
                       "prediction": [1], "latency_seconds": [0.1]})  # fmt: skip
     schema = schemas("m", table)
     assert schema.names == [
-        "request_id", "time", "model_name", "model_version", "age", "amount", "prediction",
-        "latency_seconds",
+        "request_id", "time", "model_name", "model_version", "endpoint", "age", "amount",
+        "prediction", "latency_seconds",
     ]  # fmt: skip
     assert schema.field("amount").type == pa.float64() and schema.field("age").type == pa.int64()
     assert schemas("m", table) == schema and asked == [("m", "2")]  # asked once

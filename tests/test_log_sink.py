@@ -181,8 +181,8 @@ def test_log_sink_process_writes_joined_events_in_the_served_layout(stack):
     assert set(by_model) == {"credit", "other"}
     v1 = by_model["credit"]
     assert list(v1.columns) == [
-        "request_id", "time", "model_name", "model_version", *ROWS[0], "prediction",
-        "latency_seconds",
+        "request_id", "time", "model_name", "model_version", "endpoint", *ROWS[0],
+        "prediction", "latency_seconds",
     ]  # fmt: skip
     assert v1["request_id"].tolist() == [v1_id] * 2 and v1["prediction"].tolist() == [1, 0]
     assert v1["latency_seconds"].tolist() == pytest.approx([0.015, 0.015])

@@ -22,7 +22,8 @@ INPUTS = [("sex", "string"), ("age", "integer"), ("amount", "double"), ("vip", "
 def test_log_schema_orders_facts_inputs_outputs_then_latency_with_their_types():
     schema = log_schema(INPUTS, [0, 1])
     assert schema.names == [
-        "request_id", "time", "model_name", "model_version", "sex", "age", "amount", "vip",
+        "request_id", "time", "model_name", "model_version", "endpoint", "sex", "age", "amount",
+        "vip",
         "prediction", "proba_0", "proba_1", "latency_seconds",
     ]  # fmt: skip
     assert schema.field("time").type == pa.timestamp("us", tz="UTC")

@@ -94,7 +94,7 @@ def test_prediction_log_records_layout_and_one_table_per_flush():
     second = records("r2", when, ("m", "2"), {"age": [50]}, {"prediction": [1]}, 0.001)
     frame = table([first, second, {**second, "extra": ["e"]}]).to_pandas()
     assert list(frame.columns) == [
-        "request_id", "time", "model_name", "model_version", "age", "prediction",
+        "request_id", "time", "model_name", "model_version", "endpoint", "age", "prediction",
         "latency_seconds", "extra",
     ]  # fmt: skip
     assert str(frame["time"].dtype) == "datetime64[us, UTC]"
@@ -224,8 +224,8 @@ def test_prediction_log_server_sigterm_writes_every_row_to_its_partition(model_n
     frame = pd.concat(logs.values(), ignore_index=True)
     assert len(frame) == 142  # zero lost at a clean shutdown
     assert list(frame.columns) == [
-        "request_id", "time", "model_name", "model_version", *FEATURES, "prediction",
-        "proba_0", "proba_1", "latency_seconds",
+        "request_id", "time", "model_name", "model_version", "endpoint", *FEATURES,
+        "prediction", "proba_0", "proba_1", "latency_seconds",
     ]  # fmt: skip
     path = prefix.split("/", 3)[3]
     for key, part in logs.items():

@@ -50,6 +50,7 @@ def _log_rows(day: str, n: int, model: str) -> pd.DataFrame:
             "time": pd.to_datetime([f"{day}T10:00:00Z"] * n) + pd.to_timedelta(range(n), "s"),
             "model_name": model,
             "model_version": "1",
+            "endpoint": "primary",
             "age": [20 + i for i in range(n)],
             "job": ["skilled" if i % 2 else "unskilled" for i in range(n)],
             "amount": [1000.0 + 10 * i for i in range(n)],
@@ -307,6 +308,7 @@ def _credit_log(prefix: str, model: str) -> tuple[str, pd.DataFrame]:
         frame.insert(1, "time", pd.Timestamp(f"{day}T09:00:00Z") + pd.to_timedelta(range(n), "s"))
         frame.insert(2, "model_name", model)
         frame.insert(3, "model_version", "1")
+        frame.insert(4, "endpoint", "primary")
         frame = frame.assign(prediction=1, proba_0=0.3, proba_1=0.7)
         frame["latency_seconds"] = 0.01
         sink = io.BytesIO()

@@ -3,8 +3,14 @@
 The model server and the payload-logger sink write it (kfp_mlops/serve); the live-performance
 gate and the monitoring readers read it. A row is one predicted instance:
 
-    request_id, time, model_name, model_version, <each input>, prediction, proba_<class>...,
-    latency_seconds
+    request_id, time, model_name, model_version, endpoint, <each input>, prediction,
+    proba_<class>..., latency_seconds
+
+`endpoint` says which model answered: "primary" (the answer the client got) or "shadow" (a
+challenger predicting the same rows off the request path, `kfp-mlops serve --shadow`; its
+rows carry the primary's request_id and row order, and the shadow's own model_version, time
+and latency). Files written before the column existed have none: every such row is primary.
+Readers of served traffic, labels and training rows keep `primary_only` rows.
 
 under `<prefix>/<model>/date=YYYY-MM-DD/<HHMMSS>-<uuid>.parquet`. Rows that could not be
 written in that schema go to `<prefix>/_rejected/<model>/date=YYYY-MM-DD/`, with the reason.
@@ -13,6 +19,7 @@ written in that schema go to `<prefix>/_rejected/<model>/date=YYYY-MM-DD/`, with
 import re
 from collections.abc import Iterable, Sequence
 
+import pandas as pd
 import pyarrow as pa
 
 # The facts every row carries beside the model's inputs and outputs, with their types.
@@ -21,10 +28,14 @@ META_TYPES: dict[str, pa.DataType] = {
     "time": pa.timestamp("us", tz="UTC"),
     "model_name": pa.string(),
     "model_version": pa.string(),
+    "endpoint": pa.string(),
     "latency_seconds": pa.float64(),
 }
 META_COLUMNS = tuple(META_TYPES)
-LEADING = META_COLUMNS[:4]  # before the inputs; latency_seconds comes last
+LEADING = META_COLUMNS[:5]  # before the inputs; latency_seconds comes last
+ENDPOINT = "endpoint"  # which model answered: PRIMARY or SHADOW
+PRIMARY = "primary"
+SHADOW = "shadow"
 PREDICTION = "prediction"  # the predicted label
 PROBA_PREFIX = "proba_"  # proba_<class>: the probability of each class, in the model's order
 # What the live-performance gate reads of a row (with the proba_<class> columns).
@@ -105,6 +116,19 @@ def log_schema(inputs: Iterable[tuple[str, str]], classes: Sequence) -> pa.Schem
 def classes_of(columns: Iterable[str]) -> list[str]:
     """The class names of a log's probability columns, in column order (as text)."""
     return [c.removeprefix(PROBA_PREFIX) for c in columns if c.startswith(PROBA_PREFIX)]
+
+
+def primary_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows the clients were answered with: endpoint absent (older files), null or primary.
+
+    Shadow rows repeat the primary's request ids and inputs; counted as served traffic, as
+    labelled rows or as training rows they would count every shadowed request twice.
+    """
+    if ENDPOINT not in frame.columns:
+        return frame
+    endpoint = frame[ENDPOINT]
+    keep = endpoint.isna() | (endpoint == PRIMARY)
+    return frame if bool(keep.all()) else frame[keep.to_numpy()]
 
 
 _SEGMENT = re.compile(r"[^A-Za-z0-9._-]")

@@ -14,7 +14,7 @@ from components._shared.io.partitions import DateWindow, in_window
 from components._shared.io.parts import Part, parquet_parts
 from components._shared.io.whole import read_bytes
 from components._shared.labels.rowkeys import NO_ROW, number_rows, utc
-from components._shared.logformat import META_COLUMNS, PREDICTION, PROBA_PREFIX
+from components._shared.logformat import META_COLUMNS, PREDICTION, PROBA_PREFIX, primary_only
 
 
 def input_columns(names: list[str]) -> list[str]:
@@ -100,7 +100,11 @@ def join_part(
     max_label_delay_days: float,
     state: LogJoin,
 ) -> None:
-    """Add one part's labelled rows to `state` (labels: those with `row`, those without)."""
+    """Add one part's labelled rows to `state` (labels: those with `row`, those without).
+
+    Primary rows only: a shadow's rows repeat the primary's request ids and inputs.
+    """
+    frame = primary_only(frame)
     inputs = input_columns([str(c) for c in frame.columns])
     frame = number_rows(frame)
     frame["time"] = utc(frame["time"], "the prediction log")

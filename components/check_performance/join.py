@@ -14,7 +14,7 @@ import pandas as pd
 from components._shared.errors import DataError
 from components._shared.labels.read import LABEL_FORMAT, VERSION_COLUMN
 from components._shared.labels.rowkeys import latest_labels, prepare_labels, utc
-from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
+from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX, primary_only
 
 LABEL_COLUMNS = ("request_id", "label")
 
@@ -161,6 +161,7 @@ def join_labels(
             not numeric for a numeric target), or a time is unreadable.
     """
     _require(predictions, JOIN_COLUMNS, "the prediction log", "is it a prediction log?")
+    predictions = primary_only(predictions)  # a shadow's rows were never answered with
     # schema_version is the reader's (components/_shared/labels/read.py): name the file's own.
     own = labels.drop(columns=[VERSION_COLUMN], errors="ignore")
     _require(own, LABEL_COLUMNS, "the labels file", f"a labels file holds {LABEL_FORMAT}")

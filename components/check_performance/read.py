@@ -16,7 +16,7 @@ from components._shared.io.s3 import s3_objects
 from components._shared.io.sources import open_source
 from components._shared.io.whole import FORMATS
 from components._shared.labels.read import read_labels
-from components._shared.logformat import JOIN_COLUMNS, PROBA_PREFIX
+from components._shared.logformat import ENDPOINT, JOIN_COLUMNS, PROBA_PREFIX, primary_only
 from components.check_performance.served import VERSION
 
 
@@ -32,7 +32,8 @@ def _plain(table: pa.Table) -> pa.Table:
 def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
     """The log's rows in the window: request_id, time, model_version, prediction, proba_<class>.
 
-    Only those columns are read (a model's inputs stay on S3). Parts of other model versions
+    Primary rows only: a shadow's rows (endpoint "shadow") were never served. Only those
+    columns are read (a model's inputs stay on S3). Parts of other model versions
     may name other classes: a column a part lacks is null there.
 
     Args:
@@ -49,10 +50,13 @@ def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
         source = open_source(part.uri, "prediction log")
         names = source.schema.names
         wanted = [
-            n for n in names if n in JOIN_COLUMNS or n == VERSION or n.startswith(PROBA_PREFIX)
+            n
+            for n in names
+            if n in JOIN_COLUMNS or n in (VERSION, ENDPOINT) or n.startswith(PROBA_PREFIX)
         ]
         tables.append(_plain(source.table(wanted)))
-    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    return primary_only(frame).drop(columns=[ENDPOINT], errors="ignore")
 
 
 def no_labels_yet(uri: str) -> bool:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import DataError
+from components._shared.logformat import primary_only
 
 VERSION = "model_version"  # the log's column (components/_shared/logformat.py: text)
 UNVERSIONED = "unknown"  # how rows logged without a version are counted
@@ -120,6 +121,7 @@ def split_served(
         DataError: An alias is given but no row in the window records a model_version: the
             served version's rows cannot be told apart.
     """
+    predictions = primary_only(predictions)  # a shadow's rows were never served
     if not served.alias or served.version is None:
         return predictions, labels, served
     versions = _versions(predictions)

@@ -74,6 +74,10 @@ class Target:
     min_replicas: int = 1
     auth_token_secret: str = ""  # Secret with key `token`; "" = no token (a mesh, or none)
     verify_signatures: bool = False  # mount the model-signing public key, point the server at it
+    # A second version predicting the same rows off the request path (serve --shadow);
+    # None: no shadow. Its file is pinned like the primary's.
+    shadow_version: int | None = None
+    shadow_sha256: str = ""
 
 
 def check_target(target: Target, canary_traffic_percent: int) -> None:
@@ -127,6 +131,11 @@ def predictor(target: Target) -> dict:
         args.append("--no-log")  # the payload logger (or nobody) records predictions
     if target.auth_token_secret:
         args += ["--auth-token-file", f"{TOKEN_DIR}/{TOKEN_KEY}"]
+    if target.shadow_version is not None:
+        args += ["--shadow", f"models:/{target.model_name}/{target.shadow_version}"]
+        args += ["--shadow-sha256", target.shadow_sha256]
+        if target.prediction_log == KSERVE_LOGGER:  # the sink records the shadow's rows too
+            args += ["--shadow-log-url", target.log_sink_url]
     spec: dict = {
         "serviceAccountName": target.service_account,
         "minReplicas": target.min_replicas,

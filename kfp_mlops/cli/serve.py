@@ -76,17 +76,41 @@ def _serve_cmd(args: argparse.Namespace) -> int:
         connections=_connection_limits(args),
         model_sha256=_pin(args.model_sha256 or os.environ.get(PIN_ENV, "")),
         auth_token_file=args.auth_token_file,
+        shadow=_shadow_options(args),
     )
 
 
-def _pin(value: str) -> str | None:
+def _shadow_options(args: argparse.Namespace) -> dict | None:
+    """The --shadow settings for serve(), or None; shadow flags without --shadow are refused."""
+    if not args.shadow:
+        given = [f for f, v in (("--shadow-sha256", args.shadow_sha256),
+                                ("--shadow-log-url", args.shadow_log_url)) if v]  # fmt: skip
+        if given:
+            raise UsageError(f"{' and '.join(given)} without --shadow: name the shadow model")
+        return None
+    if args.shadow_log_url and not args.no_log:
+        raise UsageError(
+            "--shadow-log-url is for --no-log (a log sink writes the primary's rows too); "
+            "with the built-in log the shadow's rows go to the same log"
+        )
+    if args.shadow_log_url and not re.match(r"https?://", args.shadow_log_url):
+        raise UsageError(f"--shadow-log-url {args.shadow_log_url[:80]!r} is not an http(s) URL")
+    return {
+        "uri": args.shadow,
+        "sha256": _pin(args.shadow_sha256, "--shadow-sha256"),
+        "queue_rows": args.shadow_queue_rows,
+        "log_url": args.shadow_log_url or None,
+    }
+
+
+def _pin(value: str, flag: str = f"--model-sha256 / {PIN_ENV}") -> str | None:
     """The sha256 pin as given, or None; anything but 64 hex digits is a usage error."""
     if not value:
         return None
     if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
         raise UsageError(
-            f"--model-sha256 / {PIN_ENV} {value[:80]!r} is not a sha256 (64 hex digits); give "
-            "the version's model_sha256 tag, or leave it unset"
+            f"{flag} {value[:80]!r} is not a sha256 (64 hex digits); give the version's "
+            "model_sha256 tag, or leave it unset"
         )
     return value.lower()
 
@@ -184,6 +208,30 @@ def add_parser(subparsers) -> None:
         "--no-fast-path", action="store_true",
         help="preprocess through the model's own scikit-learn pipeline even when the numpy "
         "path is verified equal (slower per request; for comparison)",
+    )  # fmt: skip
+    shadow = s.add_argument_group(
+        "shadow: a second version predicting the same rows off the request path "
+        "(docs/serving.md, Shadow traffic)"
+    )
+    shadow.add_argument(
+        "--shadow", metavar="MODEL_URI", default="",
+        help="models:/NAME@ALIAS or models:/NAME/VERSION of the same model: answers still come "
+        "from MODEL_URI alone; the shadow's predictions are logged with endpoint \"shadow\"",
+    )  # fmt: skip
+    shadow.add_argument(
+        "--shadow-sha256", default="",
+        help="refuse to start unless the shadow version's file has this sha256",
+    )  # fmt: skip
+    shadow.add_argument(
+        "--shadow-queue-rows", type=_positive, default=10_000,
+        help="rows waiting for the shadow at most; a request past it is not shadowed (counted "
+        "as dropped) (default 10000)",
+    )  # fmt: skip
+    shadow.add_argument(
+        "--shadow-log-url", metavar="URL", default="",
+        help="with --no-log: post the shadow's rows to this log sink as payload-logger "
+        "CloudEvents (Ce-Endpoint: shadow), as the InferenceService's logger posts the "
+        "primary's",
     )  # fmt: skip
     s.set_defaults(func=_serve_cmd)
 

@@ -45,8 +45,11 @@ class Server:
         limits: Limits,
         metrics: Metrics,
         batching: Batching | None = None,
+        shadow=None,
     ):
         self.served, self.log, self.limits, self.metrics = served, log, limits, metrics
+        self.shadow = shadow  # kfp_mlops.serve.shadow.Shadow, or None
+        self.in_flight = 0  # requests between their check and their answer (shadow budget)
         self.batching = batching or Batching()
         self.batcher: Batcher | None = None
         self.ready = False
@@ -102,7 +105,11 @@ class Server:
         """
         start = time.perf_counter()
         frame = checked_rows(columns, self.served.schema)
-        answer = await self.batcher.submit(frame)
+        self.in_flight += 1
+        try:
+            answer = await self.batcher.submit(frame)
+        finally:
+            self.in_flight -= 1
         latency = time.perf_counter() - start
         self.metrics.rows.labels(self.served.name).inc(len(frame))
         if self.log is not None:
@@ -113,6 +120,8 @@ class Server:
             )  # fmt: skip
             # Partitioned by the registered name, whatever --name the routes answer to.
             self.log.submit(self.served.registered_name, when, len(frame), entry, nbytes)
+        if self.shadow is not None:  # after the answer: the shadow never delays it
+            self.shadow.offer(request_id, frame, columns, nbytes)
         return answer
 
     def metadata(self) -> dict:
@@ -208,6 +217,8 @@ def build_app(server: Server) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
+        if server.shadow is not None:  # warmed up first: the primary's warm-up freezes the gc
+            await run_in_threadpool(server.shadow.start)
         await run_in_threadpool(server.warm_up)
         server.start_batching()
         yield
@@ -215,6 +226,8 @@ def build_app(server: Server) -> FastAPI:
         # uvicorn has let the requests in flight finish; anything still queued is predicted
         # (and its log rows submitted) before the log's last flush below.
         await server.batcher.close()
+        if server.shadow is not None:  # its last rows reach the log before the log closes
+            await run_in_threadpool(server.shadow.close)
         if server.log is not None:
             await run_in_threadpool(server.log.close)
 

@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from components._shared.logformat import PRIMARY
 from kfp_mlops.serve.logtable import Repeat, request_table, to_array, values_of
 
 
@@ -28,6 +29,7 @@ class LoggedRequest(NamedTuple):
     output_names: tuple[str, ...]
     outputs: tuple  # per output name: a tuple of values, or an array (numpy or Arrow)
     latency_seconds: float | None
+    endpoint: str = PRIMARY  # logformat.PRIMARY, or SHADOW for a shadow's rows
 
     @classmethod
     def of(
@@ -40,6 +42,7 @@ class LoggedRequest(NamedTuple):
         labels: "list | pa.Array",
         probabilities: "list[list[float]] | np.ndarray | None",
         latency_seconds: float | None,
+        endpoint: str = PRIMARY,
     ) -> "LoggedRequest":
         """A request as the server logs it: its checked columns and its answer.
 
@@ -57,6 +60,7 @@ class LoggedRequest(NamedTuple):
                 array rows x classes: its columns are kept as arrays); None when the model
                 has none.
             latency_seconds: The request's own latency.
+            endpoint: Which model answered (logformat.PRIMARY or SHADOW).
         """
         inputs, outputs = names
         answer: tuple = (labels if isinstance(labels, pa.Array) else tuple(labels),)
@@ -69,7 +73,9 @@ class LoggedRequest(NamedTuple):
         given = map(columns.__getitem__, inputs)
         # All arrays (see `arrays`) or all lists: one check, not one per column.
         values = tuple(given if isinstance(columns[inputs[0]], pa.Array) else map(tuple, given))
-        return cls(request_id, when, model, inputs, values, outputs, answer, latency_seconds)
+        return cls(
+            request_id, when, model, inputs, values, outputs, answer, latency_seconds, endpoint
+        )
 
     def columns(self) -> dict:
         """The rows by column (see `records`)."""
@@ -80,6 +86,7 @@ class LoggedRequest(NamedTuple):
             {name: values_of(v) for name, v in zip(self.input_names, self.inputs, strict=True)},
             {name: values_of(v) for name, v in zip(self.output_names, self.outputs, strict=True)},
             self.latency_seconds,
+            self.endpoint,
         )
 
 
@@ -99,6 +106,7 @@ def log_entry(
     latency_seconds: float,
     classes: pa.Array | None,
     types: dict[str, pa.DataType],
+    endpoint: str = PRIMARY,
 ) -> "LoggedRequest | pa.Table":
     """What the server queues for one request.
 
@@ -118,20 +126,21 @@ def log_entry(
         latency_seconds: The request's own latency.
         classes: The model's classes as an Arrow array (label = classes[index]), or None.
         types: Arrow types of the input and output columns.
+        endpoint: Which model answered (logformat.PRIMARY, or SHADOW for a shadow's rows).
     """
     large = len(answer.labels) >= ARRAY_ROWS and classes is not None
     if large and answer.codes is not None and answer.proba is not None:
         try:
             entry = LoggedRequest.of(
                 request_id, when, model, names, arrays(columns, types),
-                classes.take(answer.codes), answer.proba, latency_seconds,
+                classes.take(answer.codes), answer.proba, latency_seconds, endpoint,
             )  # fmt: skip
             return request_table([entry], types)
         except (pa.ArrowException, OverflowError, UnicodeError):
             pass  # values the checks let through: queued as they are, the writer sets them aside
     return LoggedRequest.of(
         request_id, when, model, names, columns, answer.labels, answer.probabilities,
-        latency_seconds,
+        latency_seconds, endpoint,
     )  # fmt: skip
 
 
@@ -147,6 +156,7 @@ def records(
     inputs: dict[str, list],
     outputs: dict[str, list],
     latency_seconds: float | None,
+    endpoint: str = PRIMARY,
 ) -> dict[str, list]:
     """The log rows of one request, by column: its facts, each input, each output.
 
@@ -160,6 +170,7 @@ def records(
         "time": Repeat(when, n),
         "model_name": Repeat(model[0], n),
         "model_version": Repeat(model[1], n),
+        "endpoint": Repeat(endpoint, n),
         **inputs,
         **outputs,
         "latency_seconds": Repeat(latency_seconds, n),

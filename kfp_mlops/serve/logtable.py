@@ -25,6 +25,7 @@ class RequestRows(Protocol):
     output_names: tuple[str, ...]
     outputs: tuple
     latency_seconds: float | None
+    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,7 @@ def request_table(requests: "list[RequestRows]", types: dict[str, pa.DataType] |
         "time": repeated("time", [r.when for r in requests]),
         "model_name": repeated("model_name", [r.model[0] for r in requests]),
         "model_version": repeated("model_version", [r.model[1] for r in requests]),
+        "endpoint": repeated("endpoint", [r.endpoint for r in requests]),
     }
     for i, name in enumerate(in_names):
         arrays[name] = _column((r.inputs[i] for r in requests), known.get(name))

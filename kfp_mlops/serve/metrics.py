@@ -77,6 +77,22 @@ class Metrics:
             "kfp_mlops_prediction_log_write_errors", "Failed prediction-log writes (retried)",
             registry=r,
         )  # fmt: skip
+        self.shadow_requests = Counter(
+            "kfp_mlops_shadow_requests",
+            "Requests whose rows the shadow model was to predict, by outcome (predicted; "
+            "dropped: its queue was full; failed: the shadow raised)",
+            ["model", "outcome"], registry=r,
+        )  # fmt: skip
+        self.shadow_queue = Gauge(
+            "kfp_mlops_shadow_queue_rows", "Rows waiting for the shadow model", registry=r
+        )
+        self.shadow_forward = Counter(
+            "kfp_mlops_shadow_log_events",
+            "Shadow request/response pairs posted to the log sink (--shadow-log-url), by "
+            "outcome (sent, dropped: its queue was full, failed: the sink refused or did not "
+            "answer)",
+            ["outcome"], registry=r,
+        )  # fmt: skip
         self.sink_events = Counter(
             "kfp_mlops_log_sink_events", "CloudEvents received by the sink, by type and outcome",
             ["type", "outcome"], registry=r,

@@ -127,6 +127,45 @@ def _log(
     return log.start(), prefix
 
 
+def _load_shadow(options: dict, primary, fast_path: bool):
+    """The shadow model, loaded through the primary's sha-checked loader and checked against it.
+
+    Raises:
+        ConfigError, ModelTrustError, DataError, ServiceError: As load_served, the --shadow
+            URI named; ConfigError also for a shadow whose inputs or classes differ (shadow.py).
+    """
+    from components._shared.errors import KfpMlopsError
+    from kfp_mlops.serve.shadow import check_compatible
+
+    uri = options["uri"]
+    try:
+        shadow = load_served(uri, fast_path=fast_path, pin=options.get("sha256"))
+    except KfpMlopsError as exc:
+        raise type(exc)(
+            f"--shadow {uri} cannot be loaded, so the server does not start: {exc}"
+        ) from None
+    check_compatible(primary, shadow, uri)
+    return shadow
+
+
+def _shadow_runner(options: dict, shadow, metrics: Metrics, log: PredictionLog | None):
+    """The shadow's queue and thread, writing to the log, or posting to --shadow-log-url."""
+    from kfp_mlops.serve.shadow import Shadow, to_log
+    from kfp_mlops.serve.shadowlog import Forwarder
+
+    forwarder, emit, where = None, None, "not logged (--no-log, no --shadow-log-url)"
+    if log is not None:
+        emit, where = to_log(shadow, log), "the prediction log (endpoint shadow)"
+    elif options.get("log_url"):
+        forwarder = Forwarder(options["log_url"], shadow, metrics).start()
+        emit, where = forwarder.emit, f"the log sink at {redact(options['log_url'])}"
+    runner = Shadow(
+        shadow, metrics, emit, max_rows=options.get("queue_rows", 10_000),
+        after_close=forwarder.close if forwarder else None,
+    )  # fmt: skip
+    return runner, f"shadow models:/{shadow.registered_name}/{shadow.version} -> {where}"
+
+
 def serve(
     model_uri: str,
     *,
@@ -140,6 +179,7 @@ def serve(
     connections: ConnectionLimits | None = None,
     model_sha256: str | None = None,
     auth_token_file: str | None = None,
+    shadow: dict | None = None,
 ) -> int:
     """Load the model (errors end the command before a port is bound), then serve until SIGTERM.
 
@@ -157,6 +197,8 @@ def serve(
         model_sha256: The file the deployment pinned (deploy_model renders it); a version
             whose checked file is another one is refused.
         auth_token_file: Bearer tokens every route but health and metrics needs (auth.py).
+        shadow: A second model predicting the same rows off the request path (shadow.py):
+            {"uri", "sha256", "queue_rows", "log_url"}; None: no shadow.
     """
     from threadpoolctl import threadpool_limits
 
@@ -166,14 +208,21 @@ def serve(
     threadpool_limits(1)
     tokens = Tokens(auth_token_file) if auth_token_file else None  # before the model loads
     served = load_served(model_uri, name, fast_path=fast_path, pin=model_sha256)
+    # The shadow loads and is checked before a port is bound: a bad one ends the command.
+    shadowed = _load_shadow(shadow, served, fast_path) if shadow is not None else None
     sock = _bind(host, port, "--port")  # after the model loaded, before anything is said
     metrics = Metrics()
     log, where = _log(metrics, log_options, served.log_schema())
-    server = Server(served, log, limits, metrics, batching)
+    runner, said = None, "no shadow"
+    if shadowed is not None:
+        runner, said = _shadow_runner(shadow, shadowed, metrics, log)
+    server = Server(served, log, limits, metrics, batching, shadow=runner)
+    if runner is not None:
+        runner.busy = lambda: server.in_flight > 0
     print(
         f"serving models:/{served.registered_name}/{served.version} as {served.name!r} on "
         f"http://{host}:{port} (V1, V2, /metrics); prediction log: {redact(where)}; "
-        f"rows reach the model through {served.path}; {_auth_said(tokens)}",
+        f"rows reach the model through {served.path}; {said}; {_auth_said(tokens)}",
         file=sys.stderr,
         flush=True,
     )

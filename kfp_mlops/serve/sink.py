@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from components._shared.logformat import KIND_TYPES, META_TYPES
+from components._shared.logformat import KIND_TYPES, META_TYPES, PRIMARY, SHADOW
 from kfp_mlops.serve.frame import RequestError, check_request_id
 from kfp_mlops.serve.http import RouteMetrics, error_response, parse_json, read_body
 from kfp_mlops.serve.logrows import records
@@ -43,6 +43,17 @@ class Half:
     stamp: datetime | None  # Ce-Time, for the latency only
     arrived: float  # monotonic seconds, for the join deadline
     nbytes: int = 0  # the body's size, against the byte budget of the waiting halves
+    endpoint: str = PRIMARY  # logformat.SHADOW when Ce-Endpoint is "shadow"
+
+
+def endpoint_of(value: str | None) -> str:
+    """The log's endpoint of an event's Ce-Endpoint header.
+
+    `kfp-mlops serve --shadow-log-url` sends its shadow's pairs with `Ce-Endpoint: shadow`;
+    KServe's own logger sends the predictor's endpoint ("default", "canary"), which answered
+    clients: primary.
+    """
+    return SHADOW if (value or "").strip().lower() == SHADOW else PRIMARY
 
 
 def _event_time(value: str | None) -> datetime | None:
@@ -84,7 +95,8 @@ class Sink:
         self.log, self.metrics = log, metrics
         self.join_seconds, self.max_pending = join_seconds, max_pending
         self.max_pending_bytes = max_pending_bytes
-        self.pending: OrderedDict[str, Half] = OrderedDict()
+        # Keyed by (Ce-Id, endpoint): a shadow's pair shares the primary's Ce-Id.
+        self.pending: OrderedDict[tuple[str, str], Half] = OrderedDict()
         self.pending_bytes = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -92,12 +104,13 @@ class Sink:
 
     def accept(self, event_id: str, half: Half) -> bool:
         """Keep a half, or join it with its waiting partner; True when a pair was logged."""
+        key = (event_id, half.endpoint)
         with self.lock:
-            other = self.pending.get(event_id)
+            other = self.pending.get(key)
             if other is None or other.kind == half.kind:
                 if other is not None:  # the same half again: the newer one stands
-                    self._drop(event_id)
-                self.pending[event_id] = half
+                    self._drop(key)
+                self.pending[key] = half
                 self.pending_bytes += half.nbytes
                 # Bounded in count and in bytes: past either, the oldest halves go first.
                 while len(self.pending) > self.max_pending or (
@@ -105,7 +118,7 @@ class Sink:
                 ):
                     self._drop(next(iter(self.pending)))
                 return False
-            del self.pending[event_id]
+            del self.pending[key]
             self.pending_bytes -= other.nbytes
         request, response = (other, half) if half.kind == "response" else (half, other)
         self._log_pair(event_id, request, response)
@@ -128,7 +141,7 @@ class Sink:
         types = {n: KIND_TYPES[k] for n, k in kinds.items() if k is not None}
         rows = records(
             event_id, request.time, (model, version), inputs.values, outputs.values,
-            _latency(request, response),
+            _latency(request, response), response.endpoint,
         )  # fmt: skip
         try:
             built = table([rows], types)
@@ -138,8 +151,8 @@ class Sink:
         self.log.submit(model, request.time, inputs.rows, built)
         self.metrics.sink_events.labels("pair", "logged").inc()
 
-    def _drop(self, event_id: str) -> None:
-        half = self.pending.pop(event_id)
+    def _drop(self, key: tuple[str, str]) -> None:
+        half = self.pending.pop(key)
         self.pending_bytes -= half.nbytes
         self.metrics.sink_unmatched.labels(half.kind).inc()
 
@@ -149,10 +162,10 @@ class Sink:
         dropped = 0
         with self.lock:
             while self.pending:
-                event_id, half = next(iter(self.pending.items()))
+                key, half = next(iter(self.pending.items()))
                 if half.arrived > deadline:
                     break
-                self._drop(event_id)
+                self._drop(key)
                 dropped += 1
         return dropped
 
@@ -164,8 +177,8 @@ class Sink:
         """Count the halves still waiting as unmatched, then flush the log."""
         self.stopping.set()
         with self.lock:
-            for event_id in list(self.pending):
-                self._drop(event_id)
+            for key in list(self.pending):
+                self._drop(key)
         self.log.close()
 
 
@@ -214,6 +227,7 @@ async def _event(request: Request, sink: Sink) -> dict:
     half = Half(
         kind, columns, facts, service, datetime.now(UTC),
         _event_time(request.headers.get("ce-time")), time.monotonic(), len(raw),
+        endpoint_of(request.headers.get("ce-endpoint")),
     )  # fmt: skip
     sink.metrics.sink_events.labels(kind, "accepted").inc()
     joined = sink.accept(event_id, half)
