@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from components._shared.errors import ConfigError, DataError
+from components._shared.logformat import ENDPOINT, PRIMARY, SHADOW
 from components.compare_live.core import compare_live
-from components.compare_live.pairs import ENDPOINT, PRIMARY, SHADOW
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

@@ -15,10 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components._shared.io import s3_client
-from components._shared.logformat import log_schema
+from components._shared.logformat import ENDPOINT, log_schema
 from components._shared.registry.comparisons import read_live_comparison
 from components._shared.verdicts.gate_records import read_gate_records
-from components.compare_live.pairs import ENDPOINT
 from tests.conftest import _gated_run
 from tests.test_compare_live import traffic
 
@@ -33,12 +32,10 @@ def _put(key: str, body: bytes) -> None:
 
 
 def shadow_schema() -> pa.Schema:
-    """The log's schema with `endpoint` after model_version (the shadow branch's column)."""
+    """The log's schema (its `endpoint` column after model_version)."""
     schema = log_schema([("sex", "string")], [0, 1])
-    at = schema.get_field_index("model_version") + 1
-    return (
-        schema if ENDPOINT in schema.names else schema.insert(at, pa.field(ENDPOINT, pa.string()))
-    )
+    assert schema.names.index(ENDPOINT) == schema.names.index("model_version") + 1
+    return schema
 
 
 def _register(name: str) -> tuple[int, int]:

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from components._shared import logformat
 from components._shared.errors import DataError
 from components._shared.labels.rowkeys import NO_ROW, latest_labels, number_rows, prepare_labels
-from components._shared.logformat import PREDICTION, proba_column
+from components._shared.logformat import ENDPOINT, PREDICTION, SHADOW, proba_column
 
-# The shadow branch adds these to logformat; the same values until it lands.
-ENDPOINT = getattr(logformat, "ENDPOINT", "endpoint")
-PRIMARY = getattr(logformat, "PRIMARY", "primary")
-SHADOW = getattr(logformat, "SHADOW", "shadow")
 VERSION = "model_version"
 KEYS = ["request_id", "row"]
 
