@@ -31,6 +31,7 @@ def deploy_steps(
     memory_limit: str = "1Gi",
     min_replicas: int = 1,
     auth_token_secret: str = "",
+    shadow_version: str = "",
 ):
     """Deploy a registered version; canary, judge, promote or roll back."""
     step(
@@ -56,6 +57,7 @@ def deploy_steps(
             memory_limit=memory_limit,
             min_replicas=min_replicas,
             auth_token_secret=auth_token_secret,
+            shadow_version=shadow_version,
             kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ),
         "deploy model",

@@ -252,7 +252,8 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
         min_canary_requests=20, ready_timeout_s=30.0, prediction_log=render.BUILTIN_LOG,
         log_sink_url="", service_account="kfp-mlops-predictor", cpu_request="250m",
         cpu_limit="1", memory_request="512Mi", memory_limit="1Gi", min_replicas=1,
-        auth_token_secret="", kfp_run_id="run-component", metrics=metrics, report=report,
+        auth_token_secret="", shadow_version="", kfp_run_id="run-component", metrics=metrics,
+        report=report,
     )  # fmt: skip
     assert promoted is True
     assert report.metadata["passed"] is True and report.metadata["version"] == 1
@@ -272,6 +273,67 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
     rendered = json.dumps(obj)
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in rendered
     assert os.environ["AWS_ACCESS_KEY_ID"] not in rendered
+
+
+def test_shadow_keeps_the_serving_version_on_all_traffic_and_is_recorded(fake, model):
+    deploy_model(request(model, "shadowed", version="1", percent=0))
+    before = production(model)
+    outcome = deploy_model(request(model, "shadowed", version="1", shadow_version="2"))
+    assert outcome.shadow == 2 and outcome.version == 1 and not outcome.canary
+    assert outcome.metadata()["shadow_version"] == 2
+    args = serving(fake, "shadowed")["spec"]["predictor"]["containers"][0]["args"]
+    sha = client().get_model_version(model, "2").tags["model_sha256"]
+    assert args[args.index("--shadow") :][:4] == [
+        "--shadow", f"models:/{model}/2", "--shadow-sha256", sha
+    ]  # fmt: skip
+    assert args[args.index("--shadow-log-url") + 1] == "http://kfp-mlops-log-sink/"
+    assert production(model) == before == 1  # no alias moves for a shadow
+    record = alias_history(model)[-1]
+    assert record["alias"] == PRODUCTION and record["version"] == record["from_version"] == 1
+    assert record["why"].startswith("v2 shadows v1 on kubeflow/shadowed")
+    assert "v2 shadows v1" in client().get_model_version(model, "2").tags["kfp_mlops.canary.shadow"]
+    # Deploying the serving version again without shadow_version removes the shadow.
+    deploy_model(request(model, "shadowed", version="1", percent=0))
+    args = serving(fake, "shadowed")["spec"]["predictor"]["containers"][0]["args"]
+    assert "--shadow" not in args and production(model) == 1
+
+
+@pytest.mark.parametrize(
+    ("serving_version", "shadow", "message"),
+    [
+        (None, "2", r"does not exist yet, not v1: deploy v1 first \(shadow_version empty\)"),
+        ("2", "3", r"serves v2, not v1: deploy v1 first"),
+        ("1", "1", r"shadow_version '1' is v1, the version it would shadow"),
+        ("1", "9", r"models:/deploy-\w+/9 does not exist"),
+    ],
+)
+def test_shadow_that_cannot_be_added_is_refused_before_anything(
+    fake, model, serving_version, shadow, message
+):
+    service = f"no-shadow-{serving_version or 0}-{shadow}"
+    if serving_version:
+        deploy_model(request(model, service, version=serving_version, percent=0))
+    before = json.dumps(fake.objects.get((NS, service)))
+    with pytest.raises(ConfigError, match=message):
+        deploy_model(request(model, service, version="1", shadow_version=shadow))
+    assert json.dumps(fake.objects.get((NS, service))) == before  # nothing applied
+
+
+def test_shadow_with_other_inputs_or_classes_is_refused_naming_both():
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from components.deploy_model.registry import check_shadow_fits
+
+    frame = pd.DataFrame({"age": [20, 30, 40, 50], "amount": [1, 2, 3, 4]})
+    primary = LogisticRegression().fit(frame, [0, 1, 0, 1])
+    renamed = LogisticRegression().fit(frame.rename(columns={"amount": "sum"}), [0, 1, 0, 1])
+    relabelled = LogisticRegression().fit(frame, ["bad", "good", "bad", "good"])
+    check_shadow_fits("m", (1, primary), (2, LogisticRegression().fit(frame, [1, 0, 1, 0])))
+    with pytest.raises(ConfigError, match=r"shadow v2 has input columns \['age', 'sum'\], v1"):
+        check_shadow_fits("m", (1, primary), (2, renamed))
+    with pytest.raises(ConfigError, match=r"shadow v3 has classes \['bad', 'good'\], v1 \['0'"):
+        check_shadow_fits("m", (1, primary), (3, relabelled))
 
 
 def test_run_local_deploy_without_a_cluster_says_how_to_configure_one(cli, tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ def deploy_model(
     memory_limit: str,
     min_replicas: int,
     auth_token_secret: str,
+    shadow_version: str,
     kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
@@ -73,11 +74,18 @@ def deploy_model(
             mounts to require `Authorization: Bearer` on every route but health and metrics
             (RawDeployment/Standard without a mesh); empty = none (with a mesh, the
             AuthorizationPolicy of `kfp-mlops mesh-policy` or manifests/mesh decides).
+        shadow_version: A version number or alias (`challenger`) to shadow model_version:
+            the service keeps serving model_version (which must already serve all
+            traffic) and the shadow predicts the same requests off the request path, logged
+            as endpoint=shadow for compare-live; no canary, no alias move. Checked like
+            model_version, and refused unless it takes the same inputs and classes. Empty =
+            none (a deploy without it removes a running shadow).
         kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder,
             and where the verdict record goes (`runs/<id>/gates/deploy.json`).
-        metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms.
+        metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms
+            (shadow_version is in the report's metadata).
         report: Output Markdown. Metadata: passed, reasons, deployed, promoted, version,
-            previous_version, canary.
+            previous_version, canary, shadow_version.
 
     The verdict, the canary's numbers and their bounds are pushed to the Pushgateway at
     KFP_MLOPS_PUSHGATEWAY_URL (none set: nothing pushed; a failed push only warns).
@@ -123,8 +131,9 @@ def deploy_model(
         max_canary_error_rate, max_canary_p95_latency_ms, min_canary_requests, canary_window_s
     )
     request = Request(
-        target, model_version, canary_traffic_percent, limits, ready_timeout_s, kfp_run_id
-    )
+        target, model_version, canary_traffic_percent, limits, ready_timeout_s, kfp_run_id,
+        shadow_version=shadow_version,
+    )  # fmt: skip
     outcome = deploy(request, observe_s=canary_observe_s)
     for key, value in outcome.metrics().items():
         metrics.log_metric(key, value)

@@ -10,7 +10,7 @@ from components._shared.registry.names import PRODUCTION
 from components.deploy_model import render
 from components.deploy_model.judge import Thresholds, Verdict, judge
 from components.deploy_model.kube import Cluster, KubeError, KubeForbiddenError
-from components.deploy_model.registry import resolve
+from components.deploy_model.registry import NOTHING, check_shadow_fits, resolve_model
 
 CANARY_TAGS = "kfp_mlops.canary"  # prefix of the version tags recording a canary's outcome
 
@@ -25,6 +25,7 @@ class Request:
     thresholds: Thresholds
     ready_timeout_s: float
     who: str  # the KFP run id: holder of the lease, author of the records
+    shadow_version: str = ""  # a version number or alias to shadow model_version; "" = none
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Outcome:
     reasons: list[str]
     verdict: Verdict | None = None
     steps: list[str] = field(default_factory=list)
+    shadow: int | None = None  # the version shadowing this one (serve --shadow), if any
 
     def metadata(self) -> dict:
         """Report metadata (the gate contract: passed, reasons, plus deploy facts)."""
@@ -52,6 +54,7 @@ class Outcome:
             "version": self.version,
             "previous_version": self.previous,
             "canary": self.canary,
+            "shadow_version": self.shadow,
         }
 
     def metrics(self) -> dict[str, float]:
@@ -84,12 +87,14 @@ def deploy_model(
     """
     render.check_target(request.target, request.canary_traffic_percent)
     cluster = cluster_for(request.target.namespace)  # no cluster: say so before anything else
-    version, sha256 = resolve(request.target.model_name, request.model_version)
+    version, sha256, loaded = resolve_model(request.target.model_name, request.model_version)
     target = replace(request.target, version=version, sha256=sha256)
     current = cluster.get(target.service)
     _check_mode(target, current)
     stable = render.stable_version(current)
     steps: list[str] = []
+    if request.shadow_version.strip():
+        return _shadow(request, target, cluster, stable, steps, loaded)
     if request.canary_traffic_percent == 0 or stable is None or stable == version:
         cluster.apply(render.direct(target))
         steps.append(f"applied {target.service}: all traffic to v{version}")
@@ -99,6 +104,49 @@ def deploy_model(
         _promote(target, request.who, why)
         return Outcome(target.model_name, True, True, version, stable, False, [why], None, steps)
     return _canary(request, target, cluster, current, stable, steps, sleep, observe_s)
+
+
+def _shadow(request, target, cluster, stable, steps, loaded) -> Outcome:
+    """Keep `target.version` on all traffic and add the shadow: no canary, no alias move.
+
+    The shadow predicts the same requests off the request path; its rows go to the log as
+    endpoint=shadow for compare_live. The audit trail records the decision (production kept)
+    and the shadow version is tagged with where it shadows.
+    """
+    name = target.model_name
+    if stable != target.version:
+        serving = f"serves v{stable}" if stable is not None else "does not exist yet"
+        raise ConfigError(
+            f"shadow_version shadows the version that serves all traffic, but "
+            f"{target.namespace}/{target.service} {serving}, not v{target.version}: deploy "
+            f"v{target.version} first (shadow_version empty), or set model_version to the "
+            f"serving version; {NOTHING}"
+        )
+    shadow, shadow_sha, shadow_model = resolve_model(name, request.shadow_version)
+    if shadow == target.version:
+        raise ConfigError(
+            f"shadow_version {request.shadow_version!r} is v{shadow}, the version it would "
+            f"shadow; give the challenger's version or alias (`challenger`); {NOTHING}"
+        )
+    check_shadow_fits(name, (target.version, loaded), (shadow, shadow_model))
+    target = replace(target, shadow_version=shadow, shadow_sha256=shadow_sha)
+    cluster.apply(render.direct(target))
+    steps.append(f"applied {target.service}: all traffic to v{target.version}, v{shadow} shadows")
+    cluster.wait_ready(target.service, request.ready_timeout_s)
+    steps.append("Ready")
+    where = f"{target.namespace}/{target.service}"
+    why = (
+        f"v{shadow} shadows v{target.version} on {where} (predicts the same requests off the "
+        "request path, logged as endpoint=shadow); no canary, no alias move"
+    )
+    record_kept(
+        name, PRODUCTION, shadow, who=request.who, why=why,
+        state=f"{where} runs the shadow; re-run the step to record it",
+        tags={f"{CANARY_TAGS}.shadow": why[:1000]},
+    )  # fmt: skip
+    return Outcome(
+        name, True, True, target.version, stable, False, [why], None, steps, shadow=shadow
+    )
 
 
 def _check_mode(target: render.Target, current: dict | None) -> None:

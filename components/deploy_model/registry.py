@@ -1,5 +1,7 @@
 """Which registered version to deploy, checked: it exists, carries model_sha256, and matches it."""
 
+from typing import Any
+
 from components._shared.errors import ConfigError
 from components._shared.registry.champion import SHA256_TAG, load_version
 from components._shared.registry.client import Registry
@@ -8,7 +10,13 @@ NOTHING = "nothing was deployed"
 
 
 def resolve(model_name: str, model_version: str) -> tuple[int, str]:
-    """The version number and model_sha256 behind a version number or an alias.
+    """The version number and model_sha256 behind a version or an alias (see resolve_model)."""
+    version, sha256, _model = resolve_model(model_name, model_version)
+    return version, sha256
+
+
+def resolve_model(model_name: str, model_version: str) -> tuple[int, str, Any]:
+    """The version number, model_sha256 and loaded model behind a version number or an alias.
 
     The file is downloaded and checked through the one loader (sha256, then the class list)
     before anything is deployed: a version the server would refuse never reaches the cluster.
@@ -44,5 +52,29 @@ def resolve(model_name: str, model_version: str) -> tuple[int, str]:
             f"model {model_name!r} has no alias {wanted!r}; give a version number or one of "
             f"its aliases {sorted(aliases)}; {NOTHING}"
         )
-    load_version(model_name, version)  # ConfigError when absent, ModelTrustError when altered
-    return version, registry.version_tags(model_name, version, NOTHING)[SHA256_TAG]
+    # ConfigError when absent, ModelTrustError when altered
+    loaded = load_version(model_name, version).model
+    return version, registry.version_tags(model_name, version, NOTHING)[SHA256_TAG], loaded
+
+
+def check_shadow_fits(model_name: str, primary: tuple[int, Any], shadow: tuple[int, Any]) -> None:
+    """Refuse a shadow whose inputs or classes are not the primary's (the server would too).
+
+    Both log into one partition of one schema, so the shadow must take the primary's input
+    columns and predict its classes in the same order (kfp_mlops/serve/shadow.py refuses to
+    start otherwise: checked here so that no pod crash-loops on it).
+
+    Raises:
+        ConfigError: Other input columns or other classes, both named.
+    """
+    (version, mine), (other, theirs) = primary, shadow
+    for what, attribute in (("input columns", "feature_names_in_"), ("classes", "classes_")):
+        a, b = getattr(mine, attribute, None), getattr(theirs, attribute, None)
+        a, b = (None if x is None else [str(v) for v in x] for x in (a, b))
+        if a != b:
+            raise ConfigError(
+                f"model {model_name!r}: shadow v{other} has {what} {b}, v{version} {a}; a "
+                f"shadow must take the primary's inputs and predict its classes in order "
+                f"(both log to one schema); shadow a version trained on the same columns; "
+                f"{NOTHING}"
+            )

@@ -6,8 +6,9 @@ from components.deploy_model.core import Outcome
 
 def render_report(outcome: Outcome, service: str, namespace: str) -> str:
     """The report a human reads in the Kubeflow UI."""
+    title = "SHADOW ADDED" if outcome.shadow is not None else verdict(outcome.promoted)
     lines = [
-        f"# Deploy: {verdict(outcome.promoted)}",
+        f"# Deploy: {title}",
         "",
         f"InferenceService `{md_text(namespace)}/{md_text(service)}`, model version "
         f"v{outcome.version}"

@@ -23,6 +23,7 @@ def figures_of(
         "rolled_back": 1.0 if outcome.canary and not outcome.promoted else 0.0,
         "version": float(outcome.version),
         "previous_version": float(outcome.previous or 0),
+        "shadow_version": float(outcome.shadow or 0),
     }
     bounds: dict[str, tuple[float, str]] = {}
     numbers = outcome.verdict.numbers if outcome.verdict else {}
@@ -72,7 +73,9 @@ def _bound(value: float) -> str:
 
 def line_of(outcome: Outcome, limits: Thresholds) -> str:
     """One sentence: what serves now, the canary's numbers against its bounds, and why."""
-    if outcome.promoted:
+    if outcome.shadow is not None:
+        head = f"v{outcome.version} keeps all traffic, v{outcome.shadow} shadows it"
+    elif outcome.promoted:
         head = f"v{outcome.version} promoted to all traffic"
     elif outcome.canary:
         head = f"v{outcome.version} rolled back to v{outcome.previous}"
