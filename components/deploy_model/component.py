@@ -12,6 +12,7 @@ def deploy_model(
     service_name: str,
     namespace: str,
     deployment_mode: str,
+    require_approval: bool,
     canary_traffic_percent: int,
     canary_observe_s: float,
     canary_window_s: int,
@@ -54,6 +55,9 @@ def deploy_model(
         service_name: InferenceService name (DNS label).
         namespace: Namespace; empty = the pod's own (or the kubeconfig context's).
         deployment_mode: Serverless (Knative), Standard or RawDeployment (no canary).
+        require_approval: Refuse, before anything is deployed, a version without an approval
+            (`kfp-mlops approve NAME VERSION --reason TEXT`) or a rejected one; False deploys
+            it anyway and the report says approval was not required.
         canary_traffic_percent: Share for the new version, 0..99; 0 = no canary.
         canary_observe_s: Seconds of live traffic before judging.
         canary_window_s: PromQL window (seconds) the numbers cover.
@@ -87,6 +91,7 @@ def deploy_model(
 
     Raises:
         ConfigError: A setting KServe rejects or ignores; unknown model, version or alias.
+        ApprovalError: require_approval and the version is not approved, or was rejected.
         ModelTrustError: No model_sha256 tag, or the stored file does not match it; with
             KFP_MLOPS_MODEL_PUBLIC_PEM set, a missing or foreign signature (the predictor
             then mounts the same public key and verifies at start).
@@ -123,8 +128,9 @@ def deploy_model(
         max_canary_error_rate, max_canary_p95_latency_ms, min_canary_requests, canary_window_s
     )
     request = Request(
-        target, model_version, canary_traffic_percent, limits, ready_timeout_s, kfp_run_id
-    )
+        target, model_version, canary_traffic_percent, limits, ready_timeout_s, kfp_run_id,
+        require_approval,
+    )  # fmt: skip
     outcome = deploy(request, observe_s=canary_observe_s)
     for key, value in outcome.metrics().items():
         metrics.log_metric(key, value)

@@ -1,6 +1,7 @@
 """Which registered version to deploy, checked: it exists, carries model_sha256, and matches it."""
 
 from components._shared.errors import ConfigError
+from components._shared.registry.approvals import check_approved
 from components._shared.registry.champion import SHA256_TAG, load_version
 from components._shared.registry.client import Registry
 
@@ -46,3 +47,13 @@ def resolve(model_name: str, model_version: str) -> tuple[int, str]:
         )
     load_version(model_name, version)  # ConfigError when absent, ModelTrustError when altered
     return version, registry.version_tags(model_name, version, NOTHING)[SHA256_TAG]
+
+
+def approval_step(model_name: str, version: int, required: bool, state: str = NOTHING) -> str:
+    """The report's approval line; raises ApprovalError (naming `kfp-mlops approve`) without one.
+
+    With `required` False nothing is read: the line says approval was not required.
+    """
+    if not required:
+        return "approval: not required (require_approval=False)"
+    return f"approval: v{version} {check_approved(model_name, version, state).describe()}"
