@@ -6,7 +6,7 @@ lease it checks that the version exists, that the alias is where `--expect-from`
 that the version loads (its file against `model_sha256`, its signature when a public key is
 set, its class list: what `serve` would refuse is never promoted). `production` and `champion`
 need an approval of the version (`kfp-mlops approve`), checked again under the lease, where
-it is seen whole or not at all; a rejected version is never promoted. A champion promoted by
+it is seen whole or not at all; a rejected version is promoted to no alias. A champion promoted by
 hand records the champion it replaced, so `kfp-mlops rollback` can go back to it.
 """
 
@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from components._shared.errors import KfpMlopsError
 from components._shared.registry.aliases import alias_moves
 from components._shared.registry.approvals import (
-    GUARDED,
     UNKNOWN_WHO,
     ApprovalError,
-    check_approved,
+    check_promotable,
     check_version,
 )
 from components._shared.registry.names import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
@@ -65,7 +64,8 @@ def promote(
         UsageError: No reason, an alias MLflow refuses, or nobody to record as the mover.
         PromoteError: No such model or version, the alias is not at `expect_from` (or moved
             while promoting), or the version does not load. Nothing is changed then.
-        ApprovalError: `production`/`champion` and the version is not approved (or rejected).
+        ApprovalError: `production`/`champion` and the version is not approved, or it was
+            rejected (any alias).
         ServiceError: MLflow or S3 failed; LeaseError when another holder keeps the lease.
     """
     from components._shared.registry.client import Registry
@@ -83,9 +83,7 @@ def promote(
         raise PromoteError(str(exc)) from None
     seen = registry.aliases(model, UNCHANGED).get(alias)
     _check_at(model, alias, seen, expect_from, "--expect-from says")
-    guarded = alias in GUARDED
-    if guarded:  # before the download: the quick refusal
-        check_approved(model, version, UNCHANGED, registry)
+    check_promotable(model, version, alias, UNCHANGED, registry)  # before the download
     _check_loads(model, version)
     with alias_moves(model, user, UNCHANGED, registry=registry, rerun=False) as aliases:
         current = aliases.live.get(alias)
@@ -94,8 +92,8 @@ def promote(
                 f"model {model!r}: alias {alias!r} moved from {_at(seen)} to {_at(current)} "
                 f"while promoting; {UNCHANGED}. Check `kfp-mlops history {model}` and re-run"
             )
-        if guarded:  # under the lease: an approval is seen whole, or not at all
-            check_approved(model, version, UNCHANGED, registry)
+        # Under the lease again: a decision is seen whole, or not at all.
+        check_promotable(model, version, alias, UNCHANGED, registry)
         when = datetime.now(UTC).isoformat(timespec="seconds")
         done = {"model": model, "alias": alias, "from": current, "to": version, "by": user,
                 "at": when, "reason": reason, "moved": current != version}  # fmt: skip

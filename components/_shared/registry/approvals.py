@@ -135,6 +135,23 @@ def check_approved(
     return approval
 
 
+def check_promotable(
+    model: str, version: int, alias: str, state: str, registry: Registry | None = None
+) -> Approval | None:
+    """The version's decision, checked for `alias`; ApprovalError names the way out.
+
+    A guarded alias (production, champion) needs an approval; a rejected version goes to no
+    alias.
+    """
+    if alias in GUARDED:
+        return check_approved(model, version, state, registry)
+    registry = registry or Registry()
+    approval = parse_approval(registry.version_tags(model, version, state))
+    if approval is not None and approval.decision == REJECTED:
+        raise ApprovalError(f"{refusal(model, version, approval)}; {state}")
+    return approval
+
+
 def check_version(registry: Registry, model: str, version: int, state: str) -> dict[str, str]:
     """The version's tags; ApprovalError when the model or the version does not exist."""
     from mlflow.exceptions import MlflowException
