@@ -1,13 +1,16 @@
 """Approvals and `promote` on the real stack: consent on the record, under the model's lease.
 
-One module-scoped model with four versions (v1 champion at registration), none approved. The
+One module-scoped model with five versions (v1 champion at registration), none approved. The
 tests run in file order and build on one another's decisions, as a person's week would: v2
-approved and promoted, v3 approved then rejected, v4 crashed half-way, then raced. The deploy
-pipeline's require_approval runs against the fake Kubernetes API (tests/fake_kube_server.py).
+approved and promoted, v3 approved then rejected, v4 crashed half-way, v4 and v5 raced. The
+deploy pipeline's require_approval runs against the fake Kubernetes API
+(tests/fake_kube_server.py).
 """
 
+import io
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -47,10 +50,10 @@ COMPARISON = {
 
 @pytest.fixture(scope="module")
 def model(stack, tmp_path_factory, credit):
-    """A registered model with versions 1 (champion) to 4, none approved."""
+    """A registered model with versions 1 (champion) to 5, none approved."""
     name = unique("approve")
     folder = tmp_path_factory.mktemp("registered")
-    for seed in range(4):
+    for seed in range(5):
         run(folder, artifacts(folder, credit, seed=seed, model_name=name))
     return name
 
@@ -205,7 +208,16 @@ def test_approve_records_evidence_once_then_promote_moves_production(kfp, model,
     )
 
 
-def test_promote_forward_sideways_stale_expect_from_and_rollback_back(kfp, model):
+class Terminal(io.StringIO):
+    """A stdin that is a terminal, with a person's answer typed in."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_promote_forward_sideways_stale_expect_from_and_rollback_back(
+    kfp, model, webhook, monkeypatch
+):
     code, _, err = kfp("promote", model, "1", "--alias", "staging", "--reason", "try")
     assert code == 0, err  # any other alias: no approval needed
     assert kfp("promote", model, "4", "--alias", "staging", "--reason", "next")[0] == 0
@@ -231,8 +243,13 @@ def test_promote_forward_sideways_stale_expect_from_and_rollback_back(kfp, model
     assert client().get_model_version(model, "2").tags["kfp_mlops.previous_champion"] == "1"
     code, _, err = kfp("rollback", model)  # no reason, no terminal
     assert code == 2 and "--reason" in err and aliases(model)["champion"] == 2
-    code, out, err = kfp("rollback", model, "--reason", "back", "--expect-from", "2")
-    assert code == 0 and "from v2 to v1" in out, err
+    monkeypatch.setattr("sys.stdin", Terminal("back to v1\n"))  # on a terminal: asked
+    code, out, err = kfp("rollback", model, "--expect-from", "2")
+    assert code == 0 and "from v2 to v1" in out and "(back to v1)" in out, err
+    assert webhook.requests[-1]["body"] | {"text": ""} == {
+        "text": "", "action": "rollback", "model": model, "version": 1, "who": "alice",
+        "why": "back to v1",
+    }  # fmt: skip
     moves = [(e["alias"], e["from_version"], e["version"]) for e in history_of(kfp, model)]
     assert moves[-2:] == [("champion", 1, 2), ("champion", 2, 1)]
 
@@ -273,9 +290,11 @@ def test_a_crash_between_record_and_tag_is_no_decision(kfp, model):
     assert client().get_model_version(model, "3").tags[APPROVAL_TAG] == before
 
 
-def test_two_approvals_racing_a_promotion_agree_with_the_record(model, monkeypatch):
+# The promotion starts with the approvals (usually before either is whole: refused), or
+# after they have had time to finish (usually promoted); either way the record must agree.
+@pytest.mark.parametrize(("version", "delay_s"), [(4, 0.0), (5, 1.5)])
+def test_two_approvals_racing_a_promotion_agree_with_the_record(model, version, delay_s):
     name = model
-    version = 4
     pause = threading.Event()
 
     def slow(*_):  # hold the lease between record and tag: a reader outside it would see half
@@ -285,6 +304,7 @@ def test_two_approvals_racing_a_promotion_agree_with_the_record(model, monkeypat
         return decide(name, version, "approve", user, f"race {user}").recorded
 
     def promoting():
+        time.sleep(delay_s)
         try:
             promote(name, version, "production", "race", user="ops")
             return "promoted"
