@@ -15,6 +15,7 @@ def deploy_steps(
     service_name: str = "german-credit",
     namespace: str = "",
     deployment_mode: str = "Serverless",
+    require_approval: bool = True,
     canary_traffic_percent: int = 10,
     canary_observe_s: float = 600.0,
     canary_window_s: int = 300,
@@ -41,6 +42,7 @@ def deploy_steps(
             service_name=service_name,
             namespace=namespace,
             deployment_mode=deployment_mode,
+            require_approval=require_approval,
             canary_traffic_percent=canary_traffic_percent,
             canary_observe_s=canary_observe_s,
             canary_window_s=canary_window_s,
@@ -74,7 +76,8 @@ def deploy_steps(
 
 DESCRIPTION = (
     "Serve a registered model version on KServe as an InferenceService (the project image "
-    "as a custom predictor), wait until it is Ready, and when another version already "
+    "as a custom predictor) once it is approved (kfp-mlops approve; require_approval), wait "
+    "until it is Ready, and when another version already "
     "serves, send it a canary share of traffic, judge it on error rate and p95 latency "
     "from Prometheus, then promote it (alias production) or roll it back."
 )

@@ -64,11 +64,14 @@ def _reset(fake):
 
 @pytest.fixture(scope="module")
 def model(stack, tmp_path_factory, credit):
-    """A registered model with versions 1, 2 (good) and 3 (to be tampered with)."""
+    """A registered model with versions 1, 2 (good) and 3 (to be tampered with), approved."""
+    from components._shared.registry.approvals import decide
+
     name = unique("deploy")
     folder = tmp_path_factory.mktemp("registered")
     for seed in range(3):
         run(folder, artifacts(folder, credit, seed=seed, model_name=name))
+        decide(name, seed + 1, "approve", "release-manager", "reviewed for the deploy tests")
     return name
 
 
@@ -253,7 +256,7 @@ def test_component_writes_the_gate_bool_report_and_metrics(fake, model, tmp_path
         log_sink_url="", service_account="kfp-mlops-predictor", cpu_request="250m",
         cpu_limit="1", memory_request="512Mi", memory_limit="1Gi", min_replicas=1,
         auth_token_secret="", shadow_version="", kfp_run_id="run-component", metrics=metrics,
-        report=report,
+        report=report, require_approval=True,
     )  # fmt: skip
     assert promoted is True
     assert report.metadata["passed"] is True and report.metadata["version"] == 1
@@ -354,8 +357,9 @@ def test_rolling_back_by_hand_is_a_deploy_of_the_previous_version_without_canary
     assert predictor["labels"][render.MODEL_VERSION_KEY] == "1"
     assert "canaryTrafficPercent" not in predictor
     assert alias_history(model)[-1] | {"time": None} == {
-        "alias": PRODUCTION, "version": 1, "from_version": 2, "time": None,
+        "action": "move", "alias": PRODUCTION, "version": 1, "from_version": 2, "time": None,
         "who": "run-deploy-test", "why": "deployed to kubeflow/by-hand with all traffic",
+        "evidence": None,
     }  # fmt: skip
 
 

@@ -95,7 +95,8 @@ def test_history_lists_promotions_and_rollback_oldest_first(kfp, tmp_path, credi
     ]
     assert moves[3]["why"] == "promoted to champion (previous: v1)"
     assert moves[4]["why"] == "rollback: bad predictions"
-    assert all(set(m) == {"alias", "version", "from_version", "time", "who", "why"} for m in moves)
+    keys = {"action", "alias", "version", "from_version", "time", "who", "why", "evidence"}
+    assert all(set(m) == keys and m["action"] == "move" for m in moves)
     assert [m["time"] for m in moves] == sorted(m["time"] for m in moves)
     assert_chained(moves)
     code, out, _ = kfp("history", name)
@@ -114,7 +115,7 @@ def test_rollback_expect_from_another_version_refuses_and_changes_nothing(kfp, t
     name = unique("expect")
     run(tmp_path, champion_then_better(tmp_path, credit, name))
     before = client().get_registered_model(name).tags
-    code, out, err = kfp("rollback", name, "--expect-from", "1")
+    code, out, err = kfp("rollback", name, "--reason", "x", "--expect-from", "1")
     assert code == 1 and out == ""
     assert (
         "the champion is v2, not v1 as --expect-from says" in err and "nothing was changed" in err
@@ -160,6 +161,8 @@ def test_crash_between_rollback_record_and_move_leaves_history_consistent(
     assert kfp("rollback", name, "--reason", "second try")[0] == 0
     moves = json_history(kfp, name)
     assert moves[-1] | {"time": ""} == {
+        "action": "move",
+        "evidence": None,
         "alias": "champion",
         "version": 1,
         "from_version": 2,

@@ -402,8 +402,9 @@ def test_rollback_moves_champion_back_and_records_who_when_why(
     assert restored["kfp_mlops.restored_from"] == "2"
     assert restored["kfp_mlops.restore_reason"] == "bad predictions in prod"
     # v1 replaced no one: a second rollback has nowhere to go.
-    code, _, err = cli("rollback", name)
+    code, _, err = cli("rollback", name, "--reason", "again")
     assert code == 1 and "records no previous champion" in err
+    assert f"kfp-mlops promote {name} VERSION --alias champion --reason TEXT" in err
     assert client.get_model_version_by_alias(name, "champion").version == "1"
 
 
@@ -421,7 +422,7 @@ def test_rollback_without_previous_champion_changes_nothing(cli, tmp_path, credi
 
 
 def test_rollback_unknown_model_says_so(cli):
-    code, _, err = cli("rollback", "no-such-model-anywhere")
+    code, _, err = cli("rollback", "no-such-model-anywhere", "--reason", "x")
     assert code == 1 and "no registered model 'no-such-model-anywhere'" in err
 
 

@@ -23,6 +23,8 @@ POINTS = (
     # rollback
     "rollback.record_written",
     "rollback.champion_moved",
+    # approve/reject: the decision's audit record written, the version's approval tag not yet
+    "approval.record_written",
     # load_data: after the first object or part was read
     "load.part_read",
     # the prediction log, before each object is sent (its action is given the key prefix)

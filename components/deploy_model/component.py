@@ -12,6 +12,7 @@ def deploy_model(
     service_name: str,
     namespace: str,
     deployment_mode: str,
+    require_approval: bool,
     canary_traffic_percent: int,
     canary_observe_s: float,
     canary_window_s: int,
@@ -55,6 +56,9 @@ def deploy_model(
         service_name: InferenceService name (DNS label).
         namespace: Namespace; empty = the pod's own (or the kubeconfig context's).
         deployment_mode: Serverless (Knative), Standard or RawDeployment (no canary).
+        require_approval: Refuse, before anything is deployed, a version without an approval
+            (`kfp-mlops approve NAME VERSION --reason TEXT`) or a rejected one; False deploys
+            it anyway and the report says approval was not required.
         canary_traffic_percent: Share for the new version, 0..99; 0 = no canary.
         canary_observe_s: Seconds of live traffic before judging.
         canary_window_s: PromQL window (seconds) the numbers cover.
@@ -95,6 +99,7 @@ def deploy_model(
 
     Raises:
         ConfigError: A setting KServe rejects or ignores; unknown model, version or alias.
+        ApprovalError: require_approval and the version is not approved, or was rejected.
         ModelTrustError: No model_sha256 tag, or the stored file does not match it; with
             KFP_MLOPS_MODEL_PUBLIC_PEM set, a missing or foreign signature (the predictor
             then mounts the same public key and verifies at start).
@@ -132,7 +137,7 @@ def deploy_model(
     )
     request = Request(
         target, model_version, canary_traffic_percent, limits, ready_timeout_s, kfp_run_id,
-        shadow_version=shadow_version,
+        require_approval, shadow_version=shadow_version,
     )  # fmt: skip
     outcome = deploy(request, observe_s=canary_observe_s)
     for key, value in outcome.metrics().items():

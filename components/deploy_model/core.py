@@ -10,7 +10,12 @@ from components._shared.registry.names import PRODUCTION
 from components.deploy_model import render
 from components.deploy_model.judge import Thresholds, Verdict, judge
 from components.deploy_model.kube import Cluster, KubeError, KubeForbiddenError
-from components.deploy_model.registry import NOTHING, check_shadow_fits, resolve_model
+from components.deploy_model.registry import (
+    NOTHING,
+    approval_step,
+    check_shadow_fits,
+    resolve_model,
+)
 
 CANARY_TAGS = "kfp_mlops.canary"  # prefix of the version tags recording a canary's outcome
 
@@ -25,6 +30,7 @@ class Request:
     thresholds: Thresholds
     ready_timeout_s: float
     who: str  # the KFP run id: holder of the lease, author of the records
+    require_approval: bool = True  # refuse a version not approved (`kfp-mlops approve`)
     shadow_version: str = ""  # a version number or alias to shadow model_version; "" = none
 
 
@@ -83,17 +89,22 @@ def deploy_model(
     Raises:
         ConfigError: Settings KServe would reject or ignore, an unknown version or alias.
         ModelTrustError: The version has no model_sha256, or its file does not match it.
+        ApprovalError: require_approval and the version is not approved, or was rejected.
         KubeError: No cluster, RBAC refused (KubeForbiddenError), or not Ready in time.
     """
     render.check_target(request.target, request.canary_traffic_percent)
     cluster = cluster_for(request.target.namespace)  # no cluster: say so before anything else
     version, sha256, loaded = resolve_model(request.target.model_name, request.model_version)
     target = replace(request.target, version=version, sha256=sha256)
+    shadowing = bool(request.shadow_version.strip())
+    if shadowing:  # it answers no request: no approval (its live comparison leads to one)
+        steps = ["approval: not needed for a shadow (it answers no request)"]
+    else:
+        steps = [approval_step(target.model_name, version, request.require_approval)]  # or raises
     current = cluster.get(target.service)
     _check_mode(target, current)
     stable = render.stable_version(current)
-    steps: list[str] = []
-    if request.shadow_version.strip():
+    if shadowing:
         return _shadow(request, target, cluster, stable, steps, loaded)
     if request.canary_traffic_percent == 0 or stable is None or stable == version:
         cluster.apply(render.direct(target))
@@ -101,7 +112,7 @@ def deploy_model(
         cluster.wait_ready(target.service, request.ready_timeout_s)
         steps.append("Ready")
         why = f"deployed to {target.namespace}/{target.service} with all traffic"
-        _promote(target, request.who, why)
+        _promote(target, request, why)
         return Outcome(target.model_name, True, True, version, stable, False, [why], None, steps)
     return _canary(request, target, cluster, current, stable, steps, sleep, observe_s)
 
@@ -184,19 +195,25 @@ def _canary(request, target, cluster, current, stable, steps, sleep, observe_s) 
     cluster.wait_ready(target.service, request.ready_timeout_s)
     steps.append(f"promoted: all traffic to v{target.version}")
     why = f"canary {percent} % passed ({'; '.join(verdict.reasons)}); all traffic to it"
-    _promote(target, request.who, why)
+    _promote(target, request, why)
     name = target.model_name
     return Outcome(name, True, True, target.version, stable, True, [why], verdict, steps)
 
 
-def _promote(target: render.Target, who: str, why: str) -> None:
+def _promote(target: render.Target, request: Request, why: str) -> None:
     tags = {f"{CANARY_TAGS}.promoted": f"{target.namespace}/{target.service}: {why}"[:1000]}
     move_alias(
-        target.model_name, PRODUCTION, target.version, who=who, why=why,
+        target.model_name, PRODUCTION, target.version, who=request.who, why=why,
         state=f"{target.service} serves v{target.version}; `{PRODUCTION}` may not point at it "
         "yet: re-run the step",
-        tags=tags,
+        tags=tags, check=_still_approved(target) if request.require_approval else None,
     )  # fmt: skip
+
+
+def _still_approved(target: render.Target):
+    """The check under the lease: a rejection made while the canary ran keeps the alias."""
+    state = f"{target.service} serves v{target.version}; `{PRODUCTION}` was not moved to it"
+    return lambda: approval_step(target.model_name, target.version, True, state)
 
 
 def _roll_back(request, target, cluster, stable, verdict, steps) -> Outcome:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from components._shared.errors import ConfigError
+from components._shared.registry.approvals import check_approved
 from components._shared.registry.champion import SHA256_TAG, load_version
 from components._shared.registry.client import Registry
 
@@ -78,3 +79,13 @@ def check_shadow_fits(model_name: str, primary: tuple[int, Any], shadow: tuple[i
                 f"(both log to one schema); shadow a version trained on the same columns; "
                 f"{NOTHING}"
             )
+
+
+def approval_step(model_name: str, version: int, required: bool, state: str = NOTHING) -> str:
+    """The report's approval line; raises ApprovalError (naming `kfp-mlops approve`) without one.
+
+    With `required` False nothing is read: the line says approval was not required.
+    """
+    if not required:
+        return "approval: not required (require_approval=False)"
+    return f"approval: v{version} {check_approved(model_name, version, state).describe()}"

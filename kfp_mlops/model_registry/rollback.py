@@ -7,28 +7,19 @@ champion is not the one it read (or the one `--expect-from` names), and records 
 why in the audit trail and on both versions before it moves the alias.
 """
 
-import getpass
-import os
 from datetime import UTC, datetime
 
 from components._shared.registry.aliases import Marks, alias_moves
 from components._shared.registry.audit import Trail
 from components._shared.registry.names import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 from kfp_mlops.errors import RollbackError
+from kfp_mlops.model_registry.identity import USER_ENV, who  # noqa: F401 (rollback.who)
 from kfp_mlops.model_registry.movers import with_movers
+from kfp_mlops.model_registry.notices import announce
 
 ROLLED_BACK = "kfp_mlops.rolled_back"  # on the demoted version: "<when> by <who> to vN"
-USER_ENV = "KFP_MLOPS_USER"
 UNCHANGED = "nothing was changed"
 MARKS = Marks(recorded="rollback.record_written", moved="rollback.champion_moved")
-
-
-def who() -> str:
-    """The person rolling back: KFP_MLOPS_USER, else the login name."""
-    try:
-        return os.environ.get(USER_ENV) or getpass.getuser()
-    except OSError:  # no login name in a bare container
-        return "unknown"
 
 
 def rollback(
@@ -38,7 +29,7 @@ def rollback(
 
     Args:
         model: Registered model name.
-        reason: Why (recorded); empty means "no reason given".
+        reason: Why (recorded); empty means "no reason given" (the CLI asks for one).
         user: Who (recorded); default KFP_MLOPS_USER or the login name.
         expect_from: Refuse unless the champion is this version (for scripts).
 
@@ -71,6 +62,7 @@ def rollback(
         _tag_demoted(registry, model, current, previous, user, when, why)
         restored = _restored_tags(current, user, when, why)
         aliases.move(CHAMPION, previous, f"rollback: {why}", tags=restored, marks=MARKS)
+    announce("rollback", model, previous, user, why, detail=f"champion: v{current} -> v{previous}")
     return {"model": model, "from": current, "to": previous, "by": user, "at": when,
             "reason": why}  # fmt: skip
 
@@ -107,8 +99,8 @@ def _previous(registry, model: str, current: int) -> int:
     if not previous:
         raise RollbackError(
             f"model {model!r}: champion v{current} records no previous champion "
-            f"(tag {PREVIOUS_CHAMPION_TAG}); nothing to roll back to. To choose a version by "
-            f"hand: MlflowClient().set_registered_model_alias({model!r}, 'champion', VERSION)"
+            f"(tag {PREVIOUS_CHAMPION_TAG}); nothing to roll back to. To choose a version, on the "
+            f"record: kfp-mlops promote {model} VERSION --alias champion --reason TEXT"
         )
     if not _version_exists(registry, model, previous):
         raise RollbackError(f"model {model!r}: previous champion v{previous} no longer exists")
@@ -168,12 +160,16 @@ def _exists(registry, model: str) -> bool:
 
 
 def alias_history(model: str) -> list[dict]:
-    """The alias moves of a model, oldest first: {alias, version, from_version, time, who, why}.
+    """The alias moves and decisions of a model, oldest first.
+
+    Each: {action, alias, version, from_version, time, who, why, evidence}; `action` is
+    "move" for an alias move, "approve" or "reject" for a decision (alias and from_version
+    None, evidence the live comparison it was given, or None).
 
     `who` names the pipeline and run that moved it ("monitoring pipeline run ID", from the
     run's gate records: kfp_mlops.model_registry.movers), or the person.
 
-    Records whose move never happened (the writer died between record and move) are left out.
+    Records whose act never happened (the writer died between record and act) are left out.
 
     Raises:
         RollbackError: No such registered model.
@@ -184,6 +180,8 @@ def alias_history(model: str) -> list[dict]:
 
     registry = Registry()
     _exists(registry, model)
-    moves = Trail(registry, model, UNCHANGED).moves()
-    happened = [m.public() for m in history(moves, registry.aliases(model, UNCHANGED))]
+    trail = Trail(registry, model, UNCHANGED)
+    moves = trail.moves()
+    live = registry.aliases(model, UNCHANGED)
+    happened = [m.public() for m in history(moves, live, trail.unfinished_decision(moves))]
     return with_movers(happened)

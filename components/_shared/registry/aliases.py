@@ -5,10 +5,11 @@ Every alias decision goes through `alias_moves`: register_model (`challenger`, t
 model's S3 lease (`lease.Lease`), reads the live aliases, reconciles the audit trail
 (`audit.Trail`: a record a dead holder wrote but never acted on is not a move), and each
 `move` then tags the version, renews the lease if needed, writes the record and only then
-moves the alias, so a crash leaves no silent move.
+moves the alias, so a crash leaves no silent move. Approvals (approvals.decide) take the
+same lease and write to the same trail, so a check made under it sees a decision whole.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -113,12 +114,21 @@ def alias_moves(
 
 
 def move_alias(
-    name: str, alias: str, version: int, *, who: str, why: str, state: str, tags: dict
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    who: str,
+    why: str,
+    state: str,
+    tags: dict,
+    check: Callable[[], object] | None = None,
 ) -> int | None:
     """Point `alias` at `version`, tagging the version and recording the move before it.
 
     Returns the version the alias pointed at before (None when unset). A retried step whose
-    move already happened moves and records nothing.
+    move already happened moves and records nothing. `check` runs under the lease before
+    anything is written (an approval check: it raises to refuse the move).
 
     Raises:
         LeaseError: Another holder kept the model's lease past the wait.
@@ -128,6 +138,8 @@ def move_alias(
         current = aliases.live.get(alias)
         if current == version:
             return current
+        if check is not None:
+            check()
         return aliases.move(alias, version, why, tags=tags)
 
 

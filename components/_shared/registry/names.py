@@ -10,5 +10,6 @@ SHA256_TAG = "model_sha256"  # sha256 of the stored model file; every load check
 # Champion history on the versions themselves, so `kfp-mlops rollback` knows where to go back.
 CHAMPION_SINCE_TAG = "kfp_mlops.champion_since"  # UTC ISO time the version became champion
 PREVIOUS_CHAMPION_TAG = "kfp_mlops.previous_champion"  # the champion it replaced
-# compare_live's verdict on the challenger (JSON: passed, champion_version, requests, ...).
-LIVE_COMPARISON_TAG = "kfp_mlops.live_comparison"
+# Consent and its evidence, on the version (JSON; written under the model's lease).
+APPROVAL_TAG = "kfp_mlops.approval"  # {decision: approved|rejected, by, at, reason, evidence}
+LIVE_COMPARISON_TAG = "kfp_mlops.live_comparison"  # compare_live's verdict on the challenger
