@@ -35,9 +35,6 @@ def write_data(root: Path, requests: int, seed: int = 0) -> tuple[Path, Path]:
 
     rng = np.random.default_rng(seed)
     schema = log_schema([*((f"x{k}", "double") for k in range(5)), ("sex", "string")], [0, 1])
-    schema = schema.insert(
-        schema.get_field_index("model_version") + 1, pa.field("endpoint", pa.string())
-    )
     ids = np.char.add("req-", np.arange(requests).astype(str))
     seconds = np.sort(rng.integers(0, DAYS * 86400, requests))
     times = pd.to_datetime(DAY0) + pd.to_timedelta(seconds, unit="s")
