@@ -228,3 +228,11 @@ def test_report_says_the_verdict_the_interval_method_and_charts_both():
     assert render_markdown(thin).startswith("# Live comparison: CANNOT JUDGE")
     assert render_html(thin).count("<svg") == 1  # the shares; no interval without labels
     assert thin.tag("run-1")["passed"] is False and thin.tag("run-1")["labelled"] == 0
+
+
+def test_the_benchmark_runs_on_the_logs_own_schema_at_a_small_size(capsys):
+    from benchmarks import compare_live as bench
+
+    assert bench.main(["--requests", "2000", "--bootstrap", "20"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "2000 requests" in line]
+    assert len(rows) == 2 and all("CANNOT JUDGE" not in row for row in rows)
