@@ -402,6 +402,28 @@ def test_load_data_date_window_reads_only_those_days_of_a_prediction_log(tmp_pat
     assert "date_window" not in take(f"{log}/").metadata()
 
 
+def test_load_data_leaves_out_a_logs_shadow_rows_and_joins_days_from_before_the_endpoint(
+    tmp_path,
+):
+    log = tmp_path / "german-credit"
+    before, after = log / "date=2026-11-28", log / "date=2026-11-29"
+    before.mkdir(parents=True)
+    after.mkdir()
+    # A day logged before the `endpoint` column existed, then a day with a shadow beside.
+    pd.DataFrame({"request_id": ["a", "b"], "age": [30, 31]}).to_parquet(before / "0.parquet")
+    served = pd.DataFrame(
+        {"request_id": ["c", "c", "d", "d", "e"], "endpoint": ["primary", "shadow"] * 2 + [None],
+         "age": [40, 40, 41, 41, 42]}
+    )  # fmt: skip
+    served.to_parquet(after / "0.parquet", index=False)
+    with tempfile.TemporaryDirectory() as folder:
+        snap = snapshot(f"{log}/", Path(folder) / "s.parquet")
+        copied = pd.read_parquet(Path(folder) / "s.parquet")
+    # Each served request once (a null endpoint is primary), and no endpoint column.
+    assert copied["request_id"].tolist() == ["a", "b", "c", "d", "e"]
+    assert list(copied.columns) == ["request_id", "age"] and snap.rows == 5
+
+
 def test_load_data_component_last_days_window_counts_back_from_today(tmp_path):
     log = tmp_path / "m"
     today = datetime.now(UTC).date()

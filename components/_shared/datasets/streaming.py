@@ -5,6 +5,11 @@ The one streaming snapshot path: `load_data` snapshots a prediction-log window t
 arrive (an S3 object spooled to local disk by one GET, a local file read in place), then the
 parts are copied one record batch at a time, one row group per batch: memory holds one batch,
 whatever the rows.
+
+A prediction log's shadow rows (`endpoint` = shadow: another version's answers to requests
+already logged, kfp_mlops/serve/shadow.py) are left out and so is the `endpoint` column: the
+copy holds the served traffic once, and days logged before the column existed join days
+logged after it.
 """
 
 import hashlib
@@ -22,6 +27,7 @@ from components._shared.io.content_hash import check_size_read, part_header
 from components._shared.io.partitions import DateWindow, in_window
 from components._shared.io.parts import local_copy, parquet_parts
 from components._shared.io.sources import ParquetSource
+from components._shared.logformat import ENDPOINT, SHADOW
 
 Progress = Callable[[int, int], None]  # (parts done, parts in all)
 
@@ -88,15 +94,30 @@ def open_parts(uri: str, parts: list[tuple[str, Path]]) -> ParquetSource:
         check_column_names(schema.names, part)
         if handle.metadata.num_rows == 0:
             raise DataError(f"{part} has a header but no rows ({len(schema.names)} columns)")
-        kinds = {name: _kind(schema.field(name).type) for name in schema.names}
+        log = _is_log(schema)
+        kinds = {n: _kind(schema.field(n).type) for n in schema.names if not log or n != ENDPOINT}
         # Appending parts of two schemas would fill null columns silently: refuse instead.
         first = first or (part, kinds)
         check_same_schema(first, (part, kinds), uri)
     schemas = [handle.schema_arrow for _, handle in source.part_files()]
     # One type per column for the copy: an all-null part column or a narrower string in one
     # part takes the type the others have.
-    source.schema = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
+    unified = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
+    if any(_is_log(s) for s in schemas):
+        unified = unified.remove(unified.get_field_index(ENDPOINT))
+    source.schema = unified
     return source
+
+
+def _is_log(schema: pa.Schema) -> bool:
+    """A prediction log's part with the `endpoint` column (logformat)."""
+    return ENDPOINT in schema.names and "request_id" in schema.names
+
+
+def served_only(source: ParquetSource) -> tuple[str, str] | None:
+    """What `ParquetSource.batches` leaves out of a prediction log: its shadow rows."""
+    logs = any(_is_log(handle.schema_arrow) for _, handle in source.part_files())
+    return (ENDPOINT, SHADOW) if logs else None
 
 
 def pandas_dtypes(schema: pa.Schema, nulls: dict[str, int]) -> dict[str, str]:
@@ -116,7 +137,7 @@ def copy(source: ParquetSource, destination: Path) -> tuple[int, int, dict[str, 
     nulls = dict.fromkeys(names, 0)
     rows = groups = 0
     with pq.ParquetWriter(destination, source.schema) as writer:
-        for batch in source.batches(names):
+        for batch in source.batches(names, leave_out=served_only(source)):
             writer.write_batch(batch)  # one row group per batch: memory holds one batch
             rows, groups = rows + batch.num_rows, groups + 1
             for name in names:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -185,11 +186,20 @@ class ParquetSource:
                 )
         return DataError(f"cannot read {self.uri}: its parts disagree on a column's type")
 
-    def batches(self, columns: list[str]):
-        """The selected columns in record batches, part after part, typed as `schema`."""
+    def batches(self, columns: list[str], leave_out: tuple[str, str] | None = None):
+        """The selected columns in record batches, part after part, typed as `schema`.
+
+        `leave_out` = (column, value): rows holding that value in that column are left out,
+        in the parts that have the column (the column itself need not be selected).
+        """
         wanted = pa.schema([self.schema.field(c) for c in columns])
-        for index, name, _ in self._checked(columns):
-            for batch in self._row_groups(index, columns):
+        for index, name, handle in self._checked(columns):
+            by = leave_out and leave_out[0] in handle.schema_arrow.names and leave_out[0]
+            read = [*columns, by] if by and by not in columns else columns
+            for batch in self._row_groups(index, read):
+                if by:
+                    kept = pc.fill_null(pc.not_equal(batch.column(by), leave_out[1]), True)
+                    batch = batch.filter(kept).select(columns)
                 if batch.schema.equals(wanted):
                     yield batch
                     continue
