@@ -7,26 +7,16 @@ Labels are read by components/_shared/labels/read.py (shared with the training-s
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from components._shared.input_checks import check_scheme
-from components._shared.io.partitions import DateWindow, in_window
-from components._shared.io.parts import is_collection, parquet_parts
+from components._shared.io.logwindow import read_log_window
+from components._shared.io.partitions import DateWindow
+from components._shared.io.parts import is_collection
 from components._shared.io.s3 import s3_objects
-from components._shared.io.sources import open_source
 from components._shared.io.whole import FORMATS
 from components._shared.labels.read import read_labels
 from components._shared.logformat import ENDPOINT, JOIN_COLUMNS, PROBA_PREFIX, primary_only
 from components.check_performance.served import VERSION
-
-
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary-encoded text (how the streaming reader gives it) back to plain text."""
-    fields = [
-        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(fields))
 
 
 def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
@@ -45,17 +35,11 @@ def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
         DataError: No Parquet part, or none in the window (the message names the days there
             are), or an unreadable part.
     """
-    tables = []
-    for part in in_window(parquet_parts(uri), window, uri):
-        source = open_source(part.uri, "prediction log")
-        names = source.schema.names
-        wanted = [
-            n
-            for n in names
-            if n in JOIN_COLUMNS or n in (VERSION, ENDPOINT) or n.startswith(PROBA_PREFIX)
-        ]
-        tables.append(_plain(source.table(wanted)))
-    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    frame = read_log_window(
+        uri,
+        window,
+        lambda n: n in JOIN_COLUMNS or n in (VERSION, ENDPOINT) or n.startswith(PROBA_PREFIX),
+    )
     return primary_only(frame).drop(columns=[ENDPOINT], errors="ignore")
 
 

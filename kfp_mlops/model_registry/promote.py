@@ -24,6 +24,7 @@ from components._shared.registry.approvals import (
 from components._shared.registry.names import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 from kfp_mlops.errors import UsageError
 from kfp_mlops.model_registry.identity import who
+from kfp_mlops.model_registry.loads import check_loads
 from kfp_mlops.model_registry.notices import announce
 
 UNCHANGED = "nothing was changed"
@@ -84,7 +85,8 @@ def promote(
     seen = registry.aliases(model, UNCHANGED).get(alias)
     _check_at(model, alias, seen, expect_from, "--expect-from says")
     check_promotable(model, version, alias, UNCHANGED, registry)  # before the download
-    _check_loads(model, version)
+    refusal = f"model {model!r}: v{version} cannot be promoted: {{}}; {UNCHANGED}"
+    check_loads(model, version, lambda why: PromoteError(refusal.format(why)))
     with alias_moves(model, user, UNCHANGED, registry=registry, rerun=False) as aliases:
         current = aliases.live.get(alias)
         if current != seen:
@@ -135,16 +137,3 @@ def _check_at(model: str, alias: str, current: int | None, expected, source: str
 
 def _at(version: int | None) -> str:
     return f"v{version}" if version is not None else "unset"
-
-
-def _check_loads(model: str, version: int) -> None:
-    """Refuse a version whose file is not the recorded one or names an untrusted type."""
-    from components._shared.errors import ConfigError, DataError
-    from components._shared.registry.champion import load_version
-
-    try:
-        load_version(model, version)
-    except (DataError, ConfigError) as exc:  # ModelTrustError is a DataError
-        raise PromoteError(
-            f"model {model!r}: v{version} cannot be promoted: {exc}; {UNCHANGED}"
-        ) from None

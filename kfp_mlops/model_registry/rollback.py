@@ -14,6 +14,7 @@ from components._shared.registry.audit import Trail
 from components._shared.registry.names import CHAMPION, CHAMPION_SINCE_TAG, PREVIOUS_CHAMPION_TAG
 from kfp_mlops.errors import RollbackError
 from kfp_mlops.model_registry.identity import USER_ENV, who  # noqa: F401 (rollback.who)
+from kfp_mlops.model_registry.loads import check_loads
 from kfp_mlops.model_registry.movers import with_movers
 from kfp_mlops.model_registry.notices import announce
 
@@ -47,7 +48,13 @@ def rollback(
     _check_champion(model, seen, expect_from, "--expect-from says")
     # Loading takes a download: done before the lock, then the target is checked unchanged.
     target = _previous(registry, model, seen)
-    _check_loads(model, target)
+    check_loads(
+        model, target,
+        lambda why: RollbackError(
+            f"model {model!r}: previous champion v{target} cannot be rolled back to: {why}; "
+            f"{UNCHANGED}"
+        ),
+    )  # fmt: skip
     user = user or who()
     with alias_moves(model, user, UNCHANGED, registry=registry, rerun=False) as aliases:
         current = aliases.live.get(CHAMPION)
@@ -77,20 +84,6 @@ def _check_champion(model: str, current: int | None, expected: int | None, sourc
             f"{UNCHANGED}. Check `kfp-mlops history {model}` and "
             "re-run, with --expect-from VERSION in scripts"
         )
-
-
-def _check_loads(model: str, version: int) -> None:
-    """Refuse a target whose file is not the recorded one or names an untrusted type."""
-    from components._shared.errors import ConfigError, DataError
-    from components._shared.registry.champion import load_version
-
-    try:
-        load_version(model, version)
-    except (DataError, ConfigError) as exc:  # ModelTrustError is a DataError
-        raise RollbackError(
-            f"model {model!r}: previous champion v{version} cannot be rolled back to: {exc}; "
-            f"{UNCHANGED}"
-        ) from None
 
 
 def _previous(registry, model: str, current: int) -> int:

@@ -1,7 +1,7 @@
 """Read chosen columns of a prediction log's days: parts listed by `date=` folder, one frame.
 
 The log is laid out as components/_shared/logformat.py says. Readers that judge it
-(compare_live; check_performance reads its own way) list the parts in the date window, keep
+(compare_live, check_performance) list the parts in the date window, keep
 only the columns they need (a model's inputs stay on S3 unless asked for) and concatenate.
 """
 
