@@ -6,6 +6,7 @@ Each column's verdict is made in verdicts.py; the results it returns are in resu
 """
 
 import sys
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -89,6 +90,17 @@ def _finalize(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
         outcome = Outcome(
             {**outcome.results, **graded.results}, graded.grid_ranges, graded.needs_refinement
         )
+    todo = outcome.needs_refinement
+    if todo and (ref_state.rows + cur_state.rows) * len(todo) <= scan.EXACT_MAX_CELLS:
+        # Scores within their bound of the threshold: exact values for those columns, so no
+        # verdict inside the bound is a guess (beyond exact mode's memory: said in `reason`).
+        plan = state.Plan({n: replace(ref_state.plan.columns[n], grid=None) for n in todo})
+        refined = finalize(
+            _exact_state(ref_src, plan, state.REFERENCE),
+            _exact_state(cur_src, plan, state.CURRENT),
+            rules,
+        )
+        outcome = Outcome({**outcome.results, **refined.results}, {}, [])
     return outcome
 
 
