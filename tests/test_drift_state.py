@@ -104,8 +104,9 @@ def one_and_sharded(ref, cur, plan, rng):
     return pairs
 
 
-def sharded_verdicts(ref, cur, rules, rng, one_pass=False):
+def sharded_outcome(ref, cur, rules, rng=None, one_pass=False):
     """The sharded route: facts (and grids) counted per shard, merged, finalized."""
+    rng = np.random.default_rng(0) if rng is None else rng
     plan = state.facts_plan(ref.schema, cur.schema, ref.schema.names)
     (_, r), (_, c) = one_and_sharded(ref, cur, plan, rng)
     outcome = finalize(r, c, rules)
@@ -119,7 +120,13 @@ def sharded_verdicts(ref, cur, rules, rng, one_pass=False):
         graded = finalize(r, c, rules)
         assert not graded.grid_ranges
         outcome.results.update(graded.results)
-    return outcome.results
+        outcome.needs_refinement = graded.needs_refinement
+    return outcome
+
+
+def sharded_verdicts(ref, cur, rules, rng, one_pass=False):
+    """Each column's result through the sharded route."""
+    return sharded_outcome(ref, cur, rules, rng, one_pass).results
 
 
 def assert_same_verdicts(results, reference, current, rules):
@@ -267,3 +274,18 @@ def test_footers_fix_the_edges_so_one_pass_scores_finite_columns(tmp_path):
             got = outcome.results[c.column]
             assert (got.method, got.drifted) == (c.method, c.drifted), c.column
             assert got.score == pytest.approx(c.score, rel=1e-9, abs=1e-12), c.column
+
+
+def test_a_score_within_its_bound_is_listed_and_the_one_pod_path_refines_it_exactly():
+    ref, cur = table(20_000, 0.0, 21), table(20_000, 0.1, 22)
+    streamed = {c.column: c for c in detect_drift(ref, cur, mode="streaming").columns}
+    heavy = streamed["heavy"]  # a Pareto tail: gridded, Wasserstein with a bound
+    assert heavy.method == "wasserstein" and heavy.error_bound > 0
+    rules = Rules(thresholds={"heavy": heavy.score})  # the threshold inside the bound
+    assert "heavy" in sharded_outcome(ref, cur, rules).needs_refinement
+    exact = {c.column: c for c in detect_drift(ref, cur, mode="exact").columns}["heavy"]
+    one_pod = detect_drift(ref, cur, mode="streaming", thresholds={"heavy": heavy.score})
+    refined = {c.column: c for c in one_pod.columns}["heavy"]
+    assert (refined.error_bound, refined.reason) == (0.0, None)
+    assert refined.score == pytest.approx(exact.score, rel=1e-9)
+    assert refined.drifted == (exact.score >= heavy.score)

@@ -175,10 +175,20 @@ def detect_drift(
     for label, counted in (("reference", ref_state), ("current", cur_state)):
         if counted.rows == 0:  # a source that could not say its row count before reading
             raise DataError(f"the {label} dataset has no rows: nothing to compare")
-    rows = {"reference": ref_state.rows, "current": cur_state.rows}
     outcome = _finalize(ref_src, cur_src, ref_state, cur_state, rules)
-    results = outcome.results
-    prediction = results.pop(PREDICTION) if model is not None else None
+    rows = (ref_state.rows, cur_state.rows)
+    return assemble(names, outcome.results, drift_share, rows, chosen, model is not None)
+
+
+def assemble(names, results: dict, drift_share: float, rows, mode: str, prediction: bool):
+    """The dataset verdict from each column's result (`finalize.Outcome.results`).
+
+    `rows`: reference and current row counts; `prediction`: whether the column PREDICTION is
+    the model's output (reported apart, not counted in the share). A sharded run's reduce
+    builds its result with this too, so both paths decide alike.
+    """
+    results = dict(results)
+    predicted = results.pop(PREDICTION) if prediction else None
     ordered = tuple(results[name] for name in names if name != PREDICTION)
     compared = [r for r in ordered if r.status != SKIPPED]
     if not compared:
@@ -192,8 +202,8 @@ def detect_drift(
         drift_share=share,
         drift_share_threshold=float(drift_share),
         drifted=share >= drift_share,
-        reference_rows=rows["reference"],
-        current_rows=rows["current"],
-        mode=chosen,
-        prediction=prediction,
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        mode=mode,
+        prediction=predicted,
     )
