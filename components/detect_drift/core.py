@@ -86,7 +86,7 @@ def _finalize(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
         cur_grids = state.partial(cur_src.batches(list(second.columns)), second, state.CURRENT)
         ref_state = state.attach_grids(ref_state, ref_grids)
         cur_state = state.attach_grids(cur_state, cur_grids)
-        graded = finalize(ref_state, cur_state, rules)
+        graded = finalize(ref_state, cur_state, rules, list(outcome.grid_ranges))
         outcome = Outcome(
             {**outcome.results, **graded.results}, graded.grid_ranges, graded.needs_refinement
         )

@@ -48,15 +48,18 @@ def _same_edges(planned: GridPlan, wanted: GridPlan) -> bool:
     return True
 
 
-def finalize(ref: ColumnStates, cur: ColumnStates, rules: Rules) -> Outcome:
-    """Each column's verdict from both sides' states (same plan), as far as they allow."""
+def finalize(ref: ColumnStates, cur: ColumnStates, rules: Rules, columns=None) -> Outcome:
+    """Each column's verdict from both sides' states (same plan), as far as they allow.
+
+    `columns`: only these (e.g. the ones a grid pass just counted); default every column.
+    """
     if ref.plan.fingerprint != cur.plan.fingerprint or (ref.side, cur.side) != SIDES:
         raise ConfigError(
             f"finalize needs a reference and a current state of one plan; got {ref.side} "
             f"({ref.plan.fingerprint[:12]}) and {cur.side} ({cur.plan.fingerprint[:12]})"
         )
     outcome = Outcome({}, {}, [])
-    for name in ref.plan.columns:
+    for name in ref.plan.columns if columns is None else columns:
         r, c = ref.sides[name], cur.sides[name]
         untested = verdicts.untested(name, r, c)
         if untested is not None:
