@@ -17,7 +17,7 @@ from components._shared.errors import ConfigError
 from components.detect_drift import scan, verdicts
 from components.detect_drift.results import ColumnDrift
 from components.detect_drift.sides import MAX_TRACKED_NUMBERS, GridPlan
-from components.detect_drift.state import SIDES, ColumnStates, grid_plan
+from components.detect_drift.state import SIDES, ColumnStates, grid_plan, settled
 from components.detect_drift.stattests import AUTO
 
 
@@ -75,6 +75,8 @@ def finalize(ref: ColumnStates, cur: ColumnStates, rules: Rules, columns=None) -
             if planned is None or not _same_edges(planned, grid_plan(low, high, n, test.name)):
                 outcome.grid_ranges[name] = (low, high, n, test.name)
                 continue
+            bins = ref.plan.grid_bins  # a side below the tally's cap: its tally as a grid
+            r, c = settled(r, planned, bins), settled(c, planned, bins)
             pair = scan.pair_of(r, c, kind, planned)
         else:
             pair = scan.pair_of(r, c, kind)

@@ -145,8 +145,13 @@ class Side:
             self.values, self.chunks = values, []
             self.n = len(values)
 
-    def add_pass1(self, array: pa.Array) -> None:
-        """Streaming pass 1: counts, moments, range, and the (capped) tally."""
+    def add_pass1(self, array: pa.Array, plan: "GridPlan | None" = None, bins: int = 0) -> None:
+        """Streaming pass 1: counts, moments, range, and the (capped) tally.
+
+        With a grid `plan` (edges fixed before counting), a numerical column that passes the
+        tally's cap gets its histograms then: the tally is replayed into them, later values
+        go straight in. Columns that never pass the cap keep no grid at all.
+        """
         if not self.numeric:
             self.add_exact(array)
             if self.tally is not None and len(self.tally[0]) > MAX_CATEGORIES:
@@ -166,28 +171,48 @@ class Side:
         self.n = total
         self.low = min(self.low, float(as_float.min()))
         self.high = max(self.high, float(as_float.max()))
-        if not self.overflow:
-            self.tally = merge_tally(self.tally, _tally(pa.array(values)))
-            if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
-                # Dropped, not kept partial: which values a partial tally holds depends on the
-                # batch order, and merged states must not.
-                self.overflow, self.tally = True, None
+        if self.overflow:
+            if plan is not None:
+                self.fill(as_float, None, plan, bins)
+            return
+        self.tally = merge_tally(self.tally, _tally(pa.array(values)))
+        if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
+            # Dropped, not kept partial: which values a partial tally holds depends on the
+            # batch order, and merged states must not.
+            if plan is not None:
+                self.fill_from_tally(plan, bins)
+            self.overflow, self.tally = True, None
 
-    def add_grid(self, array: pa.Array, plan: "GridPlan", count: bool = True) -> None:
-        """The grid histogram and the exact bins the test needs, on the plan's fixed edges.
+    def fill(self, values: np.ndarray, weights, plan: "GridPlan", bins: int) -> None:
+        """Add finite values (each `weights` times, default once) to the plan's histograms.
 
         Values outside [plan.low, plan.high] (a plan from wrong footers) land in the end
         bins; finalize sees the range differ from the plan's and plans again.
         """
-        values = self._finite(array, count).astype(np.float64, copy=False)
+        if self.grid is None:
+            self.grid = np.zeros(bins, dtype=np.int64)
+            self.bins = None if plan.sturges is None else np.zeros(len(plan.sturges) - 1)
+            self.hellinger = None if plan.hellinger is None else np.zeros(len(plan.hellinger) - 1)
         bins = len(self.grid)
         scale = bins / (plan.high - plan.low) if plan.high > plan.low else 0.0
         index = np.clip(((values - plan.low) * scale).astype(np.int64), 0, bins - 1)
-        self.grid += np.bincount(index, minlength=bins)
+        counts = np.bincount(index, weights=weights, minlength=bins)
+        self.grid += counts if weights is None else counts.astype(np.int64)
         if plan.sturges is not None:
-            self.bins += np.histogram(values, plan.sturges)[0]
+            self.bins += np.histogram(values, plan.sturges, weights=weights)[0]
         if plan.hellinger is not None:
-            self.hellinger += np.histogram(values, plan.hellinger)[0]
+            self.hellinger += np.histogram(values, plan.hellinger, weights=weights)[0]
+
+    def fill_from_tally(self, plan: "GridPlan", bins: int) -> None:
+        """The tally's values, each as often as counted, into the histograms (exact)."""
+        if self.tally is not None and len(self.tally[0]):
+            keys, counts = self.tally
+            self.fill(keys.astype(np.float64), counts.astype(np.float64), plan, bins)
+
+    def add_grid(self, array: pa.Array, plan: "GridPlan", count: bool = True) -> None:
+        """A grid pass: every finite value into the histograms (facts counted elsewhere)."""
+        values = self._finite(array, count).astype(np.float64, copy=False)
+        self.fill(values, None, plan, len(self.grid))
 
 
 @dataclass(frozen=True)

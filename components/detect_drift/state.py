@@ -190,7 +190,7 @@ def empty(plan: Plan, side_name: str) -> ColumnStates:
     sides = {}
     for name, c in plan.columns.items():
         side = Side(*c.kinds[SIDES.index(side_name)])
-        if c.grid is not None:
+        if c.grid is not None and not c.facts:  # a grid pass: every value goes in
             side.grid = np.zeros(plan.grid_bins, dtype=np.int64)
             g = c.grid
             side.bins = None if g.sturges is None else np.zeros(len(g.sturges) - 1)
@@ -202,14 +202,13 @@ def empty(plan: Plan, side_name: str) -> ColumnStates:
 def partial(batches: Iterable[pa.RecordBatch], plan: Plan, side: str) -> ColumnStates:
     """One side's state of `batches` (a shard, or the whole dataset) under `plan`."""
     state = empty(plan, side)
-    facts = [(n, s) for n, s in state.sides.items() if plan.columns[n].facts]
-    grids = [(n, s, plan.columns[n].grid) for n, s in state.sides.items()]
-    grids = [(n, s, g) for n, s, g in grids if g is not None]
+    facts = [(n, s, plan.columns[n].grid) for n, s in state.sides.items() if plan.columns[n].facts]
+    grids = [(n, s, c.grid) for n, s in state.sides.items() if not (c := plan.columns[n]).facts]
     for batch in batches:
-        for name, side in facts:
-            side.add_pass1(decoded(batch.column(name)))
+        for name, side, grid in facts:
+            side.add_pass1(decoded(batch.column(name)), grid, plan.grid_bins)
         for name, side, grid in grids:
-            side.add_grid(decoded(batch.column(name)), grid, count=not plan.columns[name].facts)
+            side.add_grid(decoded(batch.column(name)), grid)
     return state
 
 
@@ -228,7 +227,22 @@ def _check_same_plan(a: ColumnStates, b: ColumnStates) -> None:
         )
 
 
-def _merge_side(a: Side, b: Side, cap: int) -> Side:
+def settled(side: Side, plan: GridPlan | None, bins: int) -> Side:
+    """`side` with its histograms, if the plan has them and the side's tally must give way.
+
+    A side below the tally's cap keeps no grid; when the column needs one (the other side,
+    or a merged shard, passed the cap), its tally is replayed into it: the same counts as if
+    every value had gone in one by one.
+    """
+    if plan is None or side.grid is not None:
+        return side
+    out = replace(side)
+    out.fill(np.zeros(0), None, plan, bins)  # empty histograms, then the tally's counts
+    out.fill_from_tally(plan, bins)
+    return out
+
+
+def _merge_side(a: Side, b: Side, cap: int, plan: GridPlan | None, bins: int) -> Side:
     out = Side(a.family, a.integer)
     out.rows, out.dropped = a.rows + b.rows, a.dropped + b.dropped
     out.non_finite = a.non_finite + b.non_finite
@@ -248,9 +262,11 @@ def _merge_side(a: Side, b: Side, cap: int) -> Side:
             out.overflow = True
     if out.overflow:
         out.tally = None
+        if plan is not None:  # both sides' values in the histograms, then added
+            a, b = settled(a, plan, bins), settled(b, plan, bins)
     for name in ("grid", "bins", "hellinger"):
         x, y = getattr(a, name), getattr(b, name)
-        setattr(out, name, None if x is None else x + y)
+        setattr(out, name, x + y if x is not None and y is not None else None)
     return out
 
 
@@ -260,7 +276,8 @@ def merge(a: ColumnStates, b: ColumnStates) -> ColumnStates:
     sides = {}
     for name, side in a.sides.items():
         cap = MAX_TRACKED_NUMBERS if side.numeric else MAX_CATEGORIES
-        sides[name] = _merge_side(side, b.sides[name], cap)
+        grid = a.plan.columns[name].grid
+        sides[name] = _merge_side(side, b.sides[name], cap, grid, a.plan.grid_bins)
     return ColumnStates(a.plan, a.side, sides)
 
 
