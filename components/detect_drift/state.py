@@ -191,10 +191,7 @@ def empty(plan: Plan, side_name: str) -> ColumnStates:
     for name, c in plan.columns.items():
         side = Side(*c.kinds[SIDES.index(side_name)])
         if c.grid is not None and not c.facts:  # a grid pass: every value goes in
-            side.grid = np.zeros(plan.grid_bins, dtype=np.int64)
-            g = c.grid
-            side.bins = None if g.sturges is None else np.zeros(len(g.sturges) - 1)
-            side.hellinger = None if g.hellinger is None else np.zeros(len(g.hellinger) - 1)
+            side.fill(np.zeros(0), None, c.grid, plan.grid_bins)
         sides[name] = side
     return ColumnStates(plan, side_name, sides)
 
