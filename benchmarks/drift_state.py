@@ -53,8 +53,12 @@ def peak_rss_mib() -> float:
 
 
 def _measured(start: float, **out) -> None:
-    rss = peak_rss_mib()
-    print(json.dumps({**out, "wall_s": time.perf_counter() - start, "peak_rss_mib": rss}))
+    rss, cpu = peak_rss_mib(), time.process_time()  # CPU since the interpreter started
+    print(
+        json.dumps(
+            {**out, "wall_s": time.perf_counter() - start, "peak_rss_mib": rss, "cpu_s": cpu}
+        )
+    )
 
 
 def one_pod(reference: str, current: str) -> None:
@@ -65,7 +69,7 @@ def one_pod(reference: str, current: str) -> None:
 
     result = detect_drift(open_source(reference), open_source(current))
     verdicts = {c.column: [c.method, c.drifted, c.score] for c in result.columns}
-    _measured(start, verdicts=verdicts, drifted=result.drifted)
+    _measured(start, verdicts=verdicts, drifted=result.drifted, mode=result.mode)
 
 
 def plan(reference: str, current: str, out: str) -> None:
@@ -145,12 +149,14 @@ def main() -> None:
         tmp = Path(tmp)
         print(f"  writing {args.rows:,} rows x 20 columns per side ...", flush=True)
         ref, cur = generated(tmp / "data", args.rows)
-        lines = ["| task | count | wall s (sum) | slowest s | peak RSS MiB (max) | notes |"]
-        lines.append("|---|---|---|---|---|---|")
+        lines = [
+            "| task | count | wall s (sum) | slowest s | CPU s (sum) | peak RSS MiB (max) | notes |"
+        ]
+        lines.append("|---|---|---|---|---|---|---|")
         pod = _task(["--task", "one-pod", str(ref), str(cur)])
         lines.append(
-            f"| one pod | 1 | {pod['wall_s']:.1f} | {pod['wall_s']:.1f} | "
-            f"{pod['peak_rss_mib']:,.0f} | streaming, 2 passes |"
+            f"| one pod | 1 | {pod['wall_s']:.1f} | {pod['wall_s']:.1f} | {pod['cpu_s']:.1f} | "
+            f"{pod['peak_rss_mib']:,.0f} | {pod['mode']} |"
         )
         plan_path = tmp / "plan.json"
         planned = _task(["--task", "plan", str(ref), str(cur), str(plan_path)])
@@ -169,16 +175,19 @@ def main() -> None:
         sizes = [m["state_mib"] for m in maps]
         lines.append(
             f"| plan (footers) | 1 | {planned['wall_s']:.1f} | {planned['wall_s']:.1f} | "
+            f"{planned['cpu_s']:.1f} | "
             f"{planned['peak_rss_mib']:,.0f} | {planned['gridded']} columns gridded, "
             f"{planned['grid_bins']:,} bins |"
         )
         lines.append(
             f"| map (one pass) | {len(maps)} | {sum(walls):.1f} | {max(walls):.1f} | "
+            f"{sum(m['cpu_s'] for m in maps):.1f} | "
             f"{max(m['peak_rss_mib'] for m in maps):,.0f} | state file "
             f"{min(sizes):.1f} to {max(sizes):.1f} MiB |"
         )
         lines.append(
             f"| reduce | 1 | {reduced['wall_s']:.1f} | {reduced['wall_s']:.1f} | "
+            f"{reduced['cpu_s']:.1f} | "
             f"{reduced['peak_rss_mib']:,.0f} | needs refinement: "
             f"{reduced['needs_refinement'] or 'none'} |"
         )
