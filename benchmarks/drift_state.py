@@ -94,12 +94,15 @@ def map_shard(plan_path: str, side: str, path: str, groups: str, out: str) -> No
     start = time.perf_counter()
     import pyarrow.parquet as pq
 
+    from components._shared.io.sources import BATCH_ROWS
     from components.detect_drift import state, state_io
 
     planned = state.Plan.from_json(Path(plan_path).read_text())
     handle = pq.ParquetFile(path)
     row_groups = [int(g) for g in groups.split(",")]
-    batches = handle.iter_batches(row_groups=row_groups, columns=list(planned.columns))
+    batches = handle.iter_batches(
+        batch_size=BATCH_ROWS, row_groups=row_groups, columns=list(planned.columns)
+    )
     state_io.save(state.partial(batches, planned, side), out)
     _measured(start, state_mib=Path(out).stat().st_size / 2**20)
 

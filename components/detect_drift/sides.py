@@ -51,7 +51,7 @@ def merge_tally(a, b):
     if not parts:  # an empty tally's keys have no dtype worth keeping
         return a if a is not None else b
     if len(parts) == 1:
-        order = np.argsort(parts[0][0], kind="stable")
+        order = np.argsort(parts[0][0])  # distinct keys: any sort is stable
         return parts[0][0][order], parts[0][1][order].astype(np.int64)
     keys, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([a[1], b[1]]), minlength=len(keys))
