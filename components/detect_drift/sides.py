@@ -195,8 +195,12 @@ class Side:
             self.hellinger = None if plan.hellinger is None else np.zeros(len(plan.hellinger) - 1)
         bins = len(self.grid)
         scale = bins / (plan.high - plan.low) if plan.high > plan.low else 0.0
-        index = np.clip(((values - plan.low) * scale).astype(np.int64), 0, bins - 1)
-        counts = np.bincount(index, weights=weights, minlength=bins)
+        index = ((values - plan.low) * scale).astype(np.int64)
+        np.minimum(index, bins - 1, out=index)
+        try:
+            counts = np.bincount(index, weights=weights, minlength=bins)
+        except ValueError:  # below plan.low: only a plan whose range missed the data
+            counts = np.bincount(np.maximum(index, 0), weights=weights, minlength=bins)
         self.grid += counts if weights is None else counts.astype(np.int64)
         if plan.sturges is not None:
             self.bins += np.histogram(values, plan.sturges, weights=weights)[0]
