@@ -15,6 +15,21 @@ MAX_TRACKED_NUMBERS = 1000
 MAX_CATEGORIES = 100_000
 
 
+_SCRATCH: dict[str, np.ndarray] = {}
+
+
+def scratch(name: str, n: int, dtype) -> np.ndarray:
+    """A reusable array of n items for one per-batch temporary (`name`: which one).
+
+    A fresh batch-sized temporary per column and batch made glibc give the freed memory
+    back and fault it in again (twice the system time of the whole run); these stay.
+    """
+    buffer = _SCRATCH.get(name)
+    if buffer is None or len(buffer) < n or buffer.dtype != dtype:
+        buffer = _SCRATCH[name] = np.empty(max(n, 1 << 18), dtype=dtype)
+    return buffer[:n]
+
+
 def decoded(array):
     """Text stays dictionary-encoded (counted by index); other dictionaries are decoded."""
     if pa.types.is_dictionary(array.type) and family(array.type) != "text":
@@ -162,7 +177,8 @@ class Side:
             return
         as_float = values.astype(np.float64, copy=False)
         n, mean = len(values), float(as_float.mean())
-        m2 = float(np.sum((as_float - mean) ** 2))
+        deviations = np.subtract(as_float, mean, out=scratch("deviations", n, np.float64))
+        m2 = float(np.square(deviations, out=deviations).sum())
         total = self.n + n
         delta = mean - self.mean
         # Chan et al.'s pairwise update: exact to rounding, whatever the batch order.
@@ -195,7 +211,10 @@ class Side:
             self.hellinger = None if plan.hellinger is None else np.zeros(len(plan.hellinger) - 1)
         bins = len(self.grid)
         scale = bins / (plan.high - plan.low) if plan.high > plan.low else 0.0
-        index = ((values - plan.low) * scale).astype(np.int64)
+        scaled = np.subtract(values, plan.low, out=scratch("scaled", len(values), np.float64))
+        scaled *= scale
+        index = scratch("index", len(values), np.int64)
+        index[...] = scaled  # truncates toward zero, as astype(np.int64) does
         np.minimum(index, bins - 1, out=index)
         try:
             counts = np.bincount(index, weights=weights, minlength=bins)
