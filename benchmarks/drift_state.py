@@ -94,16 +94,22 @@ def map_shard(plan_path: str, side: str, path: str, groups: str, out: str) -> No
     start = time.perf_counter()
     import pyarrow.parquet as pq
 
-    from components._shared.io.sources import BATCH_ROWS
+    from components._shared.io.sources import BATCH_ROWS, family
     from components.detect_drift import state, state_io
 
     planned = state.Plan.from_json(Path(plan_path).read_text())
     handle = pq.ParquetFile(path)
-    row_groups = [int(g) for g in groups.split(",")]
-    batches = handle.iter_batches(
-        batch_size=BATCH_ROWS, row_groups=row_groups, columns=list(planned.columns)
-    )
-    state_io.save(state.partial(batches, planned, side), out)
+    names = list(planned.columns)
+    text = [f.name for f in handle.schema_arrow if family(f.type) == "text" and f.name in names]
+
+    def batches():
+        # As the one-pod reader (sources.ParquetSource): a reader per row group, text read
+        # dictionary-encoded (counted by index), batches of BATCH_ROWS.
+        for group in (int(g) for g in groups.split(",")):
+            reader = pq.ParquetFile(path, metadata=handle.metadata, read_dictionary=text or None)
+            yield from reader.iter_batches(BATCH_ROWS, row_groups=[group], columns=names)
+
+    state_io.save(state.partial(batches(), planned, side), out)
     _measured(start, state_mib=Path(out).stat().st_size / 2**20)
 
 
