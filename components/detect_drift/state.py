@@ -154,7 +154,8 @@ def with_ranges(plan: Plan, ranges: dict[str, tuple[float, float, int, str]]) ->
     columns = dict(plan.columns)
     for name, (low, high, n, test_name) in ranges.items():
         columns[name] = replace(columns[name], grid=grid_plan(low, high, n, test_name))
-    return Plan(columns, grid_bins_for(len(columns), plan.grid_bins))
+    gridded = sum(c.grid is not None for c in columns.values())
+    return Plan(columns, grid_bins_for(gridded, plan.grid_bins))
 
 
 def grid_only(plan: Plan) -> Plan:
