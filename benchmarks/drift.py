@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.drift_data import SHIFTED, TEN_COLUMNS, write_pair
+from benchmarks.drift_data import ALL_COLUMNS, SHIFTED, TEN_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 EVIDENTLY_PYTHON = REPO / ".venv-evidently" / "bin" / "python"
@@ -90,6 +90,23 @@ def run_tool(tool: str, reference: Path, current: Path, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def generated(folder: Path, rows: int, columns=ALL_COLUMNS) -> tuple[Path, Path]:
+    """drift_data.write_pair in its own interpreter.
+
+    Not in this process: Linux carries a process's peak RSS (ru_maxrss) across fork and exec,
+    so every tool started after this process had grown to write the data would report at
+    least that size.
+    """
+    code = (
+        "import sys; from pathlib import Path; from benchmarks.drift_data import write_pair; "
+        "write_pair(Path(sys.argv[1]), int(sys.argv[2]), columns=tuple(sys.argv[3:]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(folder), str(rows), *columns], cwd=REPO, check=True
+    )
+    return folder / "reference.parquet", folder / "current.parquet"
+
+
 def agreement(a: dict, b: dict) -> tuple[float, list[str]]:
     """Share of the columns of either result where both give the same verdict; disagreements."""
     names = sorted(set(a) | set(b))
@@ -140,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         for rows in args.rows:
             folder = Path(tmp) / str(rows)
-            reference, current = write_pair(folder, rows)
+            reference, current = generated(folder, rows)
             results = {}
             for tool in ("ours", "evidently"):
                 print(f"  {rows:,} rows: {tool} ...", flush=True)
@@ -170,7 +187,7 @@ def main() -> None:
         if not args.no_huge:
             folder = Path(tmp) / "huge"
             print(f"  {args.huge_rows:,} rows x 10 columns: writing ...", flush=True)
-            reference, current = write_pair(folder, args.huge_rows, columns=TEN_COLUMNS)
+            reference, current = generated(folder, args.huge_rows, TEN_COLUMNS)
             print(f"  {args.huge_rows:,} rows x 10 columns: ours ...", flush=True)
             result = run_tool("ours", reference, current, folder / "ours.json")
             lines.append(_row(args.huge_rows, 10, "ours", result, "n/a"))

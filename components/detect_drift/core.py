@@ -6,15 +6,16 @@ Each column's verdict is made in verdicts.py; the results it returns are in resu
 """
 
 import sys
+from dataclasses import replace
 
 import pyarrow as pa
 
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import TableSource
-from components.detect_drift import scan, verdicts
+from components.detect_drift import scan, state
+from components.detect_drift.finalize import Outcome, Rules, finalize
 from components.detect_drift.prediction import PREDICTION, PredictedSource, features_of
 from components.detect_drift.results import SKIPPED, DriftResult
-from components.detect_drift.sides import MAX_TRACKED_NUMBERS
 from components.detect_drift.stattests import AUTO, get_test
 
 DEFAULT_DRIFT_SHARE = 0.5
@@ -65,6 +66,42 @@ def as_source(data, label: str):
     if isinstance(data, pa.Table):
         return TableSource(data, f"<{label} table>")
     return data
+
+
+def _exact_state(source, plan: state.Plan, side: str) -> state.ColumnStates:
+    """Exact mode's state: every finite number kept (sorted), every category counted."""
+    names = list(plan.columns)
+    counted = state.empty(plan, side)
+    scan.read_exact(source.table(names), counted.sides)
+    return counted
+
+
+def _finalize(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
+    """Finalize both states, with the grid pass the first pass asks for (one pod, 2 passes)."""
+    outcome = finalize(ref_state, cur_state, rules)
+    if outcome.grid_ranges:
+        plan = state.with_ranges(ref_state.plan, outcome.grid_ranges)
+        second = state.grid_only(plan)
+        ref_grids = state.partial(ref_src.batches(list(second.columns)), second, state.REFERENCE)
+        cur_grids = state.partial(cur_src.batches(list(second.columns)), second, state.CURRENT)
+        ref_state = state.attach_grids(ref_state, ref_grids)
+        cur_state = state.attach_grids(cur_state, cur_grids)
+        graded = finalize(ref_state, cur_state, rules, list(outcome.grid_ranges))
+        outcome = Outcome(
+            {**outcome.results, **graded.results}, graded.grid_ranges, graded.needs_refinement
+        )
+    todo = outcome.needs_refinement
+    if todo and (ref_state.rows + cur_state.rows) * len(todo) <= scan.EXACT_MAX_CELLS:
+        # Scores within their bound of the threshold: exact values for those columns, so no
+        # verdict inside the bound is a guess (beyond exact mode's memory: said in `reason`).
+        plan = state.Plan({n: replace(ref_state.plan.columns[n], grid=None) for n in todo})
+        refined = finalize(
+            _exact_state(ref_src, plan, state.REFERENCE),
+            _exact_state(cur_src, plan, state.CURRENT),
+            rules,
+        )
+        outcome = Outcome({**outcome.results, **refined.results}, {}, [])
+    return outcome
 
 
 def detect_drift(
@@ -127,45 +164,31 @@ def detect_drift(
     known = ref_src.num_rows is not None and cur_src.num_rows is not None  # a large CSV: not
     cells = (ref_src.num_rows + cur_src.num_rows) * len(names) if known else None
     chosen = scan.choose_mode(mode, cells)
-    ref_sides = scan.new_sides(ref_src.schema, names)
-    cur_sides = scan.new_sides(cur_src.schema, names)
+    rules = Rules(method, thresholds, per_column_methods)
+    plan = state.facts_plan(ref_src.schema, cur_src.schema, names)
     if chosen == scan.EXACT:
-        scan.read_exact(ref_src.table(names), ref_sides)
-        scan.read_exact(cur_src.table(names), cur_sides)
+        ref_state = _exact_state(ref_src, plan, state.REFERENCE)
+        cur_state = _exact_state(cur_src, plan, state.CURRENT)
     else:
-        scan.read_pass1(ref_src.batches(names), ref_sides)
-        scan.read_pass1(cur_src.batches(names), cur_sides)
-    rows = {}
-    for label, sides in (("reference", ref_sides), ("current", cur_sides)):
-        rows[label] = next(iter(sides.values())).rows
-        if rows[label] == 0:  # a source that could not say its row count before reading
+        ref_state = state.partial(ref_src.batches(names), plan, state.REFERENCE)
+        cur_state = state.partial(cur_src.batches(names), plan, state.CURRENT)
+    for label, counted in (("reference", ref_state), ("current", cur_state)):
+        if counted.rows == 0:  # a source that could not say its row count before reading
             raise DataError(f"the {label} dataset has no rows: nothing to compare")
-    results, pending = {}, {}
-    for name in names:
-        ref, cur = ref_sides[name], cur_sides[name]
-        untested = verdicts.untested(name, ref, cur)
-        if untested is not None:
-            results[name] = untested
-            continue
-        kind = scan.column_type(cur)
-        column_method = per_column_methods.get(name, method)
-        if scan.needs_grid(ref, cur):
-            many = MAX_TRACKED_NUMBERS + 1
-            test = verdicts.test_for(name, column_method, kind, ref.n, many)
-            pending[name] = (kind, test, scan.grid_plan(ref, cur, test.name))
-            continue
-        pair = scan.pair_of(ref, cur, kind)
-        test = verdicts.test_for(name, column_method, kind, pair.n_ref, pair.n_values())
-        results[name] = verdicts.tested(name, ref, cur, pair, test, thresholds.get(name))
-    if pending:
-        plans = {name: plan for name, (_, _, plan) in pending.items()}
-        scan.read_pass2(ref_src.batches(list(plans)), ref_sides, plans)
-        scan.read_pass2(cur_src.batches(list(plans)), cur_sides, plans)
-        for name, (kind, test, plan) in pending.items():
-            ref, cur = ref_sides[name], cur_sides[name]
-            pair = scan.pair_of(ref, cur, kind, plan)
-            results[name] = verdicts.tested(name, ref, cur, pair, test, thresholds.get(name))
-    prediction = results.pop(PREDICTION) if model is not None else None
+    outcome = _finalize(ref_src, cur_src, ref_state, cur_state, rules)
+    rows = (ref_state.rows, cur_state.rows)
+    return assemble(names, outcome.results, drift_share, rows, chosen, model is not None)
+
+
+def assemble(names, results: dict, drift_share: float, rows, mode: str, prediction: bool):
+    """The dataset verdict from each column's result (`finalize.Outcome.results`).
+
+    `rows`: reference and current row counts; `prediction`: whether the column PREDICTION is
+    the model's output (reported apart, not counted in the share). A sharded run's reduce
+    builds its result with this too, so both paths decide alike.
+    """
+    results = dict(results)
+    predicted = results.pop(PREDICTION) if prediction else None
     ordered = tuple(results[name] for name in names if name != PREDICTION)
     compared = [r for r in ordered if r.status != SKIPPED]
     if not compared:
@@ -179,8 +202,8 @@ def detect_drift(
         drift_share=share,
         drift_share_threshold=float(drift_share),
         drifted=share >= drift_share,
-        reference_rows=rows["reference"],
-        current_rows=rows["current"],
-        mode=chosen,
-        prediction=prediction,
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        mode=mode,
+        prediction=predicted,
     )

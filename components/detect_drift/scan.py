@@ -1,7 +1,8 @@
 """Read the compared columns of both datasets into pairs the drift tests score.
 
-What each dataset's column accumulates (counts, moments, values, grids) is in sides.py; how
-the batches are read, and what pass 2 needs, here.
+What each dataset's column accumulates (counts, moments, values, grids) is in sides.py; the
+mergeable state of the streaming mode (partial, merge, the pass-2 plan) in state.py;
+finalize.py scores the states with the pairs made here.
 
 Two modes, chosen by size (`choose_mode`):
 
@@ -16,16 +17,12 @@ Two modes, chosen by size (`choose_mode`):
   batch size, the number of columns and the grid, not by the rows.
 """
 
-from collections.abc import Iterable, Iterator
-
-import numpy as np
 import pyarrow as pa
 
-from components._shared.io.sources import family
-from components.detect_drift.binning import runs, sturges_edges
-from components.detect_drift.grid import GRID_BINS, GridPair
+from components.detect_drift.binning import runs
+from components.detect_drift.grid import GridPair
 from components.detect_drift.pairs import CATEGORICAL, NUMERICAL, CountsPair, ValuesPair
-from components.detect_drift.sides import GridPlan, Side
+from components.detect_drift.sides import GridPlan, Side, decoded
 
 EXACT, STREAMING, AUTO_MODE = "exact", "streaming", "auto"
 MODES = (AUTO_MODE, EXACT, STREAMING)
@@ -43,54 +40,16 @@ def choose_mode(mode: str, cells: int | None) -> str:
     return EXACT if cells is not None and cells <= EXACT_MAX_CELLS else STREAMING
 
 
-def new_sides(schema: pa.Schema, names: Iterable[str]) -> dict[str, Side]:
-    """An empty Side per compared column, typed from the schema."""
-    sides = {}
-    for name in names:
-        arrow_type = schema.field(name).type
-        if pa.types.is_dictionary(arrow_type):
-            arrow_type = arrow_type.value_type
-        sides[name] = Side(family(arrow_type), pa.types.is_integer(arrow_type))
-    return sides
-
-
-def _decoded(array):
-    # Text stays dictionary-encoded (counted by index); other dictionaries are decoded.
-    if pa.types.is_dictionary(array.type) and family(array.type) != "text":
-        return array.dictionary_decode()
-    return array
-
-
 def read_exact(table: pa.Table, sides: dict[str, Side]) -> None:
     """Exact mode: every value of every compared column, from a table in memory."""
     for name, side in sides.items():
         column = table.column(name)
         if side.numeric:
             for chunk in column.chunks:
-                side.add_exact(_decoded(chunk))
+                side.add_exact(decoded(chunk))
         else:
             side.add_exact(column)  # text may stay dictionary-encoded: _tally counts indices
         side.finish_exact()
-
-
-def read_pass1(batches: Iterator[pa.RecordBatch], sides: dict[str, Side]) -> None:
-    """Streaming pass 1."""
-    for batch in batches:
-        for name, side in sides.items():
-            side.add_pass1(_decoded(batch.column(name)))
-
-
-def read_pass2(batches, sides: dict[str, Side], plans: dict[str, GridPlan]) -> None:
-    """Streaming pass 2, for the columns that have a grid plan."""
-    for name, plan in plans.items():
-        side = sides[name]
-        side.grid = np.zeros(GRID_BINS, dtype=np.int64)
-        side.bins = None if plan.sturges is None else np.zeros(len(plan.sturges) - 1)
-        side.hellinger = None if plan.hellinger is None else np.zeros(len(plan.hellinger) - 1)
-        side.rows = side.dropped = side.non_finite = 0  # counted again, identically
-    for batch in batches:
-        for name, plan in plans.items():
-            sides[name].add_pass2(_decoded(batch.column(name)), plan)
 
 
 def column_type(current: Side) -> str | None:
@@ -107,19 +66,6 @@ def column_type(current: Side) -> str | None:
 def needs_grid(ref: Side, cur: Side) -> bool:
     """Whether a streamed numerical column has too many distinct values to count each."""
     return ref.numeric and (ref.overflow or cur.overflow) and ref.values is None
-
-
-def grid_plan(ref: Side, cur: Side, test_name: str) -> GridPlan:
-    """What pass 2 must collect for this column and test."""
-    low, high = min(ref.low, cur.low), max(ref.high, cur.high)
-    sturges = hellinger = None
-    if test_name in ("jensenshannon", "psi", "kl_div"):
-        sturges = sturges_edges(ref.n + cur.n, low, high)
-    if test_name == "hellinger":
-        # Distinct values are not counted past MAX_TRACKED_NUMBERS: the row count stands in
-        # (equal for continuous data), so this score is approximate.
-        hellinger = sturges_edges(ref.n + cur.n, low, high)
-    return GridPlan(low, high, sturges, hellinger)
 
 
 def pair_of(ref: Side, cur: Side, kind: str, plan: GridPlan | None = None):

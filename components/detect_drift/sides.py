@@ -6,13 +6,35 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from components._shared.io.sources import family
 from components.detect_drift.binning import runs
-from components.detect_drift.grid import GRID_BINS
 
 # Numbers: values counted one by one up to this many distinct (beyond, a grid histogram).
 MAX_TRACKED_NUMBERS = 1000
 # Categories: a text column with more distinct values than this is not compared.
 MAX_CATEGORIES = 100_000
+
+
+_SCRATCH: dict[str, np.ndarray] = {}
+
+
+def scratch(name: str, n: int, dtype) -> np.ndarray:
+    """A reusable array of n items for one per-batch temporary (`name`: which one).
+
+    A fresh batch-sized temporary per column and batch made glibc give the freed memory
+    back and fault it in again (twice the system time of the whole run); these stay.
+    """
+    buffer = _SCRATCH.get(name)
+    if buffer is None or len(buffer) < n or buffer.dtype != dtype:
+        buffer = _SCRATCH[name] = np.empty(max(n, 1 << 18), dtype=dtype)
+    return buffer[:n]
+
+
+def decoded(array):
+    """Text stays dictionary-encoded (counted by index); other dictionaries are decoded."""
+    if pa.types.is_dictionary(array.type) and family(array.type) != "text":
+        return array.dictionary_decode()
+    return array
 
 
 def _tally(array) -> tuple[np.ndarray, np.ndarray]:
@@ -32,16 +54,20 @@ def _tally(array) -> tuple[np.ndarray, np.ndarray]:
             counted = pc.value_counts(chunk)
             keys = counted.field("values").to_numpy(zero_copy_only=False)
             part = (keys, counted.field("counts").to_numpy(zero_copy_only=False).astype(np.int64))
-        total = _merge_tally(total, part)
+        total = merge_tally(total, part)
     if total is None:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return total
 
 
-def _merge_tally(a, b):
-    """Two tallies as one, keys sorted and distinct."""
-    if a is None:
-        a = (b[0][:0], b[1][:0])
+def merge_tally(a, b):
+    """Two tallies as one, keys sorted and distinct (None: nothing counted yet)."""
+    parts = [t for t in (a, b) if t is not None and len(t[0])]
+    if not parts:  # an empty tally's keys have no dtype worth keeping
+        return a if a is not None else b
+    if len(parts) == 1:
+        order = np.argsort(parts[0][0])  # distinct keys: any sort is stable
+        return parts[0][0][order], parts[0][1][order].astype(np.int64)
     keys, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([a[1], b[1]]), minlength=len(keys))
     return keys, counts.astype(np.int64)
@@ -90,11 +116,13 @@ class Side:
         """Distinct finite values (a lower bound once the tally overflowed)."""
         if self.values is not None:
             return len(runs(self.values)[0])
-        if self.tally is None:
-            return 0
-        return len(self.tally[0]) + (1 if self.overflow else 0)
+        if self.overflow:  # the tally was dropped past its cap
+            return (MAX_TRACKED_NUMBERS if self.numeric else MAX_CATEGORIES) + 1
+        return 0 if self.tally is None else len(self.tally[0])
 
-    def _finite(self, array: pa.Array) -> np.ndarray:
+    def _finite(self, array: pa.Array, count: bool = True) -> np.ndarray:
+        if not count:  # the facts were counted already: the same values, nothing counted
+            return Side(self.family, self.integer)._finite(array)
         self.rows += len(array)
         nulls = array.null_count
         if nulls:
@@ -122,7 +150,7 @@ class Side:
         self.rows += len(array)
         self.dropped += array.null_count
         if self.family in ("text", "bool"):
-            self.tally = _merge_tally(self.tally, _tally(array.drop_null()))
+            self.tally = merge_tally(self.tally, _tally(array.drop_null()))
 
     def finish_exact(self) -> None:
         """Sort the kept numbers."""
@@ -132,19 +160,25 @@ class Side:
             self.values, self.chunks = values, []
             self.n = len(values)
 
-    def add_pass1(self, array: pa.Array) -> None:
-        """Streaming pass 1: counts, moments, range, and the (capped) tally."""
+    def add_pass1(self, array: pa.Array, plan: "GridPlan | None" = None, bins: int = 0) -> None:
+        """Streaming pass 1: counts, moments, range, and the (capped) tally.
+
+        With a grid `plan` (edges fixed before counting), a numerical column that passes the
+        tally's cap gets its histograms then: the tally is replayed into them, later values
+        go straight in. Columns that never pass the cap keep no grid at all.
+        """
         if not self.numeric:
             self.add_exact(array)
             if self.tally is not None and len(self.tally[0]) > MAX_CATEGORIES:
-                self.overflow, self.tally = True, (self.tally[0][:0], self.tally[1][:0])
+                self.overflow, self.tally = True, None
             return
         values = self._finite(array)
         if len(values) == 0:
             return
         as_float = values.astype(np.float64, copy=False)
         n, mean = len(values), float(as_float.mean())
-        m2 = float(np.sum((as_float - mean) ** 2))
+        deviations = np.subtract(as_float, mean, out=scratch("deviations", n, np.float64))
+        m2 = float(np.square(deviations, out=deviations).sum())
         total = self.n + n
         delta = mean - self.mean
         # Chan et al.'s pairwise update: exact to rounding, whatever the batch order.
@@ -153,21 +187,55 @@ class Side:
         self.n = total
         self.low = min(self.low, float(as_float.min()))
         self.high = max(self.high, float(as_float.max()))
-        if not self.overflow:
-            self.tally = _merge_tally(self.tally, _tally(pa.array(values)))
-            if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
-                self.overflow = True
+        if self.overflow:
+            if plan is not None:
+                self.fill(as_float, None, plan, bins)
+            return
+        self.tally = merge_tally(self.tally, _tally(pa.array(values)))
+        if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
+            # Dropped, not kept partial: which values a partial tally holds depends on the
+            # batch order, and merged states must not.
+            if plan is not None:
+                self.fill_from_tally(plan, bins)
+            self.overflow, self.tally = True, None
 
-    def add_pass2(self, array: pa.Array, plan: "GridPlan") -> None:
-        """Streaming pass 2: the grid histogram and the exact bins the test needs."""
-        values = self._finite(array).astype(np.float64, copy=False)
-        scale = GRID_BINS / (plan.high - plan.low) if plan.high > plan.low else 0.0
-        index = np.minimum(((values - plan.low) * scale).astype(np.int64), GRID_BINS - 1)
-        self.grid += np.bincount(index, minlength=GRID_BINS)
+    def fill(self, values: np.ndarray, weights, plan: "GridPlan", bins: int) -> None:
+        """Add finite values (each `weights` times, default once) to the plan's histograms.
+
+        Values outside [plan.low, plan.high] (a plan from wrong footers) land in the end
+        bins; finalize sees the range differ from the plan's and plans again.
+        """
+        if self.grid is None:
+            self.grid = np.zeros(bins, dtype=np.int64)
+            self.bins = None if plan.sturges is None else np.zeros(len(plan.sturges) - 1)
+            self.hellinger = None if plan.hellinger is None else np.zeros(len(plan.hellinger) - 1)
+        bins = len(self.grid)
+        scale = bins / (plan.high - plan.low) if plan.high > plan.low else 0.0
+        scaled = np.subtract(values, plan.low, out=scratch("scaled", len(values), np.float64))
+        scaled *= scale
+        index = scratch("index", len(values), np.int64)
+        index[...] = scaled  # truncates toward zero, as astype(np.int64) does
+        np.minimum(index, bins - 1, out=index)
+        try:
+            counts = np.bincount(index, weights=weights, minlength=bins)
+        except ValueError:  # below plan.low: only a plan whose range missed the data
+            counts = np.bincount(np.maximum(index, 0), weights=weights, minlength=bins)
+        self.grid += counts if weights is None else counts.astype(np.int64)
         if plan.sturges is not None:
-            self.bins += np.histogram(values, plan.sturges)[0]
+            self.bins += np.histogram(values, plan.sturges, weights=weights)[0]
         if plan.hellinger is not None:
-            self.hellinger += np.histogram(values, plan.hellinger)[0]
+            self.hellinger += np.histogram(values, plan.hellinger, weights=weights)[0]
+
+    def fill_from_tally(self, plan: "GridPlan", bins: int) -> None:
+        """The tally's values, each as often as counted, into the histograms (exact)."""
+        if self.tally is not None and len(self.tally[0]):
+            keys, counts = self.tally
+            self.fill(keys.astype(np.float64), counts.astype(np.float64), plan, bins)
+
+    def add_grid(self, array: pa.Array, plan: "GridPlan", count: bool = True) -> None:
+        """A grid pass: every finite value into the histograms (facts counted elsewhere)."""
+        values = self._finite(array, count).astype(np.float64, copy=False)
+        self.fill(values, None, plan, len(self.grid))
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def tested(name, ref, cur, pair, test: StatTest, threshold) -> ColumnDrift:
     limit = test.default_threshold if threshold is None else test.check_threshold(threshold, name)
     score, bound = test.compute(pair)
     if isinstance(pair, GridPair) and test.name == "hellinger":
-        bound = None  # bins from the row count, not the distinct values (scan.grid_plan)
+        bound = None  # bins from the row count, not the distinct values (state.grid_plan)
     unseen, unseen_count = unseen_categories(pair) if pair.column_type == CATEGORICAL else ((), 0)
     reason = None
     if bound and abs(score - limit) <= bound:
