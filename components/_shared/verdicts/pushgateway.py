@@ -11,6 +11,10 @@ pushes its run status under {job="kfp_mlops_pipeline", pipeline, model}, and onl
 also pushes under {job="kfp_mlops_pipeline_success", pipeline, model}, so a failed run never
 erases the last success time a dead man's switch watches.
 
+In a fleet run (KFP_MLOPS_FLEET=1 on the per-model tasks) a gate pushes no per-column,
+per-feature or per-group series (labels in DETAIL_LABELS): with hundreds of models they would
+be most of Prometheus's series; that detail is in the fleet report and the gates' reports.
+
 No address configured (KFP_MLOPS_PUSHGATEWAY_URL empty or unset): nothing is pushed and
 nothing fails. A push that fails or times out is a warning on stderr, never a failed gate.
 """
@@ -33,6 +37,8 @@ GATE_JOB = "kfp_mlops_gate"
 PIPELINE_JOB = "kfp_mlops_pipeline"
 SUCCESS_JOB = "kfp_mlops_pipeline_success"
 PREFIX = "kfp_mlops_"
+# Labels of detail series left out in a fleet run: one per column, feature or group.
+DETAIL_LABELS = frozenset({"column", "feature", "group"})
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,19 @@ def push_gate(figures: GateFigures, *, now: float | None = None) -> bool:
         )
         for name, (value, bound) in figures.thresholds.items():
             gauge.labels(*values, name, bound).set(float(value))
-    _add_series(registry, figures.series, dict(zip(base, values, strict=True)))
+    _add_series(registry, pushed_series(figures), dict(zip(base, values, strict=True)))
     return _push(
         url, registry, {"pipeline": pipeline, "model": figures.model, "gate": figures.gate}
     )
+
+
+def pushed_series(figures: GateFigures) -> list[Series]:
+    """The gate's further series as pushed: without per-column detail in a fleet run."""
+    from components._shared.verdicts.gate_records import in_fleet
+
+    if not in_fleet():
+        return list(figures.series)
+    return [s for s in figures.series if not DETAIL_LABELS & set(s.labels)]
 
 
 def push_pipeline_end(
