@@ -21,7 +21,7 @@ def render_markdown(rows: list[ModelRow], run_ref: str, records_uri: str) -> str
         "",
         md_text(summary_line(rows)),
         "",
-        f"Run: {md_text(run_ref)}; gate records: {md_text(records_uri)}<model>/gates/",
+        f"Run: {md_text(run_ref)}; gate records: {md_text(records_uri + 'MODEL/gates/')}",
         "",
         markdown_table(HEADERS, [[md_text(c) for c in _cells(r)] for r in rows]),
         "",

@@ -1,0 +1,264 @@
+"""The fleet pipeline (monitoring-fleet): its report, its refusals, its spec, and one real run.
+
+The run: three models registered directly in the stack's MLflow (a champion whose training
+snapshot is a small CSV in S3, no model files: prediction drift is off), each with a prediction
+log of the last days in the server's layout. `fleet-same` logs data like its reference (no
+drift), `fleet-shifted` shifted data (drift; no labels, so no training set: the retrain is
+skipped), `fleet-broken`'s champion lacks its snapshot's hash (its body fails in resolve
+reference). One kfp.local run over the three, with a real Pushgateway.
+"""
+
+import hashlib
+import io
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from components._shared.errors import ConfigError
+from components._shared.verdicts.gate_records import FLEET_ENV, GateRecord
+from components.fleet_report.core import (
+    FAILED,
+    PASSED,
+    REJECTED,
+    RETRAINED,
+    SKIPPED,
+    model_metrics,
+    model_row,
+    summary_line,
+)
+from components.fleet_report.render import render_html, render_markdown
+from components.list_models.core import MAX_MODELS, fleet_models
+from kfp_mlops.serve import logrows, logtable
+from pipelines.descriptors import compiled_path
+from tests.conftest import GERMAN_CREDIT, _gated_run
+
+BUCKET = "kfp-mlops-data"
+
+
+def rec(gate: str, passed: bool, line: str = "", **metrics) -> GateRecord:
+    return GateRecord(gate=gate, passed=passed, line=line or gate, metrics=metrics)
+
+
+TRAINED = [rec("validation", True), rec("evaluation", True), rec("fairness", True)]
+
+
+@pytest.mark.parametrize(
+    ("records", "versions", "labels", "outcome", "retrain"),
+    [
+        ([rec("drift", True, drift_share=0.1), rec("live_performance", True)], [], True,
+         PASSED, "not needed"),
+        ([rec("drift", False, drift_share=0.6), rec("novelty", False, "nothing new")], [], False,
+         SKIPPED, "skipped: nothing new"),
+        ([rec("drift", False), rec("novelty", True), *TRAINED], [3], False,
+         RETRAINED, "retrained, blessed, registered v3"),
+        ([rec("drift", True), rec("live_performance", False), rec("novelty", True),
+          rec("validation", True), rec("evaluation", False, "accuracy 0.6 < 0.7")], [], True,
+         REJECTED, "retrained, not blessed: evaluation: accuracy 0.6 < 0.7"),
+        ([], [], False, FAILED, "failed before the drift check finished"),
+        ([rec("drift", True)], [], True, FAILED, "failed in the live performance check"),
+        ([rec("drift", False)], [], False, FAILED,
+         "failed before the novelty check finished (building the set?)"),
+        ([rec("drift", False), rec("novelty", True), rec("validation", True)], [], False,
+         FAILED, "failed in training, before the evaluation gate finished"),
+        ([rec("drift", False), rec("novelty", True), *TRAINED], [], False,
+         FAILED, "blessed but not registered (the register step failed)"),
+    ],
+)  # fmt: skip
+def test_model_row_outcomes(records, versions, labels, outcome, retrain):
+    row = model_row("m", records, versions, labels_expected=labels)
+    assert (row.outcome, row.retrain) == (outcome, retrain)
+
+
+def test_report_shows_every_model_failed_ones_too_and_escapes():
+    rows = [
+        model_row("ok", [rec("drift", True, drift_share=0.0)], [], False),
+        model_row("<b>x</b>", [], [], False),
+        model_row("new", [rec("drift", False, drift_share=0.75), rec("novelty", True), *TRAINED],
+                  [2], False),
+    ]  # fmt: skip
+    line = summary_line(rows)
+    assert line == "3 models, 1 drifted, 0 below bounds, 1 retrained, 1 failed (<b>x</b>)"
+    md = render_markdown(rows, "run r1", "s3://b/runs/r1/models/")
+    assert md.count("\n| ") == 4  # the header and three rows
+    assert "| new | retrained | drifted | 0.7500 |" in md and "v2 |" in md
+    page = render_html(rows, "run r1", "http://ui/#/runs/details/r1")
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert page.count('<tr class="failed"') == 1 and 'href="http://ui/#/runs/details/r1"' in page
+    metrics = model_metrics(rows)
+    assert metrics["new.drift_share"] == 0.75 and metrics["<b>x</b>.failed"] == 1.0
+
+
+def _no_search(*_):
+    raise AssertionError("the registry is not asked for an explicit list")
+
+
+def test_list_models_items_and_refusals():
+    items = fleet_models(["a", "b"], "", "s3://p/predictions", "s3://p/labels/", _no_search)
+    assert items[1] == {
+        "model_name": "b",
+        "predictions_uri": "s3://p/predictions/b/",
+        "labels_uri": "s3://p/labels/b/",
+    }
+    assert fleet_models(["a"], "", "s3://p/", "", _no_search)[0]["labels_uri"] == ""
+    with pytest.raises(ConfigError, match="not both"):
+        fleet_models(["a"], "name LIKE 'a%'", "s3://p/", "", _no_search)
+    with pytest.raises(ConfigError, match=r"pass model_names .* or registry_filter"):
+        fleet_models([], " ", "s3://p/", "", _no_search)
+    with pytest.raises(ConfigError, match=r"\['a'\] appear more than once"):
+        fleet_models(["a", "a"], "", "s3://p/", "", _no_search)
+    many = [f"m{i}" for i in range(MAX_MODELS + 1)]
+    with pytest.raises(ConfigError, match=r"201 models: .* at most 200 .*#12131.*split the fleet"):
+        fleet_models(many, "", "s3://p/", "", _no_search)
+    with pytest.raises(ConfigError, match="over 201 models"):
+        fleet_models([], "name LIKE 'm%'", "s3://p/", "", lambda f, limit: many[: limit + 1])
+    with pytest.raises(ConfigError, match="no registered model matches"):
+        fleet_models([], "name LIKE 'zz%'", "s3://p/", "", lambda f, limit: [])
+
+
+def test_compiled_spec_carries_the_parallelism_and_the_fleet_env():
+    spec = next(yaml.safe_load_all(compiled_path("monitoring-fleet").read_text()))
+    loops = [
+        t for c in spec["components"].values() for t in c.get("dag", {}).get("tasks", {}).values()
+        if "iteratorPolicy" in t
+    ]  # fmt: skip
+    assert [t["iteratorPolicy"]["parallelismLimit"] for t in loops] == [8]
+    assert loops[0]["parameterIterator"]["items"]["inputParameter"].endswith("list-models-Output")
+    executors = spec["deploymentSpec"]["executors"]
+    fleet = {n for n, e in executors.items() if {"name": FLEET_ENV, "value": "1"} in
+             e["container"].get("env", [])}  # fmt: skip
+    # Every task of the per-model body (retrain included), none of the fleet's own.
+    assert "exec-detect-drift" in fleet and "exec-register-model" in fleet
+    assert not {"exec-list-models", "exec-fleet-report", "exec-notify"} & fleet
+    report = spec["root"]["dag"]["tasks"]["exit-handler-1"]
+    inner = spec["components"][report["componentRef"]["name"]]["dag"]["tasks"]["fleet-report"]
+    assert inner["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+
+
+COLUMNS = ["age", "credit_amount", "duration", "sex", "purpose"]
+
+
+def _put(key: str, body: bytes) -> str:
+    from components._shared.io import s3_client
+
+    client = s3_client()
+    if not client.bucket_exists(BUCKET):
+        client.make_bucket(BUCKET)
+    client.put_object(BUCKET, key, io.BytesIO(body), len(body))
+    return f"s3://{BUCKET}/{key}"
+
+
+def _champion(name: str, reference: bytes, pinned: bool) -> None:
+    """A registered model whose champion's training snapshot is `reference` (no model file)."""
+    from mlflow import MlflowClient
+
+    uri = _put(f"tests/fleet/{name}/reference.csv", reference)
+    tags = {"dataset_uri": uri}
+    if pinned:
+        tags["dataset_sha256"] = hashlib.sha256(reference).hexdigest()
+    client = MlflowClient()
+    client.create_registered_model(name)
+    version = client.create_model_version(name, source="s3://mlflow/no-model", tags=tags)
+    client.set_registered_model_alias(name, "champion", version.version)
+
+
+def _log(prefix: str, name: str, frame: pd.DataFrame) -> None:
+    """Two days of the last week in the server's log layout, a part a day."""
+    now = datetime.now(UTC)
+    for back, part in ((1, frame.iloc[::2]), (2, frame.iloc[1::2])):
+        when = now - timedelta(days=back)
+        inputs = {c: part[c].tolist() for c in COLUMNS}
+        rows = logrows.records(
+            f"req-{back}", when, (name, "1"), inputs, {"prediction": [0] * len(part)}, 0.01
+        )
+        buffer = io.BytesIO()
+        pq.write_table(logtable.table([rows]), buffer)
+        key = f"{prefix}{name}/date={when.date()}/080000-{uuid.uuid4().hex}.parquet"
+        _put(key, buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def fleet_run(stack, pushgateway):
+    """One fleet run over three models: no drift, drift (retrain skipped), a broken champion."""
+    tag = uuid.uuid4().hex[:6]
+    names = [f"fleet-same-{tag}", f"fleet-broken-{tag}", f"fleet-shifted-{tag}"]
+    credit = pd.read_csv(GERMAN_CREDIT).head(400)
+    reference = credit.to_csv(index=False).encode()
+    shifted = credit.assign(age=credit["age"] + 25, credit_amount=credit["credit_amount"] * 4,
+                            duration=credit["duration"] * 3)  # fmt: skip
+    prefix = f"tests/fleet-{tag}/predictions/"
+    pins = (True, False, True)  # the broken one's champion lacks dataset_sha256
+    for name, frame, pinned in zip(names, (credit, credit, shifted), pins, strict=True):
+        _champion(name, reference, pinned)
+        _log(prefix, name, frame)
+    pushgateway.wipe()
+    code, summary = _gated_run(
+        stack, pushgateway, "monitoring-fleet",
+        "-p", f"model_names={json.dumps(names)}",
+        "-p", f"predictions_prefix=s3://{BUCKET}/{prefix}",
+        "-p", f"drift_columns={json.dumps(COLUMNS)}",
+        "-p", "prediction_drift_alias=",
+    )  # fmt: skip
+    return code, summary, names, pushgateway.samples()
+
+
+def test_fleet_run_reports_every_model_the_failed_one_too(fleet_run):
+    code, summary, (same, broken, shifted), _ = fleet_run
+    assert code == 1 and summary["status"] == "failed"  # a body failed: so did the run
+    rows = {r["model"]: r for r in summary["models"]}
+    assert list(rows) == [same, broken, shifted]  # the order given
+    assert rows[same]["outcome"] == PASSED and rows[same]["drift"] == "no drift"
+    assert rows[broken]["outcome"] == FAILED
+    assert rows[broken]["retrain"] == "failed before the drift check finished"
+    assert rows[shifted]["outcome"] == SKIPPED and rows[shifted]["drift"] == "drifted"
+    assert rows[shifted]["drift_share"] == 0.6  # 3 of the 5 columns
+    assert rows[shifted]["retrain"].startswith("skipped: ")
+    assert (
+        summary["line"]
+        == f"3 models, 1 drifted, 0 below bounds, 1 retrain skipped, 1 failed ({broken})"
+    )
+
+
+FLEET_SIZE, SERIES_GOAL = 200, 5000
+
+
+def test_fleet_pushes_are_bounded_per_model_without_column_detail(fleet_run):
+    """Counted from what the run's gates pushed to a real Pushgateway, projected to 200."""
+    _, _, (same, _broken, shifted), samples = fleet_run
+    per_model: dict[str, int] = {}
+    for name, labels, _ in samples:
+        assert not {"column", "feature", "group"} & set(labels), (name, labels)
+        per_model[labels["model"]] = per_model.get(labels["model"], 0) + 1
+    # Drift only (10 series), drift then a skipped retrain (+5 novelty); the fleet's own end.
+    assert per_model == {same: 10, shifted: 15, "fleet": 3}
+    assert max(per_model.values()) * FLEET_SIZE + per_model["fleet"] <= SERIES_GOAL
+
+
+def test_a_fleet_drift_push_is_per_model_not_per_column(pushgateway, monkeypatch):
+    """The same drift verdict pushed by the real push code, in a monitoring run and in a fleet.
+
+    Outside a fleet the gate pushes 3 series per compared column: 200 models of 10 columns
+    would hold 200 * 40 drift series; in a fleet each model's drift gate holds 10, whatever
+    its width.
+    """
+    from components._shared.verdicts.pushgateway import PUSHGATEWAY_ENV, push_gate
+    from components.detect_drift.core import detect_drift
+    from components.detect_drift.signals import figures_of
+
+    credit = pd.read_csv(GERMAN_CREDIT)
+    shifted = credit.assign(age=credit["age"] + 25)
+    result = detect_drift(credit, shifted, model=None)
+    monkeypatch.setenv(PUSHGATEWAY_ENV, pushgateway.url)
+    counts = {}
+    for fleet in ("", "1"):
+        monkeypatch.setenv(FLEET_ENV, fleet)
+        pushgateway.wipe()
+        assert push_gate(figures_of(result, "width-test", 0.5))
+        counts[fleet] = len(pushgateway.samples())
+    columns = len(credit.columns)
+    assert counts == {"": 10 + 3 * columns, "1": 10}
+    print(f"drift gate series per model: {counts['']} (monitoring), {counts['1']} (fleet)")
