@@ -119,6 +119,8 @@ def build(parallelism: int = PARALLELISM):
                 "fleet report",
                 s3=True,
                 mlflow=True,  # the versions the run registered
+                pipeline=PIPELINE,
+                gate=True,  # not a gate, but it pushes each model's run end
                 reads_outside_state=True,
                 retries=2,
                 memory="1Gi",

@@ -227,15 +227,27 @@ FLEET_SIZE, SERIES_GOAL = 200, 5000
 
 
 def test_fleet_pushes_are_bounded_per_model_without_column_detail(fleet_run):
-    """Counted from what the run's gates pushed to a real Pushgateway, projected to 200."""
-    _, _, (same, _broken, shifted), samples = fleet_run
+    """Counted from what the run pushed to a real Pushgateway, projected to 200 models."""
+    _, _, (same, broken, shifted), samples = fleet_run
     per_model: dict[str, int] = {}
     for name, labels, _ in samples:
         assert not {"column", "feature", "group"} & set(labels), (name, labels)
         per_model[labels["model"]] = per_model.get(labels["model"], 0) + 1
-    # Drift only (10 series), drift then a skipped retrain (+5 novelty); the fleet's own end.
-    assert per_model == {same: 10, shifted: 15, "fleet": 3}
+    # drift: verdict, time, drift_share, columns_drifted, its bound (5); novelty: verdict,
+    # time, retrain_skipped (3); each model's run end as a monitoring run's: succeeded, time,
+    # success time (3; a failed body: 2); the fleet run's own end (3).
+    assert per_model == {same: 8, shifted: 11, broken: 2, "fleet": 3}
     assert max(per_model.values()) * FLEET_SIZE + per_model["fleet"] <= SERIES_GOAL
+    ends = {
+        (labels["model"], name): value
+        for name, labels, value in samples
+        if labels.get("pipeline") == "monitoring" and name.startswith("kfp_mlops_pipeline_last")
+    }
+    # What KfpMlopsPipelineFailed and KfpMlopsMonitoringNotRunning watch, per fleet model.
+    assert ends[(broken, "kfp_mlops_pipeline_last_run_succeeded")] == 0.0
+    assert ends[(same, "kfp_mlops_pipeline_last_run_succeeded")] == 1.0
+    assert (same, "kfp_mlops_pipeline_last_success_timestamp_seconds") in ends
+    assert (broken, "kfp_mlops_pipeline_last_success_timestamp_seconds") not in ends
 
 
 def test_a_fleet_drift_push_is_per_model_not_per_column(pushgateway, monkeypatch):
@@ -243,7 +255,8 @@ def test_a_fleet_drift_push_is_per_model_not_per_column(pushgateway, monkeypatch
 
     Outside a fleet the gate pushes 3 series per compared column: 200 models of 10 columns
     would hold 200 * 40 drift series; in a fleet each model's drift gate holds 10, whatever
-    its width.
+    its width, and leaves out the counts behind the share (5 series: verdict, time,
+    drift_share, columns_drifted, its bound).
     """
     from components._shared.verdicts.pushgateway import PUSHGATEWAY_ENV, push_gate
     from components.detect_drift.core import detect_drift
@@ -260,5 +273,5 @@ def test_a_fleet_drift_push_is_per_model_not_per_column(pushgateway, monkeypatch
         assert push_gate(figures_of(result, "width-test", 0.5))
         counts[fleet] = len(pushgateway.samples())
     columns = len(credit.columns)
-    assert counts == {"": 10 + 3 * columns, "1": 10}
+    assert counts == {"": 10 + 3 * columns, "1": 5}
     print(f"drift gate series per model: {counts['']} (monitoring), {counts['1']} (fleet)")

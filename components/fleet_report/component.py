@@ -20,7 +20,11 @@ def fleet_report(
     A row per model: drift verdict and share, live performance, what happened to the retrain
     (not needed, skipped and why, retrained and blessed, not blessed by a gate), the version
     registered, or "failed" and where (a gate record missing where one was due). Also one
-    record `fleet` for the run's notification (its line counts the outcomes).
+    record `fleet` for the run's notification (its line counts the outcomes), and, when a
+    Pushgateway is configured, each model's run end as a monitoring run's
+    (kfp_mlops_pipeline_last_run_* and, unless it failed, last_success_timestamp_seconds,
+    labelled pipeline="monitoring", model=<model>), so the per-model alerts watch fleet
+    models too.
 
     Args:
         kfp_run_id: The run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): whose records to read.
@@ -49,7 +53,15 @@ def fleet_report(
         read_gate_records,
         write_gate_record,
     )
-    from components.fleet_report.core import FAILED, model_metrics, model_row, summary_line
+    from components._shared.verdicts.pushgateway import push_pipeline_end
+    from components.fleet_report.core import (
+        FAILED,
+        MONITORING,
+        blessed_of,
+        model_metrics,
+        model_row,
+        summary_line,
+    )
     from components.fleet_report.render import render_html, render_markdown
 
     rows = [
@@ -70,6 +82,14 @@ def fleet_report(
     write_text(table.path, json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     for name, value in model_metrics(rows).items():
         metrics.log_metric(name, value)
+    for r in rows:
+        push_pipeline_end(
+            MONITORING,
+            r.model,
+            succeeded=not r.failed,
+            blessed=blessed_of(r),
+            duration_seconds=None,
+        )
     line = summary_line(rows) if rows else "no model was listed (list models failed)"
     print(line)
     passed = bool(rows) and not any(r.outcome == FAILED for r in rows)

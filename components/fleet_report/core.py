@@ -16,6 +16,7 @@ PASSED, DRIFTED, RETRAINED, SKIPPED, REJECTED, FAILED = (
     "passed", "drifted", "retrained", "retrain skipped", "retrain rejected", "failed",
 )  # fmt: skip
 TRAINING_GATES = ("validation", "evaluation", "fairness")
+MONITORING = "monitoring"  # the pipeline label of each model's run end, as a monitoring run's
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ def model_row(
     if not versions:
         return done(FAILED, "blessed but not registered (the register step failed)")
     return done(RETRAINED, f"retrained, blessed, registered v{versions[-1]}")
+
+
+def blessed_of(row: ModelRow) -> bool | None:
+    """Whether the model's retrain was blessed; None when nothing was trained."""
+    return {RETRAINED: True, REJECTED: False}.get(row.outcome)
 
 
 def counts(rows: list[ModelRow]) -> dict[str, int]:
