@@ -41,57 +41,9 @@ def fleet_report(
     Raises:
         ServiceError: S3 or MLflow does not answer.
     """
-    import json
-    import os
-    from dataclasses import asdict
+    from components.fleet_report.publish import write_report
 
-    from components._shared.registry.fleet import versions_of_run
-    from components._shared.reports.markdown import write_text
-    from components._shared.verdicts.gate_records import (
-        GateRecord,
-        gates_prefix,
-        read_gate_records,
-        write_gate_record,
-    )
-    from components._shared.verdicts.pushgateway import push_pipeline_end
-    from components.fleet_report.core import (
-        FAILED,
-        MONITORING,
-        blessed_of,
-        model_metrics,
-        model_row,
-        summary_line,
-    )
-    from components.fleet_report.render import render_html, render_markdown
-
-    rows = [
-        model_row(
-            m["model_name"],
-            read_gate_records(kfp_run_id, m["model_name"]),
-            versions_of_run(m["model_name"], kfp_run_id),
-            labels_expected=bool(m.get("labels_uri")),
-        )
-        for m in models
-    ]
-    ui = os.environ.get("KFP_MLOPS_UI_URL", "").strip().rstrip("/")
-    run_url = f"{ui}/#/runs/details/{kfp_run_id}" if ui else ""
-    run_ref = run_url or f"run {kfp_run_id}"
-    records = gates_prefix(kfp_run_id, "MODEL").removesuffix("MODEL/gates/")
-    write_text(report.path, render_markdown(rows, run_ref, records))
-    write_text(report_html.path, render_html(rows, run_ref, run_url))
-    write_text(table.path, json.dumps([asdict(r) for r in rows], indent=1) + "\n")
-    for name, value in model_metrics(rows).items():
+    line, numbers = write_report(models, kfp_run_id, report.path, report_html.path, table.path)
+    for name, value in numbers.items():
         metrics.log_metric(name, value)
-    for r in rows:
-        push_pipeline_end(
-            MONITORING,
-            r.model,
-            succeeded=not r.failed,
-            blessed=blessed_of(r),
-            duration_seconds=None,
-        )
-    line = summary_line(rows) if rows else "no model was listed (list models failed)"
-    print(line)
-    passed = bool(rows) and not any(r.outcome == FAILED for r in rows)
-    write_gate_record(kfp_run_id, GateRecord(gate="fleet", passed=passed, line=line))
     return line
