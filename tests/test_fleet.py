@@ -23,6 +23,7 @@ from components._shared.errors import ConfigError
 from components._shared.verdicts.gate_records import FLEET_ENV, GateRecord
 from components.fleet_report.core import (
     FAILED,
+    NO_DRIFT_RECORD,
     PASSED,
     REJECTED,
     RETRAINED,
@@ -59,7 +60,7 @@ TRAINED = [rec("validation", True), rec("evaluation", True), rec("fairness", Tru
         ([rec("drift", True), rec("live_performance", False), rec("novelty", True),
           rec("validation", True), rec("evaluation", False, "accuracy 0.6 < 0.7")], [], True,
          REJECTED, "retrained, not blessed: evaluation: accuracy 0.6 < 0.7"),
-        ([], [], False, FAILED, "failed before the drift check finished"),
+        ([], [], False, FAILED, NO_DRIFT_RECORD),
         ([rec("drift", True)], [], True, FAILED, "failed in the live performance check"),
         ([rec("drift", False)], [], False, FAILED,
          "failed before the novelty check finished (building the set?)"),
@@ -213,7 +214,7 @@ def test_fleet_run_reports_every_model_the_failed_one_too(fleet_run):
     assert list(rows) == [same, broken, shifted]  # the order given
     assert rows[same]["outcome"] == PASSED and rows[same]["drift"] == "no drift"
     assert rows[broken]["outcome"] == FAILED
-    assert rows[broken]["retrain"] == "failed before the drift check finished"
+    assert rows[broken]["retrain"] == NO_DRIFT_RECORD
     assert rows[shifted]["outcome"] == SKIPPED and rows[shifted]["drift"] == "drifted"
     assert rows[shifted]["drift_share"] == 0.6  # 3 of the 5 columns
     assert rows[shifted]["retrain"].startswith("skipped: ")

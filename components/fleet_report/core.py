@@ -16,6 +16,7 @@ PASSED, DRIFTED, RETRAINED, SKIPPED, REJECTED, FAILED = (
     "passed", "drifted", "retrained", "retrain skipped", "retrain rejected", "failed",
 )  # fmt: skip
 TRAINING_GATES = ("validation", "evaluation", "fairness")
+NO_DRIFT_RECORD = "stopped before the drift check finished (failed, or never started)"
 MONITORING = "monitoring"  # the pipeline label of each model's run end, as a monitoring run's
 
 
@@ -73,7 +74,7 @@ def model_row(
         return ModelRow(outcome=outcome, retrain=retrain, **row)
 
     if drift is None:
-        return done(FAILED, "failed before the drift check finished")
+        return done(FAILED, NO_DRIFT_RECORD)
     if perf is None and labels_expected:
         return done(FAILED, "failed in the live performance check")
     if drift.passed and (perf is None or perf.passed):
