@@ -276,3 +276,32 @@ def test_a_fleet_drift_push_is_per_model_not_per_column(pushgateway, monkeypatch
     columns = len(credit.columns)
     assert counts == {"": 10 + 3 * columns, "1": 5}
     print(f"drift gate series per model: {counts['']} (monitoring), {counts['1']} (fleet)")
+
+
+def test_the_fleet_notification_is_not_a_blessing():
+    from components.notify.core import FAILED as RUN_FAILED
+    from components.notify.core import SUCCEEDED_PLAIN, Verdict, final_status
+
+    line = Verdict("fleet", True, "2 models, 0 drifted, 0 below bounds")
+    assert final_status("SUCCEEDED", "monitoring-fleet", [line]) == SUCCEEDED_PLAIN
+    assert final_status("FAILED", "monitoring-fleet", [line]) == RUN_FAILED
+
+
+def test_registry_lookups_of_a_fleet(fleet_run):
+    """registry_filter's search and the versions a run registered, on the stack's MLflow."""
+    from mlflow import MlflowClient
+
+    from components._shared.errors import ServiceError
+    from components._shared.registry.fleet import search_model_names, versions_of_run
+
+    names = fleet_run[2]
+    tag = names[0].rsplit("-", 1)[1]
+    assert search_model_names(f"name LIKE 'fleet-%-{tag}'", 200) == sorted(names)
+    assert search_model_names(f"name LIKE 'fleet-%-{tag}'", 1) == sorted(names)[:2]  # cap + 1
+    with pytest.raises(ServiceError, match="while listing models matching"):
+        search_model_names("name LIKEWISE 'x'", 200)
+    MlflowClient().create_model_version(
+        names[0], source="s3://mlflow/no-model", tags={"kfp_run_id": f"run-{tag}"}
+    )
+    assert versions_of_run(names[0], f"run-{tag}") == [2]
+    assert versions_of_run(names[0], "another-run") == []
