@@ -305,3 +305,44 @@ def test_registry_lookups_of_a_fleet(fleet_run):
     )
     assert versions_of_run(names[0], f"run-{tag}") == [2]
     assert versions_of_run(names[0], "another-run") == []
+
+
+def test_retries_keep_the_output_of_concurrent_iterations_apart(monkeypatch):
+    """kfp.local runs ParallelFor iterations two at a time: each retry decision reads its own."""
+    import threading
+
+    from kfp.local import status, task_dispatcher
+
+    from kfp_mlops.runs import retries
+    from tests.test_first_hour import _output
+
+    both_printing = threading.Barrier(2, timeout=10)
+    calls: list[str] = []
+
+    def fake(*args, component_name: str, **kwargs):
+        first = component_name not in calls
+        calls.append(component_name)
+        if not first:
+            return {}, status.Status.SUCCESS
+        cls = "ServiceError" if component_name == "comp-service" else "DataError"
+        both_printing.wait()
+        print(_output(cls, "down"))
+        both_printing.wait()  # each has printed before either decides
+        return {}, status.Status.FAILURE
+
+    monkeypatch.setattr(task_dispatcher, "run_single_task_implementation", fake)
+    monkeypatch.setattr("sys.stdout", __import__("io").StringIO())
+    policy = retries.Policy(retries=1, backoff_s=0, factor=2, max_s=1)
+    retries.install({"comp-service": policy, "comp-data": policy}, sleep=lambda _: None)
+    states = {}
+
+    def run(name: str) -> None:
+        states[name] = task_dispatcher.run_single_task_implementation(component_name=name)[1]
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("comp-service", "comp-data")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert states == {"comp-service": status.Status.SUCCESS, "comp-data": status.Status.FAILURE}
+    assert sorted(calls) == ["comp-data", "comp-service", "comp-service"]
