@@ -5,9 +5,9 @@ champion each, whose training snapshot is 400 rows of German credit in S3; no mo
 prediction drift is off) and writes each a prediction log of two recent days (every other
 model's shifted: drift, then a retrain skipped for want of labels). Then it runs the fleet
 pipeline over 1 model and over all N, each through `kfp-mlops run-local` in its own process
-(kfp.local 2.17.3 runs the iterations two at a time in threads), and prints the wall time of each, the
-time per model (the marginal cost, (T_N - T_1) / (N - 1)), and the series the Pushgateway
-holds after the N-model run, per model and in all.
+(kfp.local 2.17.3 runs the iterations two at a time in threads), and prints the wall time
+of each, the time per model (the marginal cost, (T_N - T_1) / (N - 1)), and the series the
+Pushgateway holds after the N-model run, per model and in all.
 
 Usage: python -m benchmarks.fleet [--models 200]
 """

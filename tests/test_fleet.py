@@ -60,6 +60,8 @@ TRAINED = [rec("validation", True), rec("evaluation", True), rec("fairness", Tru
         ([rec("drift", True), rec("live_performance", False), rec("novelty", True),
           rec("validation", True), rec("evaluation", False, "accuracy 0.6 < 0.7")], [], True,
          REJECTED, "retrained, not blessed: evaluation: accuracy 0.6 < 0.7"),
+        ([rec("drift", True), rec("live_performance", False, cannot_judge=1.0)], [], True,
+         PASSED, "not needed"),  # no labels yet: no retrain, and not a failure
         ([], [], False, FAILED, NO_DRIFT_RECORD),
         ([rec("drift", True)], [], True, FAILED, "failed in the live performance check"),
         ([rec("drift", False)], [], False, FAILED,

@@ -63,9 +63,7 @@ def model_row(
         "model": model,
         "drift": "—" if drift is None else ("no drift" if drift.passed else "drifted"),
         "drift_share": None if share is None else float(share),
-        "performance": "not checked (no labels)"
-        if perf is None
-        else ("within bounds" if perf.passed else "below bounds"),
+        "performance": _performance(perf),
         "version": versions[-1] if versions else None,
         "detail": tuple(f"{r.gate}: {'✓' if r.passed else '✗'} {r.line}" for r in records),
     }
@@ -77,7 +75,7 @@ def model_row(
         return done(FAILED, NO_DRIFT_RECORD)
     if perf is None and labels_expected:
         return done(FAILED, "failed in the live performance check")
-    if drift.passed and (perf is None or perf.passed):
+    if drift.passed and (perf is None or perf.passed or _cannot_judge(perf)):
         return done(PASSED, "not needed")
     novelty = by_gate.get("novelty")
     if novelty is None:
@@ -98,6 +96,18 @@ def model_row(
 def blessed_of(row: ModelRow) -> bool | None:
     """Whether the model's retrain was blessed; None when nothing was trained."""
     return {RETRAINED: True, REJECTED: False}.get(row.outcome)
+
+
+def _cannot_judge(perf: GateRecord) -> bool:
+    return bool(perf.metrics.get("cannot_judge"))
+
+
+def _performance(perf: GateRecord | None) -> str:
+    if perf is None:
+        return "not checked (no labels)"
+    if _cannot_judge(perf):
+        return f"cannot judge yet: {perf.line}"
+    return "within bounds" if perf.passed else "below bounds"
 
 
 def counts(rows: list[ModelRow]) -> dict[str, int]:
