@@ -18,7 +18,12 @@ def summarize_fleet(pipeline: Pipeline, run_dir: Path, log: str, returncode: int
         "pipeline": pipeline.name,
         "status": "failed" if failure_fields else "succeeded",
         "line": report.get("parameters", {}).get("Output"),
+        "outcome": report.get("parameters", {}).get("Output"),  # the text summary's headline
         "models": rows,
+        # The keys every summary has; the fleet's gates and models are in `models`.
+        "gates": {},
+        "blessed": None,
+        "model": None,
         "report": report.get("artifacts", {}).get("report_html", {}).get("uri"),
         **(failure_fields or {"error": None, "failed_task": None}),
         "run_dir": str(run_dir),
