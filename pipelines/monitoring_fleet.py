@@ -17,7 +17,7 @@ from components._shared.verdicts.gate_records import FLEET_ENV
 from components.fleet_report.component import fleet_report
 from components.list_models.component import list_models
 from components.list_models.core import MAX_MODELS
-from pipelines.exit_handler import FORMAT_PARAMETER, notify_step
+from pipelines.exit_handler import notify_step
 from pipelines.monitoring import monitoring_steps
 from pipelines.task_settings import step
 
@@ -126,7 +126,6 @@ def build(parallelism: int = PARALLELISM):
                 memory="1Gi",
             ).after(monitored).ignore_upstream_failure()
 
-    assert FORMAT_PARAMETER == "notify_format"  # the exit handler's parameter, as named there
     return dsl.pipeline(
         name=PIPELINE,
         description=(

@@ -123,6 +123,19 @@ def test_list_models_items_and_refusals():
         fleet_models([], "name LIKE 'zz%'", "s3://p/", "", lambda f, limit: [])
 
 
+def test_another_parallelism_compiles_in_and_a_bad_one_is_refused(tmp_path):
+    from kfp import compiler
+
+    from pipelines.monitoring_fleet import build
+
+    path = tmp_path / "fleet-32.yaml"
+    compiler.Compiler().compile(build(parallelism=32), str(path))
+    assert "parallelismLimit: 32" in path.read_text()
+    for bad in (0, MAX_MODELS + 1):
+        with pytest.raises(ValueError, match=f"parallelism {bad}: expected 1..200"):
+            build(parallelism=bad)
+
+
 def test_compiled_spec_carries_the_parallelism_and_the_fleet_env():
     spec = next(yaml.safe_load_all(compiled_path("monitoring-fleet").read_text()))
     loops = [
