@@ -37,6 +37,7 @@ from components.list_models.core import MAX_MODELS, fleet_models
 from kfp_mlops.serve import logrows, logtable
 from pipelines.descriptors import compiled_path
 from tests.conftest import GERMAN_CREDIT, _gated_run
+from tests.webhook_receiver import WebhookReceiver
 
 BUCKET = "kfp-mlops-data"
 
@@ -212,18 +213,22 @@ def fleet_run(stack, pushgateway):
         _champion(name, reference, pinned)
         _log(prefix, name, frame)
     pushgateway.wipe()
+    receiver = WebhookReceiver()
     code, summary = _gated_run(
         stack, pushgateway, "monitoring-fleet",
         "-p", f"model_names={json.dumps(names)}",
         "-p", f"predictions_prefix=s3://{BUCKET}/{prefix}",
         "-p", f"drift_columns={json.dumps(COLUMNS)}",
         "-p", "prediction_drift_alias=",
+        webhook=receiver,
     )  # fmt: skip
-    return code, summary, names, pushgateway.samples()
+    posted = list(receiver.requests)
+    receiver.close()
+    return code, summary, names, pushgateway.samples(), posted
 
 
 def test_fleet_run_reports_every_model_the_failed_one_too(fleet_run):
-    code, summary, (same, broken, shifted), _ = fleet_run
+    code, summary, (same, broken, shifted), _, posted = fleet_run
     assert code == 1 and summary["status"] == "failed"  # a body failed: so did the run
     rows = {r["model"]: r for r in summary["models"]}
     assert list(rows) == [same, broken, shifted]  # the order given
@@ -237,6 +242,10 @@ def test_fleet_run_reports_every_model_the_failed_one_too(fleet_run):
         summary["line"]
         == f"3 models, 1 drifted, 0 below bounds, 1 retrain skipped, 1 failed ({broken})"
     )
+    # One notification for the fleet, none per model; it carries the report's line.
+    (message,) = posted
+    assert message["body"]["text"].startswith("❌ monitoring-fleet (fleet): failed")
+    assert summary["line"] in json.dumps(message["body"], ensure_ascii=False)
 
 
 FLEET_SIZE, SERIES_GOAL = 200, 5000
@@ -244,7 +253,7 @@ FLEET_SIZE, SERIES_GOAL = 200, 5000
 
 def test_fleet_pushes_are_bounded_per_model_without_column_detail(fleet_run):
     """Counted from what the run pushed to a real Pushgateway, projected to 200 models."""
-    _, _, (same, broken, shifted), samples = fleet_run
+    _, _, (same, broken, shifted), samples, _ = fleet_run
     per_model: dict[str, int] = {}
     for name, labels, _ in samples:
         assert not {"column", "feature", "group"} & set(labels), (name, labels)
