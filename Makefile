@@ -141,6 +141,7 @@ bench: install evidently bench-tools ## Print measured figures (benchmarks/)
 	$(BIN)/python -m benchmarks.compare_live
 	$(BIN)/python -m benchmarks.trainset
 	$(BIN)/python -m benchmarks.signing
+	$(BIN)/python -m benchmarks.fleet
 
 # Container images: built from wheels collected on the host, so the build needs no network.
 WHEELS := build/wheels

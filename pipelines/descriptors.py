@@ -119,6 +119,12 @@ def _compare_live() -> Callable:
     return compare_live_pipeline
 
 
+def _monitoring_fleet() -> Callable:
+    from pipelines.monitoring_fleet import monitoring_fleet
+
+    return monitoring_fleet
+
+
 PIPELINES: dict[str, Pipeline] = {
     "training": Pipeline(
         name="training",
@@ -158,6 +164,15 @@ PIPELINES: dict[str, Pipeline] = {
         name="compare-live",
         function=_compare_live,
         gates={"live_comparison": "compare-live-gate"},
+        register_task="",
+        train_task="",
+        trains_always=False,
+    ),
+    # Gates run per model inside the ParallelFor; the fleet report is the run's verdict.
+    "monitoring-fleet": Pipeline(
+        name="monitoring-fleet",
+        function=_monitoring_fleet,
+        gates={},
         register_task="",
         train_task="",
         trains_always=False,

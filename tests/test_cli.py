@@ -58,7 +58,7 @@ def test_cli_p_help_says_how_to_write_lists_and_mappings(capsys):
 def test_cli_unknown_pipeline_is_a_usage_error(capsys):
     assert main(["run-local", "trainnig"]) == 2
     err = capsys.readouterr().err
-    known = "['compare-live', 'deploy', 'monitoring', 'training']"
+    known = "['compare-live', 'deploy', 'monitoring', 'monitoring-fleet', 'training']"
     expected = f"unknown pipeline 'trainnig'; expected one of {known}"
     assert expected in err
 

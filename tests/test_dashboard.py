@@ -179,3 +179,12 @@ def test_a_query_prometheus_refuses_is_reported_with_its_panel(prometheus):
 def test_an_unknown_grafana_variable_is_refused():
     with pytest.raises(ValueError, match=r"unknown Grafana variable .*\$instance"):
         promql('kfp_mlops_serve_ready{instance="$instance"}')
+
+
+def test_a_fleet_panel_counts_the_selected_models_without_column_detail():
+    (panel,) = [p for p in data_panels(dashboard()) if p["title"].startswith("Fleet:")]
+    exprs = [t["expr"] for t in panel["targets"]]
+    # Counts over the model variable, from series a fleet run pushes (no per-column series).
+    assert all('model=~"$model"' in e and e.startswith("count(") for e in exprs)
+    assert all(e.endswith("or vector(0)") for e in exprs)  # 0, not "no data", for none
+    assert not any("drift_column" in e for e in exprs)

@@ -45,5 +45,5 @@ def test_a_config_error_is_exit_2_in_run_local_as_in_drift(monkeypatch, capsys, 
 def test_unknown_pipeline_is_a_usage_error_in_every_command(capsys):
     for command in (["params", "nope"], ["run-local", "nope"], ["upload", "nope"]):
         assert main(command) == EXIT_USAGE, command
-        known = "['compare-live', 'deploy', 'monitoring', 'training']"
+        known = "['compare-live', 'deploy', 'monitoring', 'monitoring-fleet', 'training']"
         assert f"unknown pipeline 'nope'; expected one of {known}" in capsys.readouterr().err

@@ -323,7 +323,7 @@ def test_no_host_is_a_usage_error(kfp, fake, monkeypatch):
 )
 def test_unknown_pipeline_lists_known_ones_before_any_request(kfp, fake, command):
     code, _, err = kfp(*command)
-    known = "['compare-live', 'deploy', 'monitoring', 'training']"
+    known = "['compare-live', 'deploy', 'monitoring', 'monitoring-fleet', 'training']"
     assert code == 2 and f"expected one of {known}" in err
     assert fake.requests == []
 

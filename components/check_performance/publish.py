@@ -81,5 +81,7 @@ def publish(
             line=summary_line(result),
             model=model,
             pipeline=pipeline,
+            # Not passed, yet no reason to retrain: the fleet report tells the two apart.
+            metrics={"cannot_judge": 1.0 if result.cannot_judge else 0.0},
         ),
     )

@@ -101,5 +101,6 @@ def line_of(result: DriftResult) -> str:
 def record_of(result: DriftResult, model: str, pipeline: str = "") -> GateRecord:
     """The verdict record the run's notification reads (passed = no dataset drift)."""
     return GateRecord(
-        gate=GATE, passed=not result.drifted, line=line_of(result), model=model, pipeline=pipeline
-    )
+        gate=GATE, passed=not result.drifted, line=line_of(result), model=model, pipeline=pipeline,
+        metrics={"drift_share": result.drift_share},  # the fleet report's column
+    )  # fmt: skip

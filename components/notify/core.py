@@ -24,8 +24,9 @@ RETRAIN_SKIPPED = "succeeded, retrain skipped"
 SUCCEEDED_PLAIN = "succeeded"
 FAILED = "failed"
 FORMATS = ("slack", "json")
-# Gates that decide whether to retrain, not whether a model is good enough.
-TRIGGER_GATES = ("drift", "live_performance", "novelty")
+# Gates that decide whether to retrain, not whether a model is good enough (and the fleet
+# report's record, which counts its models' outcomes: a fleet run blesses no model itself).
+TRIGGER_GATES = ("drift", "live_performance", "novelty", "fleet")
 NOVELTY = "novelty"
 # KFP gives an exit task no error text of the task that failed (see failed.py).
 _UNREPORTED = "KFP state {state}; the error itself is in the failed task's log"

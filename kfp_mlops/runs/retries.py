@@ -12,6 +12,7 @@ retry everything) and this module, around kfp.local's dispatch of one task, appl
 import io
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,13 +110,29 @@ def can_pass_on_retry(output: str) -> bool:
 
 
 class _Tee(io.TextIOBase):
-    """Writes through to the run log and keeps a copy of what one attempt printed."""
+    """Writes through to the run log and keeps, per thread, what the attempt there printed.
+
+    kfp.local runs ParallelFor iterations in worker threads (two at a time in 2.17.3), each
+    printing its task's output from its own thread: one process-wide tee, installed once,
+    keeps each thread's copy apart (swapping sys.stdout per task raced between threads).
+    """
 
     def __init__(self, out):
-        self.out, self.parts = out, []
+        self.out, self.local = out, threading.local()
+
+    def start(self) -> None:
+        """Begin keeping what this thread prints."""
+        self.local.parts = []
+
+    def stop(self) -> str:
+        """What this thread printed since start(); stop keeping it."""
+        parts, self.local.parts = getattr(self.local, "parts", None) or [], None
+        return "".join(parts)
 
     def write(self, text: str) -> int:
-        self.parts.append(text)
+        parts = getattr(self.local, "parts", None)
+        if parts is not None:
+            parts.append(text)
         return self.out.write(text)
 
     def flush(self) -> None:
@@ -127,21 +144,21 @@ def install(policies: dict[str, Policy], sleep=time.sleep) -> None:
     from kfp.local import status, task_dispatcher
 
     original = task_dispatcher.run_single_task_implementation
+    tee = sys.stdout if isinstance(sys.stdout, _Tee) else _Tee(sys.stdout)
+    sys.stdout = tee  # kfp.local prints each task's output line by line, in its thread
 
     def dispatch(*args, **kwargs):
         name = kwargs.get("component_name", args[1] if len(args) > 1 else "")
         policy = policies.get(name)
         attempt = 0
         while True:
-            real, tee = sys.stdout, _Tee(sys.stdout)
-            sys.stdout = tee  # kfp.local prints the task's output line by line
+            tee.start()
             try:
                 outputs, state = original(*args, **kwargs)
             finally:
-                sys.stdout = real
+                output = tee.stop()
             if state == status.Status.SUCCESS or policy is None or attempt >= policy.retries:
                 return outputs, state
-            output = "".join(tee.parts)
             if not can_pass_on_retry(output):
                 error = last_error(output)
                 said = f"{error[0]} " if error else ""

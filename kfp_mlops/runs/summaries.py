@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kfp_mlops.runs.fleet_summary import summarize_fleet
 from kfp_mlops.runs.outputs import failure, redacted, task_outputs
 from pipelines.descriptors import Pipeline
 
@@ -139,6 +140,7 @@ SUMMARIZERS = {
     "monitoring": summarize_monitoring,
     "deploy": summarize_deploy,
     "compare-live": summarize_compare_live,
+    "monitoring-fleet": summarize_fleet,
 }
 
 

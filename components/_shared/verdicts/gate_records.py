@@ -5,19 +5,25 @@ writes one small JSON record, `<runs prefix><kfp run id>/gates/<gate>.json`
 (prefix: KFP_MLOPS_RUNS_URI, default s3://kfp-mlops-data/runs/), and the `notify` step reads
 them back by run id. A record is a report, never a verdict source: a gate whose record cannot
 be written warns and keeps its verdict.
+
+In a fleet run (pipelines/monitoring_fleet.py) many models share one run id: its per-model
+tasks carry KFP_MLOPS_FLEET=1, and their records go to
+`<runs prefix><kfp run id>/models/<model>/gates/<gate>.json`, where the fleet report reads them.
 """
 
 import io
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from components._shared.redact import redact
 
 RUNS_URI_ENV = "KFP_MLOPS_RUNS_URI"
 DEFAULT_RUNS_URI = "s3://kfp-mlops-data/runs/"
+# Set on the tasks of a fleet run's per-model bodies: records are kept per model.
+FLEET_ENV = "KFP_MLOPS_FLEET"
 # Display order of the gates in a notification.
 GATE_ORDER = (
     "drift",
@@ -43,6 +49,7 @@ class GateRecord:
         model: The registered model's name.
         pipeline: The pipeline the gate ran in.
         time: When the gate decided (ISO 8601, UTC).
+        metrics: The few numbers a fleet report shows (drift: drift_share); may be empty.
     """
 
     gate: str
@@ -51,6 +58,7 @@ class GateRecord:
     model: str = ""
     pipeline: str = ""
     time: str = ""
+    metrics: dict = field(default_factory=dict)
 
 
 def runs_uri() -> str:
@@ -59,9 +67,20 @@ def runs_uri() -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
-def record_uri(kfp_run_id: str, gate: str) -> str:
-    """The S3 URI of one gate's record in one run."""
-    return f"{runs_uri()}{_safe(kfp_run_id)}/gates/{_safe(gate)}.json"
+def in_fleet() -> bool:
+    """True in a task of a fleet run's per-model body (KFP_MLOPS_FLEET=1)."""
+    return os.environ.get(FLEET_ENV, "").strip() == "1"
+
+
+def gates_prefix(kfp_run_id: str, model: str = "") -> str:
+    """Where a run's records live: the run's own, or one model's of a fleet run."""
+    scope = f"models/{_safe(model)}/" if model else ""
+    return f"{runs_uri()}{_safe(kfp_run_id)}/{scope}gates/"
+
+
+def record_uri(kfp_run_id: str, gate: str, model: str = "") -> str:
+    """The S3 URI of one gate's record in one run (of one model, in a fleet run)."""
+    return f"{gates_prefix(kfp_run_id, model)}{_safe(gate)}.json"
 
 
 def write_gate_record(kfp_run_id: str, record: GateRecord) -> bool:
@@ -77,7 +96,7 @@ def write_gate_record(kfp_run_id: str, record: GateRecord) -> bool:
         record = GateRecord(**{**asdict(record), "time": datetime.now(UTC).isoformat()})
     # Lines quote gate reasons, which can echo a service URI or a library's message.
     record = GateRecord(**{**asdict(record), "line": redact(record.line)})
-    uri = record_uri(kfp_run_id, record.gate)
+    uri = record_uri(kfp_run_id, record.gate, record.model if in_fleet() else "")
     body = json.dumps(asdict(record), sort_keys=True).encode()
     try:
         bucket, key = parse_s3_uri(uri)
@@ -91,11 +110,14 @@ def write_gate_record(kfp_run_id: str, record: GateRecord) -> bool:
     return True
 
 
-def read_gate_records(kfp_run_id: str) -> list[GateRecord]:
-    """Every gate record of a run, in GATE_ORDER (unreadable ones skipped with a warning)."""
+def read_gate_records(kfp_run_id: str, model: str = "") -> list[GateRecord]:
+    """Every gate record of a run (of one model of a fleet run), in GATE_ORDER.
+
+    Unreadable records are skipped with a warning.
+    """
     from components._shared.io.s3 import parse_s3_uri, s3_client
 
-    prefix_uri = f"{runs_uri()}{_safe(kfp_run_id)}/gates/"
+    prefix_uri = gates_prefix(kfp_run_id, model)
     bucket, prefix = parse_s3_uri(prefix_uri)
     client = s3_client()
     records = []

@@ -11,6 +11,12 @@ pushes its run status under {job="kfp_mlops_pipeline", pipeline, model}, and onl
 also pushes under {job="kfp_mlops_pipeline_success", pipeline, model}, so a failed run never
 erases the last success time a dead man's switch watches.
 
+In a fleet run (KFP_MLOPS_FLEET=1 on the per-model tasks) a gate pushes its verdict, its
+headline numbers and their bounds, and nothing else: no per-column, per-feature or per-group
+series (labels in DETAIL_LABELS), no counts behind the numbers (DETAIL_METRICS), no duration.
+With hundreds of models the detail would be most of Prometheus's series; it is in the fleet
+report and the gates' own reports.
+
 No address configured (KFP_MLOPS_PUSHGATEWAY_URL empty or unset): nothing is pushed and
 nothing fails. A push that fails or times out is a warning on stderr, never a failed gate.
 """
@@ -19,7 +25,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlparse
 
 from components._shared.redact import redact
@@ -33,6 +39,16 @@ GATE_JOB = "kfp_mlops_gate"
 PIPELINE_JOB = "kfp_mlops_pipeline"
 SUCCESS_JOB = "kfp_mlops_pipeline_success"
 PREFIX = "kfp_mlops_"
+# Left out in a fleet run: series with one of these labels (one per column, feature, group)…
+DETAIL_LABELS = frozenset({"column", "feature", "group"})
+# …and the counts behind a verdict (kfp_mlops_gate_metric{metric=…}), which its report gives.
+DETAIL_METRICS = frozenset({
+    "columns_compared", "columns_skipped", "reference_rows", "current_rows",  # drift
+    "labels_used", "labels_unknown", "labels_late", "labels_duplicate",  # live performance
+    "predictions_unlabelled", "predictions_other_versions", "labels_refused_by_schema",
+    "differences",  # novelty
+    "expectations_evaluated", "expectations_failed", "rows",  # validation
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ def push_gate(figures: GateFigures, *, now: float | None = None) -> bool:
     url = pushgateway_url()
     if not url:
         return False
+    figures = as_pushed(figures)
     pipeline = pipeline_name()
     registry = CollectorRegistry()
     base = ["pipeline", "model", "gate"]
@@ -113,6 +130,20 @@ def push_gate(figures: GateFigures, *, now: float | None = None) -> bool:
     _add_series(registry, figures.series, dict(zip(base, values, strict=True)))
     return _push(
         url, registry, {"pipeline": pipeline, "model": figures.model, "gate": figures.gate}
+    )
+
+
+def as_pushed(figures: GateFigures) -> GateFigures:
+    """The figures as pushed: all of them, or in a fleet run only the verdict's headline."""
+    from components._shared.verdicts.gate_records import in_fleet
+
+    if not in_fleet():
+        return figures
+    return replace(
+        figures,
+        metrics={k: v for k, v in figures.metrics.items() if k not in DETAIL_METRICS},
+        series=[s for s in figures.series if not DETAIL_LABELS & set(s.labels)],
+        duration_seconds=None,
     )
 
 

@@ -1,0 +1,1 @@
+"""The report of a fleet run (pipelines/monitoring_fleet.py)."""

@@ -1,0 +1,1 @@
+"""The models of a fleet run (pipelines/monitoring_fleet.py)."""
