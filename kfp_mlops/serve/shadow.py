@@ -2,10 +2,11 @@
 
 `kfp-mlops serve models:/NAME@champion --shadow models:/NAME@challenger` answers every request
 from the primary. After the answer is computed, the request's checked rows go on a queue
-bounded in rows (`--shadow-queue-rows`); one thread with the shadow's own model predicts
-whatever has queued, in one call (each request alone if that call raises, so one bad request
-fails by itself). A full queue drops the request's shadow; a request the shadow raises on is
-a warning (at most one a minute) — both counted in `kfp_mlops_shadow_requests_total`, never
+bounded in rows (`--shadow-queue-rows`) and in the requests' body bytes (64 MiB); one
+thread with the shadow's own model predicts whatever has queued, in one call (each request
+alone if that call raises, so one bad request fails by itself). A full queue drops the
+request's shadow; a request the shadow raises on (or whose rows the log cannot take) is a
+warning (at most one a minute) — both counted in `kfp_mlops_shadow_requests_total`, never
 seen by the client.
 
 The budget: the shadow thread shares the process (and its two cores, and the interpreter's
@@ -33,6 +34,9 @@ from kfp_mlops.serve.model import Prediction, ServedModel
 
 log = logging.getLogger("kfp_mlops.serve")
 SHARE = 0.1  # of the wall time the shadow may predict while the primary is busy
+# What the queued requests' bodies may weigh: a row bound alone lets 10,000 one-row requests
+# of 16 MiB each wait, which no pod holds.
+MAX_QUEUE_BYTES = 64 << 20
 MAX_PAUSE_SECONDS = 1.0
 WARN_SECONDS = 60.0
 
@@ -89,19 +93,21 @@ class Shadow:
             counted only.
         busy: Whether the primary has requests in flight (the budget applies then).
         max_rows: Rows queued at most; a request that does not fit is dropped and counted.
+        max_bytes: Request body bytes queued at most; likewise.
         max_batch_rows: Rows one shadow call takes at most.
         share: Wall time the shadow may spend predicting while the primary is busy.
         after_close: Called once the queue is done (the forwarder's close), or None.
     """
 
     def __init__(self, served: ServedModel, metrics: Metrics, emit=None, busy=lambda: False,
-                 *, max_rows: int = 10_000, max_batch_rows: int = 1024, share: float = SHARE,
-                 after_close=None):  # fmt: skip
+                 *, max_rows: int = 10_000, max_bytes: int = MAX_QUEUE_BYTES,
+                 max_batch_rows: int = 1024, share: float = SHARE, after_close=None):  # fmt: skip
         self.after_close = after_close
         self.served, self.metrics, self.emit, self.busy = served, metrics, emit, busy
         self.max_rows, self.max_batch_rows, self.share = max_rows, max_batch_rows, share
+        self.max_bytes = max_bytes
         self._queue: deque[_Job] = deque()
-        self._rows = 0
+        self._rows = self._bytes = 0
         self._cond = threading.Condition(threading.Lock())
         self._stopping = threading.Event()
         self._warned = -WARN_SECONDS
@@ -131,11 +137,13 @@ class Shadow:
         """Queue a request's checked rows; False (and counted as dropped) when full."""
         n = len(rows)
         with self._cond:
-            if self._stopping.is_set() or self._rows + n > self.max_rows:
+            full = self._rows + n > self.max_rows or self._bytes + nbytes > self.max_bytes
+            if self._stopping.is_set() or full:
                 self.outcomes["dropped"].inc()
                 return False
             self._queue.append(_Job(request_id, rows, columns, nbytes))
             self._rows += n
+            self._bytes += nbytes
             self._cond.notify()
         return True
 
@@ -147,7 +155,7 @@ class Shadow:
         if self._thread.is_alive():
             self._thread.join(timeout)
         with self._cond:
-            left, self._rows = len(self._queue), 0
+            left, self._rows, self._bytes = len(self._queue), 0, 0
             self._queue.clear()
         if left:
             self.outcomes["dropped"].inc(left)
@@ -160,13 +168,14 @@ class Shadow:
                 self._cond.wait()
             if not self._queue:
                 return None
-            jobs, rows = [self._queue.popleft()], 0
+            jobs = [self._queue.popleft()]
             rows = len(jobs[0].rows)
             while self._queue and rows + len(self._queue[0].rows) <= self.max_batch_rows:
                 job = self._queue.popleft()
                 jobs.append(job)
                 rows += len(job.rows)
             self._rows -= rows
+            self._bytes -= sum(job.nbytes for job in jobs)
         return jobs
 
     def _run(self) -> None:
@@ -181,9 +190,13 @@ class Shadow:
                 if isinstance(result, Exception):
                     self._failed(job, result)
                     continue
-                self.outcomes["predicted"].inc()
                 if self.emit is not None:
-                    self.emit(job.request_id, when, result, job.columns, spent, job.nbytes)
+                    try:  # a log that cannot take the rows must not end the thread
+                        self.emit(job.request_id, when, result, job.columns, spent, job.nbytes)
+                    except Exception as exc:
+                        self._failed(job, exc)
+                        continue
+                self.outcomes["predicted"].inc()
             if busy and not self._stopping.is_set():
                 self._stopping.wait(min(spent * (1 / self.share - 1), MAX_PAUSE_SECONDS))
 

@@ -5,8 +5,9 @@ writes), each shadowed request becomes a binary-mode CloudEvent pair: the reques
 `instances`, one record per row) and the shadow's V1 answer (labels, classes, probabilities,
 its model name and version), with the primary request's id as `Ce-Id` and `Ce-Endpoint:
 shadow`, which the sink (sink.py) logs with endpoint "shadow". One thread posts them; its
-queue is bounded in pairs, and a pair that does not fit, or that the sink refuses or does not
-take within the timeout, is dropped and counted (`kfp_mlops_shadow_log_events_total`).
+queue is bounded in pairs and in the requests' body bytes (64 MiB), and a pair that does not
+fit, or that the sink refuses or does not take within the timeout, is dropped and counted
+(`kfp_mlops_shadow_log_events_total`).
 """
 
 import json
@@ -38,8 +39,10 @@ class Forwarder:
     """The queue of shadow pairs for the sink, and the thread that posts them."""
 
     def __init__(self, url: str, served: ServedModel, metrics: Metrics, *,
-                 max_pairs: int = 1000, timeout: float = 5.0):  # fmt: skip
+                 max_pairs: int = 1000, max_bytes: int = 64 << 20,
+                 timeout: float = 5.0):  # fmt: skip
         self.url, self.served, self.timeout, self.max_pairs = url, served, timeout, max_pairs
+        self.max_bytes, self._bytes = max_bytes, 0
         self.model = (served.registered_name, str(served.version))
         self.names = tuple(served.schema.names)
         self.outcome = {o: metrics.shadow_forward.labels(o) for o in ("sent", "dropped", "failed")}
@@ -58,10 +61,12 @@ class Forwarder:
              latency: float, nbytes: int = 0) -> None:  # fmt: skip
         """Queue one shadowed request's pair (Shadow's `emit`); dropped and counted when full."""
         with self._cond:
-            if self._stopping or len(self._queue) >= self.max_pairs:
+            full = len(self._queue) >= self.max_pairs or self._bytes + nbytes > self.max_bytes
+            if self._stopping or full:
                 self.outcome["dropped"].inc()
                 return
-            self._queue.append((request_id, when, answer, columns, latency))
+            self._queue.append((request_id, when, answer, columns, latency, nbytes))
+            self._bytes += nbytes
             self._cond.notify()
 
     def close(self, timeout: float = 10.0) -> None:
@@ -79,7 +84,8 @@ class Forwarder:
                     self._cond.wait()
                 if not self._queue:
                     return
-                item = self._queue.popleft()
+                *item, nbytes = self._queue.popleft()
+                self._bytes -= nbytes
             try:
                 self._post(*item)
                 self.outcome["sent"].inc()
