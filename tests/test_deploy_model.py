@@ -134,6 +134,28 @@ def test_knative_canary_within_thresholds_is_promoted(fake, model, prometheus):
     assert any("canary 10 % passed" in m["why"] for m in alias_history(model))
 
 
+def test_a_version_rejected_during_its_canary_never_gets_all_traffic(
+    stack, fake, prometheus, tmp_path, credit
+):
+    from components._shared.registry.approvals import decide
+
+    name = unique("rejected")
+    for seed in range(2):
+        run(tmp_path, artifacts(tmp_path, credit, seed=seed, model_name=name))
+        decide(name, seed + 1, "approve", "release-manager", "reviewed")
+    deploy_model(request(name, "knative-pass", version="1", percent=0))
+
+    def reject_meanwhile(_seconds):  # someone withdraws consent while the canary serves
+        decide(name, 2, "reject", "release-manager", "a complaint came in")
+
+    outcome = deploy_model(
+        request(name, "knative-pass", version="2"), sleep=reject_meanwhile, observe_s=1
+    )
+    assert outcome.canary and not outcome.promoted
+    assert "rejected" in outcome.reasons[0] and production(name) == 1
+    assert serving(fake, "knative-pass")["spec"]["predictor"]["canaryTrafficPercent"] == 0
+
+
 def test_standard_canary_within_thresholds_is_promoted(fake, model, prometheus):
     outcome = _deploy_stable_then_canary(
         fake, model, "standard-pass", render.STANDARD, canary_traffic_percent=5

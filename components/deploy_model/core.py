@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from components._shared.errors import ConfigError
 from components._shared.registry.aliases import move_alias, record_kept
+from components._shared.registry.approvals import ApprovalError
 from components._shared.registry.names import PRODUCTION
 from components.deploy_model import render
 from components.deploy_model.judge import Thresholds, Verdict, judge
@@ -191,6 +192,11 @@ def _canary(request, target, cluster, current, stable, steps, sleep, observe_s) 
     steps.append(f"judged over {limits.window_s} s: {'; '.join(verdict.reasons)}")
     if not verdict.passed:
         return _roll_back(request, target, cluster, stable, verdict, steps)
+    if request.require_approval:  # consent withdrawn during the canary: traffic goes back
+        try:
+            approval_step(target.model_name, target.version, True, "traffic goes back")
+        except ApprovalError as exc:
+            return _roll_back(request, target, cluster, stable, Verdict(False, [str(exc)]), steps)
     cluster.patch(target.service, render.promotion_patch(target, applied))
     cluster.wait_ready(target.service, request.ready_timeout_s)
     steps.append(f"promoted: all traffic to v{target.version}")
