@@ -78,6 +78,8 @@ def parse_moves(tags: dict[str, str]) -> list[Move]:
             continue
         try:
             facts = json.loads(value)
+            if not isinstance(facts, dict):
+                continue  # JSON, but no record: not ours to interpret either
             action = facts.get("action")
             if action is not None and action not in DECISIONS:
                 continue  # a kind of record this release does not know
