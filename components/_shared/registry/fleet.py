@@ -42,9 +42,9 @@ def versions_of_run(model_name: str, kfp_run_id: str) -> list[int]:
     """
     uri = mlflow_tracking_uri()
     client = mlflow_client(uri)
-    quoted = model_name.replace("'", "\\'")
-    try:
-        found = client.search_model_versions(f"name = '{quoted}'")
+    quoted, run = (v.replace("'", "\\'") for v in (model_name, kfp_run_id))
+    try:  # filtered by MLflow: not every version of the model with all its tags
+        found = client.search_model_versions(f"name = '{quoted}' and tags.kfp_run_id = '{run}'")
     except Exception as exc:
         raise _service_error(uri, exc, f"listing the versions of {model_name!r}") from exc
     return sorted(int(v.version) for v in found if v.tags.get("kfp_run_id") == kfp_run_id)
