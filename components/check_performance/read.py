@@ -4,17 +4,11 @@ Labels are read by components/_shared/labels/read.py (shared with the training-s
 `read_labels` is re-exported here for the gate's callers.
 """
 
-from pathlib import Path
-
 import pandas as pd
 
-from components._shared.input_checks import check_scheme
 from components._shared.io.logwindow import read_log_window
 from components._shared.io.partitions import DateWindow
-from components._shared.io.parts import is_collection
-from components._shared.io.s3 import s3_objects
-from components._shared.io.whole import FORMATS
-from components._shared.labels.read import read_labels
+from components._shared.labels.read import no_labels_yet, read_labels
 from components._shared.logformat import ENDPOINT, JOIN_COLUMNS, PROBA_PREFIX, primary_only
 from components.check_performance.served import VERSION
 
@@ -41,26 +35,6 @@ def read_predictions(uri: str, window: DateWindow) -> pd.DataFrame:
         lambda n: n in JOIN_COLUMNS or n in (VERSION, ENDPOINT) or n.startswith(PROBA_PREFIX),
     )
     return primary_only(frame).drop(columns=[ENDPOINT], errors="ignore")
-
-
-def no_labels_yet(uri: str) -> bool:
-    """Whether labels_uri is a folder or S3 prefix that holds no label file yet.
-
-    A new deployment's first scheduled runs: S3 has no empty folders, so a prefix nothing
-    was written under reads as empty, not as missing. A file that does not exist, a bucket
-    that does not, or a store that does not answer is not "no labels yet": reading fails.
-
-    Raises:
-        DataError: An unsupported scheme, a missing bucket or refused access.
-        ServiceError: S3 is not configured or does not answer.
-    """
-    check_scheme(uri)
-    if not is_collection(uri):
-        return False
-    if uri.startswith("s3://"):
-        return not s3_objects(uri, tuple(FORMATS))[1]
-    root = Path(uri.removeprefix("file://"))
-    return not any(p.suffix.lower() in FORMATS for p in root.rglob("*"))
 
 
 __all__ = ["no_labels_yet", "read_labels", "read_predictions"]

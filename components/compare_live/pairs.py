@@ -14,7 +14,13 @@ import pandas as pd
 
 from components._shared.errors import DataError
 from components._shared.labels.rowkeys import NO_ROW, latest_labels, number_rows, prepare_labels
-from components._shared.logformat import ENDPOINT, PREDICTION, SHADOW, proba_column
+from components._shared.logformat import (
+    ENDPOINT,
+    PREDICTION,
+    SHADOW,
+    primary_only,
+    proba_column,
+)
 
 VERSION = "model_version"
 KEYS = ["request_id", "row"]
@@ -52,11 +58,10 @@ class PairCounts:
 
 
 def split_endpoints(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(primary rows, shadow rows); a row without `endpoint` (or null) is primary."""
+    """(primary rows, shadow rows), primary as every reader of the log has it (primary_only)."""
     if ENDPOINT not in frame.columns:
         return frame, frame.iloc[0:0]
-    shadow = (frame[ENDPOINT] == SHADOW).to_numpy()
-    return frame[~shadow], frame[shadow]
+    return primary_only(frame), frame[(frame[ENDPOINT] == SHADOW).to_numpy()]
 
 
 def _numbered(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:

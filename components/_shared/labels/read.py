@@ -103,3 +103,23 @@ def read_labels(uri: str) -> pd.DataFrame:
             prefix with no CSV/Parquet file.
     """
     return read_label_sources(uri)[0]
+
+
+def no_labels_yet(uri: str) -> bool:
+    """Whether labels_uri is a folder or S3 prefix that holds no label file yet.
+
+    A new deployment's first scheduled runs: S3 has no empty folders, so a prefix nothing
+    was written under reads as empty, not as missing. A file that does not exist, a bucket
+    that does not, or a store that does not answer is not "no labels yet": reading fails.
+
+    Raises:
+        DataError: An unsupported scheme, a missing bucket or refused access.
+        ServiceError: S3 is not configured or does not answer.
+    """
+    check_scheme(uri)
+    if not is_collection(uri):
+        return False
+    if uri.startswith("s3://"):
+        return not s3_objects(uri, tuple(FORMATS))[1]
+    root = Path(uri.removeprefix("file://"))
+    return not any(p.suffix.lower() in FORMATS for p in root.rglob("*"))
