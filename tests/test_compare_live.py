@@ -236,3 +236,18 @@ def test_the_benchmark_runs_on_the_logs_own_schema_at_a_small_size(capsys):
     assert bench.main(["--requests", "2000", "--bootstrap", "20"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "2000 requests" in line]
     assert len(rows) == 2 and all("CANNOT JUDGE" not in row for row in rows)
+
+
+def test_an_interval_from_too_few_defined_resamples_cannot_judge():
+    import numpy as np
+
+    from components.compare_live.stats import Scorer, paired_bootstrap
+
+    # roc_auc on 20 requests, one of them positive: most draws miss it (metric undefined).
+    labels = np.zeros(20)
+    labels[0] = 1
+    scores = np.linspace(0.1, 0.9, 20)
+    scorer = Scorer.of("roc_auc", labels, labels, scores, 1)
+    interval = paired_bootstrap(np.arange(20), scorer, scorer, 200, seed=0)
+    assert interval.undefined > 5 and interval.too_often_undefined()
+    assert f"({interval.undefined} undefined, left out)" in interval.method()

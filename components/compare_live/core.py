@@ -134,6 +134,12 @@ def _metric(rows: pd.DataFrame, settings: dict, positive) -> tuple[dict, list[st
     }
     if not all(math.isfinite(v) for v in (interval.delta, interval.low)):
         return values, [f"CANNOT JUDGE: {metric} is undefined on these labels (one class only?)"]
+    if interval.too_often_undefined():
+        return values, [
+            f"CANNOT JUDGE: {metric} was undefined on {interval.undefined} of "
+            f"{interval.resamples} resamples (a draw of requests with labels of one class): too "
+            "few labelled rows of a class to bound the difference; wait for more labels"
+        ]
     drop = settings["max_metric_drop"]
     if interval.low < -drop:
         return values, [

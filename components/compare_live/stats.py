@@ -15,7 +15,6 @@ import pandas as pd
 
 METRICS = ("accuracy", "roc_auc")
 CONFIDENCE = 0.95
-CHUNK = 64  # resamples drawn at once: CHUNK x requests indices in memory
 
 
 def agreement(paired: pd.DataFrame) -> float:
@@ -76,7 +75,12 @@ class Interval:
 
     def method(self) -> str:
         """How the interval was made, in words."""
-        return f"paired bootstrap over requests, {self.resamples} resamples, 95 %"
+        left_out = f" ({self.undefined} undefined, left out)" if self.undefined else ""
+        return f"paired bootstrap over requests, {self.resamples} resamples, 95 %{left_out}"
+
+    def too_often_undefined(self) -> bool:
+        """More resamples left out than a tail holds: the percentiles would not be 95 %'s."""
+        return self.undefined > (1 - CONFIDENCE) / 2 * self.resamples
 
 
 def paired_bootstrap(
@@ -95,14 +99,10 @@ def paired_bootstrap(
     delta = challenger.value(ones) - champion.value(ones)
     n = int(request.max()) + 1
     rng = np.random.default_rng(seed)
-    diffs, drawn = [], 0
-    while drawn < resamples:
-        size = min(CHUNK, resamples - drawn)
-        picks = rng.integers(0, n, size=(size, n))
-        for draw in picks:
-            weights = np.bincount(draw, minlength=n)[request].astype(float)
-            diffs.append(challenger.value(weights) - champion.value(weights))
-        drawn += size
+    diffs = []
+    for _ in range(resamples):  # one draw of n requests at a time: memory O(requests)
+        weights = np.bincount(rng.integers(0, n, size=n), minlength=n)[request].astype(float)
+        diffs.append(challenger.value(weights) - champion.value(weights))
     values = np.asarray(diffs)
     kept = values[np.isfinite(values)]
     tail = (1 - CONFIDENCE) / 2 * 100
