@@ -88,7 +88,9 @@ def _finalize(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
         cur_state = state.attach_grids(cur_state, cur_grids)
         graded = finalize(ref_state, cur_state, rules, list(outcome.grid_ranges))
         outcome = Outcome(
-            {**outcome.results, **graded.results}, graded.grid_ranges, graded.needs_refinement
+            {**outcome.results, **graded.results},
+            graded.grid_ranges,
+            [*outcome.needs_refinement, *graded.needs_refinement],
         )
     todo = outcome.needs_refinement
     if todo and (ref_state.rows + cur_state.rows) * len(todo) <= scan.EXACT_MAX_CELLS:
