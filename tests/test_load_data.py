@@ -448,3 +448,12 @@ def test_load_data_component_last_days_window_counts_back_from_today(tmp_path):
 def test_load_data_date_window_on_one_file_is_refused_before_reading(tiny_csv):
     with pytest.raises(ConfigError, match="selects date=YYYY-MM-DD/ folders of a prefix"):
         snapshot(str(tiny_csv), tiny_csv.with_suffix(".out"), "", DateWindow.of("", "", 1))
+
+
+def test_load_data_a_log_part_whose_endpoint_is_not_text_is_named(tmp_path):
+    log = tmp_path / "german-credit" / "date=2026-11-29"
+    log.mkdir(parents=True)
+    odd = pd.DataFrame({"request_id": ["a"], "endpoint": [1], "age": [30]})
+    odd.to_parquet(log / "0.parquet", index=False)
+    with tempfile.TemporaryDirectory() as folder, pytest.raises(DataError, match="not text"):
+        snapshot(f"{tmp_path / 'german-credit'}/", Path(folder) / "s.parquet")

@@ -95,6 +95,12 @@ def open_parts(uri: str, parts: list[tuple[str, Path]]) -> ParquetSource:
         if handle.metadata.num_rows == 0:
             raise DataError(f"{part} has a header but no rows ({len(schema.names)} columns)")
         log = _is_log(schema)
+        kind = schema.field(ENDPOINT).type if log else None
+        if kind is not None and not (pa.types.is_null(kind) or "string" in str(kind)):
+            raise DataError(
+                f"{part}: column {ENDPOINT!r} is {kind}, not text; a prediction log's endpoint "
+                "is 'primary' or 'shadow' (components/_shared/logformat.py)"
+            )
         kinds = {n: _kind(schema.field(n).type) for n in schema.names if not log or n != ENDPOINT}
         # Appending parts of two schemas would fill null columns silently: refuse instead.
         first = first or (part, kinds)
@@ -138,6 +144,8 @@ def copy(source: ParquetSource, destination: Path) -> tuple[int, int, dict[str, 
     rows = groups = 0
     with pq.ParquetWriter(destination, source.schema) as writer:
         for batch in source.batches(names, leave_out=served_only(source)):
+            if batch.num_rows == 0:  # a row group of shadow rows only
+                continue
             writer.write_batch(batch)  # one row group per batch: memory holds one batch
             rows, groups = rows + batch.num_rows, groups + 1
             for name in names:
