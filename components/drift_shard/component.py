@@ -36,13 +36,14 @@ def drift_shard(
     prefix = state_prefix(kfp_run_id, planned.fingerprint, model_name) if fan_in == "s3" else ""
     counted = count_shard(planned, shard)
     digest = save_shard(counted, shard, state.path, prefix)
+    index = int(shard["index"])  # a loop item's numbers may come back as floats
     state.metadata.update(
         {
             "side": shard["side"],
-            "index": int(shard["index"]),
+            "index": index,
             "rows": counted.rows,
             "sha256": digest,
             "fingerprint": planned.fingerprint,
         }
     )
-    print(f"{shard['side']} shard {shard['index']}: {counted.rows} rows, sha256 {digest[:12]}")
+    print(f"{shard['side']} shard {index}: {counted.rows} rows, sha256 {digest[:12]}")
