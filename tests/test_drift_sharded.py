@@ -130,3 +130,16 @@ def test_a_row_group_gone_since_the_plan_is_refused(pair, tmp_path):
     item = dict(planned.shards[0], groups=[["", 99, 1]])
     with pytest.raises(DataError, match="data changed after the plan"):
         count_shard(planned.plan, item)
+
+
+def test_more_shards_than_row_groups_is_said_in_the_plan(pair):
+    reference, current = pair  # 8 and 6 row groups
+    planned = plan_shards(str(reference), str(current), 10)
+    assert planned.document()["shards"] == {"reference": 8, "current": 6}
+    assert planned.notes == [
+        "reference: 8 row groups, so 8 shards instead of 10 (a row group is never split)",
+        "current: 6 row groups, so 6 shards instead of 10 (a row group is never split)",
+    ]
+    assert {
+        tuple(g[:2]) for s in planned.shards if s["side"] == "current" for g in s["groups"]
+    } == {(f"{i}.parquet", g) for i in range(2) for g in range(3)}
