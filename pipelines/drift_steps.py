@@ -16,19 +16,23 @@ PIPELINE = "monitoring"  # the `pipeline` label the reduce's gate pushes
 SHARD_PARALLELISM = 16
 
 
-def sharded_drift(reference, current, shards, fan_in, columns, method, share, thresholds, model):
+def sharded_drift(
+    reference, current, shards, fan_in, columns, method, share, thresholds, model, given=None
+):
     """Plan → ParallelFor(shards of both sides) → reduce: the drift gate's outputs, K pods wide.
 
     With fan_in "s3" the reduce takes no artifact list (backends without artifact fan-in,
     kubeflow/pipelines#11725; Vertex's 100-artifact cap): the map tasks also write their
     states under the run's S3 prefix and the reduce lists it once they are all done.
+    `fan_in` (a literal) shapes the graph; `given` (the pipeline's parameter, when there is
+    one) goes to the plan task, which refuses a value other than "collected" or "s3".
     """
     planned = step(
         plan_drift_shards(
             reference=reference,
             current=current,
             shards=shards,
-            fan_in=fan_in,
+            fan_in=fan_in if given is None else given,
             columns=columns,
             method=method,
             thresholds=thresholds,

@@ -128,9 +128,9 @@ def monitoring_steps(
             memory="2Gi",
         )
     with dsl.Elif(fan_in == "s3", name="sharded, fan-in through S3"):
-        listed = sharded_drift(*drift_inputs, "s3", *drift_rules)
+        listed = sharded_drift(*drift_inputs, "s3", *drift_rules, given=fan_in)
     with dsl.Else(name="sharded"):
-        collected = sharded_drift(*drift_inputs, "collected", *drift_rules)
+        collected = sharded_drift(*drift_inputs, "collected", *drift_rules, given=fan_in)
     drifted = dsl.OneOf(
         drift.outputs["Output"], listed.outputs["Output"], collected.outputs["Output"]
     )
