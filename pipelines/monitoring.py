@@ -8,6 +8,7 @@ from components.check_performance.component import check_performance
 from components.detect_drift.component import detect_drift
 from components.load_data.component import load_data
 from components.resolve_reference.component import resolve_reference
+from pipelines.drift_steps import sharded_drift
 from pipelines.exit_handler import notified
 from pipelines.task_settings import step
 from pipelines.training import training_sub_pipeline
@@ -60,6 +61,8 @@ def monitoring_steps(
     max_equalized_odds_difference: float = -1.0,
     positive_label: str = "",
     promote: bool = True,
+    shards: int = 1,
+    fan_in: str = "collected",
 ):
     """Check drift and live performance; retrain through the gated training pipeline on a fail."""
     reference = step(
@@ -98,32 +101,43 @@ def monitoring_steps(
         reads_outside_state=True,  # a prefix of production data grows under the same URI
         retries=2,
     )
-    drift = step(
-        detect_drift(
-            reference=reference_data.outputs["dataset"],
-            current=current_data.outputs["dataset"],
-            columns=drift_columns,
-            method=drift_method,
-            drift_share=drift_share,
-            thresholds=drift_thresholds,
-            column_methods={},  # per-column methods: the CLI's --column-method, not a parameter
-            model_name=model_name,
-            model_alias=prediction_drift_alias,  # empty: no prediction drift
-            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        ),
-        "detect drift",
-        pipeline=PIPELINE,
-        gate=True,
-        mlflow=True,  # loads the model whose predictions are compared
-        loads_models=True,
-        reads_outside_state=True,  # the champion can change between runs
-        retries=2,
-        memory="2Gi",
+    drift_inputs = (reference_data.outputs["dataset"], current_data.outputs["dataset"], shards)
+    drift_rules = (drift_columns, drift_method, drift_share, drift_thresholds, model_name)
+    # shards=1: the one-pod gate; above, the same verdict from K map tasks per side.
+    with dsl.If(shards == 1, name="one pod"):
+        drift = step(
+            detect_drift(
+                reference=reference_data.outputs["dataset"],
+                current=current_data.outputs["dataset"],
+                columns=drift_columns,
+                method=drift_method,
+                drift_share=drift_share,
+                thresholds=drift_thresholds,
+                column_methods={},  # per-column methods: the CLI's --column-method, not a parameter
+                model_name=model_name,
+                model_alias=prediction_drift_alias,  # empty: no prediction drift
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            ),
+            "detect drift",
+            pipeline=PIPELINE,
+            gate=True,
+            mlflow=True,  # loads the model whose predictions are compared
+            loads_models=True,
+            reads_outside_state=True,  # the champion can change between runs
+            retries=2,
+            memory="2Gi",
+        )
+    with dsl.Elif(fan_in == "s3", name="sharded, fan-in through S3"):
+        listed = sharded_drift(*drift_inputs, "s3", *drift_rules, given=fan_in)
+    with dsl.Else(name="sharded"):
+        collected = sharded_drift(*drift_inputs, "collected", *drift_rules, given=fan_in)
+    drifted = dsl.OneOf(
+        drift.outputs["Output"], listed.outputs["Output"], collected.outputs["Output"]
     )
     performance = step(
         # Always runs: with no labels_uri it passes the drift verdict on and says it skipped.
         check_performance(
-            drifted=drift.outputs["Output"],
+            drifted=drifted,
             labels_uri=labels_uri,
             label_schema=label_schema,
             predictions_uri=predictions_uri,

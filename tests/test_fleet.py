@@ -125,7 +125,9 @@ def test_compiled_spec_carries_the_parallelism_and_the_fleet_env():
         t for c in spec["components"].values() for t in c.get("dag", {}).get("tasks", {}).values()
         if "iteratorPolicy" in t
     ]  # fmt: skip
-    assert [t["iteratorPolicy"]["parallelismLimit"] for t in loops] == [8]
+    limits = {t["taskInfo"]["name"]: t["iteratorPolicy"]["parallelismLimit"] for t in loops}
+    assert limits == {"each model": 8, "each shard": 16}  # a body may shard its drift step
+    loops = [t for t in loops if t["taskInfo"]["name"] == "each model"]
     assert loops[0]["parameterIterator"]["items"]["inputParameter"].endswith("list-models-Output")
     executors = spec["deploymentSpec"]["executors"]
     fleet = {n for n, e in executors.items() if {"name": FLEET_ENV, "value": "1"} in

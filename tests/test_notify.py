@@ -152,6 +152,16 @@ def test_failed_task_in_monitoring_retrain_by_its_local_folder_name():
     ]
 
 
+def test_failed_task_in_sharded_drift_skips_the_branches_not_taken():
+    loaded = {"resolve-reference", "load-data", "load-data-2"}
+    # A shard failed: the loop's task is named, not the one-pod step or the later gates.
+    planned = loaded | {"plan-drift-shards"}
+    assert stalled_steps(_steps("monitoring"), planned, "notify") == ["count drift shard"]
+    # The sharded reduce ran: the next gate stalled, not the untaken one-pod or S3 branches.
+    merged = planned | {"drift-shard", "merge-drift-states"}
+    assert stalled_steps(_steps("monitoring"), merged, "notify") == ["check live performance"]
+
+
 def test_status_names_a_task_only_when_it_is_not_the_exit_group():
     assert failed_from_status("Task exit-handler-1 failed.", "exit-handler-1") == ""
     assert failed_from_status("task 'load-data' failed: x", "exit-handler-1") == "load-data"

@@ -14,7 +14,10 @@ def test_run_preload_monitoring_imports_gx_only_after_what_its_first_tasks_need(
         "components.build_training_set.core",
         "components.check_novelty.core",
         "components.check_performance.core",
+        "components.drift_shard.core",
+        "components.merge_drift_states.core",
         "components.notify.core",
+        "components.plan_drift_shards.core",
     ]
     assert set(PRELOAD) <= set(order) and len(order) == len(set(order))
     gx = order.index("great_expectations")
@@ -22,10 +25,13 @@ def test_run_preload_monitoring_imports_gx_only_after_what_its_first_tasks_need(
         assert order.index(first) < gx, first
     # Every run path first, the retrain branch (under a condition) after it.
     tasks = task_order(compiled_spec("monitoring"))
-    assert tasks[:5] == [
+    assert tasks[:8] == [
         "load_data",
         "resolve_reference",
-        "detect_drift",
+        "detect_drift",  # one of the drift branches always runs: the one pod, or sharded
+        "plan_drift_shards",
+        "drift_shard",
+        "merge_drift_states",
         "check_performance",
         "notify",
     ]

@@ -71,16 +71,8 @@ def detect_drift(
 
     from components._shared.io.sources import open_source
     from components._shared.registry.champion import load_champion
-    from components._shared.reports.markdown import write_text
-    from components._shared.verdicts.publish import publish_verdict
     from components.detect_drift.core import detect_drift as compare
-    from components.detect_drift.report import (
-        metadata_of,
-        metrics_of,
-        render_html,
-        render_markdown,
-    )
-    from components.detect_drift.signals import figures_of, record_of
+    from components.detect_drift.publishing import publish_result
 
     started = time.monotonic()
     found = load_champion(model_name, model_alias) if model_name and model_alias else None
@@ -97,14 +89,6 @@ def detect_drift(
         drift_share=drift_share,
         model=found.model if found else None,
     )
-    for name, value in metrics_of(result).items():
-        metrics.log_metric(name, value)
-    write_text(report_html.path, render_html(result))
-    write_text(report.path, render_markdown(result))
-    report.metadata.update(metadata_of(result))
-    publish_verdict(
-        kfp_run_id,
-        figures_of(result, model_name, time.monotonic() - started),
-        lambda pipeline: record_of(result, model_name, pipeline),
-    )
+    seconds = time.monotonic() - started
+    publish_result(result, metrics, report, report_html, kfp_run_id, model_name, seconds)
     return result.drifted

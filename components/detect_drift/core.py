@@ -76,7 +76,7 @@ def _exact_state(source, plan: state.Plan, side: str) -> state.ColumnStates:
     return counted
 
 
-def _finalize(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
+def finish(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
     """Finalize both states, with the grid pass the first pass asks for (one pod, 2 passes)."""
     outcome = finalize(ref_state, cur_state, rules)
     if outcome.grid_ranges:
@@ -177,7 +177,7 @@ def detect_drift(
     for label, counted in (("reference", ref_state), ("current", cur_state)):
         if counted.rows == 0:  # a source that could not say its row count before reading
             raise DataError(f"the {label} dataset has no rows: nothing to compare")
-    outcome = _finalize(ref_src, cur_src, ref_state, cur_state, rules)
+    outcome = finish(ref_src, cur_src, ref_state, cur_state, rules)
     rows = (ref_state.rows, cur_state.rows)
     return assemble(names, outcome.results, drift_share, rows, chosen, model is not None)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FAILED = re.compile(r"[Tt]ask '?([\w.-]+)'? failed")
+_GROUP = "comp-condition-branches-"  # an If/Elif/Else group: its DAGs are its branches
+_LOOP = "comp-for-loop-"  # a ParallelFor
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,18 @@ class Step:
         display_name: What the spec (and the Kubeflow UI) calls it.
         waits_for: Folders of the executed tasks it waits for, those of its enclosing DAGs
             included.
+        branches: (group, branch) of each If/Elif/Else group it sits in: one branch of a
+            group runs, so a step of another branch than the one that ran never stalled.
+        waits_any: For each If/Elif/Else group or ParallelFor it waits for, the alternatives
+            of last steps (a group: one per branch; a loop: its own): done when every last
+            step of one alternative is.
     """
 
     folder: str
     display_name: str
     waits_for: frozenset[str]
+    branches: frozenset[tuple[str, str]] = frozenset()
+    waits_any: tuple[tuple[frozenset[str], ...], ...] = ()
 
 
 def failed_from_status(error_message: str, group_task: str) -> str:
@@ -41,14 +50,35 @@ def failed_from_status(error_message: str, group_task: str) -> str:
     return found[1] if found and found[1] != group_task else ""
 
 
+def _ends(tasks: dict) -> frozenset[str]:
+    """The tasks of a DAG that no other task of it waits for (its last ones), by key."""
+    waited = {d for t in tasks.values() for d in t.get("dependentTasks", [])}
+    return frozenset(k for k in tasks if k not in waited)
+
+
+def _done_when(key: str, components: dict, dag: dict) -> tuple[frozenset[str], ...]:
+    """When the DAG task `dag[key]` is done: the last steps of any one of its alternatives.
+
+    An If/Elif/Else group: of one of its branches. A ParallelFor: its own last steps. Any
+    other DAG (a sub-pipeline) counts as done: () .
+    """
+    name = dag["tasks"][key]["componentRef"]["name"]
+    inner = components[name]["dag"]["tasks"]
+    if name.startswith(_GROUP):
+        return tuple(
+            _ends(components[b["componentRef"]["name"]]["dag"]["tasks"]) for b in inner.values()
+        )
+    return (_ends(inner),) if name.startswith(_LOOP) else ()
+
+
 def spec_steps(spec: dict) -> list[Step]:
     """The executed tasks (not DAGs) of a parsed compiled spec, root DAG first."""
     components = spec.get("components", {})
     steps: list[Step] = []
     claimed: set[str] = set()
-    pending = [(spec["root"]["dag"], frozenset())]
+    pending = [(spec["root"]["dag"], frozenset(), frozenset(), "", ())]
     while pending:
-        dag, inherited = pending.pop(0)
+        dag, inherited, branches, group, any_of = pending.pop(0)
         folders = {}
         for key, task in dag["tasks"].items():
             component = task["componentRef"]["name"]
@@ -56,22 +86,44 @@ def spec_steps(spec: dict) -> list[Step]:
                 folders[key] = key if key not in claimed else component.removeprefix("comp-")
             claimed.add(key)
         for key, task in dag["tasks"].items():
-            # Waiting for a DAG (a sub-pipeline, a condition) counts as satisfied here.
-            waits = inherited | {folders[d] for d in task.get("dependentTasks", []) if d in folders}
-            component = components.get(task["componentRef"]["name"], {})
+            # Waiting for a sub-pipeline counts as satisfied here; for an If/Elif/Else group,
+            # as one of its branches done; for a ParallelFor, as its last steps done.
+            deps = task.get("dependentTasks", [])
+            waits = inherited | {folders[d] for d in deps if d in folders}
+            waited_dags = (_done_when(d, components, dag) for d in deps if d not in folders)
+            groups = any_of + tuple(alternatives for alternatives in waited_dags if alternatives)
+            name = task["componentRef"]["name"]
+            component = components.get(name, {})
             if key not in folders:
-                pending.append((component["dag"], waits))
+                inner = branches | {(group, key)} if group else branches
+                pending.append(
+                    (component["dag"], waits, inner, key if name.startswith(_GROUP) else "", groups)
+                )
             else:
-                steps.append(Step(folders[key], task["taskInfo"]["name"], frozenset(waits)))
+                steps.append(
+                    Step(folders[key], task["taskInfo"]["name"], frozenset(waits), branches, groups)
+                )
     return steps
 
 
 def stalled_steps(steps: list[Step], completed: set[str], exit_task: str) -> list[str]:
-    """Display names of the tasks that did not complete though all they wait for did."""
+    """Display names of the tasks that did not complete though all they wait for did.
+
+    A step in a branch of an If/Elif/Else group whose other branch ran is not one of them:
+    its branch was not taken.
+    """
+    taken = dict(branch for s in steps if s.folder in completed for branch in s.branches)
+
+    def ready(step: Step) -> bool:
+        if any(taken.get(g, b) != b for g, b in step.branches):
+            return False  # another branch of its group ran
+        done = step.waits_for <= completed
+        return done and all(any(end <= completed for end in g) for g in step.waits_any)
+
     return [
         s.display_name
         for s in steps
-        if s.folder != exit_task and s.folder not in completed and s.waits_for <= completed
+        if s.folder != exit_task and s.folder not in completed and ready(s)
     ]
 
 

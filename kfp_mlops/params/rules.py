@@ -133,6 +133,9 @@ RULES: dict[str, Rule] = {
     "retrain_end_date": Day(starts=False, window="retrain"),
     "retrain_last_days": Number(0, 3660),
     "min_labelled_rows": Number(1),
+    # Sharded drift (monitoring): 1 is the one-pod gate; 2..64 shards per side.
+    "shards": Number(1, 64),
+    "fan_in": Choice(lambda: ("collected", "s3"), "drift fan-in"),
 }
 
 

@@ -66,7 +66,7 @@ def task_order(spec_path: Path) -> list[str]:
         container = executors.get(component.get("executorLabel"), {}).get("container", {})
         return task_function(container.get("args", []))
 
-    def walk(dag: dict, out: list[str]) -> None:
+    def walk(dag: dict, out: list[str], branch: bool = False) -> None:
         tasks, done = dag.get("tasks", {}), set()
         while len(done) < len(tasks):
             ready = sorted(
@@ -80,9 +80,11 @@ def task_order(spec_path: Path) -> list[str]:
                 done.add(key)
                 task = tasks[key]
                 component = components.get(task["componentRef"]["name"], {})
-                target = later if "condition" in task.get("triggerPolicy", {}) else out
+                conditional = "condition" in task.get("triggerPolicy", {}) and not branch
+                target = later if conditional else out
                 if "dag" in component:
-                    walk(component["dag"], target)
+                    # If/Elif/Else feeding a OneOf: one branch always runs (monitoring's drift).
+                    walk(component["dag"], target, key.startswith("condition-branches-"))
                 elif name := function(component):
                     target.append(name)
 

@@ -159,6 +159,9 @@ def summarize(name: str, run_dir: Path, log: str, returncode: int) -> dict[str, 
 def _gates(pipeline: Pipeline, outputs: dict, run_dir: Path) -> dict[str, dict | None]:
     """Gate name → its verdict, numbers and report (None for a gate that did not run)."""
     found = {}
+    if "detect-drift" not in outputs:  # a sharded drift run: its reduce is the drift gate
+        reduce = next((k for k in sorted(outputs) if k.startswith("merge-drift-states")), None)
+        outputs = {**outputs, "detect-drift": outputs[reduce]} if reduce else outputs
     for gate, task in pipeline.gates.items():
         if gate == "validation":
             found[gate] = _validation(outputs.get(task), task, run_dir)

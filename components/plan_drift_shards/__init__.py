@@ -1,0 +1,1 @@
+"""Plan a sharded drift run: byte-balanced shards of whole row groups, and the drift plan."""
