@@ -12,13 +12,20 @@ figures per task are measured, not assumed. Printed: per kind of task the count,
 and slowest), CPU, peak RSS; whether the verdicts equal the one pod's; the total work; and
 the wall a cluster would take with P = 16 map pods at once, from the measured per-task
 times (pod start-up, two pods per task on KFP, not included: it depends on the cluster).
-Usage: python -m benchmarks.drift_sharded [--rows N] [--shards K]   (1e9: --rows 1000000000)
+With `--distinct D`, each side is a folder of K parts of rows/K rows where only D parts are
+generated (each with its own seed) and the other K - D are hard links to them (part i links
+to part i mod D): every row is still read, decoded and counted by both paths, but a pair of
+1e9 rows a side takes D/K of its ~92 GB on disk. (Repeated parts may be served from the
+page cache where distinct ones would be read from disk: the run says how much was distinct.)
+Usage: python -m benchmarks.drift_sharded [--rows N] [--shards K] [--distinct D]
+       1e9 rows on this machine: --rows 1000000000 --shards 16 --distinct 4
 """
 
 import argparse
 import heapq
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -65,6 +72,43 @@ class Sampler(threading.Thread):
             time.sleep(0.1)
 
 
+def linked_parts(folder: Path, rows: int, parts: int, distinct: int) -> tuple[Path, Path]:
+    """Both sides as folders of `parts` parts; `distinct` generated, the others hard links.
+
+    The generated parts are written two at a time, each in an interpreter of its own (so
+    neither this process nor the tasks after it carry the writer's memory).
+    """
+    if not 1 <= distinct <= parts:
+        sys.exit(f"--distinct must be between 1 and the number of parts ({parts}), not {distinct}")
+    part_rows = -(-rows // parts)
+    counts = [min(part_rows, rows - i * part_rows) for i in range(parts)]
+    if distinct < parts and len(set(counts)) > 1:
+        sys.exit(f"--rows {rows} does not split into {parts} equal parts: linked parts need it")
+    code = (
+        "import sys; from pathlib import Path; from benchmarks.drift_data import write_side; "
+        "write_side(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1')"
+    )
+    jobs = []
+    for side, shifted in (("reference", False), ("current", True)):
+        (folder / side).mkdir(parents=True)
+        for i in range(distinct):
+            seed = 1000 * shifted + i  # every generated part has a seed of its own
+            path = folder / side / f"part-{i:05d}.parquet"
+            jobs.append([str(path), str(counts[i]), str(seed), "1" if shifted else "0"])
+    running: list[subprocess.Popen] = []
+    for job in jobs:
+        if len(running) == 2:
+            running.pop(0).wait()
+        running.append(subprocess.Popen([sys.executable, "-c", code, *job], cwd=REPO))
+    for proc in running:
+        proc.wait()
+    for side in ("reference", "current"):
+        for i in range(distinct, parts):
+            source = folder / side / f"part-{i % distinct:05d}.parquet"
+            os.link(source, folder / side / f"part-{i:05d}.parquet")
+    return folder / "reference", folder / "current"
+
+
 def _pipeline(shards: int):
     from kfp import dsl
 
@@ -103,6 +147,12 @@ def sharded(ref: Path, cur: Path, shards: int, root: Path) -> tuple[list[dict], 
     return tasks, {"metrics": metrics, "report": report}
 
 
+def _bytes(path: Path) -> float:
+    """GB of Parquet under a file or folder, counting every hard link (as a reader sees it)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*.parquet")]
+    return sum(p.stat().st_size for p in files) / 1e9
+
+
 def cluster_wall(plan: float, maps: list[float], reduce: float, p: int = P) -> float:
     """Plan + the map tasks scheduled on p slots (longest first, to the first free) + reduce."""
     slots = [0.0] * min(p, len(maps))
@@ -116,6 +166,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows per side")
     parser.add_argument("--shards", type=int, default=16, help="K shards per side")
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=0,
+        help="write each side as K parts of which D are generated, the rest hard links",
+    )
     args = parser.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"drift_sharded: {os.cpu_count()} cores, load average at start {load}", flush=True)
@@ -123,8 +179,18 @@ def main() -> None:
         tmp = Path(tmp)
         started = time.perf_counter()
         print(f"  writing {args.rows:,} rows x 20 columns per side ...", flush=True)
-        ref, cur = generated(tmp / "data", args.rows)
-        print(f"  written in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.distinct:
+            ref, cur = linked_parts(tmp / "data", args.rows, args.shards, args.distinct)
+        else:
+            ref, cur = generated(tmp / "data", args.rows)
+        files = [p.stat() for p in (tmp / "data").rglob("*.parquet")]
+        on_disk = sum({f.st_ino: f.st_size for f in files}.values())  # a hard link once
+        print(
+            f"  written in {time.perf_counter() - started:.0f} s: "
+            f"{_bytes(ref):.2f} GB a side as read, {on_disk / 1e9:.2f} GB on disk"
+            + (f" ({args.distinct} of {args.shards} parts a side generated)" * bool(args.distinct)),
+            flush=True,
+        )
         pod = _task(["--task", "one-pod", str(ref), str(cur)])
         print(f"  one pod done in {pod['wall_s']:.1f} s", flush=True)
         begun = time.perf_counter()
