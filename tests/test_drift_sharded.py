@@ -13,7 +13,7 @@ import pytest
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import open_source
 from components.detect_drift.core import detect_drift
-from components.detect_drift.sharding import plan_of
+from components.detect_drift.sharding import plan_of, schema_of
 from components.drift_shard.core import count_shard, save_shard
 from components.merge_drift_states.core import reduce_from
 from components.plan_drift_shards.core import (
@@ -72,7 +72,7 @@ def _run(tmp, reference, current, shards):
     folders = []
     for item in json.loads(json.dumps(planned.shards)):  # as the ParallelFor passes them
         folder = tmp / f"{item['side']}-{item['index']}"
-        save_shard(count_shard(plan, item), item, str(folder))
+        save_shard(count_shard(plan, item, schema_of(document, item["side"])), item, str(folder))
         folders.append(str(folder))
     return planned, document, plan, folders
 
@@ -129,7 +129,7 @@ def test_a_row_group_gone_since_the_plan_is_refused(pair, tmp_path):
     planned = plan_shards(str(reference), str(current), 2)
     item = dict(planned.shards[0], groups=[["", 99, 1]])
     with pytest.raises(DataError, match="data changed after the plan"):
-        count_shard(planned.plan, item)
+        count_shard(planned.plan, item, planned.schemas[item["side"]])
 
 
 def test_more_shards_than_row_groups_is_said_in_the_plan(pair):
