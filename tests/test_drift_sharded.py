@@ -166,7 +166,7 @@ def test_parts_of_one_side_with_int_and_float_count_as_one_pod_reads_them(tmp_pa
     # One pod casts every batch of a side to its first part's types; each shard must too,
     # or a shard of the second part counts `x` under another type than its siblings.
     reference, current = _typed_parts(tmp_path, first, second)
-    planned, document, plan, folders = _run(tmp_path, reference, current, 4)
+    _, document, plan, folders = _run(tmp_path, reference, current, 4)
     assert schema_of(document, "current").field("x").type == first
     sharded = reduce_from(document, plan, folders, "", 0.5)
     one_pod = detect_drift(open_source(str(reference)), open_source(str(current)), mode="streaming")
