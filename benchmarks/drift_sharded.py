@@ -118,7 +118,7 @@ def _pipeline(shards: int):
     def bench(reference_uri: str, current_uri: str):
         ref = dsl.importer(artifact_uri=reference_uri, artifact_class=dsl.Dataset)
         cur = dsl.importer(artifact_uri=current_uri, artifact_class=dsl.Dataset)
-        sharded_drift(ref.output, cur.output, shards, "collected", [], "auto", 0.5, {}, "bench")
+        sharded_drift(ref.output, cur.output, shards, "collected", [], "auto", 0.5, {}, "bench", "")
 
     return bench
 

@@ -17,9 +17,22 @@ SHARD_PARALLELISM = 16
 
 
 def sharded_drift(
-    reference, current, shards, fan_in, columns, method, share, thresholds, model, given=None
+    reference,
+    current,
+    shards,
+    fan_in,
+    columns,
+    method,
+    share,
+    thresholds,
+    model,
+    alias,
+    given=None,
 ):
     """Plan → ParallelFor(shards of both sides) → reduce: the drift gate's outputs, K pods wide.
+
+    `alias` (e.g. the pipeline's prediction_drift_alias; empty: none) is resolved once, by the
+    plan task, to a version every map task loads and scores with (prediction drift).
 
     With fan_in "s3" the reduce takes no artifact list (backends without artifact fan-in,
     kubeflow/pipelines#11725; Vertex's 100-artifact cap): the map tasks also write their
@@ -37,11 +50,16 @@ def sharded_drift(
             method=method,
             thresholds=thresholds,
             column_methods={},
+            model_name=model,
+            model_alias=alias,
         ),
         "plan drift shards",
         s3=True,  # reads the footers through the artifacts' URIs
+        mlflow=True,  # resolves the alias and loads the model (its inputs, its output's type)
+        loads_models=True,
+        reads_outside_state=True,  # the alias can point at another version next run
         retries=2,
-        memory="512Mi",
+        memory="1Gi",  # the model beside the footers
     )
     with dsl.ParallelFor(
         planned.outputs["Output"], parallelism=SHARD_PARALLELISM, name="each shard"
@@ -56,10 +74,14 @@ def sharded_drift(
             ),
             "count drift shard",
             s3=True,  # ranged reads of its row groups; the states' prefix with fan_in "s3"
+            mlflow=True,  # loads the version the plan pinned, to score its rows
+            loads_models=True,
             # A cached map task would not write to this run's prefix: never cached with "s3".
             reads_outside_state=fan_in == "s3",
             retries=2,
-            memory="1Gi",  # the state budget (detect_drift/state.py) is sized for this
+            # 1 GiB for the state budget (detect_drift/state.py) and the reader, 512 MiB for
+            # the model and one batch's scoring.
+            memory="1536Mi",
         )
     collected = {"states": dsl.Collected(mapped.outputs["state"])} if fan_in == "collected" else {}
     merged = merge_drift_states(

@@ -102,7 +102,14 @@ def monitoring_steps(
         retries=2,
     )
     drift_inputs = (reference_data.outputs["dataset"], current_data.outputs["dataset"], shards)
-    drift_rules = (drift_columns, drift_method, drift_share, drift_thresholds, model_name)
+    drift_rules = (
+        drift_columns,
+        drift_method,
+        drift_share,
+        drift_thresholds,
+        model_name,
+        prediction_drift_alias,  # empty: no prediction drift, as in one pod
+    )
     # shards=1: the one-pod gate; above, the same verdict from K map tasks per side.
     with dsl.If(shards == 1, name="one pod"):
         drift = step(

@@ -13,7 +13,7 @@ import pytest
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import open_source
 from components.detect_drift.core import detect_drift
-from components.detect_drift.sharding import plan_of
+from components.detect_drift.sharding import plan_of, schema_of
 from components.drift_shard.core import count_shard, save_shard
 from components.merge_drift_states.core import reduce_from
 from components.plan_drift_shards.core import (
@@ -72,7 +72,7 @@ def _run(tmp, reference, current, shards):
     folders = []
     for item in json.loads(json.dumps(planned.shards)):  # as the ParallelFor passes them
         folder = tmp / f"{item['side']}-{item['index']}"
-        save_shard(count_shard(plan, item), item, str(folder))
+        save_shard(count_shard(plan, item, schema_of(document, item["side"])), item, str(folder))
         folders.append(str(folder))
     return planned, document, plan, folders
 
@@ -129,7 +129,7 @@ def test_a_row_group_gone_since_the_plan_is_refused(pair, tmp_path):
     planned = plan_shards(str(reference), str(current), 2)
     item = dict(planned.shards[0], groups=[["", 99, 1]])
     with pytest.raises(DataError, match="data changed after the plan"):
-        count_shard(planned.plan, item)
+        count_shard(planned.plan, item, planned.schemas[item["side"]])
 
 
 def test_more_shards_than_row_groups_is_said_in_the_plan(pair):
@@ -143,3 +143,64 @@ def test_more_shards_than_row_groups_is_said_in_the_plan(pair):
     assert {
         tuple(g[:2]) for s in planned.shards if s["side"] == "current" for g in s["groups"]
     } == {(f"{i}.parquet", g) for i in range(2) for g in range(3)}
+
+
+def _typed_parts(root, first: pa.DataType, second: pa.DataType, fraction: bool = False):
+    """A reference file, and a current folder whose two parts store `x` as other types."""
+    rng = np.random.default_rng(5)
+    pq.write_table(_frame(rng, 12_000), root / "reference.parquet", row_group_size=3_000)
+    (root / "current").mkdir()
+    for i, kind in enumerate((first, second)):
+        frame = _frame(rng, 6_000, 0.4)
+        x = np.round(frame.column("x").to_numpy() * 100)  # whole numbers: fit either type
+        x = x + 0.5 if fraction and i == 1 else x
+        frame = frame.set_column(0, "x", pa.array(x).cast(kind, safe=False))
+        pq.write_table(frame, root / f"current/{i}.parquet", row_group_size=3_000)
+    return root / "reference.parquet", root / "current"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [(pa.float64(), pa.int64()), (pa.int64(), pa.float64())]
+)
+def test_parts_of_one_side_with_int_and_float_count_as_one_pod_reads_them(tmp_path, first, second):
+    # One pod casts every batch of a side to its first part's types; each shard must too,
+    # or a shard of the second part counts `x` under another type than its siblings.
+    reference, current = _typed_parts(tmp_path, first, second)
+    _, document, plan, folders = _run(tmp_path, reference, current, 4)
+    assert schema_of(document, "current").field("x").type == first
+    sharded = reduce_from(document, plan, folders, "", 0.5)
+    one_pod = detect_drift(open_source(str(reference)), open_source(str(current)), mode="streaming")
+    for a, b in zip(sharded.columns, one_pod.columns, strict=True):
+        assert (a.column, a.method, a.drifted, a.column_type) == (
+            b.column,
+            b.method,
+            b.drifted,
+            b.column_type,
+        )
+        assert a.score == pytest.approx(b.score, rel=1e-9, abs=1e-12), a.column
+
+
+def test_a_part_whose_values_do_not_fit_the_first_parts_type_fails_as_in_one_pod(tmp_path):
+    reference, current = _typed_parts(tmp_path, pa.int64(), pa.float64(), fraction=True)
+    with pytest.raises(DataError, match=r"1\.parquet does not match the schema of the first part"):
+        detect_drift(open_source(str(reference)), open_source(str(current)), mode="streaming")
+    with pytest.raises(DataError, match=r"1\.parquet does not match the schema of the first part"):
+        _run(tmp_path, reference, current, 4)
+
+
+def test_parts_whose_types_cannot_be_read_as_one_fail_the_plan_naming_them(tmp_path):
+    rng = np.random.default_rng(3)
+    pq.write_table(_frame(rng, 3_000), tmp_path / "reference.parquet")
+    (tmp_path / "current").mkdir()
+    for i in range(2):
+        frame = _frame(rng, 3_000)
+        if i == 0:  # text in the first part, numbers in the second
+            frame = frame.set_column(2, "k", frame.column("k").cast(pa.string()))
+        pq.write_table(frame, tmp_path / f"current/{i}.parquet")
+    reference, current = tmp_path / "reference.parquet", tmp_path / "current"
+    with pytest.raises(DataError, match="does not match the schema of the first part"):
+        detect_drift(open_source(str(reference)), open_source(str(current)), mode="streaming")
+    with pytest.raises(
+        DataError, match=r"part .*1\.parquet stores 'k' as int64, the first part .*0\.parquet"
+    ):
+        plan_shards(str(reference), str(current), 2)

@@ -68,6 +68,28 @@ def as_source(data, label: str):
     return data
 
 
+def with_model(ref_src, cur_src, columns, model):
+    """Both sources and the compared names, with the model's output as one more column.
+
+    No model: the sources as they are and the selected columns. With one, empty `columns`
+    means the model's inputs, and `prediction` (computed batch by batch) is compared last.
+    A sharded run's plan selects its columns with this too, so both paths compare alike.
+    """
+    if not columns and model is not None:
+        columns = features_of(model)
+    names = _selected(ref_src.schema.names, cur_src.schema.names, columns)
+    if model is None:
+        return ref_src, cur_src, names
+    if PREDICTION in names:
+        raise ConfigError(
+            f"column {PREDICTION!r} is both a data column to compare and the model's output "
+            "(prediction drift); leave it out of the columns, or leave the model out"
+        )
+    ref_src = PredictedSource(ref_src, model, "reference")
+    cur_src = PredictedSource(cur_src, model, "current")
+    return ref_src, cur_src, [*names, PREDICTION]
+
+
 def _exact_state(source, plan: state.Plan, side: str) -> state.ColumnStates:
     """Exact mode's state: every finite number kept (sorted), every category counted."""
     names = list(plan.columns)
@@ -150,18 +172,7 @@ def detect_drift(
     for label, src in (("reference", ref_src), ("current", cur_src)):
         if src.num_rows == 0:
             raise DataError(f"the {label} dataset has no rows ({src.uri}): nothing to compare")
-    if not columns and model is not None:
-        columns = features_of(model)
-    names = _selected(ref_src.schema.names, cur_src.schema.names, columns)
-    if model is not None and PREDICTION in names:
-        raise ConfigError(
-            f"column {PREDICTION!r} is both a data column to compare and the model's output "
-            "(prediction drift); leave it out of the columns, or leave the model out"
-        )
-    if model is not None:
-        ref_src = PredictedSource(ref_src, model, "reference")
-        cur_src = PredictedSource(cur_src, model, "current")
-        names = [*names, PREDICTION]
+    ref_src, cur_src, names = with_model(ref_src, cur_src, columns, model)
     _check_config(names, method, thresholds, per_column_methods, drift_share)
     known = ref_src.num_rows is not None and cur_src.num_rows is not None  # a large CSV: not
     cells = (ref_src.num_rows + cur_src.num_rows) * len(names) if known else None

@@ -79,10 +79,15 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def save(states: ColumnStates, path) -> str:
-    """Write `states` to `path` (.npz) and its sha256 beside it; returns the digest."""
+def save(states: ColumnStates, path, notes: dict | None = None) -> str:
+    """Write `states` to `path` (.npz) and its sha256 beside it; returns the digest.
+
+    `notes`: JSON-able facts that travel with the state under its sha256 (a sharded run's
+    map task: where its predictions went, `load_noted` reads them back).
+    """
     path = Path(path)
     meta = {"format": FORMAT, "side": states.side, "columns": list(states.plan.columns)}
+    meta["notes"] = dict(notes or {})
     arrays = {
         "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         "plan": np.frombuffer(states.plan.to_json().encode(), dtype=np.uint8),
@@ -101,6 +106,11 @@ def save(states: ColumnStates, path) -> str:
 
 def load(path) -> ColumnStates:
     """The states `save` wrote, after checking the file's sha256 against its sidecar."""
+    return load_noted(path)[0]
+
+
+def load_noted(path) -> tuple[ColumnStates, dict]:
+    """The states and the notes `save` wrote, the file's sha256 checked first."""
     path = Path(path)
     try:
         expected = sidecar(path).read_text().split()[0]
@@ -127,4 +137,4 @@ def load(path) -> ColumnStates:
         name: _side(i, arrays, plan.columns[name].kinds[index])
         for i, name in enumerate(meta["columns"])
     }
-    return ColumnStates(plan, meta["side"], sides)
+    return ColumnStates(plan, meta["side"], sides), meta.get("notes", {})

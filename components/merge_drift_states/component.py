@@ -22,7 +22,10 @@ def merge_drift_states(
     Each state's sha256 is checked, its plan must be this run's, and each side must have
     exactly its planned shards. Columns the footers could not range get their grid counted
     here (a second pass over those columns); scores within their bound of the threshold are
-    re-scored exactly here when they fit exact mode, as in the one-pod path.
+    re-scored exactly here when they fit exact mode, as in the one-pod path. With a model
+    pinned in the plan, its prediction column is decided as the one-pod gate decides it
+    (reported apart, not in the share); what is read again of it comes from the predictions
+    the map tasks stored (sha256 and rows checked), never from scoring again.
 
     Args:
         plan: The plan task's JSON (plan_drift_shards).
@@ -42,7 +45,8 @@ def merge_drift_states(
         drifted: True when the dataset has drifted.
 
     Raises:
-        DataError: A corrupt, stale, missing or duplicated state, or no rows.
+        DataError: A corrupt, stale, missing or duplicated state or stored predictions, a
+            state counted with another model than the plan's, or no rows.
     """
     import time
 

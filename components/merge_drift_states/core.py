@@ -27,7 +27,7 @@ from components._shared.io.sources import open_source
 from components.detect_drift import state, state_io
 from components.detect_drift.core import assemble, finish
 from components.detect_drift.finalize import Rules
-from components.detect_drift.sharding import STATE_FILE
+from components.detect_drift.sharding import STATE_FILE, StoredPredictions
 
 SHARDED = "sharded"  # DriftResult.mode of a sharded run
 
@@ -56,16 +56,16 @@ def s3_files(prefix: str, spool: Path) -> list[Path]:
 
 
 def load_checked(files: list[Path], plan: state.Plan, expected: dict) -> dict:
-    """Each side's states (sha256 checked), after checking plan, sides and shard counts."""
+    """Each side's (state, notes) pairs, sha256 checked, after checking plan, sides, counts."""
     loaded = {side: [] for side in state.SIDES}
     for path in files:
-        states = state_io.load(path)
+        states, notes = state_io.load_noted(path)
         if states.plan.fingerprint != plan.fingerprint:
             raise DataError(
                 f"drift state {path} was counted under plan {states.plan.fingerprint[:12]}, "
                 f"not this run's {plan.fingerprint[:12]}: a stale shard; run the map again"
             )
-        loaded[states.side].append(states)
+        loaded[states.side].append((states, notes))
     for side in state.SIDES:
         want = int(expected[side])
         if len(loaded[side]) != want:
@@ -76,21 +76,44 @@ def load_checked(files: list[Path], plan: state.Plan, expected: dict) -> dict:
     return loaded
 
 
+def stored_predictions(pairs: list, side: str, pinned: dict) -> list[dict]:
+    """Where each shard of a side stored its predictions, from its state's notes.
+
+    Each state must have scored with the plan's pinned version (the plan's fingerprint
+    covers columns and edges, not which model filled the prediction column).
+    """
+    stored = []
+    for states, notes in pairs:
+        note = notes.get("predictions")
+        if note is None or note.get("rows") != states.rows or note.get("model") != pinned:
+            raise DataError(
+                f"a {side} state of this plan records predictions {note} for its "
+                f"{states.rows} rows, not {states.rows} rows of the pinned model {pinned}: a "
+                "shard counted with another model or none; run the sharded drift again"
+            )
+        stored.append(note)
+    return stored
+
+
 def reduce(document: dict, plan: state.Plan, files: list[Path], drift_share: float):
     """The drift result of a sharded run from its state files and the plan document."""
     loaded = load_checked(files, plan, document["shards"])
-    merged = {side: state.merge_all(loaded[side]) for side in state.SIDES}
+    merged = {side: state.merge_all(s for s, _ in loaded[side]) for side in state.SIDES}
     ref, cur = merged[state.REFERENCE], merged[state.CURRENT]
     for side, counted in merged.items():
         if counted.rows == 0:
             raise DataError(f"the {side} dataset has no rows: nothing to compare")
     rules = Rules(**document["rules"])
     sources = document["sources"]
-    ref_src = open_source(sources[state.REFERENCE], state.REFERENCE)
-    cur_src = open_source(sources[state.CURRENT], state.CURRENT)
-    outcome = finish(ref_src, cur_src, ref, cur, rules)
+    data = {side: open_source(sources[side], side) for side in state.SIDES}
+    model = document.get("model")
+    if model:  # the prediction column is read back from the map tasks' files, never re-scored
+        data = {side: StoredPredictions(data[side], stored_predictions(loaded[side], side, model))
+                for side in state.SIDES}  # fmt: skip
+    outcome = finish(data[state.REFERENCE], data[state.CURRENT], ref, cur, rules)
     names = document["columns"]
-    return assemble(names, outcome.results, drift_share, (ref.rows, cur.rows), SHARDED, False)
+    rows = (ref.rows, cur.rows)
+    return assemble(names, outcome.results, drift_share, rows, SHARDED, bool(model))
 
 
 def reduce_from(document: dict, plan, folders: list[str], prefix: str, drift_share: float):

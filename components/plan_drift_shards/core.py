@@ -14,12 +14,15 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import ParquetSource, open_source
 from components.detect_drift import footers, state
-from components.detect_drift.core import _check_config, _selected
+from components.detect_drift.core import _check_config, with_model
 from components.detect_drift.finalize import Rules
-from components.detect_drift.sharding import readable_uri
+from components.detect_drift.prediction import PREDICTION
+from components.detect_drift.sharding import readable_uri, schema_text
 
 MAX_SHARDS = 64  # per side; more iterations strain KFP's DAG updates (kubeflow/pipelines#12131)
 FAN_INS = ("collected", "s3")
@@ -44,6 +47,8 @@ class ShardPlan:
     sources: dict[str, str]
     columns: list[str]
     notes: list[str] = field(default_factory=list)
+    model: dict | None = None  # sharding.pin: the version every map task scores with
+    schemas: dict[str, pa.Schema] = field(default_factory=dict)  # per side: batches cast to it
 
     def document(self) -> dict:
         """The plan artifact's JSON: the plan itself (canonical JSON) and its fingerprint."""
@@ -60,6 +65,8 @@ class ShardPlan:
             "sources": self.sources,
             "shards": per_side,
             "notes": self.notes,
+            "model": self.model,
+            "schemas": {side: schema_text(s) for side, s in self.schemas.items()},
         }
 
 
@@ -103,6 +110,34 @@ def balance(groups: list[RowGroup], k: int) -> list[list[RowGroup]]:
     return [sorted(s, key=position.__getitem__) for s in shards]
 
 
+def check_part_types(uri: str, source: ParquetSource, columns: list[str]) -> None:
+    """Every part's types in `columns` can be cast to the first part's, as one pod casts them.
+
+    One pod reads every batch of a side as its first part's schema (ParquetSource); each map
+    task does too, so a column is counted under one type whatever the shard. A type Arrow
+    cannot cast at all fails here, before any row is read. Values that do not fit (1.5 into
+    an integer column) fail when read, naming the part, in one pod and in the map task alike.
+    """
+    (first, _), *others = source.part_files()
+    for name, other in others:
+        theirs = other.schema_arrow
+        for column in columns:
+            if column not in theirs.names or column not in source.schema.names:
+                continue  # a missing column is refused where it is read, naming the part
+            have, want = theirs.field(column).type, source.schema.field(column).type
+            if have == want:
+                continue
+            try:
+                pa.array([], have).cast(want)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                raise DataError(
+                    f"cannot read {uri}: part {name} stores {column!r} as {have}, the first "
+                    f"part {first} as {want}, and one cannot be read as the other; read the "
+                    "parts of one schema (a narrower date window or folder), or move the odd "
+                    "parts elsewhere"
+                ) from None
+
+
 def _check(shards: int, fan_in: str) -> None:
     if not 2 <= shards <= MAX_SHARDS:
         raise ConfigError(
@@ -120,13 +155,26 @@ def plan_shards(
     columns: list[str] | None = None,
     rules: Rules | None = None,
     fan_in: str = "collected",
+    model=None,
+    pinned: dict | None = None,
 ) -> ShardPlan:
     """Both sides' shards and the drift plan, from the footers of both datasets.
 
+    With a `model` (the version `pinned` records, `sharding.pin`), columns are chosen as the
+    one pod chooses them (`core.with_model`: empty means the model's inputs) and the plan
+    has one more column, `prediction`, which the map tasks compute. The footers give it no
+    range, so its grid (if it has more than 1000 distinct values) is counted by the reduce
+    on the edges the merged first pass gives, as the one pod does after its first pass.
+    The model scores the first row of each side here, for the output's type.
+
     Raises:
-        ConfigError: shards outside 2..MAX_SHARDS, an unknown fan_in, method or threshold.
-        DataError: A dataset that is not Parquet, has no rows, or lacks a compared column.
+        ConfigError: shards outside 2..MAX_SHARDS, an unknown fan_in, method or threshold;
+            a model without its pin.
+        DataError: A dataset that is not Parquet, has no rows, or lacks a compared column
+            or one of the model's inputs.
     """
+    if model is not None and not pinned:
+        raise ConfigError("a model for a sharded run needs its pin (sharding.pin): none given")
     _check(shards, fan_in)
     rules = rules or Rules()
     uris = {state.REFERENCE: readable_uri(reference_uri), state.CURRENT: readable_uri(current_uri)}
@@ -137,17 +185,22 @@ def plan_shards(
                 f"the {side} data {uris[side]} is not Parquet: a sharded run reads Parquet row "
                 "groups; snapshot it with load_data first, or run with shards=1"
             )
-    ref, cur = sources[state.REFERENCE], sources[state.CURRENT]
-    names = _selected(ref.schema.names, cur.schema.names, columns)
+    for side, source in sources.items():
+        if source.num_rows == 0:
+            raise DataError(f"the {side} dataset has no rows ({uris[side]}): nothing to compare")
+    ref, cur, names = with_model(sources[state.REFERENCE], sources[state.CURRENT], columns, model)
     _check_config(names, rules.method, rules.thresholds, rules.per_column_methods, 0.5)
     first = state.facts_plan(ref.schema, cur.schema, names)
     files = {side: [h for _, h in s.part_files()] for side, s in sources.items()}
     plan = footers.plan_from_footers(first, files[state.REFERENCE], files[state.CURRENT], rules)
-    out = ShardPlan([], plan, rules, uris, names)
+    out = ShardPlan([], plan, rules, uris, names, model=pinned if model is not None else None)
+    out.schemas = {side: source.schema for side, source in sources.items()}
+    # What a map task reads: the compared columns and, with a model, its inputs.
+    read = [n for n in names if n != PREDICTION] + list(getattr(ref, "features", []))
+    read = list(dict.fromkeys(read))
     for side, source in sources.items():
-        if source.num_rows == 0:
-            raise DataError(f"the {side} dataset has no rows ({uris[side]}): nothing to compare")
-        groups = row_groups(uris[side], source, names)
+        check_part_types(uris[side], source, read)
+        groups = row_groups(uris[side], source, read)
         split = balance(groups, shards)
         if len(split) < shards:
             out.notes.append(
