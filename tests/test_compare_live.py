@@ -230,6 +230,18 @@ def test_report_says_the_verdict_the_interval_method_and_charts_both():
     assert thin.tag("run-1")["passed"] is False and thin.tag("run-1")["labelled"] == 0
 
 
+def test_the_version_tag_says_whether_it_could_judge_and_why_not():
+    log, labels = traffic(300, 0.8, 0.8)
+    thin = compare_live(log, None, **LOOSE).tag("run-1")
+    assert thin["passed"] is False and thin["cannot_judge"] is True
+    assert thin["cannot_judge_reason"].startswith("0 labelled paired rows < 10")
+    worse = compare_live(*traffic(300, 0.9, 0.6), **LOOSE).tag("run-2")  # judged: failed
+    assert worse["passed"] is False and worse["cannot_judge"] is False
+    assert worse["cannot_judge_reason"] is None
+    judged = compare_live(log, labels, **LOOSE, max_metric_drop=1.0).tag("run-3")
+    assert judged["passed"] is True and judged["cannot_judge"] is False
+
+
 def test_the_benchmark_runs_on_the_logs_own_schema_at_a_small_size(capsys):
     from benchmarks import compare_live as bench
 
