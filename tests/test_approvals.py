@@ -46,6 +46,10 @@ COMPARISON = {
     "challenger_value": 0.74, "delta_low": 0.004, "delta_high": 0.061, "run": "run-cmp",
     "at": "2026-12-01T00:00:00+00:00",
 }  # fmt: skip
+CANNOT_JUDGE = {
+    "passed": False, "cannot_judge": True,
+    "cannot_judge_reason": "0 labelled paired rows < 200 (min_labelled_rows); wait for labels",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +129,18 @@ def test_approval_tag_evidence_and_refusals_read_as_documented():
     line = describe_evidence(3, COMPARISON)
     assert line.startswith("live comparison on record: passed, agreement 0.9725, 1200 requests")
     assert "roc_auc 0.74 vs champion v1 0.71" in line and "[0.004, 0.061]" in line
+
+
+def test_evidence_that_could_not_judge_says_so_and_old_tags_still_read():
+    unjudged = COMPARISON | CANNOT_JUDGE
+    assert evidence_of({LIVE_COMPARISON_TAG: json.dumps(unjudged)}) == unjudged
+    line = describe_evidence(3, unjudged)
+    assert line.startswith("live comparison on record: cannot judge: 0 labelled paired rows")
+    assert "failed" not in line and "1200 requests" in line
+    failed = COMPARISON | {"passed": False}  # a tag from before the field: as it always read
+    assert describe_evidence(3, failed).startswith("live comparison on record: failed, ")
+    judged = failed | {"cannot_judge": False, "cannot_judge_reason": None}
+    assert describe_evidence(3, judged).startswith("live comparison on record: failed, ")
 
 
 def test_who_is_the_user_then_the_pods_service_identity_then_the_login(tmp_path, monkeypatch):
@@ -255,7 +271,14 @@ def test_promote_forward_sideways_stale_expect_from_and_rollback_back(
 
 
 def test_reject_withdraws_an_approval_and_a_rejection_stands(kfp, model, webhook):
-    assert kfp("approve", model, "3", "--reason", "first look fine")[0] == 0
+    unjudged = COMPARISON | CANNOT_JUDGE  # approved on a comparison that could not judge
+    client().set_model_version_tag(model, "3", LIVE_COMPARISON_TAG, json.dumps(unjudged))
+    code, out, err = kfp("approve", model, "3", "--reason", "first look fine")
+    assert code == 0, err
+    assert "live comparison on record: cannot judge: 0 labelled paired rows < 200" in out
+    assert "failed" not in out
+    tag = json.loads(client().get_model_version(model, "3").tags[APPROVAL_TAG])
+    assert tag["evidence"] == unjudged  # recorded as such
     webhook.script((404, {}, "no such hook"))  # the next notice fails: a warning, no undo
     code, out, err = kfp("approve", model, "3", "--reject", "--reason", "biased on age")
     assert code == 0 and f"{model} v3 rejected by alice" in out, err

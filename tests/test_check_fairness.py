@@ -134,6 +134,19 @@ def test_check_fairness_few_distinct_numbers_stay_groups():
     assert list(job.groups) == ["0", "1", "2", "3"]
 
 
+def test_check_fairness_text_feature_of_more_groups_than_the_bound_fails_closed_naming_it():
+    frame = pd.DataFrame({"client": [f"c{i}" for i in range(21)] * 2, "y": [0, 1] * 21})
+    result = assess(frame.assign(pred=frame["y"]), sensitive_features=["client"])
+    assert not result.passed
+    assert result.reasons == [
+        "sensitive feature 'client' has 21 groups, more than 20 (an identifier or free text, "
+        "not a group): no disparity judged (fail closed); map its values to fewer groups, or "
+        "choose another feature"
+    ]
+    twenty = frame[frame["client"] != "c20"]
+    assert assess(twenty.assign(pred=twenty["y"]), sensitive_features=["client"]).passed
+
+
 def test_check_fairness_small_groups_flagged_and_still_counted():
     frame = binary_frame().assign(sex=["a"] * 6 + ["b"] * 2)
     sex = assess(frame, min_group_size=3).features["sex"]

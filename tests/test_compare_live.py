@@ -13,6 +13,7 @@ import pytest
 from components._shared.errors import ConfigError, DataError
 from components._shared.logformat import ENDPOINT, PRIMARY, SHADOW
 from components.compare_live.core import compare_live
+from components.compare_live.report import render_markdown
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
@@ -142,6 +143,45 @@ def test_fairness_gap_per_group_of_each_model():
     assert small.cannot_judge and "fewer than two groups with 301" in small.reasons[0]
 
 
+def test_a_numeric_sensitive_feature_is_binned_as_check_fairness_bins_it():
+    log, labels = traffic(400, 0.8, 0.8, seed=3)
+    log["age"] = 18 + (log["request_id"].str.removeprefix("req-").astype(int) % 60)
+    older = (log[ENDPOINT] == SHADOW) & (log.age > 50)
+    log.loc[older, "prediction"] = 1  # the challenger always says 1 past 50
+    result = compare_live(
+        log, labels, **LOOSE, max_metric_drop=1.0, sensitive_features=["age"],
+        max_fairness_gap=0.2,
+    )  # fmt: skip
+    (age,) = result.fairness
+    assert age["bins"] == ["[18, 32]", "(32, 46]", "(46, 61]", "(61, 77]"]
+    assert [g["group"] for g in age["groups"]] == age["bins"]  # in order, not as text sorts
+    assert sum(g["rows"] for g in age["groups"]) == 400
+    assert age["challenger_gap"] > 0.2 and not result.cannot_judge and not result.passed
+    assert "quartile bins: \\[18, 32\\], (32, 46\\]" in render_markdown(result)
+
+
+def test_a_sensitive_feature_of_too_many_values_cannot_be_judged_naming_it():
+    log, labels = traffic(400, 0.8, 0.8, seed=4)
+    log["client"] = "c" + (log["request_id"].str.removeprefix("req-").astype(int) % 21).astype(str)
+    result = compare_live(
+        log, labels, **LOOSE, max_metric_drop=1.0, sensitive_features=["client"],
+        min_group_rows=5,
+    )  # fmt: skip
+    assert result.cannot_judge and not result.passed
+    assert result.reasons == [
+        "CANNOT JUDGE: sensitive feature 'client' has 21 groups, more than 20 (an identifier or "
+        "free text, not a group); map its values to fewer groups, or choose another feature"
+    ]
+    (client,) = result.fairness
+    assert client["groups"] == [] and client["challenger_gap"] is None
+    assert "not judged: sensitive feature 'client' has 21 groups" in render_markdown(result)
+    log["client"] = log["client"].replace("c20", "c19")  # 20 groups: judged
+    assert not compare_live(
+        log, labels, **LOOSE, max_metric_drop=1.0, sensitive_features=["client"],
+        min_group_rows=5,
+    ).cannot_judge  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("change", "said"),
     [
@@ -215,7 +255,7 @@ def test_report_says_the_verdict_the_interval_method_and_charts_both():
     from xml.etree import ElementTree
 
     from components.compare_live.chart import interval_chart, render_html
-    from components.compare_live.report import metrics_of, render_markdown
+    from components.compare_live.report import metrics_of
 
     log, labels = traffic(300, 0.8, 0.8)
     result = compare_live(log, labels, **LOOSE, max_metric_drop=1.0)
@@ -228,6 +268,18 @@ def test_report_says_the_verdict_the_interval_method_and_charts_both():
     assert render_markdown(thin).startswith("# Live comparison: CANNOT JUDGE")
     assert render_html(thin).count("<svg") == 1  # the shares; no interval without labels
     assert thin.tag("run-1")["passed"] is False and thin.tag("run-1")["labelled"] == 0
+
+
+def test_the_version_tag_says_whether_it_could_judge_and_why_not():
+    log, labels = traffic(300, 0.8, 0.8)
+    thin = compare_live(log, None, **LOOSE).tag("run-1")
+    assert thin["passed"] is False and thin["cannot_judge"] is True
+    assert thin["cannot_judge_reason"].startswith("0 labelled paired rows < 10")
+    worse = compare_live(*traffic(300, 0.9, 0.6), **LOOSE).tag("run-2")  # judged: failed
+    assert worse["passed"] is False and worse["cannot_judge"] is False
+    assert worse["cannot_judge_reason"] is None
+    judged = compare_live(log, labels, **LOOSE, max_metric_drop=1.0).tag("run-3")
+    assert judged["passed"] is True and judged["cannot_judge"] is False
 
 
 def test_the_benchmark_runs_on_the_logs_own_schema_at_a_small_size(capsys):

@@ -344,21 +344,45 @@ def test_shadow_that_cannot_be_added_is_refused_before_anything(
     assert json.dumps(fake.objects.get((NS, service))) == before  # nothing applied
 
 
+def test_shadow_with_another_input_kind_is_refused_naming_the_column_and_both_kinds(
+    stack, fake, credit, tmp_path
+):
+    """The server refuses a shadow whose inputs differ in kind: deploy refuses it first."""
+    from components._shared.registry.approvals import decide
+
+    name = unique("kinds")
+    run(tmp_path, artifacts(tmp_path, credit, model_name=name))  # v1: age is an integer
+    decide(name, 1, "approve", "release-manager", "reviewed for the shadow kind test")
+    floats = credit.astype({"age": "float64"})
+    run(tmp_path, artifacts(tmp_path, floats, seed=1, model_name=name, promote=False))  # v2
+    deploy_model(request(name, "kinds", version="1", percent=0))
+    before = json.dumps(serving(fake, "kinds"))
+    with pytest.raises(ConfigError, match=r"v2.* differs .*v1.* in age: integer vs double"):
+        deploy_model(request(name, "kinds", version="1", shadow_version="2"))
+    assert json.dumps(serving(fake, "kinds")) == before  # nothing applied
+
+
 def test_shadow_with_other_inputs_or_classes_is_refused_naming_both():
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
+    from components._shared.registry.inputs import Face, check_shadow_fits
 
-    from components.deploy_model.registry import check_shadow_fits
-
-    frame = pd.DataFrame({"age": [20, 30, 40, 50], "amount": [1, 2, 3, 4]})
-    primary = LogisticRegression().fit(frame, [0, 1, 0, 1])
-    renamed = LogisticRegression().fit(frame.rename(columns={"amount": "sum"}), [0, 1, 0, 1])
-    relabelled = LogisticRegression().fit(frame, ["bad", "good", "bad", "good"])
-    check_shadow_fits("m", (1, primary), (2, LogisticRegression().fit(frame, [1, 0, 1, 0])))
-    with pytest.raises(ConfigError, match=r"shadow v2 has input columns \['age', 'sum'\], v1"):
-        check_shadow_fits("m", (1, primary), (2, renamed))
-    with pytest.raises(ConfigError, match=r"shadow v3 has classes \['bad', 'good'\], v1 \['0'"):
-        check_shadow_fits("m", (1, primary), (3, relabelled))
+    inputs = (("age", "integer"), ("amount", "integer"))
+    primary = Face(1, inputs, ("0", "1"))
+    check_shadow_fits(primary, Face(2, inputs, ("0", "1")), "model 'm'")  # fits
+    cases = [
+        (Face(2, (("age", "integer"), ("sum", "integer")), ("0", "1")),
+         r"model 'm': shadow v2's input schema differs from the primary's \(v1\) in amount: "
+         r"integer vs absent, sum: absent vs integer \(primary vs shadow\)"),
+        (Face(2, (("age", "double"), ("amount", "integer")), ("0", "1")),
+         r"in age: integer vs double \(primary"),
+        (Face(2, inputs[::-1], ("0", "1")),
+         r"in column order: \['age', 'amount'\] vs \['amount', 'age'\]"),
+        (Face(3, inputs, ("bad", "good")),
+         r"shadow v3 predicts classes \['bad', 'good'\], the primary \(v1\) \['0', '1'\]"),
+        (Face(3, inputs, ("1", "0")), r"predicts classes \['1', '0'\].*in the same order"),
+    ]  # fmt: skip
+    for shadow, said in cases:
+        with pytest.raises(ConfigError, match=said + r".*; nothing was deployed$"):
+            check_shadow_fits(primary, shadow, "model 'm'", "; nothing was deployed")
 
 
 def test_run_local_deploy_without_a_cluster_says_how_to_configure_one(cli, tmp_path, monkeypatch):

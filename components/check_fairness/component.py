@@ -24,7 +24,8 @@ def check_fairness(
     `positive_label`) as the positive class; multiclass targets are assessed one-vs-rest and
     the worst class counts. Numeric features with more than 10 distinct values are split into
     quartile bins. Groups under 30 rows are flagged as small but still counted.
-    Fails closed: no sensitive features, or no bound set, means not blessed.
+    Fails closed: no sensitive features, no bound set, or a feature of more than 20 groups
+    (an identifier or free text) means not blessed.
 
     Args:
         predictions: Held-out rows from train_model (Parquet with features, target,

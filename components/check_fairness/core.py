@@ -1,6 +1,5 @@
 """Fairness gate core: per-group rates and disparity differences per sensitive feature."""
 
-import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -9,13 +8,10 @@ import numpy as np
 import pandas as pd
 
 from components._shared.errors import ConfigError, DataError, one_of
+from components._shared.groups import MISSING_GROUP, group_rows, too_many_groups
 from components.check_fairness.measurable import feature_problems, target_problems
 
 DEFAULT_MIN_GROUP_SIZE = 30
-# Numeric features with more distinct values than this are split into quartile bins.
-MAX_DISTINCT_VALUES = 10
-QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
-MISSING_GROUP = "(missing)"
 # Differences are compared with a little slack so a bound equal to the value passes.
 TOLERANCE = 1e-12
 
@@ -103,23 +99,6 @@ def _is_class(values: pd.Series, cls: object) -> np.ndarray:
     return (values.astype(str) == str(cls)).to_numpy(dtype=int)
 
 
-def _label(value: float) -> str:
-    return f"{value:g}"
-
-
-def _groups(values: pd.Series) -> tuple[pd.Series, list[str] | None]:
-    """Group labels (str) per row, and the quartile bins when the feature was binned."""
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if not numeric or values.nunique() <= MAX_DISTINCT_VALUES:
-        return values.astype(str).where(values.notna(), MISSING_GROUP), None
-    edges = np.unique(np.quantile(values.dropna().to_numpy(dtype=float), QUANTILES))
-    # Right-closed bins like pandas.cut; the first one also holds the minimum.
-    labels = [f"({_label(lo)}, {_label(hi)}]" for lo, hi in itertools.pairwise(edges)]
-    labels[0] = "[" + labels[0][1:]
-    binned = pd.cut(values, edges, labels=labels, include_lowest=True)
-    return binned.astype(str).where(values.notna(), MISSING_GROUP), labels
-
-
 def _disparities(y_true, y_pred, groups: pd.Series) -> tuple[float, float, pd.DataFrame]:
     from fairlearn.metrics import (
         MetricFrame,
@@ -152,12 +131,9 @@ def _disparities(y_true, y_pred, groups: pd.Series) -> tuple[float, float, pd.Da
 def _feature_fairness(
     frame: pd.DataFrame, feature: str, target: str, prediction: str, positives: list, min_size: int
 ) -> FeatureFairness:
-    groups, bins = _groups(frame[feature])
+    grouping = group_rows(frame[feature])
+    groups, bins = grouping.labels, grouping.bins
     counts = groups.value_counts()
-    if bins:
-        order = bins + ([MISSING_GROUP] if MISSING_GROUP in counts else [])
-    else:
-        order = sorted(counts.index)
     per_class, worst = {}, None
     for cls in positives:
         y_true, y_pred = _is_class(frame[target], cls), _is_class(frame[prediction], cls)
@@ -174,8 +150,7 @@ def _feature_fairness(
             fpr=float(by_group.loc[g, "fpr"]),
             small=bool(counts[g] < min_size),
         )
-        for g in order
-        if g in counts
+        for g in grouping.order
     }
     return FeatureFairness(
         feature=feature,
@@ -273,14 +248,19 @@ def check_fairness(
             "no fairness threshold set (both bounds < 0): refusing to bless (fail closed)"
         )
     reasons += target_problems(frame[target_column])
-    for f in features.values():
+    judged = {}
+    for name, f in features.items():
+        groups = [g for g in f.groups if g != MISSING_GROUP]
+        # Tiny groups by the dozen differ by chance: a gap between them is not a verdict.
+        too_many = too_many_groups(name, groups, ": no disparity judged (fail closed)")
+        if too_many:
+            reasons.append(too_many)
+            continue
+        judged[name] = f
         reasons += feature_problems(
-            f.feature,
-            [g for g in f.groups if g != MISSING_GROUP],
-            f.demographic_parity_difference,
-            f.equalized_odds_difference,
+            f.feature, groups, f.demographic_parity_difference, f.equalized_odds_difference
         )
-    reasons += _violations(features, max_dp, max_eo)
+    reasons += _violations(judged, max_dp, max_eo)
     return FairnessResult(
         passed=not reasons,
         reasons=reasons,

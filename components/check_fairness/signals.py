@@ -8,12 +8,13 @@ an identifier-like column would flood Prometheus with series.
 
 import math
 
+from components._shared.groups import MAX_GROUPS
 from components._shared.verdicts.gate_records import GateRecord
 from components._shared.verdicts.pushgateway import GateFigures, Series
 from components.check_fairness.core import FairnessResult
 
 GATE = "fairness"
-MAX_GROUPS_PUSHED = 20
+MAX_GROUPS_PUSHED = MAX_GROUPS  # more is not a group (components/_shared/groups.py)
 _DISPARITIES = ("demographic_parity_difference", "equalized_odds_difference")
 _RATES = ("selection_rate", "tpr", "fpr")
 

@@ -44,8 +44,10 @@ def compare_live_gate(
     shadow rows, shadow rows of more than one version (give challenger_version) or pairs
     answered by more than one champion version, fewer than min_requests paired requests or
     min_labelled_rows labelled paired rows, a gap with fewer than two groups of
-    min_group_rows rows. Pushes its figures, records its verdict for the notification and
-    tags the challenger version with it (`kfp_mlops.live_comparison`, JSON).
+    min_group_rows rows, a sensitive feature of more than 20 groups. Groups are
+    check_fairness's: a numeric feature of more than 10 values in quartile bins. Pushes its
+    figures, records its verdict for the notification and tags the challenger version with
+    it (`kfp_mlops.live_comparison`, JSON).
 
     Args:
         predictions_uri: The model's prediction-log prefix (`date=YYYY-MM-DD/` folders).

@@ -156,6 +156,12 @@ def _fairness(rows: pd.DataFrame, settings: dict, positive) -> tuple[list, list,
     for feature in settings["sensitive_features"]:
         found = feature_fairness(rows, feature, positive, settings["min_group_rows"])
         checked.append(found)
+        if found["unjudged"]:
+            if limit < 0:  # reported only: said, not a verdict
+                notes.append(found["unjudged"])
+            else:
+                reasons.append(f"CANNOT JUDGE: {found['unjudged']}")
+            continue
         small = [g["group"] for g in found["groups"] if g["small"]]
         if small:
             notes.append(

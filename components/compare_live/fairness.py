@@ -5,7 +5,9 @@ positive) for the champion and the challenger. The gap judged is the demographic
 difference (largest minus smallest selection rate among the groups with enough rows) for
 two classes; with more classes there is no "positive" prediction and the gap is the accuracy
 gap (largest minus smallest group accuracy). A group with fewer than `min_group_rows` rows is
-reported as such and left out of the gap.
+reported as such and left out of the gap. The groups are check_fairness's
+(components/_shared/groups.py): a numeric feature of many values in quartile bins, and a
+feature of more than MAX_GROUPS groups not judged at all (tiny groups differ by chance).
 """
 
 import warnings
@@ -13,7 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-MISSING = "(missing)"
+from components._shared.groups import group_rows, too_many_groups
+
 DEMOGRAPHIC_PARITY = "demographic_parity_difference"
 ACCURACY_GAP = "accuracy_gap"
 
@@ -43,29 +46,35 @@ def feature_fairness(rows: pd.DataFrame, feature: str, positive, min_group_rows:
     """One feature's groups and each model's gap.
 
     Returns:
-        {feature, measure, groups: [{group, rows, small, champion: {accuracy,
+        {feature, measure, bins, unjudged, groups: [{group, rows, small, champion: {accuracy,
         selection_rate}, challenger: {...}}], champion_gap, challenger_gap} (a gap is None
-        when fewer than two groups have min_group_rows rows).
+        when fewer than two groups have min_group_rows rows). With more groups than
+        groups.MAX_GROUPS, `unjudged` says so and nothing is measured (no groups, no gaps).
     """
-    groups = rows[feature].astype("string").fillna(MISSING).astype(str).to_numpy()
+    grouping = group_rows(rows[feature].reset_index(drop=True))
+    measure = DEMOGRAPHIC_PARITY if positive is not None else ACCURACY_GAP
+    found = {"feature": feature, "measure": measure, "bins": grouping.bins}
+    unjudged = too_many_groups(feature, grouping.counted)
+    if unjudged:
+        return found | {"unjudged": unjudged, "groups": [], "champion_gap": None,
+                        "challenger_gap": None}  # fmt: skip
+    groups = grouping.labels.to_numpy()
     y_true = rows["label"].to_numpy()
-    counts = pd.Series(groups).value_counts()
+    counts = grouping.labels.value_counts()
     judged = sorted(g for g, n in counts.items() if n >= min_group_rows)
     tables = {
         m: _by_group(y_true, rows[m].to_numpy(), groups, positive)
         for m in ("champion", "challenger")
     }
-    measure = DEMOGRAPHIC_PARITY if positive is not None else ACCURACY_GAP
     column = "selection_rate" if positive is not None else "accuracy"
     listed = []
-    for group in sorted(counts.index):
+    for group in grouping.order:
         entry = {"group": group, "rows": int(counts[group]), "small": group not in judged}
         for model, table in tables.items():
             entry[model] = {k: _number(v) for k, v in table.loc[group].items()}
         listed.append(entry)
-    return {
-        "feature": feature,
-        "measure": measure,
+    return found | {
+        "unjudged": None,
         "groups": listed,
         "champion_gap": _gap(tables["champion"], column, judged),
         "challenger_gap": _gap(tables["challenger"], column, judged),

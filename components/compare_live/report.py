@@ -60,6 +60,12 @@ def render_markdown(r: ComparisonResult) -> str:
         out += [markdown_table(["class", "champion", "challenger", "difference"], rows), ""]
     for f in r.fairness:
         out += [f"## Fairness by {md_text(f['feature'])} ({md_text(f['measure'])})", ""]
+        if f.get("unjudged"):
+            out += [md_text(f"not judged: {f['unjudged']}"), ""]
+            continue
+        if f.get("bins"):
+            bins = ", ".join(f["bins"])
+            out += [md_text(f"numeric feature split into quartile bins: {bins}"), ""]
         rows = [
             [g["group"], g["rows"], g["small"], *_group(g["champion"]), *_group(g["challenger"])]
             for g in f["groups"]

@@ -5,6 +5,9 @@ from datetime import UTC, datetime
 
 from components.compare_live.pairs import PairCounts
 
+CANNOT = "CANNOT JUDGE: "  # how a reason that could not judge starts
+MAX_REASON_CHARS = 1000  # of the reason in the version tag (MLflow bounds a tag's value)
+
 
 @dataclass
 class ComparisonResult:
@@ -55,11 +58,23 @@ class ComparisonResult:
             return "CANNOT JUDGE"
         return "PASSED" if self.passed else "FAILED"
 
+    @property
+    def cannot_judge_reason(self) -> str | None:
+        """Why it could not judge (its CANNOT JUDGE reasons, without the prefix), or None."""
+        if not self.cannot_judge:
+            return None
+        said = [r.removeprefix(CANNOT) for r in self.reasons if r.startswith(CANNOT)]
+        return "; ".join(said)[:MAX_REASON_CHARS]
+
     def tag(self, run: str, at: str | None = None) -> dict:
         """The LIVE_COMPARISON_TAG JSON of the challenger version."""
         counts = self.counts
         return {
             "passed": self.passed,
+            # An approver reads "cannot judge: why", not "failed": too little evidence is not
+            # a challenger shown worse.
+            "cannot_judge": self.cannot_judge,
+            "cannot_judge_reason": self.cannot_judge_reason,
             "champion_version": self.champion_version,
             "requests": counts.requests if counts else 0,
             "labelled": counts.labelled_rows if counts else 0,

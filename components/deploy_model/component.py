@@ -82,8 +82,9 @@ def deploy_model(
             the service keeps serving model_version (which must already serve all
             traffic) and the shadow predicts the same requests off the request path, logged
             as endpoint=shadow for compare-live; no canary, no alias move. Checked like
-            model_version, and refused unless it takes the same inputs and classes. Empty =
-            none (a deploy without it removes a running shadow).
+            model_version, and refused (as the server would refuse it) unless it takes the
+            same inputs (names, order and kinds) and classes. Empty = none (a deploy
+            without it removes a running shadow).
         kfp_run_id: The KFP run id (dsl.PIPELINE_JOB_ID_PLACEHOLDER): lease holder, recorder,
             and where the verdict record goes (`runs/<id>/gates/deploy.json`).
         metrics: Output numbers: promoted, version, canary_requests/error_rate/p95_latency_ms

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from components._shared.errors import ConfigError
 from components._shared.registry.aliases import move_alias, record_kept
 from components._shared.registry.approvals import ApprovalError
+from components._shared.registry.inputs import check_shadow_fits, registered_face
 from components._shared.registry.names import PRODUCTION
 from components.deploy_model import render
 from components.deploy_model.judge import Thresholds, Verdict, judge
@@ -14,7 +15,6 @@ from components.deploy_model.kube import Cluster, KubeError, KubeForbiddenError
 from components.deploy_model.registry import (
     NOTHING,
     approval_step,
-    check_shadow_fits,
     resolve_model,
 )
 
@@ -140,7 +140,14 @@ def _shadow(request, target, cluster, stable, steps, loaded) -> Outcome:
             f"shadow_version {request.shadow_version!r} is v{shadow}, the version it would "
             f"shadow; give the challenger's version or alias (`challenger`); {NOTHING}"
         )
-    check_shadow_fits(name, (target.version, loaded), (shadow, shadow_model))
+    # The server's own comparison (names, order, kinds, classes): refused here, no pod
+    # crash-loops on it.
+    check_shadow_fits(
+        registered_face(name, target.version, loaded),
+        registered_face(name, shadow, shadow_model),
+        f"model {name!r}",
+        f"; {NOTHING}",
+    )
     target = replace(target, shadow_version=shadow, shadow_sha256=shadow_sha)
     cluster.apply(render.direct(target))
     steps.append(f"applied {target.service}: all traffic to v{target.version}, v{shadow} shadows")

@@ -58,29 +58,6 @@ def resolve_model(model_name: str, model_version: str) -> tuple[int, str, Any]:
     return version, registry.version_tags(model_name, version, NOTHING)[SHA256_TAG], loaded
 
 
-def check_shadow_fits(model_name: str, primary: tuple[int, Any], shadow: tuple[int, Any]) -> None:
-    """Refuse a shadow whose inputs or classes are not the primary's (the server would too).
-
-    Both log into one partition of one schema, so the shadow must take the primary's input
-    columns and predict its classes in the same order (kfp_mlops/serve/shadow.py refuses to
-    start otherwise: checked here so that no pod crash-loops on it).
-
-    Raises:
-        ConfigError: Other input columns or other classes, both named.
-    """
-    (version, mine), (other, theirs) = primary, shadow
-    for what, attribute in (("input columns", "feature_names_in_"), ("classes", "classes_")):
-        a, b = getattr(mine, attribute, None), getattr(theirs, attribute, None)
-        a, b = (None if x is None else [str(v) for v in x] for x in (a, b))
-        if a != b:
-            raise ConfigError(
-                f"model {model_name!r}: shadow v{other} has {what} {b}, v{version} {a}; a "
-                f"shadow must take the primary's inputs and predict its classes in order "
-                f"(both log to one schema); shadow a version trained on the same columns; "
-                f"{NOTHING}"
-            )
-
-
 def approval_step(model_name: str, version: int, required: bool, state: str = NOTHING) -> str:
     """The report's approval line; raises ApprovalError (naming `kfp-mlops approve`) without one.
 

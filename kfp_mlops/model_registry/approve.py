@@ -21,6 +21,8 @@ def describe_evidence(version: int, evidence: dict | None) -> str:
     if not evidence:
         return f"no live comparison on record for v{version}"
     verdict = {True: "passed", False: "failed"}.get(evidence.get("passed"), "no verdict")
+    if evidence.get("cannot_judge") is True:  # tags from before the field: passed says it
+        verdict = f"cannot judge: {evidence.get('cannot_judge_reason') or 'no reason recorded'}"
     parts = [f"live comparison on record: {verdict}"]
     if "agreement" in evidence:
         parts.append(f"agreement {_number(evidence['agreement'])}")

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from components._shared.errors import ConfigError
 from components._shared.logformat import SHADOW, output_names
+from components._shared.registry.inputs import Face, check_shadow_fits
 from kfp_mlops.serve.batch import one_thread, split
 from kfp_mlops.serve.frame import Rows
 from kfp_mlops.serve.logrows import log_entry
@@ -41,12 +42,20 @@ MAX_PAUSE_SECONDS = 1.0
 WARN_SECONDS = 60.0
 
 
+def face(served: ServedModel) -> Face:
+    """What a served version shows the rows it is sent (registry.inputs.Face)."""
+    inputs = tuple((c.name, c.kind) for c in served.schema.columns)
+    return Face(served.version, inputs, tuple(str(c) for c in served.classes))
+
+
 def check_compatible(primary: ServedModel, shadow: ServedModel, uri: str) -> None:
     """Refuse a shadow that cannot predict the primary's rows, or log them in its partition.
 
+    The comparison is deploy_model's too (registry.inputs.check_shadow_fits).
+
     Raises:
-        ConfigError: Another registered model, other input columns (names or kinds), or
-            other classes (the partition's log schema is the primary's).
+        ConfigError: Another registered model, other input columns (names, order or kinds),
+            or other classes (the partition's log schema is the primary's).
     """
     if shadow.registered_name != primary.registered_name:
         raise ConfigError(
@@ -54,25 +63,7 @@ def check_compatible(primary: ServedModel, shadow: ServedModel, uri: str) -> Non
             f"{primary.registered_name!r}; a shadow is another version of the same model "
             "(its rows share the primary's log)"
         )
-    mine = {c.name: c.kind for c in primary.schema.columns}
-    theirs = {c.name: c.kind for c in shadow.schema.columns}
-    if mine != theirs:
-        differ = sorted(n for n in mine.keys() | theirs.keys() if mine.get(n) != theirs.get(n))
-        said = ", ".join(
-            f"{n}: {mine.get(n, 'absent')} vs {theirs.get(n, 'absent')}" for n in differ
-        )
-        raise ConfigError(
-            f"--shadow {uri}: version {shadow.version}'s input schema differs from the "
-            f"primary's (version {primary.version}) in {said} (primary vs shadow); a shadow "
-            "must take the very rows the primary is sent: shadow a version trained on the "
-            "same columns"
-        )
-    if [str(c) for c in shadow.classes] != [str(c) for c in primary.classes]:
-        raise ConfigError(
-            f"--shadow {uri}: version {shadow.version} predicts classes {shadow.classes}, the "
-            f"primary {primary.classes}; both log to one partition of one schema, so a shadow "
-            "must have the primary's classes in the same order"
-        )
+    check_shadow_fits(face(primary), face(shadow), f"--shadow {uri}")
 
 
 class _Job(NamedTuple):

@@ -32,7 +32,7 @@ def registered_inputs(model: str, version: str) -> list[tuple[str, str]] | None:
         DataError: A signature type the server does not take.
     """
     from components._shared.registry.champion import signature_inputs
-    from kfp_mlops.serve.schema import signature_kinds
+    from components._shared.registry.inputs import signature_kinds
 
     where = f"models:/{model}/{version}"
     inputs = signature_inputs(where)

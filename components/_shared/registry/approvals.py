@@ -35,7 +35,8 @@ GUARDED = (PRODUCTION, CHAMPION)  # aliases a version reaches only with an appro
 UNCHANGED = "nothing was changed"
 UNKNOWN_WHO = ("", "unknown")
 EVIDENCE_KEYS = (
-    "passed", "champion_version", "requests", "labelled", "agreement", "metric",
+    "passed", "cannot_judge", "cannot_judge_reason", "champion_version", "requests",
+    "labelled", "agreement", "metric",
     "champion_value", "challenger_value", "delta_low", "delta_high", "run", "at",
 )  # fmt: skip
 
