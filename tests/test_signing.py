@@ -384,7 +384,9 @@ def test_only_the_register_step_mounts_the_private_key_and_every_loader_the_publ
     # The training pipeline's register step, and the same step where monitoring retrains.
     assert holders and all(e.endswith("exec-register-model") for e in holders), holders
     loaders = {e.split("/")[1] for e, m in mounts.items() if public in m}
-    assert loaders == {"exec-evaluate-model", "exec-detect-drift", "exec-deploy-model"}
+    # Sharded drift: the plan pins the champion, each map task scores with it (both fan-ins).
+    sharded = {f"exec-{t}{n}" for t in ("plan-drift-shards", "drift-shard") for n in ("", "-2")}
+    assert loaders == {"exec-evaluate-model", "exec-detect-drift", "exec-deploy-model"} | sharded
 
 
 def test_every_overlay_defines_the_keys_where_the_steps_look_for_them():
