@@ -28,10 +28,15 @@ def frame(n: int, shift: float, seed: int) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def model():
+def fitted() -> LogisticRegression:
+    """A classifier of `risk` on income and age (city is not an input: a third column)."""
     train = frame(3_000, 0.0, 0)
     return LogisticRegression(max_iter=500).fit(train[["income", "age"]], train["risk"])
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fitted()
 
 
 def test_prediction_drift_flags_a_shift_in_what_the_model_uses(model):

@@ -8,10 +8,8 @@ tests/test_drift_sharded_pipeline.py.
 import json
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import open_source
@@ -23,38 +21,25 @@ from components.detect_drift.sharding import object_sha256, pin, plan_of, schema
 from components.drift_shard.core import count_shard, save_shard
 from components.merge_drift_states.core import reduce_from
 from components.plan_drift_shards.core import plan_shards, write_plan
+from tests.test_drift_prediction import fitted, frame
 
 PINNED = pin("credit", "champion", 3, "ab" * 32)
 
 
-def _frame(rows: int, shift: float, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    income = rng.normal(50 + 15 * shift, 10, rows)
-    return pd.DataFrame(
-        {
-            "income": income,
-            "age": rng.integers(20, 70, rows),
-            "city": rng.choice(["a", "b", "c"], rows),
-            "risk": (income + rng.normal(0, 5, rows) > 55).astype(int),
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def model():
-    train = _frame(3_000, 0.0, 0)
-    return LogisticRegression(max_iter=500).fit(train[["income", "age"]], train["risk"])
+    return fitted()
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """A reference file and a current folder of two parts; row groups of 2,000 rows."""
     root = tmp_path_factory.mktemp("sharded-prediction")
-    pq.write_table(_pa(_frame(12_000, 0.0, 1)), root / "reference.parquet", row_group_size=2_000)
+    pq.write_table(_pa(frame(12_000, 0.0, 1)), root / "reference.parquet", row_group_size=2_000)
     (root / "current").mkdir()
     for i in range(2):
         pq.write_table(
-            _pa(_frame(5_000, 0.3, 2 + i)), root / f"current/{i}.parquet", row_group_size=2_000
+            _pa(frame(5_000, 0.3, 2 + i)), root / f"current/{i}.parquet", row_group_size=2_000
         )
     return root / "reference.parquet", root / "current"
 
@@ -127,7 +112,7 @@ def test_the_prediction_grid_is_planned_on_the_one_pods_edges(pair, model, tmp_p
 
 def test_a_model_missing_features_fails_the_plan_naming_them(pair, model, tmp_path):
     reference = tmp_path / "reference.parquet"
-    pq.write_table(_pa(_frame(500, 0.0, 9).drop(columns=["age"])), reference)
+    pq.write_table(_pa(frame(500, 0.0, 9).drop(columns=["age"])), reference)
     with pytest.raises(DataError, match="column 'age' is missing from the reference data"):
         plan_shards(str(reference), str(pair[1]), 2, model=model, pinned=PINNED)
     with pytest.raises(
