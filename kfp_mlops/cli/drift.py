@@ -70,6 +70,10 @@ def _drift_cmd(args: argparse.Namespace) -> int:
     try:
         # A registered --model needs MLflow; s3:// sources need the stack's S3 when it runs.
         registered = bool(args.model and args.model.startswith("models:/"))
+        if registered:
+            from components._shared.registry.champion import registered_uri
+
+            registered_uri(args.model)  # a malformed URI is said before MLflow is looked for
         if registered or any(s.startswith("s3://") for s in (args.reference, args.current)):
             use_local_stack(required=registered)
         columns = _columns(args.columns)

@@ -198,15 +198,28 @@ def load_model_uri(model_uri: str, sha256: str | None = None) -> Champion | None
             f"a sha256 was given for {model_uri}: a registered version is checked against its "
             f"own {SHA256_TAG} tag; give a sha256 only with a local .skops file"
         )
+    name, alias, version = registered_uri(model_uri)
+    return load_champion(name, alias) if alias else load_version(name, version)
+
+
+def registered_uri(model_uri: str) -> tuple[str, str, int]:
+    """(name, alias, 0) of `models:/NAME@ALIAS`, or (name, "", version) of `models:/NAME/VERSION`.
+
+    Checked before anything is asked of MLflow, so a malformed URI is said as such even where
+    MLflow is not configured.
+
+    Raises:
+        ConfigError: The URI is in neither form.
+    """
     name, at, alias = model_uri.removeprefix("models:/").partition("@")
-    if at:
-        return load_champion(name, alias)
+    if at and name and alias:
+        return name, alias, 0
     name, _, version = name.rpartition("/")
-    if not name or not version.isdigit():
+    if at or not model_uri.startswith("models:/") or not name or not version.isdigit():
         raise ConfigError(
             f"model URI {model_uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION"
         )
-    return load_version(name, int(version))
+    return name, "", int(version)
 
 
 def signature_inputs(model_uri: str) -> list[dict] | None:
