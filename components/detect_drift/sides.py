@@ -44,16 +44,14 @@ def _tally(array) -> tuple[np.ndarray, np.ndarray]:
     for chunk in chunks:
         if pa.types.is_dictionary(chunk.type):
             # Count the dictionary indices; only the dictionary's values become Python objects.
-            counts = np.bincount(
-                chunk.indices.to_numpy(zero_copy_only=False), minlength=len(chunk.dictionary)
-            )
+            counts = np.bincount(_numpy(chunk.indices), minlength=len(chunk.dictionary))
             used = counts > 0
-            keys = chunk.dictionary.to_numpy(zero_copy_only=False)[used]
+            keys = _numpy(chunk.dictionary)[used]
             part = (keys, counts[used].astype(np.int64))
         else:
             counted = pc.value_counts(chunk)
-            keys = counted.field("values").to_numpy(zero_copy_only=False)
-            part = (keys, counted.field("counts").to_numpy(zero_copy_only=False).astype(np.int64))
+            keys = _numpy(counted.field("values"))
+            part = (keys, _numpy(counted.field("counts")).astype(np.int64))
         total = merge_tally(total, part)
     if total is None:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -71,6 +69,44 @@ def merge_tally(a, b):
     keys, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate([a[1], b[1]]), minlength=len(keys))
     return keys, counts.astype(np.int64)
+
+
+_SIGNED = {pa.int8().id, pa.int16().id, pa.int32().id, pa.int64().id}
+
+
+def _numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An array's values as NumPy, as `to_numpy(zero_copy_only=False)` gives them.
+
+    Not through `to_numpy` where it can be helped: pyarrow imports pandas on its first call
+    (a quarter of a second of a whole run at 1e6 rows, for nothing the drift path uses).
+    Integers and floats without nulls are viewed from their data buffer; booleans and text
+    without nulls go through Python objects (text: an object array, as `to_numpy` gives);
+    anything else through `to_numpy`.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        chunks = [_numpy(c) for c in array.chunks]
+        return np.concatenate(chunks) if chunks else np.zeros(0)
+    kind = array.type
+    if array.null_count:
+        return array.to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        letter = "f" if pa.types.is_floating(kind) else "i" if kind.id in _SIGNED else "u"
+        dtype = np.dtype(f"{letter}{kind.bit_width // 8}")
+        return np.frombuffer(array.buffers()[1], dtype, len(array), array.offset * dtype.itemsize)
+    if pa.types.is_boolean(kind):
+        return np.array(array.to_pylist(), dtype=bool)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        out = np.empty(len(array), dtype=object)
+        out[:] = array.to_pylist()
+        return out
+    return array.to_numpy(zero_copy_only=False)
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    """A 1-d NumPy array of numbers as Arrow, sharing its buffer (`pa.array` imports pandas)."""
+    values = np.ascontiguousarray(values)
+    kind = pa.from_numpy_dtype(values.dtype)
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 
 @dataclass
@@ -128,10 +164,10 @@ class Side:
         if nulls:
             array = array.drop_null()
         if self.integer:
-            values = array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            values = _numpy(array).astype(np.int64, copy=False)
             self.dropped += nulls
             return values
-        values = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        values = _numpy(array).astype(np.float64, copy=False)
         finite = np.isfinite(values)
         if finite.all():
             self.dropped += nulls
@@ -191,7 +227,7 @@ class Side:
             if plan is not None:
                 self.fill(as_float, None, plan, bins)
             return
-        self.tally = merge_tally(self.tally, _tally(pa.array(values)))
+        self.tally = merge_tally(self.tally, _tally(_arrow(values)))
         if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
             # Dropped, not kept partial: which values a partial tally holds depends on the
             # batch order, and merged states must not.
