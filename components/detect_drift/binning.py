@@ -70,12 +70,13 @@ def wasserstein_on_sorted(u: np.ndarray, v: np.ndarray) -> float:
     """The area between two sorted samples' CDFs (scipy.stats.wasserstein_distance)."""
     # A stable argsort of two sorted runs is a linear merge; within a run of equal values the
     # CDFs are wrong but the gap to the next value is 0, so the sum is exact.
+    # The gap between the CDFs steps by +1/len(u) at a value of u and -1/len(v) at one of v:
+    # one cumulative sum of those steps instead of two CDFs and their difference.
     every = np.concatenate([u, v])
     order = np.argsort(every, kind="stable")
-    from_u = order < len(u)
-    u_cdf = np.cumsum(from_u) / len(u)
-    v_cdf = np.cumsum(~from_u) / len(v)
-    return float(np.sum(np.abs(u_cdf - v_cdf)[:-1] * np.diff(every[order])))
+    steps = np.where(order < len(u), 1.0 / len(u), -1.0 / len(v))
+    gaps = np.abs(np.cumsum(steps)[:-1])
+    return float(gaps @ np.diff(every[order]))
 
 
 def wasserstein_on_counts(keys: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> float:
