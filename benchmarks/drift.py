@@ -7,6 +7,7 @@ Default: 1e4, 1e6 and 1e7 rows x 20 columns for both tools, then 1e8 rows x 10 c
 ours alone. Evidently runs under an address-space limit (EVIDENTLY_MAX_GIB) so that running
 out of memory ends its run with an error in the table instead of starving the machine.
 Usage: python -m benchmarks.drift [--rows 10000 1000000 ...] [--huge-rows N | --no-huge]
+       [--evidently-max-gib N]   (0: no limit; 1e7 rows needs ~21 GB, run it alone)
 """
 
 import argparse
@@ -58,14 +59,16 @@ def run_ours(reference_path: str, current_path: str, out_path: str, mode: str = 
     Path(out_path).write_text(json.dumps(out, indent=1))
 
 
-def _limit_memory() -> None:
+def _limit_memory(gib: int = EVIDENTLY_MAX_GIB) -> None:
     import resource
 
-    limit = EVIDENTLY_MAX_GIB << 30
+    limit = gib << 30
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def run_tool(tool: str, reference: Path, current: Path, out: Path) -> dict:
+def run_tool(
+    tool: str, reference: Path, current: Path, out: Path, max_gib: int = EVIDENTLY_MAX_GIB
+) -> dict:
     """Run one tool in its own interpreter; its JSON result, or {"error": ...}."""
     limit = None
     if tool.startswith("ours"):
@@ -76,7 +79,7 @@ def run_tool(tool: str, reference: Path, current: Path, out: Path) -> dict:
         if not EVIDENTLY_PYTHON.exists():
             sys.exit(f"{EVIDENTLY_PYTHON} is missing: run `make evidently` first")
         cmd = [str(EVIDENTLY_PYTHON), str(EVIDENTLY_RUNNER), str(reference), str(current)]
-        limit = _limit_memory
+        limit = (lambda: _limit_memory(max_gib)) if max_gib else None
     start = time.perf_counter()
     proc = subprocess.run(
         [*cmd, str(out)], cwd=REPO, capture_output=True, text=True, preexec_fn=limit
@@ -136,6 +139,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_ROWS))
     parser.add_argument("--huge-rows", type=int, default=HUGE_ROWS, help="ours alone, 10 columns")
     parser.add_argument("--no-huge", action="store_true", help="skip the ours-alone run")
+    parser.add_argument(
+        "--evidently-max-gib",
+        type=int,
+        default=EVIDENTLY_MAX_GIB,
+        help="Evidently's address-space limit in GiB (0: none)",
+    )
     parser.add_argument("--ours", nargs=3, metavar=("REF", "CUR", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--ours-mode", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -161,7 +170,9 @@ def main() -> None:
             results = {}
             for tool in ("ours", "evidently"):
                 print(f"  {rows:,} rows: {tool} ...", flush=True)
-                results[tool] = run_tool(tool, reference, current, folder / f"{tool}.json")
+                results[tool] = run_tool(
+                    tool, reference, current, folder / f"{tool}.json", args.evidently_max_gib
+                )
             share = "—"
             if not any("error" in r for r in results.values()):
                 fraction, differ = agreement(
