@@ -94,15 +94,13 @@ def schema_of(document: dict, side: str) -> pa.Schema:
 
 def object_sha256(uri: str) -> str:
     """The hex sha256 of a local file or an S3 object, streamed."""
+    from components._shared.datasets.describe import file_sha256
     from components._shared.io.s3 import stream_object
 
+    if not uri.startswith("s3://"):
+        return file_sha256(Path(uri.removeprefix("file://")))
     digest = hashlib.sha256()
-    if uri.startswith("s3://"):
-        stream_object(uri, digest.update)
-        return digest.hexdigest()
-    with Path(uri.removeprefix("file://")).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    stream_object(uri, digest.update)
     return digest.hexdigest()
 
 

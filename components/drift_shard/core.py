@@ -17,7 +17,6 @@ both travel together), and with fan_in "s3" also under the run's prefix
 (`state_prefix`), for backends that cannot collect artifacts.
 """
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,15 +107,6 @@ def count_shard(
     kind = scored.schema.field(PREDICTION).type
     batches = _written(scored.batches(names), Path(predictions), kind)
     return state.partial(batches, plan, shard["side"])
-
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_shard(

@@ -87,9 +87,9 @@ def stored_predictions(pairs: list, side: str, pinned: dict) -> list[dict]:
         note = notes.get("predictions")
         if note is None or note.get("rows") != states.rows or note.get("model") != pinned:
             raise DataError(
-                f"a {side} state of this plan records predictions {note} for its "
-                f"{states.rows} rows, not {states.rows} rows of the pinned model {pinned}: a "
-                "shard counted with another model or none; run the sharded drift again"
+                f"a {side} state of this plan ({states.rows} rows) records predictions {note}, "
+                f"not {states.rows} rows scored by the plan's pinned model {pinned}: a shard "
+                "counted with another model or none; run the sharded drift again"
             )
         stored.append(note)
     return stored
