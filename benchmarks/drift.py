@@ -1,8 +1,11 @@
 """`make bench` drift rows: our detect_drift against Evidently on the same generated data.
 
 Each tool runs in its own interpreter (ours in .venv, Evidently in .venv-evidently, see
-`make evidently`) and reports its wall time (imports, reading both Parquet files, the tests)
-and peak RSS. Agreement = share of columns where both tools give the same verdict.
+`make evidently`). Wall time is the whole process's, measured from here: interpreter start,
+imports, reading both Parquet files, the tests, writing the verdicts, exit. CPU time is the
+process's user + system time (ours counts both sides at once on two CPUs; Evidently's pandas
+path runs on one), peak RSS its own `ru_maxrss`. Agreement = share of columns where both
+tools give the same verdict.
 Default: 1e4, 1e6 and 1e7 rows x 20 columns for both tools, then 1e8 rows x 10 columns for
 ours alone. Evidently runs under an address-space limit (EVIDENTLY_MAX_GIB) so that running
 out of memory ends its run with an error in the table instead of starving the machine.
@@ -19,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.drift_data import ALL_COLUMNS, SHIFTED, TEN_COLUMNS
+# benchmarks.drift_data (numpy, pyarrow) is imported where data is written: the `--ours`
+# child imports nothing but what the drift path itself imports.
 
 REPO = Path(__file__).resolve().parent.parent
 EVIDENTLY_PYTHON = REPO / ".venv-evidently" / "bin" / "python"
@@ -80,26 +84,32 @@ def run_tool(
             sys.exit(f"{EVIDENTLY_PYTHON} is missing: run `make evidently` first")
         cmd = [str(EVIDENTLY_PYTHON), str(EVIDENTLY_RUNNER), str(reference), str(current)]
         limit = (lambda: _limit_memory(max_gib)) if max_gib else None
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [*cmd, str(out)], cwd=REPO, capture_output=True, text=True, preexec_fn=limit
     )
+    process_s = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # this child alone: one at a time
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {
-            "error": f"exit {proc.returncode}: {last[:80]}",
-            "wall_s": time.perf_counter() - start,
-        }
-    return json.loads(out.read_text())
+        return {"error": f"exit {proc.returncode}: {last[:80]}", "process_s": process_s}
+    return {**json.loads(out.read_text()), "process_s": process_s, "cpu_s": cpu_s}
 
 
-def generated(folder: Path, rows: int, columns=ALL_COLUMNS) -> tuple[Path, Path]:
+def generated(folder: Path, rows: int, columns=()) -> tuple[Path, Path]:
     """drift_data.write_pair in its own interpreter.
 
     Not in this process: Linux carries a process's peak RSS (ru_maxrss) across fork and exec,
     so every tool started after this process had grown to write the data would report at
     least that size.
     """
+    from benchmarks.drift_data import ALL_COLUMNS
+
+    columns = columns or ALL_COLUMNS
     code = (
         "import sys; from pathlib import Path; from benchmarks.drift_data import write_pair; "
         "write_pair(Path(sys.argv[1]), int(sys.argv[2]), columns=tuple(sys.argv[3:]))"
@@ -120,17 +130,26 @@ def agreement(a: dict, b: dict) -> tuple[float, list[str]]:
 def _row(rows: int, columns: int, tool: str, result: dict, share: str) -> str:
     if "error" in result:
         return (
-            f"| {rows:>11,} | {columns:>4} | {tool:<9} | {result['wall_s']:>7.1f} | {'—':>12} | "
-            f"{'—':>9} | {share:>9} | failed: {result['error']}"
+            f"| {rows:>11,} | {columns:>4} | {tool:<10} | {result['process_s']:>7.1f} | "
+            f"{'—':>6} | {'—':>12} | {'—':>9} | {share:>9} | failed: {result['error']}"
         )
     mode = result.get("mode", "")
     bounds = [c.get("error_bound") for c in result["columns"].values()]
     worst = max((b for b in bounds if b), default=0.0)
     note = f"{mode}, max bound {worst:.1g}" if mode == "streaming" else mode
     return (
-        f"| {rows:>11,} | {columns:>4} | {tool:<9} | {result['wall_s']:>7.1f} | "
-        f"{result['peak_rss_mib']:>12,.0f} | {len(result['columns']):>9} | {share:>9} | {note}"
+        f"| {rows:>11,} | {columns:>4} | {tool:<10} | {result['process_s']:>7.1f} | "
+        f"{result['cpu_s']:>6.1f} | {result['peak_rss_mib']:>12,.0f} | "
+        f"{len(result['columns']):>9} | {share:>9} | {note}"
     )
+
+
+def ratio(results: dict) -> str | None:
+    """How many times faster ours ran than Evidently (whole process), if both finished."""
+    ours, theirs = results.get("ours", {}), results.get("evidently", {})
+    if "error" in ours or "error" in theirs or not ours or not theirs:
+        return None
+    return f"{theirs['process_s'] / ours['process_s']:.0f}x"
 
 
 def main() -> None:
@@ -151,6 +170,8 @@ def main() -> None:
     if args.ours:
         run_ours(*args.ours, mode=args.ours_mode)
         return
+    from benchmarks.drift_data import SHIFTED, TEN_COLUMNS
+
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"drift: {os.cpu_count()} cores, load average at start {load}; "
@@ -158,8 +179,8 @@ def main() -> None:
         flush=True,
     )
     header = (
-        f"| {'rows':>11} | {'cols':>4} | {'tool':<9} | {'wall s':>7} | {'peak RSS MiB':>12} | "
-        f"{'verdicts':>9} | {'agreement':>9} | notes"
+        f"| {'rows':>11} | {'cols':>4} | {'tool':<10} | {'wall s':>7} | {'cpu s':>6} | "
+        f"{'peak RSS MiB':>12} | {'verdicts':>9} | {'agreement':>9} | notes"
     )
     lines = [header, "|" + "|".join("-" * len(c) for c in header.split("|")[1:]) + "|"]
     disagreements, notes = [], []
@@ -193,6 +214,8 @@ def main() -> None:
                     )
                     disagreements += [f"{rows} rows (vs exact): {n}" for n in differ]
             lines += [_row(rows, 20, tool, result, share) for tool, result in results.items()]
+            if ratio(results):
+                notes.append(f"{rows:,} rows: ours {ratio(results)} faster than Evidently")
             for path in (reference, current):
                 path.unlink()
         if not args.no_huge:

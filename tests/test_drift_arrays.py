@@ -83,3 +83,31 @@ def test_numbers_to_arrow_keep_values_and_type(dtype):
     got = _arrow(values)
     assert got.type == pa.from_numpy_dtype(np.dtype(dtype))
     assert got.to_pylist() == values.tolist()
+
+
+WITH_NULLS = {
+    "int64": pa.array([5, None, -3, None, 9], pa.int64()),
+    "int32 sliced": pa.array([None, 1, 2, None, 4, 5, None, 7, 8, 9], pa.int32()).slice(3, 6),
+    "float64": pa.array([1.5, None, float("nan"), None, -0.0]),
+    "float sliced past a byte": pa.array(
+        [None if i % 3 == 0 else i / 2 for i in range(40)], pa.float64()
+    ).slice(11, 17),
+    "uint8": pa.array([None, 200, 3], pa.uint8()),
+    "all null": pa.array([None, None], pa.int64()),
+    "dictionary indices": pa.array(["a", None, "b", "a", None, "c"])
+    .dictionary_encode()
+    .slice(1, 5)
+    .indices,
+    "bool (not from buffers)": pa.array([True, None, False]),
+    "text (not from buffers)": pa.array(["x", None, "y"]),
+}
+
+
+@pytest.mark.parametrize("name", WITH_NULLS)
+def test_non_null_values_are_what_drop_null_gives(name):
+    from components.detect_drift.sides import _non_null
+
+    array = WITH_NULLS[name]
+    got, want = _non_null(array), array.drop_null().to_numpy(zero_copy_only=False)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    np.testing.assert_array_equal(got, want)

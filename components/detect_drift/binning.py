@@ -23,6 +23,13 @@ def runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[starts], np.diff(np.r_[starts, len(sorted_values)])
 
 
+def n_distinct_sorted(sorted_values: np.ndarray) -> int:
+    """How many distinct values a sorted array holds (`len(runs(...)[0])`, nothing built)."""
+    if len(sorted_values) == 0:
+        return 0
+    return int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1])) + 1
+
+
 def union_counts(ref_keys, ref_counts, cur_keys, cur_counts):
     """Counts of both sides over the sorted union of their keys."""
     keys = np.union1d(ref_keys, cur_keys)

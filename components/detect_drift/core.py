@@ -14,6 +14,7 @@ from components._shared.errors import ConfigError, DataError
 from components._shared.io.sources import TableSource
 from components.detect_drift import scan, state
 from components.detect_drift.finalize import Outcome, Rules, finalize
+from components.detect_drift.parallel import both_sides, stoppable
 from components.detect_drift.prediction import PREDICTION, PredictedSource, features_of
 from components.detect_drift.results import SKIPPED, DriftResult
 from components.detect_drift.stattests import AUTO, get_test
@@ -98,14 +99,29 @@ def _exact_state(source, plan: state.Plan, side: str) -> state.ColumnStates:
     return counted
 
 
+def exact_states(ref_src, cur_src, plan: state.Plan):
+    """Both sides' exact states (read and sorted at once where two CPUs are usable)."""
+    return both_sides(
+        lambda stop: _exact_state(ref_src, plan, state.REFERENCE),
+        lambda stop: _exact_state(cur_src, plan, state.CURRENT),
+    )
+
+
+def streamed_states(ref_src, cur_src, plan: state.Plan):
+    """Both sides' streamed states under `plan` (counted at once where two CPUs are usable)."""
+    names = list(plan.columns)
+    return both_sides(
+        lambda stop: state.partial(stoppable(ref_src.batches(names), stop), plan, state.REFERENCE),
+        lambda stop: state.partial(stoppable(cur_src.batches(names), stop), plan, state.CURRENT),
+    )
+
+
 def finish(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
     """Finalize both states, with the grid pass the first pass asks for (one pod, 2 passes)."""
     outcome = finalize(ref_state, cur_state, rules)
     if outcome.grid_ranges:
         plan = state.with_ranges(ref_state.plan, outcome.grid_ranges)
-        second = state.grid_only(plan)
-        ref_grids = state.partial(ref_src.batches(list(second.columns)), second, state.REFERENCE)
-        cur_grids = state.partial(cur_src.batches(list(second.columns)), second, state.CURRENT)
+        ref_grids, cur_grids = streamed_states(ref_src, cur_src, state.grid_only(plan))
         ref_state = state.attach_grids(ref_state, ref_grids)
         cur_state = state.attach_grids(cur_state, cur_grids)
         graded = finalize(ref_state, cur_state, rules, list(outcome.grid_ranges))
@@ -119,11 +135,7 @@ def finish(ref_src, cur_src, ref_state, cur_state, rules: Rules) -> Outcome:
         # Scores within their bound of the threshold: exact values for those columns, so no
         # verdict inside the bound is a guess (beyond exact mode's memory: said in `reason`).
         plan = state.Plan({n: replace(ref_state.plan.columns[n], grid=None) for n in todo})
-        refined = finalize(
-            _exact_state(ref_src, plan, state.REFERENCE),
-            _exact_state(cur_src, plan, state.CURRENT),
-            rules,
-        )
+        refined = finalize(*exact_states(ref_src, cur_src, plan), rules)
         outcome = Outcome({**outcome.results, **refined.results}, {}, [])
     return outcome
 
@@ -180,11 +192,9 @@ def detect_drift(
     rules = Rules(method, thresholds, per_column_methods)
     plan = state.facts_plan(ref_src.schema, cur_src.schema, names)
     if chosen == scan.EXACT:
-        ref_state = _exact_state(ref_src, plan, state.REFERENCE)
-        cur_state = _exact_state(cur_src, plan, state.CURRENT)
+        ref_state, cur_state = exact_states(ref_src, cur_src, plan)
     else:
-        ref_state = state.partial(ref_src.batches(names), plan, state.REFERENCE)
-        cur_state = state.partial(cur_src.batches(names), plan, state.CURRENT)
+        ref_state, cur_state = streamed_states(ref_src, cur_src, plan)
     for label, counted in (("reference", ref_state), ("current", cur_state)):
         if counted.rows == 0:  # a source that could not say its row count before reading
             raise DataError(f"the {label} dataset has no rows: nothing to compare")

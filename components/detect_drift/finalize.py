@@ -9,10 +9,12 @@
   the threshold (the verdict could go either way): refine them with exact values.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from components._shared.cpus import usable_cpus
 from components._shared.errors import ConfigError
 from components.detect_drift import scan, verdicts
 from components.detect_drift.results import ColumnDrift
@@ -58,31 +60,53 @@ def finalize(ref: ColumnStates, cur: ColumnStates, rules: Rules, columns=None) -
             f"finalize needs a reference and a current state of one plan; got {ref.side} "
             f"({ref.plan.fingerprint[:12]}) and {cur.side} ({cur.plan.fingerprint[:12]})"
         )
+    names = list(ref.plan.columns if columns is None else columns)
     outcome = Outcome({}, {}, [])
-    for name in ref.plan.columns if columns is None else columns:
-        r, c = ref.sides[name], cur.sides[name]
-        untested = verdicts.untested(name, r, c)
-        if untested is not None:
-            outcome.results[name] = untested
+    for name, (kind, found) in zip(names, each_column(_one, names, ref, cur, rules), strict=True):
+        if kind == GRID:
+            outcome.grid_ranges[name] = found
             continue
-        kind = scan.column_type(c)
-        method = rules.per_column_methods.get(name, rules.method)
-        threshold = rules.thresholds.get(name)
-        if scan.needs_grid(r, c):
-            test = verdicts.test_for(name, method, kind, r.n, MAX_TRACKED_NUMBERS + 1)
-            low, high, n = min(r.low, c.low), max(r.high, c.high), r.n + c.n
-            planned = ref.plan.columns[name].grid
-            if planned is None or not _same_edges(planned, grid_plan(low, high, n, test.name)):
-                outcome.grid_ranges[name] = (low, high, n, test.name)
-                continue
-            bins = ref.plan.grid_bins  # a side below the tally's cap: its tally as a grid
-            r, c = settled(r, planned, bins), settled(c, planned, bins)
-            pair = scan.pair_of(r, c, kind, planned)
-        else:
-            pair = scan.pair_of(r, c, kind)
-            test = verdicts.test_for(name, method, kind, pair.n_ref, pair.n_values())
-        result = verdicts.tested(name, r, c, pair, test, threshold)
-        outcome.results[name] = result
-        if result.error_bound and abs(result.score - result.threshold) <= result.error_bound:
+        outcome.results[name] = found
+        if found.error_bound and abs(found.score - found.threshold) <= found.error_bound:
             outcome.needs_refinement.append(name)
     return outcome
+
+
+GRID, RESULT = "grid", "result"
+
+
+def _one(name: str, ref: ColumnStates, cur: ColumnStates, rules: Rules):
+    """(RESULT, the column's ColumnDrift), or (GRID, the range its grid pass must cover)."""
+    r, c = ref.sides[name], cur.sides[name]
+    untested = verdicts.untested(name, r, c)
+    if untested is not None:
+        return RESULT, untested
+    kind = scan.column_type(c)
+    method = rules.per_column_methods.get(name, rules.method)
+    threshold = rules.thresholds.get(name)
+    if scan.needs_grid(r, c):
+        test = verdicts.test_for(name, method, kind, r.n, MAX_TRACKED_NUMBERS + 1)
+        low, high, n = min(r.low, c.low), max(r.high, c.high), r.n + c.n
+        planned = ref.plan.columns[name].grid
+        if planned is None or not _same_edges(planned, grid_plan(low, high, n, test.name)):
+            return GRID, (low, high, n, test.name)
+        bins = ref.plan.grid_bins  # a side below the tally's cap: its tally as a grid
+        r, c = settled(r, planned, bins), settled(c, planned, bins)
+        pair = scan.pair_of(r, c, kind, planned)
+    else:
+        pair = scan.pair_of(r, c, kind)
+        test = verdicts.test_for(name, method, kind, pair.n_ref, pair.n_values())
+    return RESULT, verdicts.tested(name, r, c, pair, test, threshold)
+
+
+def each_column(score, names: list[str], *args) -> list:
+    """`[score(name, *args) for name in names]`, spread over the usable CPUs' threads.
+
+    NumPy's sorts and sums release the GIL. Results come in order; the first error is
+    raised as it was.
+    """
+    workers = min(usable_cpus(), len(names))
+    if workers < 2:
+        return [score(name, *args) for name in names]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift-column") as pool:
+        return list(pool.map(lambda name: score(name, *args), names))

@@ -24,6 +24,7 @@ from components.detect_drift.binning import (
     densities,
     ks_2samp,
     ks_p_value,
+    n_distinct_sorted,
     runs,
     sorted_histogram,
     sturges_edges,
@@ -142,16 +143,23 @@ class ValuesPair:
         """Values in the current data."""
         return len(self.cur_values)
 
+    def _n_distinct(self, side: str) -> int:
+        key = f"n_{side}"
+        if key not in self._runs:
+            values = self.ref_values if side == "ref" else self.cur_values
+            self._runs[key] = n_distinct_sorted(values)
+        return self._runs[key]
+
     def n_values(self) -> int:
         """Distinct values over both sides; past 20 on one side, a lower bound (all auto needs)."""
-        ref, cur = len(self._side_runs("ref")[0]), len(self._side_runs("cur")[0])
+        ref, cur = self._n_distinct("ref"), self._n_distinct("cur")
         if max(ref, cur) > MAX_UNBINNED_VALUES:
             return max(ref, cur)
         return len(self.counts()[0])
 
     def n_ref_values(self) -> int:
         """Distinct values in the reference."""
-        return len(self._side_runs("ref")[0])
+        return self._n_distinct("ref")
 
     def counts(self):
         """Keys and both sides' counts over the union of values."""

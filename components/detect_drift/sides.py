@@ -1,5 +1,6 @@
 """One dataset's facts about one column, accumulated batch by batch: counts, moments, grids."""
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -7,26 +8,36 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components._shared.io.sources import family
-from components.detect_drift.binning import runs
+from components.detect_drift.binning import n_distinct_sorted
 
 # Numbers: values counted one by one up to this many distinct (beyond, a grid histogram).
 MAX_TRACKED_NUMBERS = 1000
 # Categories: a text column with more distinct values than this is not compared.
 MAX_CATEGORIES = 100_000
+# Integers spanning fewer values than this are tallied with one bincount instead of a hash.
+BINCOUNT_SPAN = 1 << 16
+# Numbers among this few known values are tallied by comparing with each value.
+FEW_KEYS = 16
+# A batch whose first PROBE_FACTOR x cap numbers hold more than the cap passes it at once.
+PROBE_FACTOR = 4
 
 
-_SCRATCH: dict[str, np.ndarray] = {}
+_SCRATCH = threading.local()  # one set of buffers per thread: both sides count at once
 
 
 def scratch(name: str, n: int, dtype) -> np.ndarray:
     """A reusable array of n items for one per-batch temporary (`name`: which one).
 
     A fresh batch-sized temporary per column and batch made glibc give the freed memory
-    back and fault it in again (twice the system time of the whole run); these stay.
+    back and fault it in again (twice the system time of the whole run); these stay, one
+    set per thread.
     """
-    buffer = _SCRATCH.get(name)
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    buffer = buffers.get(name)
     if buffer is None or len(buffer) < n or buffer.dtype != dtype:
-        buffer = _SCRATCH[name] = np.empty(max(n, 1 << 18), dtype=dtype)
+        buffer = buffers[name] = np.empty(max(n, 1 << 18), dtype=dtype)
     return buffer[:n]
 
 
@@ -38,18 +49,18 @@ def decoded(array):
 
 
 def _tally(array) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values and their counts of a null-free Arrow array or chunked array."""
+    """Distinct values and their counts of an Arrow array or chunked array (nulls left out)."""
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     total = None
     for chunk in chunks:
         if pa.types.is_dictionary(chunk.type):
             # Count the dictionary indices; only the dictionary's values become Python objects.
-            counts = np.bincount(_numpy(chunk.indices), minlength=len(chunk.dictionary))
+            counts = np.bincount(_non_null(chunk.indices), minlength=len(chunk.dictionary))
             used = counts > 0
             keys = _numpy(chunk.dictionary)[used]
             part = (keys, counts[used].astype(np.int64))
         else:
-            counted = pc.value_counts(chunk)
+            counted = pc.value_counts(chunk.drop_null() if chunk.null_count else chunk)
             keys = _numpy(counted.field("values"))
             part = (keys, _numpy(counted.field("counts")).astype(np.int64))
         total = merge_tally(total, part)
@@ -58,11 +69,56 @@ def _tally(array) -> tuple[np.ndarray, np.ndarray]:
     return total
 
 
+def more_distinct_than(values: np.ndarray, cap: int) -> bool:
+    """Whether a probe of the first values already holds more than `cap` distinct ones.
+
+    A cheap early answer for continuous numbers (a False says nothing about the rest).
+    """
+    probe = values[: PROBE_FACTOR * cap]
+    return len(probe) > cap and len(np.unique(probe)) > cap
+
+
+def number_tally(values: np.ndarray, known=None, low=None, high=None):
+    """`_tally` of finite int64 or float64 numbers, without hashing where it can.
+
+    Integers over a span shorter than BINCOUNT_SPAN (`low`, `high`: their extremes, if
+    known) are counted with one bincount; numbers that are all keys of `known` (a tally so
+    far) are counted by their positions among those keys (by comparison with each key, for
+    up to FEW_KEYS keys). Anything else is hashed by Arrow.
+    """
+    if len(values) == 0:
+        return _tally(_arrow(values))
+    if values.dtype.kind == "i":
+        low = int(values.min()) if low is None else int(low)
+        high = int(values.max()) if high is None else int(high)
+        if high - low < BINCOUNT_SPAN:
+            shifted = np.subtract(values, low, out=scratch("shifted", len(values), np.int64))
+            counts = np.bincount(shifted, minlength=high - low + 1)
+            used = np.flatnonzero(counts)
+            return (used + low).astype(np.int64, copy=False), counts[used].astype(np.int64)
+    elif known is not None and 0 < len(known[0]) <= FEW_KEYS and known[0].dtype == values.dtype:
+        counts = np.array([np.count_nonzero(values == key) for key in known[0]], np.int64)
+        if counts.sum() == len(values):
+            used = counts > 0
+            return known[0][used], counts[used]
+    elif known is not None and len(known[0]) and known[0].dtype == values.dtype:
+        keys = known[0]
+        index = np.searchsorted(keys, values)
+        np.minimum(index, len(keys) - 1, out=index)
+        if np.array_equal(keys[index], values):
+            counts = np.bincount(index, minlength=len(keys))
+            used = counts > 0
+            return keys[used], counts[used].astype(np.int64)
+    return _tally(_arrow(values))
+
+
 def merge_tally(a, b):
     """Two tallies as one, keys sorted and distinct (None: nothing counted yet)."""
     parts = [t for t in (a, b) if t is not None and len(t[0])]
     if not parts:  # an empty tally's keys have no dtype worth keeping
         return a if a is not None else b
+    if len(parts) == 2 and np.array_equal(a[0], b[0]):  # the same keys: add the counts
+        return a[0], (a[1] + b[1]).astype(np.int64)
     if len(parts) == 1:
         order = np.argsort(parts[0][0])  # distinct keys: any sort is stable
         return parts[0][0][order], parts[0][1][order].astype(np.int64)
@@ -100,6 +156,28 @@ def _numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         out[:] = array.to_pylist()
         return out
     return array.to_numpy(zero_copy_only=False)
+
+
+def _non_null(array: pa.Array) -> np.ndarray:
+    """The non-null values of an Arrow array, as NumPy (integers and floats from buffers)."""
+    if not array.null_count:
+        return _numpy(array)
+    kind = array.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return _numpy(array.drop_null())
+    data = _numpy(_without_validity(array))
+    bits = np.unpackbits(
+        np.frombuffer(array.buffers()[0], np.uint8),
+        count=array.offset + len(array),
+        bitorder="little",
+    )
+    return data[bits[array.offset :].view(np.bool_)]
+
+
+def _without_validity(array: pa.Array) -> pa.Array:
+    """The same values with the null bitmap left off (what null slots hold is unspecified)."""
+    data = array.buffers()[1]
+    return pa.Array.from_buffers(array.type, len(array), [None, data], 0, array.offset)
 
 
 def _arrow(values: np.ndarray) -> pa.Array:
@@ -151,7 +229,7 @@ class Side:
     def n_distinct(self) -> int:
         """Distinct finite values (a lower bound once the tally overflowed)."""
         if self.values is not None:
-            return len(runs(self.values)[0])
+            return n_distinct_sorted(self.values)
         if self.overflow:  # the tally was dropped past its cap
             return (MAX_TRACKED_NUMBERS if self.numeric else MAX_CATEGORIES) + 1
         return 0 if self.tally is None else len(self.tally[0])
@@ -161,13 +239,11 @@ class Side:
             return Side(self.family, self.integer)._finite(array)
         self.rows += len(array)
         nulls = array.null_count
-        if nulls:
-            array = array.drop_null()
         if self.integer:
-            values = _numpy(array).astype(np.int64, copy=False)
+            values = _non_null(array).astype(np.int64, copy=False)
             self.dropped += nulls
             return values
-        values = _numpy(array).astype(np.float64, copy=False)
+        values = _non_null(array).astype(np.float64, copy=False)
         finite = np.isfinite(values)
         if finite.all():
             self.dropped += nulls
@@ -186,7 +262,7 @@ class Side:
         self.rows += len(array)
         self.dropped += array.null_count
         if self.family in ("text", "bool"):
-            self.tally = merge_tally(self.tally, _tally(array.drop_null()))
+            self.tally = merge_tally(self.tally, _tally(array))
 
     def finish_exact(self) -> None:
         """Sort the kept numbers."""
@@ -221,13 +297,22 @@ class Side:
         self.m2 += m2 + delta * delta * self.n * n / total
         self.mean += delta * n / total
         self.n = total
-        self.low = min(self.low, float(as_float.min()))
-        self.high = max(self.high, float(as_float.max()))
+        # Extremes of the values as they are (float64 rounding keeps their order).
+        low, high = values.min(), values.max()
+        self.low = min(self.low, float(low))
+        self.high = max(self.high, float(high))
         if self.overflow:
             if plan is not None:
                 self.fill(as_float, None, plan, bins)
             return
-        self.tally = merge_tally(self.tally, _tally(_arrow(values)))
+        if more_distinct_than(values, MAX_TRACKED_NUMBERS):
+            # Past the cap within this batch: no need to count it first (same histograms).
+            if plan is not None:
+                self.fill_from_tally(plan, bins)
+                self.fill(as_float, None, plan, bins)
+            self.overflow, self.tally = True, None
+            return
+        self.tally = merge_tally(self.tally, number_tally(values, self.tally, low, high))
         if len(self.tally[0]) > MAX_TRACKED_NUMBERS:
             # Dropped, not kept partial: which values a partial tally holds depends on the
             # batch order, and merged states must not.
