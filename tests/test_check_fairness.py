@@ -320,3 +320,27 @@ def test_check_fairness_missing_group_does_not_count_as_a_second_group():
 def test_check_fairness_nan_or_infinite_bound_is_refused_not_read_as_unset(bound):
     with pytest.raises(ConfigError, match=r"max_equalized_odds_difference is (nan|inf); set a"):
         assess(binary_frame(), max_equalized_odds_difference=bound)
+
+
+def test_check_fairness_an_identifier_feature_is_not_judged_and_gets_no_rates():
+    rows = 4_000
+    frame = pd.DataFrame(
+        {
+            "client": [f"c{i}" for i in range(rows)],  # one group per row
+            "sex": ["a", "a", "b", "b"] * (rows // 4),
+            "y": [0, 1] * (rows // 2),
+        }
+    )
+    result = assess(frame.assign(pred=frame["y"]), sensitive_features=["client", "sex"])
+    client = result.features["client"]
+    assert not result.passed and not client.judged
+    assert client.groups == {} and client.n_groups == rows
+    assert result.reasons == [client.not_judged]
+    assert f"has {rows} groups, more than 20" in client.not_judged
+    # Only judged features count toward the worst disparity, the metrics and the report.
+    assert (
+        result.demographic_parity_difference == result.features["sex"].demographic_parity_difference
+    )
+    assert not any("client" in name for name in metrics_of(result))
+    report = render_report(result)
+    assert f"not judged: {rows} groups" in report and "| c17 |" not in report

@@ -38,6 +38,15 @@ class FeatureFairness:
     groups: dict[str, GroupRates]
     bins: list[str] | None = None  # quartile bins, when the feature was numeric
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)  # multiclass only
+    # Why the feature is not judged (more groups than MAX_GROUPS); then no rates were
+    # computed: the disparities are NaN, `groups` is empty, `n_groups` says how many.
+    not_judged: str = ""
+    n_groups: int | None = None
+
+    @property
+    def judged(self) -> bool:
+        """Whether the feature's disparities were measured and count toward the verdict."""
+        return not self.not_judged
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,14 @@ class FairnessResult:
 
     @property
     def demographic_parity_difference(self) -> float | None:
-        """The worst demographic parity difference over all features."""
-        values = [f.demographic_parity_difference for f in self.features.values()]
+        """The worst demographic parity difference over the judged features."""
+        values = [f.demographic_parity_difference for f in self.features.values() if f.judged]
         return max(values) if values else None
 
     @property
     def equalized_odds_difference(self) -> float | None:
-        """The worst equalized odds difference over all features."""
-        values = [f.equalized_odds_difference for f in self.features.values()]
+        """The worst equalized odds difference over the judged features."""
+        values = [f.equalized_odds_difference for f in self.features.values() if f.judged]
         return max(values) if values else None
 
 
@@ -133,6 +142,15 @@ def _feature_fairness(
 ) -> FeatureFairness:
     grouping = group_rows(frame[feature])
     groups, bins = grouping.labels, grouping.bins
+    # Tiny groups by the dozen differ by chance: a gap between them is not a verdict. Their
+    # rates are not computed either (an identifier's thousands of groups would cost fairlearn
+    # minutes and the report thousands of rows).
+    too_many = too_many_groups(feature, grouping.counted, ": no disparity judged (fail closed)")
+    if too_many:
+        nan = float("nan")
+        return FeatureFairness(
+            feature, nan, nan, None, {}, bins, not_judged=too_many, n_groups=len(grouping.counted)
+        )
     counts = groups.value_counts()
     per_class, worst = {}, None
     for cls in positives:
@@ -250,12 +268,10 @@ def check_fairness(
     reasons += target_problems(frame[target_column])
     judged = {}
     for name, f in features.items():
-        groups = [g for g in f.groups if g != MISSING_GROUP]
-        # Tiny groups by the dozen differ by chance: a gap between them is not a verdict.
-        too_many = too_many_groups(name, groups, ": no disparity judged (fail closed)")
-        if too_many:
-            reasons.append(too_many)
+        if not f.judged:
+            reasons.append(f.not_judged)
             continue
+        groups = [g for g in f.groups if g != MISSING_GROUP]
         judged[name] = f
         reasons += feature_problems(
             f.feature, groups, f.demographic_parity_difference, f.equalized_odds_difference

@@ -8,9 +8,10 @@ def metrics_of(result: FairnessResult) -> dict[str, float]:
     """Numbers for the Metrics artifact: per feature, the worst overall and the verdict."""
     numbers: dict[str, float] = {}
     for name, f in result.features.items():
-        numbers[f"demographic_parity_difference_{name}"] = f.demographic_parity_difference
-        numbers[f"equalized_odds_difference_{name}"] = f.equalized_odds_difference
-    if result.features:
+        if f.judged:  # a feature not judged has no disparities (its reason says why)
+            numbers[f"demographic_parity_difference_{name}"] = f.demographic_parity_difference
+            numbers[f"equalized_odds_difference_{name}"] = f.equalized_odds_difference
+    if result.demographic_parity_difference is not None:
         numbers["demographic_parity_difference"] = result.demographic_parity_difference
         numbers["equalized_odds_difference"] = result.equalized_odds_difference
     numbers["blessed"] = 1.0 if result.passed else 0.0
@@ -18,6 +19,8 @@ def metrics_of(result: FairnessResult) -> dict[str, float]:
 
 
 def _feature_metadata(f: FeatureFairness) -> dict:
+    if not f.judged:
+        return {"judged": False, "reason": f.not_judged, "n_groups": f.n_groups}
     facts = {
         "demographic_parity_difference": f.demographic_parity_difference,
         "equalized_odds_difference": f.equalized_odds_difference,
@@ -54,6 +57,13 @@ def metadata_of(result: FairnessResult) -> dict:
 
 
 def _feature_section(f: FeatureFairness, min_group_size: int) -> list[str]:
+    if not f.judged:
+        return [
+            f"## Feature {md_text(f.feature)}",
+            "",
+            f"- not judged: {f.n_groups} groups, no rates computed (see the reasons above)",
+            "",
+        ]
     lines = [
         f"## Feature {md_text(f.feature)}",
         "",
