@@ -412,3 +412,66 @@ def test_local_runs_resolve_the_create_time_placeholder_as_the_backend_does(tmp_
     copy = resolved_spec(spec, tmp_path, datetime(2026, 1, 9, 12, 34, 56, tzinfo=UTC))
     assert CREATE_TIME not in copy.read_text()
     assert "2026-01-09T12:34:56Z" in copy.read_text()
+
+
+def _compiled_steps(pipeline, tmp_path):
+    from kfp import compiler
+
+    path = tmp_path / "spec.yaml"
+    compiler.Compiler().compile(pipeline, str(path))
+    return spec_steps(next(yaml.safe_load_all(path.read_text())))
+
+
+def test_a_branch_that_ends_in_a_sub_pipeline_is_done_when_the_sub_pipelines_last_task_is(
+    tmp_path,
+):
+    from kfp import dsl
+
+    @dsl.component(base_image="python:3.11")
+    def step(x: int) -> int:
+        return x
+
+    @dsl.pipeline
+    def inner(x: int) -> int:
+        first = step(x=x).set_display_name("inner first")
+        return step(x=first.output).set_display_name("inner last").output
+
+    @dsl.pipeline
+    def outer(x: int = 1):
+        start = step(x=x).set_display_name("start")
+        with dsl.If(start.output == 1):
+            sub = inner(x=start.output)
+        with dsl.Else():
+            step(x=2).set_display_name("other branch")
+        step(x=3).after(sub).set_display_name("after the group")
+
+    steps = _compiled_steps(outer, tmp_path)
+    folders = {s.display_name: s.folder for s in steps}
+    done = {folders["start"], folders["inner first"]}
+    # The sub-pipeline's last task did not complete: it is the one named, not the next step.
+    assert stalled_steps(steps, done, "notify") == ["inner last"]
+    done.add(folders["inner last"])
+    # Its branch is done through the sub-pipeline's last task: the step after the group is.
+    assert stalled_steps(steps, done, "notify") == ["after the group"]
+
+
+def test_tasks_of_one_key_in_two_dags_are_told_apart_by_their_component_folders(tmp_path):
+    from kfp import dsl
+
+    @dsl.component(base_image="python:3.11")
+    def step(x: int) -> int:
+        return x
+
+    @dsl.pipeline
+    def outer(x: int = 1):
+        step(x=x).set_display_name("root step")  # key "step"
+        with dsl.ParallelFor([1, 2], parallelism=1) as item:
+            step(x=item).set_display_name("loop step")  # key "step" again, in the loop
+        # kfp.local writes a task to its component's folder (comp-step -> step, then step-2).
+        step(x=3).set_display_name("last")
+
+    steps = _compiled_steps(outer, tmp_path)
+    folders = {s.display_name: s.folder for s in steps}
+    assert folders["root step"] != folders["loop step"]
+    # The root step completed; the loop's step (same key, its own folder) is what failed.
+    assert stalled_steps(steps, {folders["root step"], folders["last"]}, "notify") == ["loop step"]

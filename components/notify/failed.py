@@ -25,8 +25,8 @@ class Step:
     """One executed task of a compiled spec.
 
     Attributes:
-        folder: The folder kfp.local writes its outputs to (its task key, or its component's
-            name when a nested DAG repeats a key used before).
+        folder: The folder kfp.local writes its outputs to (`_folder`: its component's name
+            without `comp-`).
         display_name: What the spec (and the Kubeflow UI) calls it.
         waits_for: Folders of the executed tasks it waits for, those of its enclosing DAGs
             included.
@@ -56,52 +56,83 @@ def _ends(tasks: dict) -> frozenset[str]:
     return frozenset(k for k in tasks if k not in waited)
 
 
-def _done_when(key: str, components: dict, dag: dict) -> tuple[frozenset[str], ...]:
-    """When the DAG task `dag[key]` is done: the last steps of any one of its alternatives.
+def _folder(component: str) -> str:
+    """The folder kfp.local writes a task's outputs to: its component's name without `comp-`.
 
-    An If/Elif/Else group: of one of its branches. A ParallelFor: its own last steps. Any
-    other DAG (a sub-pipeline) counts as done: () .
+    kfp 2.17 `local/executor_input_utils.get_local_task_resource_name`; a task key can repeat
+    across DAGs, a component name cannot (the compiler numbers them: comp-step, comp-step-2).
     """
-    name = dag["tasks"][key]["componentRef"]["name"]
-    inner = components[name]["dag"]["tasks"]
+    return component.removeprefix("comp-")
+
+
+def _every(alternatives: list[tuple[frozenset[str], ...]]) -> tuple[frozenset[str], ...]:
+    """Done when all of several things are, each done by any one of its alternatives."""
+    combined = (frozenset(),)
+    for options in alternatives:
+        combined = tuple(done | option for done in combined for option in options)
+    return combined
+
+
+def _dag_done(name: str, components: dict) -> tuple[frozenset[str], ...]:
+    """When the DAG component `name` is done: its last tasks done (folders, alternatives)."""
+    tasks = components[name]["dag"]["tasks"]
+    ends = []
+    for key in sorted(_ends(tasks)):
+        component = tasks[key]["componentRef"]["name"]
+        if "dag" in components[component]:
+            ends.append(_done_when(component, components))
+        else:
+            ends.append((frozenset({_folder(component)}),))
+    return _every(ends)
+
+
+def _done_when(name: str, components: dict) -> tuple[frozenset[str], ...]:
+    """When a DAG task of component `name` is done: the folders of any one alternative.
+
+    An If/Elif/Else group: the last tasks of one of its branches. A ParallelFor or a
+    sub-pipeline: its own last tasks. A last task that is itself a DAG counts by its own.
+    """
     if name.startswith(_GROUP):
+        branches = components[name]["dag"]["tasks"].values()
         return tuple(
-            _ends(components[b["componentRef"]["name"]]["dag"]["tasks"]) for b in inner.values()
+            done
+            for branch in branches
+            for done in _dag_done(branch["componentRef"]["name"], components)
         )
-    return (_ends(inner),) if name.startswith(_LOOP) else ()
+    return _dag_done(name, components)
 
 
 def spec_steps(spec: dict) -> list[Step]:
     """The executed tasks (not DAGs) of a parsed compiled spec, root DAG first."""
     components = spec.get("components", {})
     steps: list[Step] = []
-    claimed: set[str] = set()
     pending = [(spec["root"]["dag"], frozenset(), frozenset(), "", ())]
     while pending:
         dag, inherited, branches, group, any_of = pending.pop(0)
-        folders = {}
+        mine = {
+            key: _folder(task["componentRef"]["name"])
+            for key, task in dag["tasks"].items()
+            if "dag" not in components.get(task["componentRef"]["name"], {})
+        }
         for key, task in dag["tasks"].items():
-            component = task["componentRef"]["name"]
-            if "dag" not in components.get(component, {}):
-                folders[key] = key if key not in claimed else component.removeprefix("comp-")
-            claimed.add(key)
-        for key, task in dag["tasks"].items():
-            # Waiting for a sub-pipeline counts as satisfied here; for an If/Elif/Else group,
-            # as one of its branches done; for a ParallelFor, as its last steps done.
+            # Waiting for an If/Elif/Else group counts as one of its branches done; for a
+            # ParallelFor or a sub-pipeline, as its last tasks done.
             deps = task.get("dependentTasks", [])
-            waits = inherited | {folders[d] for d in deps if d in folders}
-            waited_dags = (_done_when(d, components, dag) for d in deps if d not in folders)
+            waits = inherited | {mine[d] for d in deps if d in mine}
+            waited_dags = (
+                _done_when(dag["tasks"][d]["componentRef"]["name"], components)
+                for d in deps
+                if d not in mine
+            )
             groups = any_of + tuple(alternatives for alternatives in waited_dags if alternatives)
             name = task["componentRef"]["name"]
-            component = components.get(name, {})
-            if key not in folders:
+            if key not in mine:
                 inner = branches | {(group, key)} if group else branches
-                pending.append(
-                    (component["dag"], waits, inner, key if name.startswith(_GROUP) else "", groups)
-                )
+                is_group = key if name.startswith(_GROUP) else ""
+                pending.append((components[name]["dag"], waits, inner, is_group, groups))
             else:
                 steps.append(
-                    Step(folders[key], task["taskInfo"]["name"], frozenset(waits), branches, groups)
+                    Step(mine[key], task["taskInfo"]["name"], frozenset(waits), branches, groups)
                 )
     return steps
 
