@@ -377,3 +377,50 @@ def test_lost_reply_to_a_create_still_leaves_one_object(
         "challenger",
         "champion",
     ]
+
+
+def test_racing_registrations_of_one_model_file_and_lineage_leave_one_version(
+    stack, tmp_path, credit
+):
+    name = unique("twins")
+    inputs = artifacts(tmp_path, credit, model_name=name)
+    racers = [inputs | {"kfp_run_id": f"run-{uuid.uuid4().hex[:8]}"} for _ in range(6)]
+    with ThreadPoolExecutor(len(racers)) as pool:
+        metas = list(pool.map(lambda attempt: run(tmp_path, attempt)["meta"], racers))
+
+    versions = client().search_model_versions(f"name = '{name}'")
+    assert len(versions) == 1, [m["reason"] for m in metas]  # one change, one version
+    kept = int(versions[0].version)
+    assert {m["version"] for m in metas} == {kept}
+    assert all(m["registered"] for m in metas)
+    assert int(client().get_model_version_by_alias(name, "champion").version) == kept
+    twins = [m for m in metas if "duplicate registered meanwhile, was deleted" in m["reason"]]
+    for meta in twins:
+        assert meta["reason"].startswith(f"already registered as v{kept} (same model file")
+    moves = alias_history(name)
+    assert_chained(moves)
+    assert {m["version"] for m in moves} == {kept}  # no alias ever pointed at a twin
+
+
+def test_a_twin_registered_between_lookup_and_version_is_deleted_under_the_lease(
+    stack, tmp_path, credit, monkeypatch
+):
+    from components.register_model import core
+
+    name = unique("twin")
+    inputs = artifacts(tmp_path, credit, model_name=name)
+    assert run(tmp_path, inputs)["meta"]["version"] == 1
+    looked = []
+    real = core.find_same_model
+
+    def missed_once(*args):  # the lookup before the version ran before v1 existed
+        looked.append(args[1])
+        return None if len(looked) == 1 else real(*args)
+
+    monkeypatch.setattr(core, "find_same_model", missed_once)
+    late = run(tmp_path, inputs | {"kfp_run_id": f"run-{uuid.uuid4().hex[:8]}"})["meta"]
+    assert len(looked) == 2  # the second look is the one under the lease
+    assert late["version"] == 1 and late["registered"]
+    assert late["reason"].startswith("already registered as v1 (same model file and lineage)")
+    assert "v2, this run's duplicate registered meanwhile, was deleted" in late["reason"]
+    assert [v.version for v in client().search_model_versions(f"name = '{name}'")] == ["1"]

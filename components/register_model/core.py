@@ -148,7 +148,20 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
     state = (
         f"v{version} is registered with its tags; re-run the step to finish (it reuses v{version})"
     )
-    promoted, reason, current = move_aliases(
+    twin = {}
+
+    def settle() -> int:
+        # Under the lease, so racing runs agree: the oldest version of this model file and
+        # lineage is the one. A later twin this attempt made (another run registered the same
+        # between our lookup and our version) is deleted before any alias can point at it.
+        first = find_same_model(registry, model_name, tags)
+        if first is None or first[0] >= version:
+            return version
+        registry.delete_version(model_name, version, state)
+        twin.update(deleted=version, run_id=first[1])
+        return first[0]
+
+    promoted, reason, current, version = move_aliases(
         registry,
         model_name,
         version,
@@ -156,7 +169,13 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
         evaluation=candidate.evaluation,
         who=key["kfp_run_id"],
         state=state,
+        settle=None if same else settle,
     )
+    if twin:
+        same, run_id = (version, twin["run_id"]), twin["run_id"]
+        reason = (
+            f"{reason}; v{twin['deleted']}, this run's duplicate registered meanwhile, was deleted"
+        )
     if same:
         reason = f"already registered as v{version} (same model file and lineage); {reason}"
         print(f"register_model: {reason}")

@@ -59,11 +59,21 @@ def decide_promotion(
 
 
 def move_aliases(
-    registry, name: str, version: int, *, promote: bool, evaluation: dict, who: str, state: str
-) -> tuple[bool, str, int | None]:
+    registry,
+    name: str,
+    version: int,
+    *,
+    promote: bool,
+    evaluation: dict,
+    who: str,
+    state: str,
+    settle=None,
+) -> tuple[bool, str, int | None, int]:
     """Under the model's lease: `challenger` to this version, then maybe `champion`.
 
-    Returns whether it was promoted, why, and the champion it found.
+    `settle`, if given, runs first under the lease and returns the version the aliases are
+    for (register_model: the oldest version of the same model file and lineage).
+    Returns whether it was promoted, why, the champion it found and the version moved to.
 
     Raises:
         LeaseError: Another holder kept the lock past the wait, or the lease was lost.
@@ -72,6 +82,8 @@ def move_aliases(
     with alias_moves(
         name, who, state, registry=registry, locked="register.lock_acquired"
     ) as aliases:
+        if settle is not None:
+            version = settle()
         challenger = aliases.live.get(CHALLENGER)
         if challenger is None or challenger < version:  # never back to an older one
             aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
@@ -84,4 +96,4 @@ def move_aliases(
             since = {CHAMPION_SINCE_TAG: datetime.now(UTC).isoformat(timespec="seconds")}
             previous = {} if current is None else {PREVIOUS_CHAMPION_TAG: str(current)}
             aliases.move(CHAMPION, version, reason, tags=previous | since, marks=CHAMPION_MARKS)
-    return promoted, reason, current
+    return promoted, reason, current, version

@@ -290,6 +290,11 @@ class Registry:
         with self.step(f"setting alias {alias!r}", state):
             self.client.set_registered_model_alias(name, alias, str(version))
 
+    def delete_version(self, name: str, version: int, state: str) -> None:
+        """Delete a model version (only ever a duplicate no alias points at)."""
+        with self.step(f"deleting the duplicate v{version}", state):
+            self.client.delete_model_version(name, str(version))
+
     def version_tags(self, name: str, version: int, state: str) -> dict[str, str]:
         """A version's tags right now."""
         with self.step(f"reading v{version}", state):
