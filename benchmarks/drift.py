@@ -16,6 +16,7 @@ Usage: python -m benchmarks.drift [--rows 10000 1000000 ...] [--huge-rows N | --
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -35,8 +36,6 @@ EVIDENTLY_MAX_GIB = 18
 
 def run_ours(reference_path: str, current_path: str, out_path: str, mode: str = "auto") -> None:
     """Our side, run as `python -m benchmarks.drift --ours REF CUR OUT` (same measures)."""
-    import resource
-
     start = time.perf_counter()
     from components._shared.io.sources import open_source
     from components.detect_drift.core import detect_drift
@@ -64,8 +63,6 @@ def run_ours(reference_path: str, current_path: str, out_path: str, mode: str = 
 
 
 def _limit_memory(gib: int = EVIDENTLY_MAX_GIB) -> None:
-    import resource
-
     limit = gib << 30
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
@@ -84,8 +81,6 @@ def run_tool(
             sys.exit(f"{EVIDENTLY_PYTHON} is missing: run `make evidently` first")
         cmd = [str(EVIDENTLY_PYTHON), str(EVIDENTLY_RUNNER), str(reference), str(current)]
         limit = (lambda: _limit_memory(max_gib)) if max_gib else None
-    import resource
-
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(

@@ -33,8 +33,8 @@ def n_distinct_sorted(sorted_values: np.ndarray) -> int:
 def union_counts(ref_keys, ref_counts, cur_keys, cur_counts):
     """Counts of both sides over the sorted union of their keys."""
     keys = np.concatenate([ref_keys, cur_keys])
-    keys.sort()  # np.union1d would import numpy.ma (~20 ms) to check for masked arrays
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+    keys.sort()  # not np.union1d: it imports numpy.ma (~20 ms) to check for masked arrays
+    keys = runs(keys)[0]
     ref = np.zeros(len(keys))
     cur = np.zeros(len(keys))
     ref[np.searchsorted(keys, ref_keys)] = ref_counts

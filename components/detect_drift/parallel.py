@@ -53,7 +53,10 @@ def both_sides(
         current = pool.submit(guarded, count_cur)
         try:
             reference = guarded(count_ref)
+            return reference, current.result()
         except Stopped:
             current.result()  # the current side failed first: its error is the one raised
             raise
-        return reference, current.result()
+        except BaseException:  # e.g. Ctrl-C while waiting for the current side
+            stop.set()
+            raise

@@ -150,12 +150,13 @@ def register_model(candidate: Candidate, *, model_name: str, promote: bool) -> R
     )
     twin = {}
 
-    def settle() -> int:
+    def settle(live: dict[str, int]) -> int:
         # Under the lease, so racing runs agree: the oldest version of this model file and
         # lineage is the one. A later twin this attempt made (another run registered the same
-        # between our lookup and our version) is deleted before any alias can point at it.
+        # between our lookup and our version) is deleted before any alias can point at it;
+        # one an alias already points at (a registry from before this check) is kept.
         first = find_same_model(registry, model_name, tags)
-        if first is None or first[0] >= version:
+        if first is None or first[0] >= version or version in live.values():
             return version
         registry.delete_version(model_name, version, state)
         twin.update(deleted=version, run_id=first[1])

@@ -71,8 +71,8 @@ def move_aliases(
 ) -> tuple[bool, str, int | None, int]:
     """Under the model's lease: `challenger` to this version, then maybe `champion`.
 
-    `settle`, if given, runs first under the lease and returns the version the aliases are
-    for (register_model: the oldest version of the same model file and lineage).
+    `settle(live aliases)`, if given, runs first under the lease and returns the version the
+    aliases are for (register_model: the oldest version of the same model file and lineage).
     Returns whether it was promoted, why, the champion it found and the version moved to.
 
     Raises:
@@ -83,7 +83,7 @@ def move_aliases(
         name, who, state, registry=registry, locked="register.lock_acquired"
     ) as aliases:
         if settle is not None:
-            version = settle()
+            version = settle(aliases.live)
         challenger = aliases.live.get(CHALLENGER)
         if challenger is None or challenger < version:  # never back to an older one
             aliases.move(CHALLENGER, version, f"v{version} registered", marks=CHALLENGER_MARKS)
